@@ -1,0 +1,93 @@
+/**
+ * The one error type of tensorrt-node. Every failure that reaches user code is a `TensorRTError` with a
+ * stable `code`; TensorRT's and CUDA's own words are kept in `message` (and `cudaError` names the CUDA
+ * error enum, e.g. `cudaErrorNoDevice`).
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT' // bad input detected before any native call (type, range, dtype, shape, length, name)
+  | 'DISPOSED' // use of an object after dispose()
+  | 'TENSORRT_UNAVAILABLE' // libnvinfer (or the parser) could not be found / loaded / version mismatch
+  | 'CUDA_UNAVAILABLE' // no driver / no device
+  | 'CUDA_ERROR' // any other CUDA runtime error
+  | 'OUT_OF_MEMORY' // cudaErrorMemoryAllocation, pinned or device
+  | 'TENSORRT_ERROR' // TensorRT reported an error (message holds what its error recorder / logger said)
+  | 'PARSE_ERROR' // ONNX/UFF parser errors (see `parserErrors`)
+  | 'DESERIALIZE_ERROR' // corrupt, truncated or incompatible .engine data
+  | 'BUILD_FAILED' // buildSerializedNetwork returned nothing
+  | 'UNSUPPORTED' // the feature does not exist in the TensorRT version found / compiled against
+  | 'IO_ERROR' // file system errors
+  | 'INTERNAL'; // a bug in tensorrt-node
+
+export interface ParserError {
+  /** Index of the failing ONNX node, or -1 when unknown. */
+  node: number;
+  nodeName?: string;
+  opType?: string;
+  /** TensorRT's ErrorCode name, e.g. `kUNSUPPORTED_NODE`. */
+  code: string;
+  description: string;
+  file?: string;
+  line?: number;
+  function?: string;
+}
+
+export class TensorRTError extends Error {
+  override readonly name = 'TensorRTError';
+  readonly code: ErrorCode;
+  /** CUDA error enum name where a CUDA call failed (`cudaErrorNoDevice`, ...). */
+  readonly cudaError?: string;
+  /** Every error the ONNX parser reported, for code PARSE_ERROR. */
+  readonly parserErrors?: ParserError[];
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra: { cudaError?: string; parserErrors?: ParserError[]; cause?: unknown } = {},
+  ) {
+    super(message, extra.cause !== undefined ? { cause: extra.cause } : undefined);
+    this.code = code;
+    if (extra.cudaError !== undefined) this.cudaError = extra.cudaError;
+    if (extra.parserErrors !== undefined) this.parserErrors = extra.parserErrors;
+  }
+}
+
+/** Errors thrown by the native layer carry `code` (and maybe `cudaError`) properties: turn them into TensorRTError. */
+export function wrapNativeError(e: unknown): TensorRTError {
+  if (e instanceof TensorRTError) return e;
+  if (e && typeof e === 'object') {
+    const o = e as { code?: unknown; message?: unknown; cudaError?: unknown; parserErrors?: unknown };
+    const code = typeof o.code === 'string' && KNOWN_CODES.has(o.code as ErrorCode) ? (o.code as ErrorCode) : 'INTERNAL';
+    const extra: { cudaError?: string; parserErrors?: ParserError[]; cause?: unknown } = { cause: e };
+    if (typeof o.cudaError === 'string') extra.cudaError = o.cudaError;
+    if (Array.isArray(o.parserErrors)) extra.parserErrors = o.parserErrors as ParserError[];
+    return new TensorRTError(code, typeof o.message === 'string' ? o.message : String(e), extra);
+  }
+  return new TensorRTError('INTERNAL', String(e));
+}
+
+/** Run `fn`, converting native exceptions into TensorRTError. */
+export function callNative<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw wrapNativeError(e);
+  }
+}
+
+/** Await a native promise, converting its rejection into TensorRTError. */
+export async function awaitNative<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw wrapNativeError(e);
+  }
+}
+
+export function invalidArg(message: string): TensorRTError {
+  return new TensorRTError('INVALID_ARGUMENT', message);
+}
+
+const KNOWN_CODES = new Set<ErrorCode>([
+  'INVALID_ARGUMENT', 'DISPOSED', 'TENSORRT_UNAVAILABLE', 'CUDA_UNAVAILABLE', 'CUDA_ERROR', 'OUT_OF_MEMORY',
+  'TENSORRT_ERROR', 'PARSE_ERROR', 'DESERIALIZE_ERROR', 'BUILD_FAILED', 'UNSUPPORTED', 'IO_ERROR', 'INTERNAL',
+]);
