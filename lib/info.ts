@@ -1,0 +1,165 @@
+/**
+ * runtimeInfo(): what tensorrt-node was compiled with, whether TensorRT can be loaded and which CUDA devices
+ * are present, plus the TensorRT logger controls. Nothing here throws because something is missing.
+ */
+import { invalidArg } from './errors';
+import { nativeLoadError, packageRoot, tryGetNative } from './native';
+
+export interface DeviceProperties {
+  index: number;
+  name: string;
+  uuid: string;
+  /** e.g. "9.0" for an H100. */
+  computeCapability: string;
+  major: number;
+  minor: number;
+  /** Bytes of device memory. */
+  totalMemory: number;
+  multiProcessorCount: number;
+  maxThreadsPerBlock: number;
+  maxThreadsPerMultiProcessor: number;
+  warpSize: number;
+  sharedMemPerBlock: number;
+  sharedMemPerMultiprocessor: number;
+  totalConstMem: number;
+  l2CacheSize: number;
+  memoryBusWidth: number;
+  asyncEngineCount: number;
+  pciBusId: number;
+  pciDeviceId: number;
+  pciDomainId: number;
+  integrated: boolean;
+  concurrentKernels: boolean;
+  eccEnabled: boolean;
+  unifiedAddressing: boolean;
+  managedMemory: boolean;
+  streamPrioritiesSupported: boolean;
+}
+
+export interface RuntimeInfo {
+  compiledWith: {
+    /** TensorRT header version compiled in, e.g. "10.16.0"; null when built without TensorRT headers. */
+    tensorrt: string | null;
+    /** CUDA runtime version compiled in, e.g. "13.0"; null when the addon is not loaded. */
+    cuda: string | null;
+    /** N-API version the addon targets. */
+    napiVersion: number | null;
+  };
+  tensorrt: { available: boolean; version?: string; libraryPath?: string; reason?: string };
+  cuda: {
+    available: boolean;
+    /** cudaDriverGetVersion(), e.g. 13000 (absent without a driver). */
+    driverVersion?: number;
+    /** The driver's CUDA version as "major.minor". */
+    driverCudaVersion?: string;
+    /** CUDA runtime linked into the addon, e.g. "13.0". */
+    runtimeVersion?: string;
+    devices: DeviceProperties[];
+    /** CUDA error enum name when CUDA is unavailable (e.g. "cudaErrorNoDevice"). */
+    cudaError?: string;
+    reason?: string;
+  };
+  addon: { loaded: boolean; packageRoot: string; reason?: string };
+  node: { version: string; napiVersion: string | undefined; platform: string; arch: string };
+}
+
+/** Describes the TensorRT and CUDA found at run time. Never throws. */
+export function runtimeInfo(): RuntimeInfo {
+  const node = {
+    version: process.versions.node,
+    napiVersion: process.versions.napi,
+    platform: process.platform,
+    arch: process.arch,
+  };
+  const addon = tryGetNative();
+  if (!addon) {
+    const reason = nativeLoadError ?? 'the native addon is not loaded';
+    return {
+      compiledWith: { tensorrt: null, cuda: null, napiVersion: null },
+      tensorrt: { available: false, reason },
+      cuda: { available: false, devices: [], reason },
+      addon: { loaded: false, packageRoot, reason },
+      node,
+    };
+  }
+  let raw: TensorRTNative.RuntimeInfo;
+  try {
+    raw = addon.runtimeInfo();
+  } catch (e) {
+    const reason = `runtimeInfo failed: ${e instanceof Error ? e.message : String(e)}`;
+    return {
+      compiledWith: { tensorrt: null, cuda: null, napiVersion: null },
+      tensorrt: { available: false, reason },
+      cuda: { available: false, devices: [], reason },
+      addon: { loaded: true, packageRoot },
+      node,
+    };
+  }
+  return {
+    compiledWith: {
+      tensorrt: raw.compiledWith?.tensorrt ?? null,
+      cuda: raw.compiledWith?.cuda ?? null,
+      napiVersion: raw.compiledWith?.napiVersion ?? null,
+    },
+    tensorrt: { ...raw.tensorrt },
+    cuda: { ...raw.cuda, devices: (raw.cuda?.devices ?? []).map((d) => ({ ...d })) },
+    addon: { loaded: true, packageRoot },
+    node,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Logger
+
+export type LogSeverity = 'internalError' | 'error' | 'warning' | 'info' | 'verbose';
+export const LOG_SEVERITIES: readonly LogSeverity[] = ['internalError', 'error', 'warning', 'info', 'verbose'];
+export type LogCallback = (severity: LogSeverity, message: string) => void;
+
+let minSeverity: LogSeverity = 'warning';
+const listeners = new Set<LogCallback>();
+
+function isSeverity(s: unknown): s is LogSeverity {
+  return typeof s === 'string' && (LOG_SEVERITIES as readonly string[]).includes(s);
+}
+
+/** Minimum severity of TensorRT messages printed to stderr (and passed to onLog listeners). Default 'warning'. */
+export function setLogSeverity(severity: LogSeverity): void {
+  if (!isSeverity(severity)) {
+    throw invalidArg(`log severity must be one of ${LOG_SEVERITIES.join(', ')}; got ${String(severity)}`);
+  }
+  minSeverity = severity;
+  const addon = tryGetNative();
+  if (addon && typeof addon.setLogSeverity === 'function') addon.setLogSeverity(severity);
+}
+
+/** The current minimum log severity. */
+export function getLogSeverity(): LogSeverity {
+  return minSeverity;
+}
+
+function dispatch(severity: string, message: string): void {
+  const sev: LogSeverity = isSeverity(severity) ? severity : 'info';
+  for (const cb of [...listeners]) {
+    try {
+      cb(sev, message);
+    } catch (e) {
+      process.emitWarning(`tensorrt-node: onLog listener threw: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+
+/**
+ * Receive TensorRT log messages (at or above the current severity), delivered on the JS thread whatever thread
+ * TensorRT logged from. Returns a function that removes the listener.
+ */
+export function onLog(cb: LogCallback): () => void {
+  if (typeof cb !== 'function') throw invalidArg('onLog expects a function (severity, message) => void');
+  listeners.add(cb);
+  const addon = tryGetNative();
+  if (listeners.size === 1 && addon && typeof addon.setLogCallback === 'function') addon.setLogCallback(dispatch);
+  return () => {
+    if (!listeners.delete(cb)) return;
+    const a = tryGetNative();
+    if (listeners.size === 0 && a && typeof a.setLogCallback === 'function') a.setLogCallback(null);
+  };
+}

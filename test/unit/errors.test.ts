@@ -1,0 +1,41 @@
+/** Native failures surface as TensorRTError with stable codes. */
+import { awaitNative, callNative, invalidArg, TensorRTError, wrapNativeError } from '../../lib/errors';
+import { getNative } from '../../lib/native';
+
+describe('TensorRTError', () => {
+  test('invalidArg', () => {
+    const e = invalidArg('bad');
+    expect(e).toBeInstanceOf(TensorRTError);
+    expect(e).toBeInstanceOf(Error);
+    expect(e.name).toBe('TensorRTError');
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.message).toBe('bad');
+  });
+
+  test('wraps errors thrown by the addon, keeping code and message', () => {
+    const a = getNative();
+    let caught: unknown;
+    try {
+      callNative(() => new a.DeviceBuffer(-5));
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(TensorRTError);
+    expect((caught as TensorRTError).code).toBe('INVALID_ARGUMENT');
+    expect((caught as TensorRTError).message).toMatch(/byteLength/);
+  });
+
+  test('keeps cudaError from native CUDA failures', () => {
+    const e = wrapNativeError(Object.assign(new Error('x: no CUDA (cudaErrorNoDevice)'), { code: 'CUDA_UNAVAILABLE', cudaError: 'cudaErrorNoDevice' }));
+    expect(e.code).toBe('CUDA_UNAVAILABLE');
+    expect(e.cudaError).toBe('cudaErrorNoDevice');
+    expect(wrapNativeError(Object.assign(new Error('?'), { code: 'WHATEVER' })).code).toBe('INTERNAL');
+  });
+
+  test('awaitNative converts rejections', async () => {
+    await expect(awaitNative(Promise.reject(Object.assign(new Error('gone'), { code: 'DISPOSED' })))).rejects.toMatchObject({
+      name: 'TensorRTError',
+      code: 'DISPOSED',
+    });
+  });
+});
