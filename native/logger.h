@@ -1,0 +1,20 @@
+// TensorRT's ILogger, forwarded to JS. CONTRACT; implemented in native/logger.cc.
+// One process-wide logger (TensorRT keeps the pointer given to a factory for the object's lifetime).
+// Messages at or above the minimum severity (default kWARNING) go to the JS callback set with
+// setLogCallback (through a Napi::ThreadSafeFunction, so any thread may log) or, with no callback, to stderr.
+// JS functions (registered by InitLogger): setLogSeverity(name), setLogCallback(fn | null).
+#pragma once
+
+#include <napi.h>
+
+#if TN_HAVE_TENSORRT
+#include <NvInferRuntime.h>
+#endif
+
+namespace tn::trt {
+
+#if TN_HAVE_TENSORRT
+nvinfer1::ILogger& Logger();
+#endif
+
+}  // namespace tn::trt

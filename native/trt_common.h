@@ -1,0 +1,59 @@
+// Helpers shared by the TensorRT classes of the addon. CONTRACT; implemented in native/trt_common.cc.
+// Only included where TN_HAVE_TENSORRT is 1.
+#pragma once
+
+#if TN_HAVE_TENSORRT
+#include <napi.h>
+#include <NvInfer.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+
+namespace tn::trt {
+
+// unique_ptr that destroys TensorRT objects with `delete` (TensorRT 10+ API).
+template <typename T>
+using Ptr = std::unique_ptr<T>;
+
+// An IErrorRecorder that keeps every error reported to it (thread-safe); attach one per builder / runtime /
+// engine / context with setErrorRecorder. Message() joins what was recorded ("" when nothing).
+class ErrorRecorder : public nvinfer1::IErrorRecorder {
+ public:
+  int32_t getNbErrors() const noexcept override;
+  nvinfer1::ErrorCode getErrorCode(int32_t i) const noexcept override;
+  ErrorDesc getErrorDesc(int32_t i) const noexcept override;
+  bool hasOverflowed() const noexcept override;
+  void clear() noexcept override;
+  bool reportError(nvinfer1::ErrorCode val, ErrorDesc desc) noexcept override;
+  RefCount incRefCount() noexcept override;
+  RefCount decRefCount() noexcept override;
+
+  // Everything recorded so far joined with "; ", then cleared. "" when nothing was recorded.
+  std::string Take();
+
+ private:
+  mutable std::mutex m_;
+  std::vector<std::pair<nvinfer1::ErrorCode, std::string>> errors_;
+  std::atomic<int32_t> refs_{0};
+};
+
+// Throws NativeError(code, what + ": " + recorder.Take() (or "no details from TensorRT")).
+[[noreturn]] void ThrowTrt(const char* code, const std::string& what, ErrorRecorder* recorder);
+
+// DataType <-> the JS names of lib/dtypes.ts ('float32', 'float16', 'bfloat16', 'int8', 'uint8', 'int32',
+// 'int64', 'bool', 'fp8', 'int4', 'fp4'; names absent in the compiled version are never produced).
+const char* DataTypeName(nvinfer1::DataType t);
+bool DataTypeFromName(const std::string& name, nvinfer1::DataType* out);
+// Bytes per element (0 for sub-byte types).
+size_t DataTypeSize(nvinfer1::DataType t);
+
+// Dims <-> JS number arrays (-1 for dynamic dimensions).
+Napi::Array DimsToArray(Napi::Env env, const nvinfer1::Dims& d);
+nvinfer1::Dims DimsFromArray(Napi::Env env, Napi::Value v, const char* what);  // throws INVALID_ARGUMENT
+
+}  // namespace tn::trt
+#endif
