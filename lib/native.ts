@@ -67,3 +67,25 @@ export function getNative(code: ErrorCode = 'CUDA_UNAVAILABLE'): NativeAddon {
 export function tryGetNative(): NativeAddon | null {
   return addon;
 }
+
+/**
+ * The addon, checked for the TensorRT part: throws TensorRTError('TENSORRT_UNAVAILABLE') saying exactly why
+ * (addon not loaded; built without TensorRT headers; libnvinfer not found, with every path searched) when
+ * TensorRT cannot be used. Every TensorRT class of lib/ calls this before touching the native layer.
+ */
+export function getTrtNative(): NativeAddon {
+  const a = getNative('TENSORRT_UNAVAILABLE');
+  const compiled = a.compiledWith().tensorrt;
+  if (!compiled) {
+    throw new TensorRTError(
+      'TENSORRT_UNAVAILABLE',
+      'tensorrt-node was built without TensorRT headers (CUDA-only addon): rebuild it with ' +
+        'TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include npm run build:native',
+    );
+  }
+  const info = a.runtimeInfo().tensorrt;
+  if (!info.available) {
+    throw new TensorRTError('TENSORRT_UNAVAILABLE', `TensorRT ${compiled} (compiled in) cannot be loaded: ${info.reason ?? 'unknown reason'}`);
+  }
+  return a;
+}
