@@ -34,3 +34,32 @@ export {
   type EventOptions,
 } from './cuda';
 export type { CalibrationAlgorithm, CalibrationBatch, CalibratorLike } from './calibration/types';
+export { Runtime, type RuntimeOptions, type EngineSource } from './runtime';
+export { Engine, type IOTensor, type InspectOptions } from './engine';
+export {
+  ExecutionContext,
+  type InferInput,
+  type InferInputs,
+  type InferOptions,
+  type InferTensor,
+  type CaptureGraphOptions,
+} from './context';
+export { readNpy, readNpyFile, writeNpy, writeNpyFile, NPY_DTYPES, type NpyArray, type NpyDType } from './npy';
+export { Builder, type BuildProgressEvent, type BuildSerializedOptions, type CreateNetworkOptions } from './builder';
+export { NetworkDefinition, type TensorDesc, type LayerDesc } from './network';
+export {
+  BuilderConfig,
+  builderFlags,
+  memoryPools,
+  BUILDER_FLAGS,
+  MEMORY_POOLS,
+  HARDWARE_COMPATIBILITY_LEVELS,
+  PROFILING_VERBOSITIES,
+  type BuilderFlag,
+  type MemoryPool,
+  type HardwareCompatibilityLevel,
+  type ProfilingVerbosity,
+  type ShapeRange,
+} from './config';
+export { OnnxParser, UffParser } from './parser';
+export { buildEngine, type BuildOptions } from './build';

@@ -45,7 +45,28 @@ export interface RuntimeInfo {
     /** N-API version the addon targets. */
     napiVersion: number | null;
   };
-  tensorrt: { available: boolean; version?: string; libraryPath?: string; reason?: string };
+  tensorrt: {
+    available: boolean;
+    /** Version of the libnvinfer found, e.g. "10.16.0". */
+    version?: string;
+    /** The libnvinfer that was opened. */
+    libraryPath?: string;
+    /** The libnvonnxparser that was opened, when found. */
+    onnxParserPath?: string;
+    /** The libnvinfer_plugin whose plugins were registered, when found. */
+    pluginPath?: string;
+    /** Why TensorRT cannot be used: what was missing and every path searched (or a note when available). */
+    reason?: string;
+  };
+  /**
+   * What the compiled TensorRT version supports (all false / empty without TensorRT headers): implicitInt8
+   * (IInt8Calibrator, TensorRT 10), fp16Flag / int8Flag / bf16Flag / fp8Flag / int4Flag / fp4Flag / tf32Flag
+   * (builder flags), bf16 / fp8 / int4 / fp4 / int64 (data types), stronglyTyped, alwaysStronglyTyped (11),
+   * progressMonitor (build progress + cancellation), uff (TensorRT <= 8.6), versionCompatible, weightStreaming,
+   * platformCapabilities, builderOptimizationLevel, hardwareCompatibility, sameComputeCapability, maxAuxStreams,
+   * stripPlan, tacticSharedMemory, timingCache, onnxParser.
+   */
+  features: Record<string, boolean>;
   cuda: {
     available: boolean;
     /** cudaDriverGetVersion(), e.g. 13000 (absent without a driver). */
@@ -77,6 +98,7 @@ export function runtimeInfo(): RuntimeInfo {
     return {
       compiledWith: { tensorrt: null, cuda: null, napiVersion: null },
       tensorrt: { available: false, reason },
+      features: {},
       cuda: { available: false, devices: [], reason },
       addon: { loaded: false, packageRoot, reason },
       node,
@@ -90,6 +112,7 @@ export function runtimeInfo(): RuntimeInfo {
     return {
       compiledWith: { tensorrt: null, cuda: null, napiVersion: null },
       tensorrt: { available: false, reason },
+      features: {},
       cuda: { available: false, devices: [], reason },
       addon: { loaded: true, packageRoot },
       node,
@@ -102,6 +125,7 @@ export function runtimeInfo(): RuntimeInfo {
       napiVersion: raw.compiledWith?.napiVersion ?? null,
     },
     tensorrt: { ...raw.tensorrt },
+    features: { ...(raw.features ?? addon.features ?? {}) },
     cuda: { ...raw.cuda, devices: (raw.cuda?.devices ?? []).map((d) => ({ ...d })) },
     addon: { loaded: true, packageRoot },
     node,

@@ -1,12 +1,23 @@
 // CUDA surface: see cuda.h.
 #include "cuda.h"
 
+#include <sys/prctl.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
+
+#include <uv.h>
 
 #include "errors.h"
 #include "modules.h"
@@ -25,8 +36,11 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------------------
 // Per-env constructors (the addon may be loaded in several worker_threads).
+struct Port;
+
 struct Constructors {
   Napi::FunctionReference deviceBuffer, hostBuffer, stream, event;
+  std::shared_ptr<Port> port;  // delivery of finished asynchronous work to this env
 };
 
 // Kept in a per-env table rather than in the env's instance data, which is left to other native files.
@@ -110,15 +124,112 @@ std::map<uintptr_t, std::weak_ptr<Pinned>>& PinnedRegistry() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Pool of pinned staging blocks for copies from/to pageable memory (keeps stream order: the host side copy to
-// or from the staging block happens on the JS thread (H2D) or on a worker after the event (D2H)).
+// Asynchronous completion.
+//
+// Every asynchronous call (copies, fill, Stream/Event.synchronize) enqueues its work on a CUDA stream, records a
+// pooled event after it and hands a Completion to one process-wide poller thread. The poller watches the head
+// of each stream's FIFO with cudaEventQuery (busy for 200 us after activity, then every 50 us, asleep once
+// nothing is in flight) and queues finished items on their env's Port, whose uv_async callback settles them
+// on the JS thread (pageable D2H tail copy, releases, Promise) for at most 1 ms per loop iteration, so timers
+// and I/O keep their turn under load. Nothing blocks the JS thread or a libuv pool thread while the GPU works.
+// TN_CUDA_COMPLETION=worker switches to waiting in cudaEventSynchronize on a libuv pool thread (kept for
+// comparison: scripts/bench/roundtrip.js measures both).
+//
+// Pageable host memory, up to kSmallPageable bytes: host->device goes through CUDA's own pageable path
+// (cudaMemcpyAsync stages the bytes before returning, without waiting for the stream); device->host through a
+// pinned staging block emptied on the JS thread once the copy has finished. Larger copies (and small
+// device->host ones when kMaxCachedStaging of staging is in use) are cut into kChunk pieces that cycle through
+// kSlots pinned slots; the host side of each piece (a parallel memcpy to or from the slot: CopyPool) runs as a
+// host function on a per-device side stream, ordered against the DMA on the caller's stream with events, so
+// host copies overlap DMAs, the caller's stream order is kept (the stream also waits for the last host copy of
+// a device->host copy), and neither the JS thread nor the pool blocks.
+
+struct Port;
+
 struct Staging {
   void* ptr = nullptr;
   size_t cap = 0;
 };
 
-constexpr size_t kMinStaging = size_t(1) << 20;
-constexpr size_t kMaxCachedStaging = size_t(256) << 20;
+struct Completion {
+  std::shared_ptr<Port> port;
+  napi_deferred deferred = nullptr;
+  napi_ref keep = nullptr;  // the JS object owning host memory used by the copy
+  cudaStream_t stream = nullptr;
+  bool streamOrdered = true;  // false: Event.synchronize (no FIFO ordering with other items)
+  int device = 0;
+  cudaEvent_t ev = nullptr;  // pooled (returned after completion)
+  std::shared_ptr<EventHandle> shared;
+  Staging staging;
+  void* d2hDst = nullptr;
+  size_t d2hLen = 0;
+  std::shared_ptr<Pinned> pinned;
+  const char* what = "asynchronous CUDA work";
+  cudaError_t status = cudaSuccess;
+  cudaEvent_t Event() const { return shared ? shared->ev : ev; }
+};
+
+// Per-env delivery of finished Completions to the JS thread.
+// Finished items wait in `ready` until the env's loop runs the uv_async callback, which settles them for at
+// most kDeliveryBudget at a time (then yields to timers and I/O and continues on the next loop iteration).
+struct Port {
+  std::mutex m;
+  bool closed = false;            // env torn down: drop items without touching JS
+  std::deque<Completion*> ready;  // guarded by m
+  uv_async_t* async = nullptr;    // guarded by m once created (uv_async_send from the poller)
+  napi_env env = nullptr;
+  napi_async_context asyncContext = nullptr;
+  size_t pending = 0;  // JS thread only: items not yet finished (the async handle is ref'd while > 0)
+};
+constexpr auto kDeliveryBudget = std::chrono::microseconds(1000);
+
+bool UseWorkerCompletion() {
+  static const bool worker = [] {
+    const char* v = std::getenv("TN_CUDA_COMPLETION");
+    return v && std::string(v) == "worker";
+  }();
+  return worker;
+}
+
+// ---- pooled completion events, per device
+std::mutex g_eventPoolMutex;
+std::map<int, std::vector<cudaEvent_t>>& EventPool() {
+  static auto* m = new std::map<int, std::vector<cudaEvent_t>>();
+  return *m;
+}
+
+cudaEvent_t AcquireEvent(int device) {
+  {
+    std::lock_guard<std::mutex> lock(g_eventPoolMutex);
+    auto& v = EventPool()[device];
+    if (!v.empty()) {
+      cudaEvent_t e = v.back();
+      v.pop_back();
+      return e;
+    }
+  }
+  cudaEvent_t ev = nullptr;
+  // blocking-sync only where a thread sleeps in cudaEventSynchronize (worker mode); the poller only queries
+  unsigned flags = cudaEventDisableTiming | (UseWorkerCompletion() ? cudaEventBlockingSync : 0u);
+  TN_CUDA_CHECK(cudaEventCreateWithFlags(&ev, flags));
+  return ev;
+}
+
+void ReleaseEvent(int device, cudaEvent_t ev) {
+  if (!ev) return;
+  std::lock_guard<std::mutex> lock(g_eventPoolMutex);
+  auto& v = EventPool()[device];
+  if (v.size() < 4096) {
+    v.push_back(ev);
+    return;
+  }
+  cudaEventDestroy(ev);
+}
+
+// ---- small staging blocks for pageable copies up to kSmallPageable bytes
+constexpr size_t kSmallPageable = size_t(256) << 10;
+constexpr size_t kMinStaging = size_t(4) << 10;
+constexpr size_t kMaxCachedStaging = size_t(64) << 20;  // also the most staging memory in use at once
 std::mutex g_stagingMutex;
 std::multimap<size_t, void*>& StagingPool() {
   static auto* m = new std::multimap<size_t, void*>();
@@ -126,17 +237,18 @@ std::multimap<size_t, void*>& StagingPool() {
 }
 size_t g_stagingCached = 0;
 
-size_t StagingClass(size_t n) {
-  size_t c = kMinStaging;
-  while (c < n) c <<= 1;
-  return c;
-}
+size_t g_stagingInUse = 0;
 
+// A staging block of at least n bytes, or an empty one when blocks in use would pass kMaxCachedStaging (the
+// caller then takes the piecewise pipeline, whose memory is bounded).
 Staging AcquireStaging(size_t n) {
   if (n == 0) return {};
-  size_t cap = StagingClass(n);
+  size_t cap = kMinStaging;
+  while (cap < n) cap <<= 1;
   {
     std::lock_guard<std::mutex> lock(g_stagingMutex);
+    if (g_stagingInUse + cap > kMaxCachedStaging) return {};
+    g_stagingInUse += cap;
     auto it = StagingPool().find(cap);
     if (it != StagingPool().end()) {
       Staging s{it->second, cap};
@@ -146,7 +258,12 @@ Staging AcquireStaging(size_t n) {
     }
   }
   void* p = nullptr;
-  TN_CUDA_CHECK(cudaHostAlloc(&p, cap, cudaHostAllocPortable));
+  cudaError_t e = cudaHostAlloc(&p, cap, cudaHostAllocPortable);
+  if (e != cudaSuccess) {
+    std::lock_guard<std::mutex> lock(g_stagingMutex);
+    g_stagingInUse -= cap;
+    ThrowCuda(e, "cudaHostAlloc (staging)");
+  }
   return {p, cap};
 }
 
@@ -154,6 +271,7 @@ void ReleaseStaging(Staging s) {
   if (!s.ptr) return;
   {
     std::lock_guard<std::mutex> lock(g_stagingMutex);
+    g_stagingInUse -= s.cap;
     if (g_stagingCached + s.cap <= kMaxCachedStaging) {
       StagingPool().emplace(s.cap, s.ptr);
       g_stagingCached += s.cap;
@@ -163,60 +281,566 @@ void ReleaseStaging(Staging s) {
   cudaFreeHost(s.ptr);
 }
 
-// ---------------------------------------------------------------------------------------------------------
-cudaEvent_t NewSyncEvent() {
-  cudaEvent_t ev = nullptr;
-  TN_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming | cudaEventBlockingSync));
-  return ev;
+// ---- chunked pipeline for large pageable copies (one per device, created on first use, kept)
+constexpr size_t kChunk = size_t(8) << 20;
+constexpr int kSlots = 4;
+
+struct HostCopy {
+  void* dst;
+  const void* src;
+  size_t n;
+};
+
+// Parallel memcpy for the host side of large pageable copies: one memcpy thread reaches about a fifth of what
+// the copy engine moves, so a piece is split over the calling thread and a few helpers (TN_COPY_THREADS, default
+// min(4, cores / 4); 0 = plain memcpy). Callers are serialised; parts are claimed through a (generation, index)
+// word so that a late helper never applies an index to the wrong copy.
+class CopyPool {
+ public:
+  static CopyPool& Get() {
+    static CopyPool* p = new CopyPool();  // never destroyed (helpers live as long as the process)
+    return *p;
+  }
+
+  void Copy(void* dst, const void* src, size_t n) {
+    constexpr size_t kMinParallel = size_t(1) << 20;
+    if (helpers_ == 0 || n < kMinParallel) {
+      std::memcpy(dst, src, n);
+      return;
+    }
+    std::lock_guard<std::mutex> callers(callMutex_);
+    size_t parts = std::min<size_t>(helpers_ + 1, n / (size_t(256) << 10));
+    size_t per = (n / parts + 4095) & ~size_t(4095);
+    parts = (n + per - 1) / per;
+    uint64_t gen;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      job_ = {static_cast<uint8_t*>(dst), static_cast<const uint8_t*>(src), n, per, parts};
+      gen = ++gen_;
+      remaining_.store(parts, std::memory_order_relaxed);
+      claim_.store(gen << 32, std::memory_order_release);
+    }
+    cv_.notify_all();
+    Work(job_, gen);
+    while (remaining_.load(std::memory_order_acquire) != 0) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
+ private:
+  struct Job {
+    uint8_t* dst = nullptr;
+    const uint8_t* src = nullptr;
+    size_t n = 0, per = 0, parts = 0;
+  };
+
+  CopyPool() {
+    unsigned hw = std::thread::hardware_concurrency();
+    size_t def = std::min<size_t>(4, hw / 4);
+    const char* v = std::getenv("TN_COPY_THREADS");
+    helpers_ = v ? static_cast<size_t>(std::strtoul(v, nullptr, 10)) : def;
+    helpers_ = std::min<size_t>(helpers_, 16);
+    for (size_t i = 0; i < helpers_; ++i) std::thread([this] { Helper(); }).detach();
+  }
+
+  // Claims and copies parts of job `gen` until none is left.
+  void Work(const Job& job, uint64_t gen) {
+    for (;;) {
+      uint64_t v = claim_.load(std::memory_order_acquire);
+      if ((v >> 32) != gen) return;
+      uint64_t idx = v & 0xffffffffu;
+      if (idx >= job.parts) return;
+      if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
+      size_t off = idx * job.per;
+      std::memcpy(job.dst + off, job.src + off, std::min(job.per, job.n - off));
+      remaining_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  void Helper() {
+    uint64_t seen = 0;
+    for (;;) {
+      Job job;
+      uint64_t gen;
+      {
+        std::unique_lock<std::mutex> lock(m_);
+        cv_.wait(lock, [&] { return gen_ != seen; });
+        seen = gen = gen_;
+        job = job_;
+      }
+      Work(job, gen);
+    }
+  }
+
+  size_t helpers_ = 0;
+  std::mutex callMutex_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  Job job_;
+  uint64_t gen_ = 0;
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<size_t> remaining_{0};
+};
+
+void CUDART_CB RunHostCopy(void* data) {
+  auto* c = static_cast<HostCopy*>(data);
+  CopyPool::Get().Copy(c->dst, c->src, c->n);
+  delete c;
 }
 
-// Waits (on a libuv worker thread) for an event, then optionally copies a staging block to its destination.
-class CompletionWorker : public PromiseWorker {
+struct PageablePipe {
+  cudaStream_t side = nullptr;
+  void* slot[kSlots] = {};
+  cudaEvent_t freeEv[kSlots] = {};   // slot may be overwritten once this has completed
+  cudaEvent_t readyEv[kSlots] = {};  // slot holds the piece for the next stage
+  int next = 0;
+};
+
+std::mutex g_pipeMutex;  // pipes, and enqueueing through them (keeps slot order across envs)
+std::map<int, PageablePipe*>& Pipes() {
+  static auto* m = new std::map<int, PageablePipe*>();
+  return *m;
+}
+
+// Caller holds g_pipeMutex.
+PageablePipe* GetPipe(int device) {
+  PageablePipe*& p = Pipes()[device];
+  if (p) return p;
+  auto* np = new PageablePipe();
+  try {
+    TN_CUDA_CHECK(cudaStreamCreateWithFlags(&np->side, cudaStreamNonBlocking));
+    for (int i = 0; i < kSlots; ++i) {
+      TN_CUDA_CHECK(cudaHostAlloc(&np->slot[i], kChunk, cudaHostAllocPortable));
+      TN_CUDA_CHECK(cudaEventCreateWithFlags(&np->freeEv[i], cudaEventDisableTiming));
+      TN_CUDA_CHECK(cudaEventCreateWithFlags(&np->readyEv[i], cudaEventDisableTiming));
+    }
+  } catch (...) {
+    for (int i = 0; i < kSlots; ++i) {
+      if (np->slot[i]) cudaFreeHost(np->slot[i]);
+      if (np->freeEv[i]) cudaEventDestroy(np->freeEv[i]);
+      if (np->readyEv[i]) cudaEventDestroy(np->readyEv[i]);
+    }
+    if (np->side) cudaStreamDestroy(np->side);
+    delete np;
+    throw;
+  }
+  p = np;
+  return p;
+}
+
+// Host -> device from pageable memory, in pieces; returns after enqueueing.
+void EnqueuePageableH2D(int device, cudaStream_t stream, uint8_t* dst, const uint8_t* src, size_t n) {
+  std::lock_guard<std::mutex> lock(g_pipeMutex);
+  PageablePipe* p = GetPipe(device);
+  for (size_t off = 0; off < n; off += kChunk) {
+    size_t len = std::min(kChunk, n - off);
+    int k = p->next;
+    p->next = (k + 1) % kSlots;
+    TN_CUDA_CHECK(cudaStreamWaitEvent(p->side, p->freeEv[k], 0));
+    auto* hc = new HostCopy{p->slot[k], src + off, len};
+    cudaError_t e = cudaLaunchHostFunc(p->side, RunHostCopy, hc);
+    if (e != cudaSuccess) {
+      delete hc;
+      ThrowCuda(e, "cudaLaunchHostFunc");
+    }
+    TN_CUDA_CHECK(cudaEventRecord(p->readyEv[k], p->side));
+    TN_CUDA_CHECK(cudaStreamWaitEvent(stream, p->readyEv[k], 0));
+    TN_CUDA_CHECK(cudaMemcpyAsync(dst + off, p->slot[k], len, cudaMemcpyHostToDevice, stream));
+    TN_CUDA_CHECK(cudaEventRecord(p->freeEv[k], stream));
+  }
+}
+
+// Device -> pageable host memory, in pieces; `stream` then waits for the last host copy.
+void EnqueuePageableD2H(int device, cudaStream_t stream, uint8_t* dst, const uint8_t* src, size_t n) {
+  std::lock_guard<std::mutex> lock(g_pipeMutex);
+  PageablePipe* p = GetPipe(device);
+  int last = -1;
+  for (size_t off = 0; off < n; off += kChunk) {
+    size_t len = std::min(kChunk, n - off);
+    int k = p->next;
+    p->next = (k + 1) % kSlots;
+    TN_CUDA_CHECK(cudaStreamWaitEvent(stream, p->freeEv[k], 0));
+    TN_CUDA_CHECK(cudaMemcpyAsync(p->slot[k], src + off, len, cudaMemcpyDeviceToHost, stream));
+    TN_CUDA_CHECK(cudaEventRecord(p->readyEv[k], stream));
+    TN_CUDA_CHECK(cudaStreamWaitEvent(p->side, p->readyEv[k], 0));
+    auto* hc = new HostCopy{dst + off, p->slot[k], len};
+    cudaError_t e = cudaLaunchHostFunc(p->side, RunHostCopy, hc);
+    if (e != cudaSuccess) {
+      delete hc;
+      ThrowCuda(e, "cudaLaunchHostFunc");
+    }
+    TN_CUDA_CHECK(cudaEventRecord(p->freeEv[k], p->side));
+    last = k;
+  }
+  if (last >= 0) TN_CUDA_CHECK(cudaStreamWaitEvent(stream, p->freeEv[last], 0));
+}
+
+// ---- the poller thread
+class Poller {
  public:
-  explicit CompletionWorker(Napi::Env env) : PromiseWorker(env) {}
-  ~CompletionWorker() override {
-    if (ownEvent_) cudaEventDestroy(ownEvent_);
-    ReleaseStaging(staging_);
+  static Poller& Get() {
+    static Poller* p = new Poller();  // never destroyed: the thread lives as long as the process
+    return *p;
   }
 
-  // Record a private event on `stream`: the promise settles once the stream reaches this point.
-  void RecordOn(cudaStream_t stream) {
-    ownEvent_ = NewSyncEvent();
-    TN_CUDA_CHECK(cudaEventRecord(ownEvent_, stream));
+  void Add(Completion* c) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      incoming_.push_back(c);
+      wake = sleeping_;
+    }
+    incomingCount_.fetch_add(1, std::memory_order_release);
+    if (wake) cv_.notify_one();
   }
-  void WaitShared(std::shared_ptr<EventHandle> ev) { sharedEvent_ = std::move(ev); }
 
-  Staging staging_;
-  void* d2hDst_ = nullptr;
-  size_t d2hLen_ = 0;
-  std::shared_ptr<Pinned> pinned_;
-  Napi::ObjectReference keep_;
-  int device_ = -1;  // for device synchronize
+ private:
+  Poller() {
+    std::thread t([this] { Loop(); });
+    t.detach();
+  }
+
+  // Moves new items into the per-stream FIFOs. Returns whether there were any.
+  bool Take(bool block, std::chrono::microseconds wait) {
+    std::vector<Completion*> got;
+    {
+      std::unique_lock<std::mutex> lock(m_);
+      if (incoming_.empty() && (block || wait.count() > 0)) {
+        sleeping_ = true;
+        if (block) {
+          cv_.wait(lock, [&] { return !incoming_.empty(); });
+        } else {
+          cv_.wait_for(lock, wait, [&] { return !incoming_.empty(); });
+        }
+        sleeping_ = false;
+      }
+      got.swap(incoming_);
+      incomingCount_.store(0, std::memory_order_relaxed);
+    }
+    for (Completion* c : got) {
+      if (c->streamOrdered) {
+        fifo_[c->stream].push_back(c);
+      } else {
+        loose_.push_back(c);
+      }
+      ++active_;
+    }
+    return !got.empty();
+  }
+
+  void Done(Completion* c, cudaError_t e) {
+    c->status = e;
+    --active_;
+    Post(c);
+  }
+
+  static void Post(Completion* c);
+
+  bool Sweep() {
+    bool progress = false;
+    for (auto it = fifo_.begin(); it != fifo_.end();) {
+      auto& q = it->second;
+      while (!q.empty()) {
+        cudaError_t e = cudaEventQuery(q.front()->Event());
+        if (e == cudaErrorNotReady) break;
+        Completion* c = q.front();
+        q.pop_front();
+        Done(c, e);
+        progress = true;
+      }
+      it = q.empty() ? fifo_.erase(it) : std::next(it);
+    }
+    for (size_t i = 0; i < loose_.size();) {
+      cudaError_t e = cudaEventQuery(loose_[i]->Event());
+      if (e == cudaErrorNotReady) {
+        ++i;
+        continue;
+      }
+      Completion* c = loose_[i];
+      loose_.erase(loose_.begin() + static_cast<std::ptrdiff_t>(i));
+      Done(c, e);
+      progress = true;
+    }
+    return progress;
+  }
+
+  void Loop() {
+#ifdef PR_SET_TIMERSLACK
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // precise 50 us naps
+#endif
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kSpin = std::chrono::microseconds(200);
+    constexpr auto kNap = std::chrono::microseconds(50);
+    auto lastActivity = Clock::now();
+    for (;;) {
+      bool idle = active_ == 0;
+      bool fresh = false;
+      if (idle && Clock::now() - lastActivity > kSpin) {
+        fresh = Take(true, {});  // nothing in flight: sleep until work arrives
+      } else if (incomingCount_.load(std::memory_order_acquire) > 0) {
+        fresh = Take(false, {});
+      } else if (!idle && Clock::now() - lastActivity > kSpin) {
+        fresh = Take(false, kNap);  // long-running work: look every 50 us (woken early by new work)
+      }
+      if (fresh) lastActivity = Clock::now();
+      if (active_ > 0 && Sweep()) {
+        lastActivity = Clock::now();
+        continue;
+      }
+      // ~1 us between sweeps: the threads submitting work share CUDA's locks with cudaEventQuery
+      auto until = Clock::now() + std::chrono::nanoseconds(1000);
+      while (Clock::now() < until && incomingCount_.load(std::memory_order_relaxed) == 0) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<Completion*> incoming_;
+  std::atomic<size_t> incomingCount_{0};
+  bool sleeping_ = false;
+  // poller thread only
+  std::map<cudaStream_t, std::deque<Completion*>> fifo_;
+  std::vector<Completion*> loose_;
+  size_t active_ = 0;
+};
+
+// Releases what a Completion holds without touching JS (env gone, or after FinishOne released the JS parts).
+void ReleaseNative(Completion* c) {
+  ReleaseEvent(c->device, c->ev);
+  c->ev = nullptr;
+  ReleaseStaging(c->staging);
+  c->staging = {};
+  c->shared.reset();
+  c->pinned.reset();
+}
+
+// JS thread, inside a handle scope (and a callback scope): completes the copy's host side, settles the
+// promise and frees the item.
+void FinishOne(napi_env env, Completion* c) {
+  Port* port = c->port.get();
+  if (c->status == cudaSuccess && c->d2hDst && c->d2hLen) std::memcpy(c->d2hDst, c->staging.ptr, c->d2hLen);
+  ReleaseNative(c);
+  if (c->keep) napi_delete_reference(env, c->keep);
+  c->keep = nullptr;
+  if (c->status == cudaSuccess) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, c->deferred, undef);
+  } else {
+    try {
+      ThrowCuda(c->status, c->what);
+    } catch (const NativeError& e) {
+      try {
+        napi_reject_deferred(env, c->deferred, ToJsError(Napi::Env{env}, e).Value());
+      } catch (...) {
+        // the env refuses to run JS (shutting down): nothing to settle
+      }
+    }
+  }
+  c->deferred = nullptr;
+  if (port->pending > 0 && --port->pending == 0 && port->async) uv_unref(reinterpret_cast<uv_handle_t*>(port->async));
+  delete c;
+}
+
+void Discard(Completion* c) {
+  // The env is gone: its promise and references went with it. A pinned HostBuffer allocation is left alone
+  // (freeing it would report to the dead env); everything else is released.
+  if (c->pinned) new std::shared_ptr<Pinned>(std::move(c->pinned));  // deliberately leaked
+  ReleaseNative(c);
+  delete c;
+}
+
+// uv_async callback on the env's loop: settles finished items for up to kDeliveryBudget.
+void OnReady(uv_async_t* handle) {
+  auto* port = static_cast<Port*>(handle->data);
+  if (!port) return;
+  napi_env env = port->env;
+  napi_handle_scope hs;
+  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
+  napi_callback_scope cs = nullptr;
+  napi_value resource;
+  if (port->asyncContext && napi_create_object(env, &resource) == napi_ok) {
+    if (napi_open_callback_scope(env, resource, port->asyncContext, &cs) != napi_ok) cs = nullptr;
+  }
+  auto deadline = std::chrono::steady_clock::now() + kDeliveryBudget;
+  for (unsigned i = 1;; ++i) {
+    Completion* c = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(port->m);
+      if (port->ready.empty()) break;
+      if ((i & 15) == 0 && std::chrono::steady_clock::now() > deadline) {
+        uv_async_send(handle);  // the rest on the next loop iteration, after timers and I/O
+        break;
+      }
+      c = port->ready.front();
+      port->ready.pop_front();
+    }
+    try {
+      FinishOne(env, c);
+    } catch (...) {
+      // never let a C++ exception cross into libuv
+    }
+  }
+  if (cs) napi_close_callback_scope(env, cs);  // runs the microtasks: the awaiting JS continues here
+  napi_close_handle_scope(env, hs);
+}
+
+void Poller::Post(Completion* c) {
+  Port* port = c->port.get();
+  std::lock_guard<std::mutex> lock(port->m);
+  if (port->closed || !port->async) {
+    Discard(c);
+    return;
+  }
+  port->ready.push_back(c);
+  uv_async_send(port->async);  // coalesced by libuv while one is pending
+}
+
+// TN_CUDA_COMPLETION=worker: waits in cudaEventSynchronize on a libuv pool thread.
+class WaitWorker : public Napi::AsyncWorker {
+ public:
+  WaitWorker(Napi::Env env, Completion* c) : Napi::AsyncWorker(env, "tensorrt-node"), c_(c) {}
+  ~WaitWorker() override {
+    if (c_) Discard(c_);
+  }
+  void Execute() override { c_->status = cudaEventSynchronize(c_->Event()); }
+  void OnOK() override {
+    Completion* c = c_;
+    c_ = nullptr;
+    Napi::HandleScope scope(Env());
+    FinishOne(Env(), c);
+  }
+
+ private:
+  Completion* c_;
+};
+
+std::shared_ptr<Port> NewPort(Napi::Env env) {
+  auto port = std::make_shared<Port>();
+  port->env = env;
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) == napi_ok && loop) {
+    auto* h = new uv_async_t();
+    if (uv_async_init(loop, h, OnReady) == 0) {
+      h->data = port.get();
+      uv_unref(reinterpret_cast<uv_handle_t*>(h));
+      port->async = h;
+    } else {
+      delete h;
+    }
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "tensorrt-node:cuda", NAPI_AUTO_LENGTH, &name);
+  napi_value resource;
+  napi_create_object(env, &resource);
+  napi_ref resourceRef;  // held for the env's lifetime (the async context's resource must stay alive)
+  if (napi_create_reference(env, resource, 1, &resourceRef) != napi_ok ||
+      napi_async_init(env, resource, name, &port->asyncContext) != napi_ok) {
+    port->asyncContext = nullptr;
+  }
+  std::weak_ptr<Port> weak = port;
+  env.AddCleanupHook([weak] {
+    auto p = weak.lock();
+    if (!p) return;
+    if (p->pending > 0) {
+      // Copies of this env are still in flight and may write into its ArrayBuffers (host functions of the
+      // pageable pipeline): wait for the GPU before the env frees them.
+      int current = 0;
+      if (cudaGetDevice(&current) == cudaSuccess) {
+        std::vector<int> devices{current};
+        {
+          std::lock_guard<std::mutex> lock(g_pipeMutex);
+          for (auto& kv : Pipes()) {
+            if (kv.first != current) devices.push_back(kv.first);
+          }
+        }
+        for (int d : devices) {
+          if (cudaSetDevice(d) == cudaSuccess) cudaDeviceSynchronize();
+        }
+        cudaSetDevice(current);
+      }
+    }
+    std::deque<Completion*> left;
+    {
+      std::lock_guard<std::mutex> lock(p->m);
+      p->closed = true;
+      left.swap(p->ready);
+      if (p->async) {
+        p->async->data = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(p->async), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+        p->async = nullptr;
+      }
+    }
+    for (Completion* c : left) Discard(c);
+  });
+  return port;
+}
+
+std::shared_ptr<Port> PortOf(Napi::Env env) {
+  Constructors* c = Ctors(env);
+  return c ? c->port : nullptr;
+}
+
+// A Completion for work just enqueued (or to be enqueued) on `stream` of the current device.
+std::unique_ptr<Completion> NewCompletion(Napi::Env env, cudaStream_t stream, const char* what) {
+  auto c = std::make_unique<Completion>();
+  c->port = PortOf(env);
+  if (!c->port) throw NativeError("INTERNAL", "the CUDA module of tensorrt-node is not initialised in this thread");
+  c->stream = stream;
+  c->what = what;
+  TN_CUDA_CHECK(cudaGetDevice(&c->device));
+  return c;
+}
+
+// Records the completion event on c->stream (unless it waits on a shared event), creates the promise and
+// hands the item to the poller (or a pool worker). Returns the promise.
+Napi::Value Submit(Napi::Env env, std::unique_ptr<Completion> c, Napi::Value keep) {
+  if (!c->shared) {
+    c->ev = AcquireEvent(c->device);
+    cudaError_t e = cudaEventRecord(c->ev, c->stream);
+    if (e != cudaSuccess) {
+      ReleaseNative(c.get());
+      ThrowCuda(e, "cudaEventRecord");
+    }
+  }
+  napi_value promise;
+  if (napi_create_promise(env, &c->deferred, &promise) != napi_ok) {
+    ReleaseNative(c.get());
+    throw NativeError("INTERNAL", "napi_create_promise failed");
+  }
+  if (!keep.IsEmpty() && keep.IsObject()) napi_create_reference(env, keep, 1, &c->keep);
+  if (UseWorkerCompletion() || !c->port->async) {
+    auto* w = new WaitWorker(env, c.release());
+    w->Queue();
+  } else {
+    Port* port = c->port.get();
+    if (port->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(port->async));
+    Poller::Get().Add(c.release());
+  }
+  return Napi::Value(env, promise);
+}
+
+// cudaDeviceSynchronize on a pool thread (rare; a device-wide barrier).
+class DeviceSyncWorker : public PromiseWorker {
+ public:
+  DeviceSyncWorker(Napi::Env env, int device) : PromiseWorker(env), device_(device) {}
 
  protected:
   void Run() override {
-    if (device_ >= 0) {
-      TN_CUDA_CHECK(cudaSetDevice(device_));
-      TN_CUDA_CHECK(cudaDeviceSynchronize());
-      return;
-    }
-    cudaEvent_t ev = ownEvent_ ? ownEvent_ : (sharedEvent_ ? sharedEvent_->ev : nullptr);
-    if (ev) TN_CUDA_CHECK(cudaEventSynchronize(ev));
-    if (d2hDst_ && d2hLen_) std::memcpy(d2hDst_, staging_.ptr, d2hLen_);
+    TN_CUDA_CHECK(cudaSetDevice(device_));
+    TN_CUDA_CHECK(cudaDeviceSynchronize());
   }
   Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
 
  private:
-  cudaEvent_t ownEvent_ = nullptr;
-  std::shared_ptr<EventHandle> sharedEvent_;
+  int device_;
 };
-
-// Queues `w` (which deletes itself once the promise has settled) and returns its promise.
-Napi::Value QueueWorker(CompletionWorker* w) {
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
-}
 
 // Host memory named by a JS value: HostBuffer, ArrayBuffer, TypedArray or DataView.
 struct HostSpan {
@@ -403,26 +1027,22 @@ Napi::Value DeviceBuffer::CopyFromHost(const Napi::CallbackInfo& info) {
   CheckRange(env, dstOff, n, size_, "destination DeviceBuffer");
   cudaStream_t stream = StreamFromValue(env, info[4]);
   return Guard(env, [&]() -> Napi::Value {
-    auto* w = new CompletionWorker(env);
-    try {
-      uint8_t* dst = static_cast<uint8_t*>(ptr_) + dstOff;
-      if (n > 0) {
-        if (src.pinned) {
-          TN_CUDA_CHECK(cudaMemcpyAsync(dst, src.data + srcOff, n, cudaMemcpyHostToDevice, stream));
-          w->pinned_ = src.pinned;
-        } else {
-          w->staging_ = AcquireStaging(n);
-          std::memcpy(w->staging_.ptr, src.data + srcOff, n);
-          TN_CUDA_CHECK(cudaMemcpyAsync(dst, w->staging_.ptr, n, cudaMemcpyHostToDevice, stream));
-        }
+    auto c = NewCompletion(env, stream, "copy from host to device");
+    uint8_t* dst = static_cast<uint8_t*>(ptr_) + dstOff;
+    const uint8_t* from = src.data + srcOff;
+    if (n > 0) {
+      if (src.pinned) {
+        TN_CUDA_CHECK(cudaMemcpyAsync(dst, from, n, cudaMemcpyHostToDevice, stream));
+        c->pinned = src.pinned;
+      } else if (n <= kSmallPageable) {
+        // CUDA copies pageable host->device memory into its own staging before returning (no wait on the
+        // stream), which for small sizes is cheaper than anything done here
+        TN_CUDA_CHECK(cudaMemcpyAsync(dst, from, n, cudaMemcpyHostToDevice, stream));
+      } else {
+        EnqueuePageableH2D(c->device, stream, dst, from, n);
       }
-      w->keep_ = Napi::Persistent(src.keep);
-      w->RecordOn(stream);
-    } catch (...) {
-      delete w;
-      throw;
     }
-    return QueueWorker(w);
+    return Submit(env, std::move(c), src.keep);
   });
 }
 
@@ -439,27 +1059,26 @@ Napi::Value DeviceBuffer::CopyToHost(const Napi::CallbackInfo& info) {
   CheckRange(env, srcOff, n, size_, "source DeviceBuffer");
   cudaStream_t stream = StreamFromValue(env, info[4]);
   return Guard(env, [&]() -> Napi::Value {
-    auto* w = new CompletionWorker(env);
-    try {
-      const uint8_t* src = static_cast<const uint8_t*>(ptr_) + srcOff;
-      if (n > 0) {
-        if (dst.pinned) {
-          TN_CUDA_CHECK(cudaMemcpyAsync(dst.data + dstOff, src, n, cudaMemcpyDeviceToHost, stream));
-          w->pinned_ = dst.pinned;
-        } else {
-          w->staging_ = AcquireStaging(n);
-          TN_CUDA_CHECK(cudaMemcpyAsync(w->staging_.ptr, src, n, cudaMemcpyDeviceToHost, stream));
-          w->d2hDst_ = dst.data + dstOff;
-          w->d2hLen_ = n;
+    auto c = NewCompletion(env, stream, "copy from device to host");
+    const uint8_t* src = static_cast<const uint8_t*>(ptr_) + srcOff;
+    uint8_t* to = dst.data + dstOff;
+    if (n > 0) {
+      if (dst.pinned) {
+        TN_CUDA_CHECK(cudaMemcpyAsync(to, src, n, cudaMemcpyDeviceToHost, stream));
+        c->pinned = dst.pinned;
+      } else if (n <= kSmallPageable && (c->staging = AcquireStaging(n)).ptr) {
+        cudaError_t e = cudaMemcpyAsync(c->staging.ptr, src, n, cudaMemcpyDeviceToHost, stream);
+        if (e != cudaSuccess) {
+          ReleaseStaging(c->staging);
+          ThrowCuda(e, "cudaMemcpyAsync");
         }
+        c->d2hDst = to;
+        c->d2hLen = n;
+      } else {
+        EnqueuePageableD2H(c->device, stream, to, src, n);
       }
-      w->keep_ = Napi::Persistent(dst.keep);
-      w->RecordOn(stream);
-    } catch (...) {
-      delete w;
-      throw;
     }
-    return QueueWorker(w);
+    return Submit(env, std::move(c), dst.keep);
   });
 }
 
@@ -478,18 +1097,12 @@ Napi::Value DeviceBuffer::CopyFromDevice(const Napi::CallbackInfo& info) {
   CheckRange(env, dstOff, n, size_, "destination DeviceBuffer");
   cudaStream_t stream = StreamFromValue(env, info[4]);
   return Guard(env, [&]() -> Napi::Value {
-    auto* w = new CompletionWorker(env);
-    try {
-      if (n > 0) {
-        TN_CUDA_CHECK(cudaMemcpyAsync(static_cast<uint8_t*>(ptr_) + dstOff, static_cast<uint8_t*>(src->ptr_) + srcOff, n,
-                                      cudaMemcpyDeviceToDevice, stream));
-      }
-      w->RecordOn(stream);
-    } catch (...) {
-      delete w;
-      throw;
+    auto c = NewCompletion(env, stream, "copy from device to device");
+    if (n > 0) {
+      TN_CUDA_CHECK(cudaMemcpyAsync(static_cast<uint8_t*>(ptr_) + dstOff, static_cast<uint8_t*>(src->ptr_) + srcOff, n,
+                                    cudaMemcpyDeviceToDevice, stream));
     }
-    return QueueWorker(w);
+    return Submit(env, std::move(c), Napi::Value());
   });
 }
 
@@ -504,15 +1117,9 @@ Napi::Value DeviceBuffer::Fill(const Napi::CallbackInfo& info) {
   CheckRange(env, off, n, size_, "DeviceBuffer");
   cudaStream_t stream = StreamFromValue(env, info[3]);
   return Guard(env, [&]() -> Napi::Value {
-    auto* w = new CompletionWorker(env);
-    try {
-      if (n > 0) TN_CUDA_CHECK(cudaMemsetAsync(static_cast<uint8_t*>(ptr_) + off, value, n, stream));
-      w->RecordOn(stream);
-    } catch (...) {
-      delete w;
-      throw;
-    }
-    return QueueWorker(w);
+    auto c = NewCompletion(env, stream, "fill");
+    if (n > 0) TN_CUDA_CHECK(cudaMemsetAsync(static_cast<uint8_t*>(ptr_) + off, value, n, stream));
+    return Submit(env, std::move(c), Napi::Value());
   });
 }
 
@@ -673,14 +1280,8 @@ Napi::Value Stream::Synchronize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckAlive(env);
   return Guard(env, [&]() -> Napi::Value {
-    auto* w = new CompletionWorker(env);
-    try {
-      w->RecordOn(stream_);
-    } catch (...) {
-      delete w;
-      throw;
-    }
-    return QueueWorker(w);
+    auto c = NewCompletion(env, stream_, "Stream.synchronize");
+    return Submit(env, std::move(c), Napi::Value());
   });
 }
 
@@ -775,9 +1376,12 @@ Napi::Value Event::Record(const Napi::CallbackInfo& info) {
 Napi::Value Event::Synchronize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckAlive(env);
-  auto* w = new CompletionWorker(env);
-  w->WaitShared(handle_);
-  return QueueWorker(w);
+  return Guard(env, [&]() -> Napi::Value {
+    auto c = NewCompletion(env, nullptr, "Event.synchronize");
+    c->streamOrdered = false;
+    c->shared = handle_;
+    return Submit(env, std::move(c), Napi::Value());
+  });
 }
 
 Napi::Value Event::Query(const Napi::CallbackInfo& info) {
@@ -949,9 +1553,10 @@ Napi::Value DeviceSynchronize(const Napi::CallbackInfo& info) {
     EnsureCuda();
     int d = 0;
     TN_CUDA_CHECK(cudaGetDevice(&d));
-    auto* w = new CompletionWorker(env);
-    w->device_ = d;
-    return QueueWorker(w);
+    auto* w = new DeviceSyncWorker(env, d);
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
   });
 }
 
@@ -979,6 +1584,7 @@ void InitCuda(Napi::Env env, Napi::Object exports) {
   using namespace tn::cuda;
   auto* c = new Constructors();
   RegisterCtors(env, c);
+  c->port = NewPort(env);
   Napi::Function db = DeviceBuffer::Init(env);
   Napi::Function hb = HostBuffer::Init(env);
   Napi::Function st = Stream::Init(env);

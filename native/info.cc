@@ -11,6 +11,7 @@
 
 #include "cuda.h"
 #include "errors.h"
+#include "trt_features.h"
 #include "loader.h"
 #include "modules.h"
 
@@ -65,6 +66,8 @@ Napi::Object TensorRTInfo(Napi::Env env) {
     o.Set("available", Napi::Boolean::New(env, p.available));
     if (!p.version.empty()) o.Set("version", Napi::String::New(env, p.version));
     if (!p.libraryPath.empty()) o.Set("libraryPath", Napi::String::New(env, p.libraryPath));
+    if (!p.onnxParserPath.empty()) o.Set("onnxParserPath", Napi::String::New(env, p.onnxParserPath));
+    if (!p.pluginPath.empty()) o.Set("pluginPath", Napi::String::New(env, p.pluginPath));
     if (!p.available || !p.reason.empty()) {
       o.Set("reason", Napi::String::New(env, p.reason.empty() ? "TensorRT is not available" : p.reason));
     }
@@ -132,6 +135,11 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
     t.Set("available", Napi::Boolean::New(env, false));
     t.Set("reason", Napi::String::New(env, e.what()));
     o.Set("tensorrt", t);
+  }
+  try {
+    o.Set("features", trt::FeaturesObject(env));
+  } catch (const std::exception& e) {
+    o.Set("features", Napi::Object::New(env));
   }
   try {
     o.Set("cuda", CudaInfo(env));

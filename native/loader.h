@@ -30,6 +30,10 @@ Probe ProbeTensorRT();
 // The TensorRT version of the headers compiled in ("10.16.0"), or nullptr when built without TensorRT.
 const char* CompiledVersion();
 
+// Names and addresses of every libnvinfer found in the search path, for diagnostics of a CUDA-only build
+// ("built without TensorRT headers; libnvinfer.so.10 exists at ..."). Never throws.
+std::string DescribeInstalledLibraries();
+
 #if TN_HAVE_TENSORRT
 // Each of these opens the library on first use and throws tn::NativeError("TENSORRT_UNAVAILABLE", <probe
 // reason>) when it cannot. The returned objects use tn::trt::Logger() (native/logger.h). Thread-safe.
@@ -38,6 +42,8 @@ nvinfer1::IRuntime* CreateRuntime();
 nvinfer1::IRefitter* CreateRefitter(nvinfer1::ICudaEngine& engine);
 // Throws TENSORRT_UNAVAILABLE naming libnvonnxparser.so.<major> and the paths searched when it is missing.
 nvonnxparser::IParser* CreateOnnxParser(nvinfer1::INetworkDefinition& network);
+// Whether libnvonnxparser could be opened (opens it on first use). `reason` gets why not.
+bool OnnxParserAvailable(std::string* reason);
 #endif
 
 }  // namespace tn::trt

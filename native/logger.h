@@ -7,6 +7,8 @@
 
 #include <napi.h>
 
+#include <string>
+
 #if TN_HAVE_TENSORRT
 #include <NvInferRuntime.h>
 #endif
@@ -16,5 +18,22 @@ namespace tn::trt {
 #if TN_HAVE_TENSORRT
 nvinfer1::ILogger& Logger();
 #endif
+
+// Collects the error / internal-error messages TensorRT logs on the current thread while the object lives
+// (whatever the minimum severity), so that a failure can report what TensorRT said. Nestable; not copyable.
+class LogCapture {
+ public:
+  LogCapture();
+  ~LogCapture();
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  // Everything captured so far joined with "; ", then cleared ("" when nothing).
+  std::string Take();
+  void Add(const char* msg);
+
+ private:
+  LogCapture* prev_;
+  std::string text_;
+};
 
 }  // namespace tn::trt

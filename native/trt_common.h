@@ -6,6 +6,7 @@
 #include <napi.h>
 #include <NvInfer.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>

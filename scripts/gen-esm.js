@@ -19,3 +19,7 @@ const lines = [
 ];
 fs.writeFileSync(path.join(dist, 'index.mjs'), lines.join('\n'));
 console.log(`dist/index.mjs: ${names.length} named exports`);
+
+// The `tensorrt-node` bin: make it executable in the repo too (npm sets the bit when installing the package).
+const cli = path.join(dist, 'cli', 'index.js');
+if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);

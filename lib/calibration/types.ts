@@ -18,6 +18,8 @@ export interface CalibratorLike {
   /** A TensorRT calibration cache to reuse (skips getBatch), or null. */
   readCache(): Uint8Array | null | Promise<Uint8Array | null>;
   writeCache(cache: Uint8Array): void | Promise<void>;
+  /** Only for the 'percentile' algorithm: the percentile of |x| taken as amax (e.g. 99.99). */
+  readonly percentile?: number;
   /** Only for the 'legacy' algorithm (IInt8LegacyCalibrator). */
   readonly quantile?: number;
   readonly regressionCutoff?: number;

@@ -2,7 +2,9 @@
  * What every CLI command shares. Exit codes: 0 success; 1 user error (bad arguments, missing or corrupt input,
  * missing TensorRT/GPU) printed as one line without a stack trace (unless --verbose); 2 internal failure.
  */
+import * as fs from 'fs';
 import { TensorRTError } from '../errors';
+import { runtimeInfo } from '../info';
 
 /** A mistake of the user's (bad flag value, missing file, shapes that do not match): exit code 1. */
 export class UsageError extends Error {
@@ -26,24 +28,123 @@ export function exitCodeFor(e: unknown): 1 | 2 {
 
 /** One-line description of an error for the terminal. */
 export function describeError(e: unknown): string {
-  if (e instanceof TensorRTError) return `${e.message} [${e.code}]`;
+  if (e instanceof TensorRTError) return `${e.message.split('\n')[0]} [${e.code}]`;
   if (e instanceof Error) return e.message.split('\n')[0];
   return String(e);
 }
 
 /**
+ * Where a CLI run writes, and what it remembers: the bin uses the process's streams, tests capture the text.
+ * `exitCode` is what the run ends with.
+ */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stderr is a terminal (progress bars are drawn only then). */
+  isTTY: boolean;
+  /** The stream progress bars draw on. */
+  progressStream: NodeJS.WritableStream;
+  verbose: boolean;
+  exitCode: number;
+}
+
+export function processIo(verbose = false): CliIo {
+  return {
+    out: (t) => void process.stdout.write(t),
+    err: (t) => void process.stderr.write(t),
+    isTTY: Boolean(process.stderr.isTTY),
+    progressStream: process.stderr,
+    verbose,
+    exitCode: 0,
+  };
+}
+
+let currentIo: CliIo = processIo(process.env.TENSORRT_NODE_VERBOSE === '1');
+
+/** The io of the run in progress. */
+export function io(): CliIo {
+  return currentIo;
+}
+
+/** Makes `next` the io of the runs that follow; returns the previous one. */
+export function setIo(next: CliIo): CliIo {
+  const prev = currentIo;
+  currentIo = next;
+  return prev;
+}
+
+/** Prints one error line (and the stack with --verbose) and records the exit code. */
+export function reportError(command: string, e: unknown): void {
+  const o = currentIo;
+  o.err(`tensorrt-node${command ? ` ${command}` : ''}: ${describeError(e)}\n`);
+  if (o.verbose && e instanceof Error && e.stack) o.err(`${e.stack}\n`);
+  o.exitCode = exitCodeFor(e);
+}
+
+/**
  * Wraps a command's action: runs it, and on failure prints `tensorrt-node <command>: <one line>` to stderr (the
- * stack too when --verbose or TENSORRT_NODE_VERBOSE=1) and sets process.exitCode to 1 or 2.
+ * stack too when --verbose or TENSORRT_NODE_VERBOSE=1) and sets the exit code to 1 or 2.
  */
 export function action<A extends unknown[]>(command: string, fn: (...args: A) => Promise<void> | void) {
   return async (...args: A): Promise<void> => {
     try {
       await fn(...args);
     } catch (e) {
-      const verbose = process.argv.includes('--verbose') || process.env.TENSORRT_NODE_VERBOSE === '1';
-      process.stderr.write(`tensorrt-node ${command}: ${describeError(e)}\n`);
-      if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-      process.exitCode = exitCodeFor(e);
+      reportError(command, e);
     }
   };
+}
+
+/** Reads a whole input file; a missing / unreadable file is a user error with the path in the message. */
+export function readInputFile(file: string, what = 'file'): Buffer {
+  try {
+    const st = fs.statSync(file);
+    if (st.isDirectory()) throw new UsageError(`${what} ${file} is a directory`);
+    return fs.readFileSync(file);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    throw new UsageError(`cannot read ${what} ${file}: ${why}`);
+  }
+}
+
+/**
+ * Throws TENSORRT_UNAVAILABLE with runtimeInfo()'s reason when TensorRT cannot be used, so that commands which
+ * need it fail with one clear line instead of somewhere deep in the native layer.
+ */
+export function requireTensorRT(): void {
+  const info = runtimeInfo();
+  if (!info.tensorrt.available) {
+    const reason = info.tensorrt.reason ?? 'TensorRT could not be loaded';
+    throw new TensorRTError(
+      'TENSORRT_UNAVAILABLE',
+      `this command needs TensorRT, which is not available: ${reason.replace(/\.$/, '')}. Run \`tensorrt-node info\` for what to install`,
+    );
+  }
+}
+
+/** Throws CUDA_UNAVAILABLE with runtimeInfo()'s reason when no CUDA device can be used. */
+export function requireCuda(): void {
+  const info = runtimeInfo();
+  if (!info.cuda.available) {
+    const reason = info.cuda.reason ?? 'no CUDA device';
+    throw new TensorRTError(
+      'CUDA_UNAVAILABLE',
+      `this command needs a CUDA GPU, which is not available: ${reason.replace(/\.$/, '')}. Run \`tensorrt-node info\` for details`,
+    );
+  }
+}
+
+/** JSON for --json output: bigint as string, typed arrays as arrays, 2-space indent, trailing newline. */
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(
+    value,
+    (_k, v: unknown) => {
+      if (typeof v === 'bigint') return v.toString();
+      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+      return v;
+    },
+    2,
+  )}\n`;
 }

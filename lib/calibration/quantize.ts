@@ -1,0 +1,426 @@
+/**
+ * Explicit INT8 quantization: `quantize(model, calibrator, options)` returns a new ONNX model with
+ * QuantizeLinear/DequantizeLinear (Q/DQ) pairs where TensorRT fuses them: the activation inputs of Conv,
+ * ConvTranspose, Gemm and MatMul (per-tensor symmetric INT8 scales from the calibration statistics), their
+ * constant weights (per-output-channel symmetric INT8, stored as INT8 initializers + DequantizeLinear), and the
+ * inputs of residual Adds whose both sides are quantized. Works without TensorRT and without a GPU
+ * (statistics on the CPU with onnxruntime-node). The result is what TensorRT 10 and 11 build INT8 engines from.
+ */
+import { TensorRTError, invalidArg } from '../errors';
+import { onnx, loadModel, modelInfo, toNumber, tensorToFloat32, makeTensor } from '../onnx';
+import {
+  GraphIndex, cloneModel, declaredRanks, foldBatchNormalization, intAttr, isDefaultDomain, opsetOf,
+  removeUnusedConstants, upgradeToOpset13, attrInt,
+} from '../onnx/graph';
+import { computeAmax, type AbsHistogram } from './histogram';
+import { formatCalibrationCache, parseCalibrationCache, CACHE_ALGORITHM_NAMES } from './cache';
+import { collectStatistics, createOrtRunner, exposeTensors, type InputSpec, type StatisticsRunner } from './collect';
+import type { CalibratorLike } from './types';
+
+const DT = onnx.TensorProto.DataType;
+
+export const DEFAULT_QUANTIZED_OP_TYPES = ['Conv', 'ConvTranspose', 'Gemm', 'MatMul'] as const;
+
+export interface QuantizeOptions {
+  /** Statistics method; default from the calibrator's algorithm (entropy2/entropy -> 'entropy', minmax, percentile). */
+  method?: 'entropy' | 'minmax' | 'percentile';
+  /** For 'percentile': the percentile of |x| (default: the calibrator's, else 99.99). */
+  percentile?: number;
+  /** Op types whose inputs are quantized (default Conv, ConvTranspose, Gemm, MatMul). */
+  opTypes?: string[];
+  /** Node names to leave in float. */
+  excludeNodes?: string[];
+  /** Op types to leave in float. */
+  excludeOpTypes?: string[];
+  /** Keep the first quantizable layer(s) (those fed by the graph inputs) in float. Default false. */
+  keepFirstLayer?: boolean;
+  /** Keep the last quantizable layer(s) (those that feed the graph outputs) in float. Default false. */
+  keepLastLayer?: boolean;
+  /** Q/DQ on both inputs of residual Adds whose two sides are quantized. Default true. */
+  quantizeResidualAdd?: boolean;
+  /** Fold BatchNormalization into the preceding Conv first (as TensorRT does). Default true. */
+  foldBatchNorm?: boolean;
+  /** Per-output-channel weight scales (needs opset >= 13; the model is upgraded when its ops allow). Default true. */
+  perChannel?: boolean;
+  /** Use at most this many calibration batches. */
+  maxBatches?: number;
+  /** Batch shapes for calibrators that give flat arrays and models with dynamic dims. */
+  inputShapes?: Record<string, number[]>;
+  /** Histogram bins (default 2048). */
+  bins?: number;
+  /** Runs the float model for statistics; default onnxruntime-node on the CPU. */
+  runner?: (model: onnx.ModelProto) => Promise<StatisticsRunner>;
+  /** Called after every calibration batch. */
+  onProgress?(e: { batch: number; samples: number; batches?: number }): void;
+  /** Total number of batches when known (for progress). */
+  expectedBatches?: number;
+  signal?: AbortSignal;
+  /** Version number written into the calibration cache header (default 100000 = TensorRT 10.0.0). */
+  cacheVersion?: number;
+}
+
+export interface QuantizeSummary {
+  method: 'entropy' | 'minmax' | 'percentile';
+  /** Activation tensors that received a scale (Q/DQ inserted). */
+  tensorsCalibrated: number;
+  /** Nodes whose inputs are quantized (Conv/Gemm/MatMul/... and residual Adds). */
+  nodesQuantized: number;
+  /** Weight tensors stored as INT8. */
+  weightsQuantized: number;
+  residualAdds: number;
+  foldedBatchNorms: number;
+  batches: number;
+  samples: number;
+  /** True when the scales came from the calibration cache (no batch was read). */
+  fromCache: boolean;
+  opsetBefore: number;
+  opset: number;
+  perChannel: boolean;
+  /** Why per-channel weights were not possible, when they were not. */
+  note?: string;
+  seconds: number;
+  /** Activation tensor -> amax (clipping threshold); scale = amax / 127. */
+  amax: Map<string, number>;
+}
+
+export interface QuantizeResult {
+  model: onnx.ModelProto;
+  summary: QuantizeSummary;
+}
+
+function methodOf(cal: CalibratorLike, options: QuantizeOptions): 'entropy' | 'minmax' | 'percentile' {
+  if (options.method) {
+    if (!['entropy', 'minmax', 'percentile'].includes(options.method)) throw invalidArg(`unknown method "${options.method}" (entropy, minmax or percentile)`);
+    return options.method;
+  }
+  switch (cal.algorithm) {
+    case 'entropy': case 'entropy2': return 'entropy';
+    case 'minmax': return 'minmax';
+    case 'percentile': return 'percentile';
+    default: throw new TensorRTError('UNSUPPORTED', `calibration algorithm "${cal.algorithm}" is not supported by quantize(); use entropy2, minmax or percentile`);
+  }
+}
+
+interface Plan {
+  /** nodes whose inputs get Q/DQ */
+  nodes: onnx.INodeProto[];
+  /** node -> indices of its activation inputs to quantize */
+  actInputs: Map<onnx.INodeProto, number[]>;
+  /** node -> [input index of the weight, channel axis] */
+  weightInputs: Map<onnx.INodeProto, [number, number]>;
+  residualAdds: onnx.INodeProto[];
+}
+
+/** Decides which nodes and inputs get Q/DQ. */
+function plan(g: onnx.IGraphProto, idx: GraphIndex, options: QuantizeOptions): Plan {
+  const opTypes = new Set(options.opTypes ?? DEFAULT_QUANTIZED_OP_TYPES);
+  const exNodes = new Set(options.excludeNodes ?? []);
+  const exOps = new Set(options.excludeOpTypes ?? []);
+  const excluded = (n: onnx.INodeProto) => exNodes.has(n.name ?? '') || exOps.has(n.opType ?? '') || (n.output ?? []).some((o) => exNodes.has(o));
+  let cands = (g.node ?? []).filter((n) => isDefaultDomain(n) && opTypes.has(n.opType ?? '') && !excluded(n));
+  // only float tensors with a non-constant activation input
+  cands = cands.filter((n) => !idx.isConstant(n.input?.[0] ?? ''));
+  const candSet = new Set(cands);
+  if (options.keepFirstLayer) {
+    const first = reach(idx, [...idx.graphInputs], candSet, 'down');
+    cands = cands.filter((n) => !first.has(n));
+  }
+  if (options.keepLastLayer) {
+    const last = reach(idx, [...idx.graphOutputs], candSet, 'up');
+    cands = cands.filter((n) => !last.has(n));
+  }
+  const actInputs = new Map<onnx.INodeProto, number[]>();
+  const weightInputs = new Map<onnx.INodeProto, [number, number]>();
+  for (const n of cands) {
+    const op = n.opType;
+    const inp = n.input ?? [];
+    const acts: number[] = [0];
+    const w = inp[1] ?? '';
+    const wt = w ? idx.constant(w) : undefined;
+    if (wt && wt.dataType === DT.FLOAT) {
+      const rank = (wt.dims ?? []).length;
+      let axis = 0;
+      if (op === 'ConvTranspose') axis = 1;
+      else if (op === 'Gemm') axis = attrInt(n, 'transB', 0) ? 0 : 1;
+      else if (op === 'MatMul') axis = rank - 1;
+      if (rank >= 1) weightInputs.set(n, [1, axis]);
+    } else if (w && !wt) {
+      acts.push(1); // activation x activation (MatMul)
+    }
+    actInputs.set(n, acts);
+  }
+  const quantizedNodes = new Set(cands);
+  const quantizedTensors = new Set<string>();
+  for (const [n, acts] of actInputs) for (const i of acts) quantizedTensors.add(n.input![i]);
+  const residualAdds: onnx.INodeProto[] = [];
+  if (options.quantizeResidualAdd ?? true) {
+    for (const n of g.node ?? []) {
+      if (n.opType !== 'Add' || !isDefaultDomain(n) || excluded(n)) continue;
+      const inp = n.input ?? [];
+      if (inp.length !== 2 || inp.some((i) => !i || idx.isConstant(i))) continue;
+      const side = (t: string) => {
+        const p = idx.producer.get(t);
+        return (p !== undefined && quantizedNodes.has(p)) || quantizedTensors.has(t);
+      };
+      if (side(inp[0]) && side(inp[1])) {
+        residualAdds.push(n);
+        actInputs.set(n, [0, 1]);
+      }
+    }
+  }
+  return { nodes: [...cands, ...residualAdds], actInputs, weightInputs, residualAdds };
+}
+
+/** Candidates reached from `start` tensors without passing through another candidate. */
+function reach(idx: GraphIndex, start: string[], cands: Set<onnx.INodeProto>, dir: 'down' | 'up'): Set<onnx.INodeProto> {
+  const found = new Set<onnx.INodeProto>();
+  const seen = new Set<string>();
+  const stack = [...start];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    const nodes = dir === 'down' ? (idx.consumers.get(t) ?? []).map((c) => c.node) : [idx.producer.get(t)].filter((x): x is onnx.INodeProto => !!x);
+    for (const n of nodes) {
+      if (cands.has(n)) {
+        found.add(n);
+        continue;
+      }
+      for (const next of dir === 'down' ? n.output ?? [] : n.input ?? []) if (next && !idx.isConstant(next)) stack.push(next);
+    }
+  }
+  return found;
+}
+
+/** Per-channel (or per-tensor) symmetric INT8 weights: { q, scales }. */
+export function quantizeWeights(w: Float32Array, dims: number[], axis: number | null): { q: Int8Array; scales: Float32Array } {
+  const n = w.length;
+  const q = new Int8Array(n);
+  if (axis === null) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(w[i]));
+    const s = m > 0 ? m / 127 : 1;
+    for (let i = 0; i < n; i++) q[i] = Math.max(-127, Math.min(127, Math.round(w[i] / s)));
+    return { q, scales: Float32Array.of(s) };
+  }
+  const c = dims[axis];
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const outer = n / (c * inner);
+  const amax = new Float32Array(c);
+  for (let o = 0; o < outer; o++)
+    for (let k = 0; k < c; k++) {
+      const base = (o * c + k) * inner;
+      let m = amax[k];
+      for (let j = 0; j < inner; j++) m = Math.max(m, Math.abs(w[base + j]));
+      amax[k] = m;
+    }
+  const scales = new Float32Array(c);
+  for (let k = 0; k < c; k++) scales[k] = amax[k] > 0 ? amax[k] / 127 : 1;
+  for (let o = 0; o < outer; o++)
+    for (let k = 0; k < c; k++) {
+      const base = (o * c + k) * inner;
+      const s = scales[k];
+      for (let j = 0; j < inner; j++) q[base + j] = Math.max(-127, Math.min(127, Math.round(w[base + j] / s)));
+    }
+  return { q, scales };
+}
+
+/** Smallest scale written for a tensor that was all zeros during calibration. */
+const MIN_AMAX = 1e-6;
+
+/**
+ * Quantizes an ONNX model to explicit INT8 (Q/DQ). `model` is a path, bytes or a decoded ModelProto (not
+ * modified). The calibrator's batches run through the float model once; with a calibration cache
+ * (calibrator.readCache()) that covers every needed tensor, no batch is read. The scales are handed to
+ * calibrator.writeCache() in TensorRT's cache format.
+ */
+export async function quantize(model: string | Uint8Array | onnx.IModelProto, calibrator: CalibratorLike, options: QuantizeOptions = {}): Promise<QuantizeResult> {
+  const t0 = performance.now();
+  if (!calibrator || typeof calibrator !== 'object' || typeof calibrator.getBatch !== 'function') {
+    throw invalidArg('quantize: calibrator must implement getBatch(), readCache(), writeCache()');
+  }
+  if (options.maxBatches !== undefined && !(Number.isInteger(options.maxBatches) && options.maxBatches > 0)) {
+    throw invalidArg(`maxBatches must be a positive integer, got ${String(options.maxBatches)}`);
+  }
+  const method = methodOf(calibrator, options);
+  const percentile = options.percentile ?? calibrator.percentile ?? 99.99;
+  if (!(percentile > 0 && percentile <= 100)) throw invalidArg(`percentile must be in (0, 100], got ${percentile}`);
+  const m = typeof model === 'string' || model instanceof Uint8Array ? loadModel(model) : cloneModel(model);
+  if (!m.graph) throw new TensorRTError('PARSE_ERROR', 'ONNX model has no graph');
+  const opsetBefore = opsetOf(m);
+  let perChannel = options.perChannel ?? true;
+  let note: string | undefined;
+
+  // 1. Prepare the float model: BN folding, opset >= 13 for per-axis Q/DQ.
+  const folded = options.foldBatchNorm ?? true ? foldBatchNormalization(m) : 0;
+  if (opsetBefore < 13) {
+    const up = upgradeToOpset13(m, declaredRanks(m.graph));
+    if (!up.ok) {
+      if (opsetBefore >= 10) {
+        perChannel = false;
+        note = `kept opset ${opsetBefore} (${up.reason}); weights are quantized per tensor`;
+      } else {
+        throw new TensorRTError('UNSUPPORTED', `cannot quantize: the model's opset ${opsetBefore} is below 10 and it cannot be upgraded to 13: ${up.reason}`);
+      }
+    }
+  }
+  const g = m.graph;
+  const idx = new GraphIndex(g);
+  const p = plan(g, idx, options);
+  const actTensors = new Set<string>();
+  for (const [n, acts] of p.actInputs) for (const i of acts) actTensors.add(n.input![i]);
+
+  // 2. Scales: from the cache when it covers every tensor, else calibrate.
+  const info = modelInfo(m);
+  const inputs: InputSpec[] = info.inputs.map((i) => ({ name: i.name, shape: i.shape }));
+  let amax = new Map<string, number>();
+  let fromCache = false;
+  let batches = 0;
+  let samples = 0;
+  const algoName = CACHE_ALGORITHM_NAMES[calibrator.algorithm] ?? calibrator.algorithm;
+  const cacheBytes = await calibrator.readCache();
+  if (cacheBytes && cacheBytes.length > 0) {
+    const cache = parseCalibrationCache(cacheBytes);
+    if (cache.algorithm === algoName && [...actTensors].every((t) => cache.scales.has(t))) {
+      for (const t of actTensors) amax.set(t, cache.scales.get(t)! * 127);
+      fromCache = true;
+    }
+  }
+  let shapes = new Map<string, number[]>();
+  if (!fromCache) {
+    const statsModel = exposeTensors(m, actTensors);
+    const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel);
+    try {
+      const r = await collectStatistics(runner, calibrator, inputs, [...actTensors], {
+        method,
+        bins: options.bins,
+        maxBatches: options.maxBatches,
+        inputShapes: options.inputShapes,
+        signal: options.signal,
+        onBatch: (e) => options.onProgress?.({ ...e, batches: options.expectedBatches }),
+      });
+      batches = r.batches;
+      samples = r.samples;
+      shapes = r.shapes;
+      amax = amaxFromHistograms(r.histograms, method, percentile);
+    } finally {
+      await runner.dispose?.();
+    }
+    const scales = new Map<string, number>();
+    for (const [t, a] of amax) scales.set(t, a / 127);
+    await calibrator.writeCache(formatCalibrationCache(scales, calibrator.algorithm, options.cacheVersion));
+  }
+
+  // Residual Adds need both inputs of one shape (no broadcast); drop those that are not when shapes are known.
+  const residual: onnx.INodeProto[] = [];
+  for (const n of p.residualAdds) {
+    const a = shapes.get(n.input![0]);
+    const b = shapes.get(n.input![1]);
+    if (a && b && a.join(',') !== b.join(',')) p.actInputs.delete(n);
+    else residual.push(n);
+  }
+  const used = new Set<string>();
+  for (const [n, acts] of p.actInputs) for (const i of acts) if (amax.has(n.input![i])) used.add(n.input![i]);
+
+  // 3. Rewrite: Q/DQ for activations right after their producer; INT8 weights + DQ before their consumer.
+  const dqOf = new Map<string, string>();
+  const after = new Map<string, onnx.NodeProto[]>(); // producer output -> nodes to insert after it
+  const front: onnx.NodeProto[] = [];
+  for (const t of used) {
+    const a = Math.max(amax.get(t)!, MIN_AMAX);
+    const s = idx.unique(`${t}_scale`);
+    const z = idx.unique(`${t}_zero_point`);
+    idx.addInitializer(makeTensor(s, DT.FLOAT, [], Float32Array.of(a / 127)));
+    idx.addInitializer(makeTensor(z, DT.INT8, [], Int8Array.of(0)));
+    const qo = idx.unique(`${t}_quantized`);
+    const dqo = idx.unique(`${t}_dequantized`);
+    const nodes = [
+      onnx.NodeProto.create({ name: idx.unique(`${t}_QuantizeLinear`), opType: 'QuantizeLinear', input: [t, s, z], output: [qo] }),
+      onnx.NodeProto.create({ name: idx.unique(`${t}_DequantizeLinear`), opType: 'DequantizeLinear', input: [qo, s, z], output: [dqo] }),
+    ];
+    if (idx.producer.has(t)) after.set(t, nodes);
+    else front.push(...nodes);
+    dqOf.set(t, dqo);
+  }
+  let nodesQuantized = 0;
+  for (const [n, acts] of p.actInputs) {
+    let any = false;
+    for (const i of acts) {
+      const d = dqOf.get(n.input![i]);
+      if (d) {
+        n.input![i] = d;
+        any = true;
+      }
+    }
+    if (any) nodesQuantized++;
+  }
+  const weightDq = new Map<string, string>();
+  let weightsQuantized = 0;
+  for (const [n, [wi, axis]] of p.weightInputs) {
+    if (!isQuantizedNode(n, dqOf)) continue; // its activation had no scale: keep the node in float
+    const w = n.input![wi];
+    let d = weightDq.get(w);
+    if (!d) {
+      const wt = idx.constant(w)!;
+      const dims = (wt.dims ?? []).map((x) => toNumber(x));
+      const { q, scales } = quantizeWeights(tensorToFloat32(wt), dims, perChannel ? axis : null);
+      const qn = idx.unique(`${w}_int8`);
+      const sn = idx.unique(`${w}_scale`);
+      const zn = idx.unique(`${w}_zero_point`);
+      idx.addInitializer(makeTensor(qn, DT.INT8, dims, q));
+      idx.addInitializer(makeTensor(sn, DT.FLOAT, perChannel ? [scales.length] : [], scales));
+      idx.addInitializer(makeTensor(zn, DT.INT8, perChannel ? [scales.length] : [], new Int8Array(scales.length)));
+      d = idx.unique(`${w}_dequantized`);
+      const dq = onnx.NodeProto.create({ name: idx.unique(`${w}_DequantizeLinear`), opType: 'DequantizeLinear', input: [qn, sn, zn], output: [d] });
+      if (perChannel) dq.attribute.push(intAttr('axis', axis));
+      front.push(dq);
+      weightDq.set(w, d);
+      weightsQuantized++;
+    }
+    n.input![wi] = d;
+  }
+  const newNodes: onnx.INodeProto[] = [...front];
+  for (const n of g.node ?? []) {
+    newNodes.push(n);
+    for (const o of n.output ?? []) {
+      const extra = after.get(o);
+      if (extra) newNodes.push(...extra);
+    }
+  }
+  g.node = newNodes;
+  removeUnusedConstants(g);
+  // Exposed-for-statistics outputs were only in the statistics copy; value_info of rewired tensors stays valid.
+  const opset = opsetOf(m);
+  return {
+    model: m,
+    summary: {
+      method,
+      tensorsCalibrated: used.size,
+      nodesQuantized,
+      weightsQuantized,
+      residualAdds: residual.filter((n) => p.actInputs.has(n)).length,
+      foldedBatchNorms: folded,
+      batches,
+      samples,
+      fromCache,
+      opsetBefore,
+      opset,
+      perChannel,
+      ...(note ? { note } : {}),
+      seconds: (performance.now() - t0) / 1000,
+      amax,
+    },
+  };
+}
+
+function isQuantizedNode(n: onnx.INodeProto, dqOf: Map<string, string>): boolean {
+  const ds = new Set(dqOf.values());
+  return (n.input ?? []).some((i) => ds.has(i));
+}
+
+/** amax per tensor from its histogram by the given method. */
+export function amaxFromHistograms(h: Map<string, AbsHistogram>, method: 'entropy' | 'minmax' | 'percentile', percentile = 99.99): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [t, hist] of h) if (hist.total > 0) out.set(t, computeAmax(hist, method, percentile));
+  return out;
+}

@@ -1,0 +1,158 @@
+/**
+ * `tensorrt-node quantize <in.onnx> --calib <dir> -o <out.onnx>`: explicit INT8 quantization (Q/DQ) of an ONNX
+ * model from a directory of .npy calibration batches, computed on the CPU (onnxruntime-node); no TensorRT or GPU
+ * needed. The output file is written only when everything succeeded (temp file + rename).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { action, io, UsageError } from './common';
+import { loadModel, modelInfo, saveModel } from '../onnx';
+import { npyDirectoryCalibrator, type CalibrationMethod } from '../calibration/calibrator';
+import { quantize, type QuantizeSummary } from '../calibration/quantize';
+
+interface QuantizeCliOptions {
+  calib: string;
+  output: string;
+  method: string;
+  percentile?: string;
+  batches?: string;
+  cache?: string;
+  exclude?: string[];
+  excludeOpTypes?: string[];
+  keepFirstLayer?: boolean;
+  keepLastLayer?: boolean;
+  perChannel?: boolean;
+  residualAdd?: boolean;
+  foldBatchNorm?: boolean;
+  progress?: boolean;
+  json?: boolean;
+}
+
+const METHODS: CalibrationMethod[] = ['entropy', 'minmax', 'percentile'];
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, ...v.split(',').map((s) => s.trim()).filter((s) => s)];
+}
+
+function parsePercentile(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const p = Number(s);
+  if (!/^\s*[0-9.eE+-]+\s*$/.test(s) || !(p > 0 && p <= 100)) throw new UsageError(`--percentile must be a number in (0, 100], got "${s}"`);
+  return p;
+}
+
+function parseBatches(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`--batches must be a positive integer, got "${s}"`);
+  return Number(s);
+}
+
+/** The summary table printed at the end. */
+export function formatSummary(s: QuantizeSummary, file: string, params: { inputs: number; output: number }): string {
+  const rows: [string, string][] = [
+    ['method', s.method],
+    ['calibration', s.fromCache ? 'from cache (no batch read)' : `${s.batches} batches, ${s.samples} samples`],
+    ['tensors calibrated', String(s.tensorsCalibrated)],
+    ['nodes quantized', `${s.nodesQuantized}${s.residualAdds ? ` (${s.residualAdds} residual Add)` : ''}`],
+    ['weights INT8', `${s.weightsQuantized} (${s.perChannel ? 'per channel' : 'per tensor'})`],
+    ['BatchNorm folded', String(s.foldedBatchNorms)],
+    ['opset', s.opset === s.opsetBefore ? String(s.opset) : `${s.opsetBefore} -> ${s.opset}`],
+    ['size', `${(params.inputs / 1e6).toFixed(2)} MB -> ${(params.output / 1e6).toFixed(2)} MB`],
+    ['time', `${s.seconds.toFixed(2)} s`],
+    ['output', file],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  let out = '';
+  for (const [k, v] of rows) out += `  ${k.padEnd(w)}  ${v}\n`;
+  if (s.note) out += `  note: ${s.note}\n`;
+  return out;
+}
+
+export function registerQuantize(program: Command): void {
+  program
+    .command('quantize')
+    .description('INT8-quantize an ONNX model (QuantizeLinear/DequantizeLinear) from .npy calibration batches, on the CPU')
+    .argument('<model>', 'input ONNX model')
+    .requiredOption('--calib <dir>', 'calibration data: .npy files (one batch each) for a single-input model, or one sub-folder per input name')
+    .requiredOption('-o, --output <file>', 'output ONNX model')
+    .option('--method <method>', 'entropy (TensorRT EntropyCalibrator2), minmax or percentile', 'entropy')
+    .option('--percentile <p>', 'for --method percentile: the percentile of |x| used as range (default 99.99)')
+    .option('--batches <n>', 'use at most n calibration batches')
+    .option('--cache <file>', 'TensorRT calibration cache: read when it exists (skips calibration), written otherwise')
+    .option('--exclude <names>', 'node names to keep in float (comma-separated, repeatable)', collect)
+    .option('--exclude-op-types <types>', 'op types to keep in float (comma-separated, repeatable)', collect)
+    .option('--keep-first-layer', 'keep the first quantizable layer(s) in float')
+    .option('--keep-last-layer', 'keep the last quantizable layer(s) in float')
+    .option('--no-per-channel', 'per-tensor weight scales')
+    .option('--no-residual-add', 'no Q/DQ on residual Add inputs')
+    .option('--no-fold-batch-norm', 'do not fold BatchNormalization into Conv')
+    .option('--no-progress', 'no progress bar')
+    .option('--json', 'print the summary as JSON')
+    .action(
+      action('quantize', async (modelPath: string, o: QuantizeCliOptions) => {
+        if (!METHODS.includes(o.method as CalibrationMethod)) throw new UsageError(`--method must be one of ${METHODS.join(', ')}, got "${o.method}"`);
+        const method = o.method as CalibrationMethod;
+        const percentile = parsePercentile(o.percentile);
+        if (percentile !== undefined && method !== 'percentile') throw new UsageError('--percentile needs --method percentile');
+        const limit = parseBatches(o.batches);
+        const out = path.resolve(o.output);
+        if (path.resolve(modelPath) === out) throw new UsageError('the output file must differ from the input model');
+        const outDir = path.dirname(out);
+        if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new UsageError(`output directory ${outDir} does not exist`);
+        if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`output ${out} is a directory`);
+        if (o.cache !== undefined && fs.existsSync(o.cache) && fs.statSync(o.cache).isDirectory()) throw new UsageError(`--cache ${o.cache} is a directory`);
+
+        const model = loadModel(modelPath); // IO_ERROR / PARSE_ERROR
+        const inputBytes = fs.statSync(modelPath).size;
+        const cal = npyDirectoryCalibrator(o.calib, { method, percentile, limit, cacheFile: o.cache });
+        const info = modelInfo(model);
+        if (cal.source.inputs === null && info.inputs.length !== 1) {
+          throw new UsageError(`${o.calib} holds .npy files directly, which feeds a single-input model, but the model has ${info.inputs.length} inputs (${info.inputs.map((i) => i.name).join(', ')}): use one sub-folder per input name`);
+        }
+        const total = cal.source.count;
+        const showBar = io().isTTY && o.progress !== false && !o.json;
+        const bar = showBar
+          ? new SingleBar({ format: 'calibrating [{bar}] {value}/{total} batches | {rate} samples/s', hideCursor: true, clearOnComplete: true, stream: io().progressStream, barsize: 30 })
+          : null;
+        const t0 = performance.now();
+        bar?.start(total, 0, { rate: '-' });
+        let result;
+        try {
+          result = await quantize(model, cal, {
+            method,
+            percentile,
+            maxBatches: limit,
+            expectedBatches: total,
+            excludeNodes: o.exclude,
+            excludeOpTypes: o.excludeOpTypes,
+            keepFirstLayer: o.keepFirstLayer,
+            keepLastLayer: o.keepLastLayer,
+            perChannel: o.perChannel,
+            quantizeResidualAdd: o.residualAdd,
+            foldBatchNorm: o.foldBatchNorm,
+            onProgress: (e) => bar?.update(e.batch, { rate: (e.samples / ((performance.now() - t0) / 1000)).toFixed(1) }),
+          });
+        } finally {
+          bar?.stop();
+        }
+        const bytes = saveModel(result.model);
+        const tmp = `${out}.tmp-${process.pid}`;
+        try {
+          fs.writeFileSync(tmp, bytes);
+          fs.renameSync(tmp, out);
+        } catch (e) {
+          fs.rmSync(tmp, { force: true });
+          throw e;
+        }
+        const s = result.summary;
+        if (o.json) {
+          const { amax, ...rest } = s;
+          io().out(`${JSON.stringify({ ...rest, output: out, amax: Object.fromEntries(amax) }, null, 2)}\n`);
+        } else {
+          io().out(`quantized ${modelPath}\n${formatSummary(s, o.output, { inputs: inputBytes, output: bytes.length })}`);
+        }
+      }),
+    );
+}

@@ -1,0 +1,376 @@
+/// <reference path="../types/native.d.ts" preserve="true" />
+/// <reference path="../types/native-builder.d.ts" preserve="true" />
+/**
+ * `BuilderConfig`: TensorRT's IBuilderConfig, created by `Builder.createConfig()`: memory pool limits, builder
+ * flags, optimization profiles, timing cache, optimization / hardware-compatibility levels, profiling verbosity,
+ * auxiliary streams and the INT8 calibrator.
+ *
+ * Names are TensorRT's in camelCase (`BuilderFlag::kFP16` -> 'fp16', `MemoryPoolType::kWORKSPACE` ->
+ * 'workspace'). A name that TensorRT has but the compiled version lacks (e.g. 'fp16' on TensorRT 11, where
+ * networks are strongly typed) throws UNSUPPORTED; an unknown name throws INVALID_ARGUMENT. `builderFlags()` and
+ * `memoryPools()` list what the compiled version has.
+ */
+import { types } from 'util';
+import { callNative, invalidArg, TensorRTError } from './errors';
+import { isTypedArray } from './dtypes';
+import { tryGetNative } from './native';
+import type { CalibrationAlgorithm, CalibratorLike } from './calibration/types';
+
+/** Every MemoryPoolType of TensorRT 8.6 .. 11 (camelCase). */
+export const MEMORY_POOLS = [
+  'workspace',
+  'dlaManagedSram',
+  'dlaLocalDram',
+  'dlaGlobalDram',
+  'tacticDram',
+  'tacticSharedMemory',
+] as const;
+export type MemoryPool = (typeof MEMORY_POOLS)[number];
+
+/** Every BuilderFlag of TensorRT 8.6 .. 11 (camelCase); each version has a subset (see builderFlags()). */
+export const BUILDER_FLAGS = [
+  'fp16', 'int8', 'debug', 'gpuFallback', 'refit', 'disableTimingCache', 'tf32', 'sparseWeights', 'safetyScope',
+  'obeyPrecisionConstraints', 'preferPrecisionConstraints', 'directIo', 'rejectEmptyAlgorithms',
+  'enableTacticHeuristic', 'versionCompatible', 'excludeLeanRuntime', 'fp8', 'errorOnTimingCacheMiss', 'bf16',
+  'disableCompilationCache', 'stripPlan', 'refitIdentical', 'weightStreaming', 'int4', 'refitIndividual',
+  'strictNans', 'monitorMemory', 'fp4', 'editableTimingCache', 'distributiveIndependence',
+] as const;
+export type BuilderFlag = (typeof BUILDER_FLAGS)[number];
+
+export const HARDWARE_COMPATIBILITY_LEVELS = ['none', 'amperePlus', 'sameComputeCapability'] as const;
+export type HardwareCompatibilityLevel = (typeof HARDWARE_COMPATIBILITY_LEVELS)[number];
+
+export const PROFILING_VERBOSITIES = ['layerNamesOnly', 'none', 'detailed'] as const;
+export type ProfilingVerbosity = (typeof PROFILING_VERBOSITIES)[number];
+
+export const CALIBRATION_ALGORITHMS: readonly CalibrationAlgorithm[] = ['entropy2', 'entropy', 'minmax', 'legacy', 'percentile'];
+
+/** Shapes of one input in an optimization profile. */
+export interface ShapeRange {
+  min: number[];
+  opt: number[];
+  max: number[];
+}
+
+/** The flags of the compiled TensorRT version ([] without TensorRT headers). */
+export function builderFlags(): BuilderFlag[] {
+  return (tryGetNative()?.trtEnums?.builderFlags ?? []) as BuilderFlag[];
+}
+
+/** The memory pools of the compiled TensorRT version ([] without TensorRT headers). */
+export function memoryPools(): MemoryPool[] {
+  return (tryGetNative()?.trtEnums?.memoryPools ?? []) as MemoryPool[];
+}
+
+// ---- validation (exported for the builder, buildEngine and tests) --------------------------------------------------
+
+export function checkMemoryPool(pool: unknown): MemoryPool {
+  if (typeof pool !== 'string' || !(MEMORY_POOLS as readonly string[]).includes(pool)) {
+    throw invalidArg(`memory pool must be one of ${MEMORY_POOLS.join(', ')}; got ${String(pool)}`);
+  }
+  return pool as MemoryPool;
+}
+
+export function checkPoolBytes(bytes: unknown, what = 'memory pool limit'): number | bigint {
+  if (typeof bytes === 'bigint') {
+    if (bytes < 0n || bytes > 0xffffffffffffffffn) throw invalidArg(`${what} must be a non-negative 64-bit byte count`);
+    return bytes;
+  }
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
+    throw invalidArg(`${what} must be a non-negative integer number of bytes; got ${String(bytes)}`);
+  }
+  return bytes;
+}
+
+export function checkBuilderFlag(flag: unknown): BuilderFlag {
+  if (typeof flag !== 'string' || !(BUILDER_FLAGS as readonly string[]).includes(flag)) {
+    throw invalidArg(`unknown builder flag ${JSON.stringify(flag)} (known: ${BUILDER_FLAGS.join(', ')})`);
+  }
+  return flag as BuilderFlag;
+}
+
+function checkDims(v: unknown, what: string): number[] {
+  if (!Array.isArray(v)) throw invalidArg(`${what} must be an array of non-negative integers`);
+  if (v.length > 8) throw invalidArg(`${what} has ${v.length} dimensions; TensorRT allows at most 8`);
+  for (let i = 0; i < v.length; i++) {
+    const d = v[i] as unknown;
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw invalidArg(`${what}[${i}] must be a non-negative integer (profiles give concrete shapes); got ${String(d)}`);
+    }
+  }
+  return [...(v as number[])];
+}
+
+/** Checks one input's min/opt/max: same rank, integers, min <= opt <= max per dimension. */
+export function checkShapeRange(name: string, r: unknown): ShapeRange {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) {
+    throw invalidArg(`profile['${name}'] must be { min, opt, max }`);
+  }
+  const o = r as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k !== 'min' && k !== 'opt' && k !== 'max') throw invalidArg(`profile['${name}']: unknown key '${k}' (min, opt, max)`);
+  }
+  const min = checkDims(o.min, `profile['${name}'].min`);
+  const opt = checkDims(o.opt, `profile['${name}'].opt`);
+  const max = checkDims(o.max, `profile['${name}'].max`);
+  if (min.length !== opt.length || opt.length !== max.length) {
+    throw invalidArg(`profile['${name}']: min, opt and max must have the same rank (${min.length}, ${opt.length}, ${max.length})`);
+  }
+  for (let i = 0; i < min.length; i++) {
+    if (!(min[i]! <= opt[i]! && opt[i]! <= max[i]!)) {
+      throw invalidArg(
+        `profile['${name}']: dimension ${i} needs min <= opt <= max; got ${min[i]} / ${opt[i]} / ${max[i]}`,
+      );
+    }
+  }
+  return { min, opt, max };
+}
+
+/** Checks a whole optimization profile ({ [input]: ShapeRange }, at least one input). */
+export function checkProfile(p: unknown): Record<string, ShapeRange> {
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) {
+    throw invalidArg('an optimization profile must be an object { [inputName]: { min, opt, max } }');
+  }
+  const names = Object.keys(p);
+  if (names.length === 0) throw invalidArg('an optimization profile needs at least one input');
+  const out: Record<string, ShapeRange> = {};
+  for (const n of names) out[n] = checkShapeRange(n, (p as Record<string, unknown>)[n]);
+  return out;
+}
+
+/** Checks the shape of a CalibratorLike (algorithm, batchSize, methods). */
+export function checkCalibrator(c: unknown): CalibratorLike {
+  if (c === null || typeof c !== 'object') throw invalidArg('calibrator must be a CalibratorLike object or null');
+  const o = c as Partial<CalibratorLike>;
+  if (typeof o.algorithm !== 'string' || !CALIBRATION_ALGORITHMS.includes(o.algorithm)) {
+    throw invalidArg(`calibrator.algorithm must be one of ${CALIBRATION_ALGORITHMS.join(', ')}; got ${String(o.algorithm)}`);
+  }
+  if (typeof o.batchSize !== 'number' || !Number.isInteger(o.batchSize) || o.batchSize < 1) {
+    throw invalidArg(`calibrator.batchSize must be a positive integer; got ${String(o.batchSize)}`);
+  }
+  for (const m of ['getBatch', 'readCache', 'writeCache'] as const) {
+    if (typeof o[m] !== 'function') throw invalidArg(`calibrator.${m} must be a function`);
+  }
+  for (const k of ['quantile', 'regressionCutoff'] as const) {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw invalidArg(`calibrator.${k} must be a number`);
+  }
+  return c as CalibratorLike;
+}
+
+/**
+ * The object the native calibrator bridge calls: every answer is a Promise, batches are checked here (one typed
+ * array per requested input), and errors carry what went wrong (the build then fails with that message).
+ */
+export function calibratorAdapter(c: CalibratorLike): TensorRTNative.CalibratorAdapter {
+  const adapter: TensorRTNative.CalibratorAdapter = {
+    algorithm: c.algorithm,
+    batchSize: c.batchSize,
+    getBatch: async (names: string[]) => {
+      if (c.algorithm === 'percentile') {
+        throw new Error(
+          "the 'percentile' calibrator reaches TensorRT only through its calibration cache: readCache() returned " +
+            'nothing (run calibrate()/quantize() first to write the cache)',
+        );
+      }
+      const batch = await c.getBatch(names);
+      if (batch === null || batch === undefined) return null;
+      if (typeof batch !== 'object') throw new Error('getBatch must return { [inputName]: TypedArray } or null');
+      const out: Record<string, ArrayBufferView> = {};
+      for (const n of names) {
+        const t = (batch as Record<string, unknown>)[n];
+        if (!isTypedArray(t)) throw new Error(`getBatch returned no typed array for input '${n}' (got ${typeof t})`);
+        if (t.byteLength === 0) throw new Error(`getBatch returned an empty array for input '${n}'`);
+        out[n] = t;
+      }
+      return out;
+    },
+    readCache: async () => {
+      const r = await c.readCache();
+      if (r === null || r === undefined) return null;
+      if (!(r instanceof Uint8Array)) throw new Error('readCache must return a Uint8Array or null');
+      return r.byteLength ? r : null;
+    },
+    writeCache: async (cache: Buffer) => {
+      await c.writeCache(new Uint8Array(cache.buffer, cache.byteOffset, cache.byteLength));
+    },
+  };
+  if (c.quantile !== undefined) adapter.quantile = c.quantile;
+  if (c.regressionCutoff !== undefined) adapter.regressionCutoff = c.regressionCutoff;
+  return adapter;
+}
+
+/** @internal Token that keeps the constructor for Builder.createConfig. */
+export const CONFIG_TOKEN: unique symbol = Symbol('tensorrt-node:BuilderConfig');
+
+export class BuilderConfig {
+  #native: TensorRTNative.BuilderConfig | null;
+  #calibrator: CalibratorLike | null = null;
+
+  /** @internal Use `Builder.createConfig()`. */
+  constructor(token: typeof CONFIG_TOKEN, native: TensorRTNative.BuilderConfig) {
+    if (token !== CONFIG_TOKEN) throw invalidArg('use Builder.createConfig() to create a BuilderConfig');
+    this.#native = native;
+  }
+
+  /** @internal */
+  get native(): TensorRTNative.BuilderConfig {
+    if (!this.#native) throw new TensorRTError('DISPOSED', 'BuilderConfig has been disposed');
+    return this.#native;
+  }
+
+  get disposed(): boolean {
+    return this.#native === null;
+  }
+
+  /** Limits the memory TensorRT may use for `pool` (bytes). */
+  setMemoryPoolLimit(pool: MemoryPool, bytes: number | bigint): void {
+    const p = checkMemoryPool(pool);
+    const b = checkPoolBytes(bytes);
+    callNative(() => this.native.setMemoryPoolLimit(p, b));
+  }
+
+  getMemoryPoolLimit(pool: MemoryPool): number {
+    const p = checkMemoryPool(pool);
+    return callNative(() => this.native.getMemoryPoolLimit(p));
+  }
+
+  setFlag(flag: BuilderFlag): void {
+    const f = checkBuilderFlag(flag);
+    callNative(() => this.native.setFlag(f));
+  }
+
+  clearFlag(flag: BuilderFlag): void {
+    const f = checkBuilderFlag(flag);
+    callNative(() => this.native.clearFlag(f));
+  }
+
+  getFlag(flag: BuilderFlag): boolean {
+    const f = checkBuilderFlag(flag);
+    return callNative(() => this.native.getFlag(f));
+  }
+
+  /** The flags currently set (of those the compiled version has). */
+  get flags(): BuilderFlag[] {
+    const n = this.native;
+    return builderFlags().filter((f) => callNative(() => n.getFlag(f)));
+  }
+
+  /**
+   * Adds an optimization profile ({ [inputName]: { min, opt, max } }, concrete shapes) and returns its index.
+   * TensorRT validates it too (IOptimizationProfile::isValid).
+   */
+  addOptimizationProfile(profile: Record<string, ShapeRange>): number {
+    const p = checkProfile(profile);
+    return callNative(() => this.native.addOptimizationProfile(p));
+  }
+
+  get numOptimizationProfiles(): number {
+    return callNative(() => this.native.numOptimizationProfiles);
+  }
+
+  /** 0 (fastest build) .. 5 (most tactics); TensorRT's default is 3. */
+  get builderOptimizationLevel(): number {
+    return callNative(() => this.native.builderOptimizationLevel);
+  }
+
+  set builderOptimizationLevel(level: number) {
+    if (typeof level !== 'number' || !Number.isInteger(level) || level < 0 || level > 5) {
+      throw invalidArg(`builderOptimizationLevel must be an integer in [0, 5]; got ${String(level)}`);
+    }
+    callNative(() => {
+      this.native.builderOptimizationLevel = level;
+    });
+  }
+
+  get hardwareCompatibilityLevel(): HardwareCompatibilityLevel {
+    return callNative(() => this.native.hardwareCompatibilityLevel) as HardwareCompatibilityLevel;
+  }
+
+  set hardwareCompatibilityLevel(level: HardwareCompatibilityLevel) {
+    if (typeof level !== 'string' || !(HARDWARE_COMPATIBILITY_LEVELS as readonly string[]).includes(level)) {
+      throw invalidArg(`hardwareCompatibilityLevel must be one of ${HARDWARE_COMPATIBILITY_LEVELS.join(', ')}; got ${String(level)}`);
+    }
+    callNative(() => {
+      this.native.hardwareCompatibilityLevel = level;
+    });
+  }
+
+  get profilingVerbosity(): ProfilingVerbosity {
+    return callNative(() => this.native.profilingVerbosity) as ProfilingVerbosity;
+  }
+
+  set profilingVerbosity(v: ProfilingVerbosity) {
+    if (typeof v !== 'string' || !(PROFILING_VERBOSITIES as readonly string[]).includes(v)) {
+      throw invalidArg(`profilingVerbosity must be one of ${PROFILING_VERBOSITIES.join(', ')}; got ${String(v)}`);
+    }
+    callNative(() => {
+      this.native.profilingVerbosity = v;
+    });
+  }
+
+  /** Auxiliary streams TensorRT may use per inference (0 disables multi-stream execution). */
+  get maxAuxStreams(): number {
+    return callNative(() => this.native.maxAuxStreams);
+  }
+
+  set maxAuxStreams(n: number) {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 1 << 20) {
+      throw invalidArg(`maxAuxStreams must be a non-negative integer; got ${String(n)}`);
+    }
+    callNative(() => {
+      this.native.maxAuxStreams = n;
+    });
+  }
+
+  /**
+   * Uses a timing cache: `data` from a previous `getTimingCache()` (possibly from a file), or null to start an
+   * empty one. `ignoreMismatch` accepts a cache made on another device model.
+   */
+  setTimingCache(data: Uint8Array | null, options: { ignoreMismatch?: boolean } = {}): void {
+    if (data !== null && !(data instanceof Uint8Array)) throw invalidArg('setTimingCache expects a Uint8Array or null');
+    if (data && types.isSharedArrayBuffer(data.buffer)) throw invalidArg('setTimingCache: SharedArrayBuffer is not supported');
+    if (options === null || typeof options !== 'object') throw invalidArg('setTimingCache options must be an object');
+    const ignore = options.ignoreMismatch ?? false;
+    if (typeof ignore !== 'boolean') throw invalidArg('ignoreMismatch must be a boolean');
+    callNative(() => this.native.setTimingCache(data, ignore));
+  }
+
+  /** The timing cache in use, serialized (null when none was set). */
+  getTimingCache(): Buffer | null {
+    return callNative(() => this.native.getTimingCache());
+  }
+
+  /**
+   * The INT8 calibrator (implicit quantization, TensorRT 10 only: UNSUPPORTED on 11, where INT8 comes from Q/DQ
+   * nodes). Its getBatch / readCache / writeCache are called while the build runs; a failing getBatch fails
+   * the build with its message.
+   */
+  get calibrator(): CalibratorLike | null {
+    void this.native; // throws DISPOSED
+    return this.#calibrator;
+  }
+
+  set calibrator(c: CalibratorLike | null) {
+    if (c === null || c === undefined) {
+      callNative(() => this.native.setCalibrator(null));
+      this.#calibrator = null;
+      return;
+    }
+    const checked = checkCalibrator(c);
+    callNative(() => this.native.setCalibrator(calibratorAdapter(checked)));
+    this.#calibrator = checked;
+  }
+
+  /** Frees the config now (a build in progress keeps it until it ends). Idempotent. */
+  dispose(): void {
+    const n = this.#native;
+    this.#native = null;
+    this.#calibrator = null;
+    if (n) n.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

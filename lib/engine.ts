@@ -1,0 +1,282 @@
+/// <reference path="../types/native.d.ts" preserve="true" />
+/// <reference path="../types/native-runtime.d.ts" preserve="true" />
+/**
+ * `Engine`: a deserialized TensorRT engine (ICudaEngine). Read its I/O tensors, sizes and layer information,
+ * serialize it again, and create `ExecutionContext`s to run it.
+ *
+ * ```ts
+ * const engine = await Engine.load('model.engine');
+ * console.log(engine.inputs); // [{ name: 'x', dtype: 'float32', shape: [-1, 3, 224, 224], profiles: [...] }]
+ * const ctx = engine.createExecutionContext();
+ * const { y } = await ctx.infer({ x: { data: new Float32Array(3 * 224 * 224), shape: [1, 3, 224, 224] } });
+ * ```
+ *
+ * Engines are shared: create one context per concurrent request from the same engine. A context keeps its engine
+ * alive; `engine.dispose()` makes this object unusable at once, and TensorRT's engine is freed when its last
+ * context is disposed (or collected) too.
+ */
+import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
+import { DATA_TYPES, DataType } from './dtypes';
+import { ExecutionContext } from './context';
+import { EngineSource, Runtime, RuntimeOptions, checkEngineSource } from './runtime';
+
+/** min / opt / max of one optimization profile (same shape as lib/builder.ts's ShapeRange). */
+export interface ShapeRange {
+  min: number[];
+  opt: number[];
+  max: number[];
+}
+
+/** An input or output tensor of an engine. */
+export interface IOTensor {
+  name: string;
+  mode: 'input' | 'output';
+  dtype: DataType;
+  /** The engine's shape: -1 marks a dynamic dimension (set it per inference, within the profile's range). */
+  shape: number[];
+  /** TensorRT's description of the memory format (getTensorFormatDesc). */
+  format: string;
+  /** The TensorFormat enum, camelCase: 'linear' for plain row-major tensors, 'chw4', 'hwc8', ... */
+  tensorFormat: string;
+  /** Dimension index that is vectorized (-1 for 'linear'), components per element and bytes per component. */
+  vectorizedDim: number;
+  componentsPerElement: number;
+  bytesPerComponent: number;
+  /** Where TensorRT expects the tensor's memory: 'host' for shape tensors, else 'device'. */
+  location: 'device' | 'host';
+  /** True for shape tensors and other tensors TensorRT reads during shape inference. */
+  isShapeInferenceIO: boolean;
+  /** Inputs: the min / opt / max shape of every optimization profile (index = profile). */
+  profiles?: ShapeRange[];
+  /** Shape-tensor inputs: the min / opt / max values of every profile. */
+  profileValues?: ShapeRange[];
+}
+
+export interface InspectOptions {
+  /** 'json' (default) or 'text' (one line per layer). */
+  format?: 'json' | 'text';
+  /** Report the shapes of this context (its input shapes must be set). */
+  context?: ExecutionContext;
+}
+
+const KNOWN_DTYPES = new Set(Object.keys(DATA_TYPES));
+
+function freezeTensor(t: TensorRTNative.RawIOTensor): IOTensor {
+  const out: IOTensor = {
+    name: t.name,
+    mode: t.mode,
+    dtype: t.dtype as DataType,
+    shape: Object.freeze([...t.shape]) as number[],
+    format: t.format,
+    tensorFormat: t.tensorFormat,
+    vectorizedDim: t.vectorizedDim,
+    componentsPerElement: t.componentsPerElement,
+    bytesPerComponent: t.bytesPerComponent,
+    location: t.location,
+    isShapeInferenceIO: t.isShapeInferenceIO,
+  };
+  const ranges = (r: TensorRTNative.RawShapeRange[]) =>
+    Object.freeze(r.map((p) => Object.freeze({ min: Object.freeze([...p.min]), opt: Object.freeze([...p.opt]), max: Object.freeze([...p.max]) }))) as ShapeRange[];
+  if (t.profiles) out.profiles = ranges(t.profiles);
+  if (t.profileValues) out.profileValues = ranges(t.profileValues);
+  return Object.freeze(out);
+}
+
+function checkInspectOptions(opts: unknown): { format: 'json' | 'text'; context?: ExecutionContext } {
+  if (opts === undefined) return { format: 'json' };
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw invalidArg('inspect options must be an object');
+  const o = opts as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k !== 'format' && k !== 'context') throw invalidArg(`inspect: unknown option '${k}' (allowed: format, context)`);
+  }
+  const format = o.format ?? 'json';
+  if (format !== 'json' && format !== 'text') throw invalidArg(`inspect: format must be 'json' or 'text'; got ${String(format)}`);
+  if (o.context !== undefined && !(o.context instanceof ExecutionContext)) throw invalidArg('inspect: context must be an ExecutionContext');
+  return { format, context: o.context as ExecutionContext | undefined };
+}
+
+export class Engine {
+  /** @internal */ readonly _native: TensorRTNative.Engine;
+  /** The Runtime that deserialized this engine. */
+  readonly runtime: Runtime;
+  private readonly ownsRuntime: boolean;
+  private io: readonly IOTensor[] | null = null;
+
+  /** @internal Engines come from `Runtime.deserialize` or `Engine.load`. */
+  private constructor(native: TensorRTNative.Engine, runtime: Runtime, ownsRuntime: boolean) {
+    this._native = native;
+    this.runtime = runtime;
+    this.ownsRuntime = ownsRuntime;
+  }
+
+  /** @internal */
+  static _wrap(native: TensorRTNative.Engine, runtime: Runtime, ownsRuntime = false): Engine {
+    return new Engine(native, runtime, ownsRuntime);
+  }
+
+  /**
+   * Deserializes an engine (bytes or a file path) with a Runtime of its own, released with the engine.
+   * Rejects TENSORRT_UNAVAILABLE / IO_ERROR / DESERIALIZE_ERROR / INVALID_ARGUMENT.
+   */
+  static async load(data: EngineSource, options?: RuntimeOptions): Promise<Engine> {
+    const src = checkEngineSource(data, 'Engine.load');
+    const runtime = new Runtime(options);
+    try {
+      const native = await awaitNative(callNative(() => runtime._native.deserialize(src)));
+      return new Engine(native, runtime, true);
+    } catch (e) {
+      runtime.dispose();
+      throw e;
+    }
+  }
+
+  get disposed(): boolean {
+    return this._native.disposed;
+  }
+
+  private check(what: string): void {
+    if (this._native.disposed) throw new TensorRTError('DISPOSED', `Engine has been disposed (${what})`);
+  }
+
+  /** Every I/O tensor, in the engine's order (frozen objects). */
+  get ioTensors(): readonly IOTensor[] {
+    this.check('ioTensors');
+    if (!this.io) {
+      const raw = callNative(() => this._native.ioTensors());
+      this.io = Object.freeze(raw.map(freezeTensor));
+    }
+    return this.io;
+  }
+
+  get inputs(): readonly IOTensor[] {
+    return this.ioTensors.filter((t) => t.mode === 'input');
+  }
+
+  get outputs(): readonly IOTensor[] {
+    return this.ioTensors.filter((t) => t.mode === 'output');
+  }
+
+  /** The I/O tensor called `name` (INVALID_ARGUMENT naming the tensors when there is none). */
+  tensor(name: string): IOTensor {
+    const t = this.ioTensors.find((x) => x.name === name);
+    if (!t) {
+      throw invalidArg(`the engine has no I/O tensor named ${JSON.stringify(name)} (I/O tensors: ${this.ioTensors.map((x) => x.name).join(', ')})`);
+    }
+    return t;
+  }
+
+  get numOptimizationProfiles(): number {
+    this.check('numOptimizationProfiles');
+    return this._native.numOptimizationProfiles;
+  }
+
+  /** Bytes of scratch device memory each execution context allocates (getDeviceMemorySizeV2). */
+  get deviceMemorySize(): number {
+    this.check('deviceMemorySize');
+    return this._native.deviceMemorySize;
+  }
+
+  /** Scratch memory needed for one profile (-1 when the TensorRT version cannot tell). */
+  deviceMemorySizeForProfile(profile: number): number {
+    this.check('deviceMemorySizeForProfile');
+    const n = this.numOptimizationProfiles;
+    if (!Number.isInteger(profile) || profile < 0 || profile >= n) {
+      throw invalidArg(`profile must be an integer in [0, ${n}); got ${String(profile)}`);
+    }
+    return callNative(() => this._native.deviceMemorySizeForProfile(profile));
+  }
+
+  get numLayers(): number {
+    this.check('numLayers');
+    return this._native.numLayers;
+  }
+
+  get name(): string {
+    this.check('name');
+    return this._native.name;
+  }
+
+  get numAuxStreams(): number {
+    this.check('numAuxStreams');
+    return this._native.numAuxStreams;
+  }
+
+  /** How much layer information the engine keeps: 'layerNamesOnly' (default), 'none' or 'detailed'. */
+  get profilingVerbosity(): string {
+    this.check('profilingVerbosity');
+    return this._native.profilingVerbosity;
+  }
+
+  /** 'none', 'amperePlus' or 'sameComputeCapability'. */
+  get hardwareCompatibilityLevel(): string {
+    this.check('hardwareCompatibilityLevel');
+    return this._native.hardwareCompatibilityLevel;
+  }
+
+  get refittable(): boolean {
+    this.check('refittable');
+    return this._native.refittable;
+  }
+
+  /** CUDA device the engine lives on (the device current when it was deserialized). */
+  get device(): number {
+    this.check('device');
+    return this._native.device;
+  }
+
+  /** Size in bytes of the serialized engine it was deserialized from. */
+  get serializedSize(): number {
+    this.check('serializedSize');
+    return this._native.serializedSize;
+  }
+
+  /** The serialized engine (a copy; write it to a `.engine` file and `Engine.load` it later). */
+  serialize(): Buffer {
+    this.check('serialize');
+    return callNative(() => this._native.serialize());
+  }
+
+  /**
+   * The engine inspector's description (IEngineInspector::getEngineInformation): JSON text by default, one line
+   * per layer with `{ format: 'text' }`. How much it tells depends on the profiling verbosity the engine was built
+   * with (`profilingVerbosity: 'detailed'` in the builder config for every layer's parameters).
+   */
+  inspect(opts?: InspectOptions): string {
+    this.check('inspect');
+    const o = checkInspectOptions(opts);
+    if (o.context?.disposed) throw new TensorRTError('DISPOSED', 'ExecutionContext has been disposed (inspect)');
+    return callNative(() => this._native.inspect(o.format, o.context?._native));
+  }
+
+  /** The inspector's description of one layer (0 <= index < numLayers). */
+  inspectLayer(index: number, opts?: InspectOptions): string {
+    this.check('inspectLayer');
+    const o = checkInspectOptions(opts);
+    const n = this.numLayers;
+    if (!Number.isInteger(index) || index < 0 || index >= n) throw invalidArg(`layer index must be an integer in [0, ${n}); got ${String(index)}`);
+    if (o.context?.disposed) throw new TensorRTError('DISPOSED', 'ExecutionContext has been disposed (inspectLayer)');
+    return callNative(() => this._native.inspectLayer(index, o.format, o.context?._native));
+  }
+
+  /** A new execution context (its own scratch memory, stream and I/O buffers). One per concurrent request. */
+  createExecutionContext(): ExecutionContext {
+    this.check('createExecutionContext');
+    const native = callNative(() => this._native.createExecutionContext());
+    return ExecutionContext._wrap(native, this);
+  }
+
+  /** Unusable from now on; TensorRT's engine is freed with its last execution context. Idempotent. */
+  dispose(): void {
+    this._native.dispose();
+    if (this.ownsRuntime) this.runtime.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Whether `dtype` is one lib/dtypes.ts knows (engines of newer TensorRT versions may report others). */
+export function isKnownDataType(dtype: string): dtype is DataType {
+  return KNOWN_DTYPES.has(dtype);
+}

@@ -1,0 +1,106 @@
+/// <reference path="../types/native.d.ts" preserve="true" />
+/// <reference path="../types/native-builder.d.ts" preserve="true" />
+/**
+ * `OnnxParser`: fills a `NetworkDefinition` from an ONNX model, given as bytes or as a file path (a path lets
+ * TensorRT find external weight files next to the model). Parsing runs on a worker thread.
+ *
+ * ```ts
+ * const parser = new OnnxParser(network);
+ * await parser.parse('model.onnx');
+ * ```
+ * A model TensorRT cannot parse rejects with `TensorRTError('PARSE_ERROR')` whose `parserErrors` lists every
+ * error the parser reported (node index / name / op type, TensorRT's error code, description). A missing file
+ * rejects IO_ERROR. `UffParser` exists only in builds against TensorRT <= 8.6 (UFF was removed in 9).
+ */
+import * as fs from 'fs';
+import { types } from 'util';
+import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
+import { getTrtNative } from './native';
+import { NetworkDefinition } from './network';
+
+/** Checks the model argument of parse / buildEngine: a non-empty path or non-empty bytes. */
+export function checkModelSource(model: unknown, what = 'parse'): Uint8Array | string {
+  if (typeof model === 'string') {
+    if (model.length === 0) throw invalidArg(`${what}: the model path is an empty string`);
+    if (model.includes('\0')) throw invalidArg(`${what}: the model path contains a NUL character`);
+    return model;
+  }
+  if (model instanceof Uint8Array) {
+    if (types.isSharedArrayBuffer(model.buffer)) throw invalidArg(`${what}: views of a SharedArrayBuffer are not supported`);
+    if (model.byteLength === 0) throw invalidArg(`${what}: the model bytes are empty`);
+    return model;
+  }
+  const got = model === null ? 'null' : Array.isArray(model) ? 'an array' : typeof model;
+  throw invalidArg(`${what}: expected ONNX model bytes (Uint8Array / Buffer) or a file path; got ${got}`);
+}
+
+/** Throws IO_ERROR when `path` is not a readable file. */
+export async function checkReadableFile(path: string, what: string): Promise<void> {
+  try {
+    const st = await fs.promises.stat(path);
+    if (!st.isFile()) throw new TensorRTError('IO_ERROR', `${what}: ${path} is not a file`);
+    await fs.promises.access(path, fs.constants.R_OK);
+  } catch (e) {
+    if (e instanceof TensorRTError) throw e;
+    throw new TensorRTError('IO_ERROR', `${what}: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
+  }
+}
+
+export class OnnxParser {
+  #native: TensorRTNative.OnnxParser | null;
+  readonly network: NetworkDefinition;
+
+  constructor(network: NetworkDefinition) {
+    if (!(network instanceof NetworkDefinition)) throw invalidArg('OnnxParser expects a NetworkDefinition (Builder.createNetwork())');
+    const a = getTrtNative();
+    const ctor = a.OnnxParser;
+    if (!ctor) throw new TensorRTError('TENSORRT_UNAVAILABLE', 'this build of tensorrt-node has no ONNX parser');
+    const n = network.native;
+    this.#native = callNative(() => new ctor(n));
+    this.network = network;
+  }
+
+  get disposed(): boolean {
+    return this.#native === null;
+  }
+
+  /** Parses an ONNX model (bytes or file path) into the network. PARSE_ERROR (with parserErrors) on failure. */
+  async parse(model: Uint8Array | string): Promise<void> {
+    const m = checkModelSource(model);
+    const n = this.#native;
+    if (!n) throw new TensorRTError('DISPOSED', 'OnnxParser has been disposed');
+    if (typeof m === 'string') await checkReadableFile(m, 'parse');
+    await awaitNative(callNative(() => n.parse(m)));
+  }
+
+  dispose(): void {
+    const n = this.#native;
+    this.#native = null;
+    if (n) n.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/**
+ * UFF models (TensorFlow 1 frozen graphs converted with `convert-to-uff`). TensorRT removed UFF in 9.0, so the
+ * constructor throws UNSUPPORTED unless tensorrt-node was built against TensorRT <= 8.6 with a UFF parser.
+ */
+export class UffParser {
+  constructor(network: NetworkDefinition) {
+    if (!(network instanceof NetworkDefinition)) throw invalidArg('UffParser expects a NetworkDefinition');
+    const a = getTrtNative();
+    if (!a.UffParser) {
+      throw new TensorRTError(
+        'UNSUPPORTED',
+        `UFF parsing does not exist in TensorRT ${a.compiledWith().tensorrt ?? '(none)'}: UFF was removed in TensorRT 9; ` +
+          'convert the model to ONNX (e.g. tf2onnx) and use OnnxParser',
+      );
+    }
+    throw new TensorRTError('UNSUPPORTED', 'UffParser is not implemented by this build of tensorrt-node');
+  }
+}

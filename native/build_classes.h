@@ -1,0 +1,160 @@
+// The build side of the addon (builder.cc network.cc config.cc parser.cc calibrator.cc): classes shared between
+// those files. Only with TensorRT headers.
+//
+// Lifetimes: TensorRT objects are held in shared_ptrs. A JS object's dispose() drops its own reference; a build
+// or parse in flight holds another one (and JS references to the objects involved), so disposing during a build
+// never frees memory TensorRT is using. Networks and configs keep their IBuilder alive.
+#pragma once
+
+#if TN_HAVE_TENSORRT
+#include <napi.h>
+#include <NvInfer.h>
+#include <NvOnnxParser.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "trt_common.h"
+
+namespace tn::trt {
+
+// Per-env constructors of the build classes (the addon may be loaded in several worker_threads).
+struct BuildCtors {
+  Napi::FunctionReference builder, network, config, onnxParser;
+};
+BuildCtors& BuildCtorsFor(Napi::Env env);
+
+// Throws DISPOSED "<what> has been disposed".
+[[noreturn]] void ThrowDisposed(Napi::Env env, const char* what);
+
+// Deleter for TensorRT objects as shared_ptr.
+template <typename T>
+std::shared_ptr<T> Share(T* p) {
+  return std::shared_ptr<T>(p, [](T* q) { delete q; });
+}
+
+class Builder : public Napi::ObjectWrap<Builder> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  static Builder* Unwrap(Napi::Value v);  // nullptr unless a Builder
+  explicit Builder(const Napi::CallbackInfo& info);
+
+  // recorder first: destroyed after the TensorRT objects that hold it
+  std::shared_ptr<ErrorRecorder> recorder;
+  std::shared_ptr<nvinfer1::IBuilder> builder;
+  nvinfer1::IBuilder& Get(Napi::Env env) const;  // throws DISPOSED
+
+ private:
+  Napi::Value PlatformHasFastFp16(const Napi::CallbackInfo& info);
+  Napi::Value PlatformHasFastInt8(const Napi::CallbackInfo& info);
+  Napi::Value PlatformHasTf32(const Napi::CallbackInfo& info);
+  Napi::Value NumDlaCores(const Napi::CallbackInfo& info);
+  Napi::Value GetMaxThreads(const Napi::CallbackInfo& info);
+  void SetMaxThreads(const Napi::CallbackInfo& info, const Napi::Value& v);
+  Napi::Value CreateNetwork(const Napi::CallbackInfo& info);
+  Napi::Value CreateConfig(const Napi::CallbackInfo& info);
+  Napi::Value BuildSerializedNetwork(const Napi::CallbackInfo& info);
+  Napi::Value IsNetworkSupported(const Napi::CallbackInfo& info);
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+};
+
+class NetworkDefinition : public Napi::ObjectWrap<NetworkDefinition> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  static NetworkDefinition* Unwrap(Napi::Value v);
+  explicit NetworkDefinition(const Napi::CallbackInfo& info);  // only via Builder.createNetwork
+
+  std::shared_ptr<ErrorRecorder> recorder;
+  std::shared_ptr<nvinfer1::IBuilder> builder;
+  std::shared_ptr<nvinfer1::INetworkDefinition> network;
+  bool stronglyTyped = false;
+  // Set while a parse or build uses the network on another thread: inspection and edits then throw.
+  std::atomic<int> busy{0};
+  nvinfer1::INetworkDefinition& Get(Napi::Env env, bool forWrite = false) const;  // throws DISPOSED / busy
+
+ private:
+  Napi::Value GetInputs(const Napi::CallbackInfo& info);
+  Napi::Value GetOutputs(const Napi::CallbackInfo& info);
+  Napi::Value GetLayers(const Napi::CallbackInfo& info);
+  Napi::Value GetNumLayers(const Napi::CallbackInfo& info);
+  Napi::Value GetStronglyTyped(const Napi::CallbackInfo& info);
+  Napi::Value GetName(const Napi::CallbackInfo& info);
+  void SetName(const Napi::CallbackInfo& info, const Napi::Value& v);
+  Napi::Value MarkOutput(const Napi::CallbackInfo& info);
+  Napi::Value UnmarkOutput(const Napi::CallbackInfo& info);
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+};
+
+// A bridge between TensorRT's implicit-INT8 calibrator interfaces and a JS calibrator adapter (calibrator.cc).
+class CalibratorBridge {
+ public:
+  virtual ~CalibratorBridge() = default;
+  virtual void Attach(nvinfer1::IBuilderConfig& config) = 0;  // builder thread or JS thread, before the build
+  virtual void Detach(nvinfer1::IBuilderConfig& config) = 0;  // after the build
+  // The first failure of the JS side ("" when none).
+  virtual std::string Error() const = 0;
+};
+
+// Creates a bridge for `adapter` ({algorithm, batchSize, quantile?, regressionCutoff?, getBatch(names) ->
+// Promise<Record<string, TypedArray> | null>, readCache() -> Promise<Uint8Array | null>, writeCache(buf) ->
+// Promise<void>}); JS thread. Throws UNSUPPORTED where implicit INT8 does not exist (TensorRT 11+).
+std::unique_ptr<CalibratorBridge> CreateCalibratorBridge(Napi::Env env, Napi::Object adapter, int device);
+
+class BuilderConfig : public Napi::ObjectWrap<BuilderConfig> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  static BuilderConfig* Unwrap(Napi::Value v);
+  explicit BuilderConfig(const Napi::CallbackInfo& info);  // only via Builder.createConfig
+
+  std::shared_ptr<ErrorRecorder> recorder;
+  std::shared_ptr<nvinfer1::IBuilder> builder;
+  std::shared_ptr<nvinfer1::ITimingCache> timingCache;  // before config: outlives it
+  std::shared_ptr<nvinfer1::IBuilderConfig> config;
+  Napi::ObjectReference calibrator;  // the JS adapter, when set
+  std::atomic<int> busy{0};
+  nvinfer1::IBuilderConfig& Get(Napi::Env env, bool forWrite = false) const;
+
+ private:
+  Napi::Value SetMemoryPoolLimit(const Napi::CallbackInfo& info);
+  Napi::Value GetMemoryPoolLimit(const Napi::CallbackInfo& info);
+  Napi::Value SetFlag(const Napi::CallbackInfo& info);
+  Napi::Value ClearFlag(const Napi::CallbackInfo& info);
+  Napi::Value GetFlag(const Napi::CallbackInfo& info);
+  Napi::Value AddOptimizationProfile(const Napi::CallbackInfo& info);
+  Napi::Value GetNumOptimizationProfiles(const Napi::CallbackInfo& info);
+  Napi::Value GetBuilderOptimizationLevel(const Napi::CallbackInfo& info);
+  void SetBuilderOptimizationLevel(const Napi::CallbackInfo& info, const Napi::Value& v);
+  Napi::Value GetHardwareCompatibilityLevel(const Napi::CallbackInfo& info);
+  void SetHardwareCompatibilityLevel(const Napi::CallbackInfo& info, const Napi::Value& v);
+  Napi::Value GetProfilingVerbosity(const Napi::CallbackInfo& info);
+  void SetProfilingVerbosity(const Napi::CallbackInfo& info, const Napi::Value& v);
+  Napi::Value GetMaxAuxStreams(const Napi::CallbackInfo& info);
+  void SetMaxAuxStreams(const Napi::CallbackInfo& info, const Napi::Value& v);
+  Napi::Value SetTimingCache(const Napi::CallbackInfo& info);
+  Napi::Value GetTimingCache(const Napi::CallbackInfo& info);
+  Napi::Value SetCalibrator(const Napi::CallbackInfo& info);
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+};
+
+class OnnxParser : public Napi::ObjectWrap<OnnxParser> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit OnnxParser(const Napi::CallbackInfo& info);  // new OnnxParser(network)
+
+  std::shared_ptr<nvinfer1::INetworkDefinition> network;
+  std::shared_ptr<nvonnxparser::IParser> parser;
+  Napi::ObjectReference networkRef;
+  std::atomic<int> busy{0};
+
+ private:
+  Napi::Value Parse(const Napi::CallbackInfo& info);
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+};
+
+}  // namespace tn::trt
+#endif

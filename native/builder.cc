@@ -1,0 +1,472 @@
+// Builder: networks, configs and buildSerializedNetwork on a worker thread, with progress events and cancellation
+// (IProgressMonitor, TensorRT 10+) and the implicit-INT8 calibrator bridge (TensorRT 10).
+#include "build_classes.h"
+
+#if TN_HAVE_TENSORRT
+#include <cuda_runtime_api.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "compat.h"
+#include "errors.h"
+#include "loader.h"
+#include "logger.h"
+#include "modules.h"
+
+namespace tn::trt {
+
+// ---- per-env constructors ----------------------------------------------------------------------------------------
+
+namespace {
+std::mutex g_ctorsMutex;
+std::map<napi_env, BuildCtors*>& CtorsTable() {
+  static auto* m = new std::map<napi_env, BuildCtors*>();
+  return *m;
+}
+}  // namespace
+
+BuildCtors& BuildCtorsFor(Napi::Env env) {
+  std::lock_guard<std::mutex> lock(g_ctorsMutex);
+  auto& t = CtorsTable();
+  auto it = t.find(static_cast<napi_env>(env));
+  if (it != t.end()) return *it->second;
+  auto* c = new BuildCtors();
+  t[static_cast<napi_env>(env)] = c;
+  napi_env raw = env;
+  env.AddCleanupHook([raw, c] {
+    {
+      std::lock_guard<std::mutex> lock2(g_ctorsMutex);
+      CtorsTable().erase(raw);
+    }
+    delete c;
+  });
+  return *c;
+}
+
+void ThrowDisposed(Napi::Env env, const char* what) { Throw(env, "DISPOSED", std::string(what) + " has been disposed"); }
+
+namespace {
+
+// ---- progress monitor ----------------------------------------------------------------------------------------------
+
+struct ProgressEvent {
+  std::string phase;
+  std::string event;  // start | step | end
+  int32_t step = 0;
+  int32_t steps = 0;
+  int32_t depth = 0;
+};
+
+// Forwards TensorRT's build phases to a JS function (through a ThreadSafeFunction, never blocking) and answers
+// stepComplete with "continue unless cancelled".
+class Progress
+#if TN_HAS_PROGRESS_MONITOR
+    : public nvinfer1::IProgressMonitor
+#endif
+{
+ public:
+  Progress(std::shared_ptr<std::atomic<bool>> cancelled) : cancelled_(std::move(cancelled)) {}
+
+  void SetCallback(Napi::Env env, Napi::Function fn) {
+    tsfn_ = Napi::ThreadSafeFunction::New(env, fn, "tensorrt-node:progress", 0, 1);
+    hasTsfn_ = true;
+  }
+
+#if TN_HAS_PROGRESS_MONITOR
+  void phaseStart(char const* phaseName, char const* parentPhase, int32_t nbSteps) noexcept override {
+    try {
+      std::string name = phaseName ? phaseName : "";
+      int32_t depth = 0;
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        if (parentPhase) {
+          auto it = depth_.find(parentPhase);
+          depth = it == depth_.end() ? 1 : it->second + 1;
+        }
+        depth_[name] = depth;
+        steps_[name] = nbSteps;
+      }
+      Send({name, "start", 0, nbSteps, depth});
+    } catch (...) {
+    }
+  }
+
+  bool stepComplete(char const* phaseName, int32_t step) noexcept override {
+    try {
+      std::string name = phaseName ? phaseName : "";
+      int32_t depth = 0, steps = 0;
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        depth = depth_[name];
+        steps = steps_[name];
+      }
+      Send({name, "step", step + 1, steps, depth});
+    } catch (...) {
+    }
+    return !cancelled_->load();
+  }
+
+  void phaseFinish(char const* phaseName) noexcept override {
+    try {
+      std::string name = phaseName ? phaseName : "";
+      int32_t depth = 0, steps = 0;
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        depth = depth_[name];
+        steps = steps_[name];
+        depth_.erase(name);
+        steps_.erase(name);
+      }
+      Send({name, "end", steps, steps, depth});
+    } catch (...) {
+    }
+  }
+#endif
+
+  // Worker thread, after the build: wait (bounded) until every queued event reached JS, so that they all
+  // arrive before the promise settles.
+  void Drain() {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return pending_ == 0; });
+  }
+
+  // JS thread (worker destructor).
+  void Release() {
+    if (hasTsfn_) {
+      tsfn_.Release();
+      hasTsfn_ = false;
+    }
+  }
+
+ private:
+  struct Delivery {
+    Progress* self;
+    ProgressEvent ev;
+  };
+
+  void Send(ProgressEvent ev) {
+    if (!hasTsfn_) return;
+    auto* d = new Delivery{this, std::move(ev)};
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      ++pending_;
+    }
+    if (tsfn_.NonBlockingCall(d, Deliver) != napi_ok) {
+      delete d;
+      Done();
+    }
+  }
+
+  void Done() {
+    std::lock_guard<std::mutex> lock(m_);
+    --pending_;
+    cv_.notify_all();
+  }
+
+  static void Deliver(Napi::Env env, Napi::Function fn, Delivery* d) {
+    if (env != nullptr && fn != nullptr) {
+      try {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("phase", d->ev.phase);
+        o.Set("step", Napi::Number::New(env, d->ev.step));
+        o.Set("steps", Napi::Number::New(env, d->ev.steps));
+        o.Set("depth", Napi::Number::New(env, d->ev.depth));
+        o.Set("event", d->ev.event);
+        fn.Call({o});
+      } catch (const Napi::Error& e) {
+        // A throwing onProgress must not break the build; lib/build.ts catches listener errors itself.
+        std::fprintf(stderr, "tensorrt-node: onProgress threw: %s\n", e.Message().c_str());
+      }
+    }
+    Progress* self = d->self;
+    delete d;
+    self->Done();
+  }
+
+  std::shared_ptr<std::atomic<bool>> cancelled_;
+  Napi::ThreadSafeFunction tsfn_;
+  bool hasTsfn_ = false;
+  std::mutex m_;
+  std::condition_variable cv_;
+  int pending_ = 0;
+  std::map<std::string, int32_t> depth_, steps_;
+};
+
+// ---- build worker ----------------------------------------------------------------------------------------------
+
+class BuildWorker : public PromiseWorker {
+ public:
+  BuildWorker(Napi::Env env, Builder* b, NetworkDefinition* n, BuilderConfig* c)
+      : PromiseWorker(env),
+        recorder_(b->recorder),
+        builder_(b->builder),
+        network_(n->network),
+        config_(c->config),
+        net_(n),
+        cfg_(c),
+        cancelled_(std::make_shared<std::atomic<bool>>(false)),
+        progress_(cancelled_) {
+    keepBuilder_ = Napi::Persistent(b->Value());
+    keepNetwork_ = Napi::Persistent(n->Value());
+    keepConfig_ = Napi::Persistent(c->Value());
+    ++net_->busy;
+    ++cfg_->busy;
+  }
+
+  ~BuildWorker() override {
+    // JS thread.
+    progress_.Release();
+    if (calibrator_ && config_) calibrator_->Detach(*config_);
+#if TN_HAS_PROGRESS_MONITOR
+    if (monitorSet_ && config_) config_->setProgressMonitor(nullptr);
+#endif
+    --net_->busy;
+    --cfg_->busy;
+  }
+
+  void Setup(Napi::Env env, Napi::Value onProgress) {
+    TN_CUDA_CHECK(cudaGetDevice(&device_));
+    if (onProgress.IsFunction()) progress_.SetCallback(env, onProgress.As<Napi::Function>());
+#if TN_HAS_PROGRESS_MONITOR
+    config_->setProgressMonitor(&progress_);
+    monitorSet_ = true;
+#endif
+    if (!cfg_->calibrator.IsEmpty()) {
+      calibrator_ = CreateCalibratorBridge(env, cfg_->calibrator.Value(), device_);
+      calibrator_->Attach(*config_);
+    }
+  }
+
+  std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }
+
+ protected:
+  void Run() override {
+    TN_CUDA_CHECK(cudaSetDevice(device_));
+    recorder_->clear();
+    LogCapture capture;
+    nvinfer1::IHostMemory* mem = builder_->buildSerializedNetwork(*network_, *config_);
+    progress_.Drain();
+    std::string logged = capture.Take();
+    if (mem && mem->size() > 0 && !cancelled_->load()) {
+      plan_ = Share(mem);
+      return;
+    }
+    delete mem;
+    if (cancelled_->load()) throw NativeError("BUILD_FAILED", "the build was cancelled");
+    std::string why;
+    if (calibrator_) why = calibrator_->Error();
+    std::string recorded = recorder_->Take();
+    if (!recorded.empty()) why += (why.empty() ? "" : "; ") + recorded;
+    if (!logged.empty() && recorded.find(logged) == std::string::npos) why += (why.empty() ? "" : "; ") + logged;
+    throw NativeError("BUILD_FAILED",
+                      "buildSerializedNetwork failed: " + (why.empty() ? std::string("no details from TensorRT") : why));
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    auto buf = Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(plan_->data()), plan_->size());
+    plan_.reset();
+    return buf;
+  }
+
+ private:
+  std::shared_ptr<ErrorRecorder> recorder_;
+  std::shared_ptr<nvinfer1::IBuilder> builder_;
+  std::shared_ptr<nvinfer1::INetworkDefinition> network_;
+  std::shared_ptr<nvinfer1::IBuilderConfig> config_;
+  NetworkDefinition* net_;
+  BuilderConfig* cfg_;
+  Napi::ObjectReference keepBuilder_, keepNetwork_, keepConfig_;
+  std::shared_ptr<std::atomic<bool>> cancelled_;
+  Progress progress_;
+  bool monitorSet_ = false;
+  std::unique_ptr<CalibratorBridge> calibrator_;
+  std::shared_ptr<nvinfer1::IHostMemory> plan_;
+  int device_ = 0;
+};
+
+bool BoolArg(const Napi::Value& v) { return v.IsBoolean() && v.As<Napi::Boolean>().Value(); }
+
+}  // namespace
+
+// ---- Builder -----------------------------------------------------------------------------------------------------
+
+Napi::Function Builder::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(
+      env, "Builder",
+      {
+          InstanceAccessor<&Builder::PlatformHasFastFp16>("platformHasFastFp16"),
+          InstanceAccessor<&Builder::PlatformHasFastInt8>("platformHasFastInt8"),
+          InstanceAccessor<&Builder::PlatformHasTf32>("platformHasTf32"),
+          InstanceAccessor<&Builder::NumDlaCores>("numDlaCores"),
+          InstanceAccessor<&Builder::GetMaxThreads, &Builder::SetMaxThreads>("maxThreads"),
+          InstanceAccessor<&Builder::GetDisposed>("disposed"),
+          InstanceMethod<&Builder::CreateNetwork>("createNetwork"),
+          InstanceMethod<&Builder::CreateConfig>("createConfig"),
+          InstanceMethod<&Builder::BuildSerializedNetwork>("buildSerializedNetwork"),
+          InstanceMethod<&Builder::IsNetworkSupported>("isNetworkSupported"),
+          InstanceMethod<&Builder::Dispose>("dispose"),
+      });
+  BuildCtorsFor(env).builder = Napi::Persistent(f);
+  return f;
+}
+
+Builder* Builder::Unwrap(Napi::Value v) {
+  BuildCtors& c = BuildCtorsFor(v.Env());
+  if (!v.IsObject() || c.builder.IsEmpty() || !v.As<Napi::Object>().InstanceOf(c.builder.Value())) return nullptr;
+  return Napi::ObjectWrap<Builder>::Unwrap(v.As<Napi::Object>());
+}
+
+Builder::Builder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Builder>(info) {
+  Napi::Env env = info.Env();
+  Guard(env, [&] {
+    builder = Share(CreateBuilder());
+    recorder = std::make_shared<ErrorRecorder>();
+    builder->setErrorRecorder(recorder.get());
+  });
+}
+
+nvinfer1::IBuilder& Builder::Get(Napi::Env env) const {
+  if (!builder) ThrowDisposed(env, "Builder");
+  return *builder;
+}
+
+Napi::Value Builder::PlatformHasFastFp16(const Napi::CallbackInfo& info) {
+  nvinfer1::IBuilder& b = Get(info.Env());
+#if TN_HAS_PLATFORM_CAPS
+  TN_ALLOW_DEPRECATED_BEGIN
+  return Napi::Boolean::New(info.Env(), b.platformHasFastFp16());
+  TN_ALLOW_DEPRECATED_END
+#else
+  (void)b;
+  return info.Env().Undefined();
+#endif
+}
+
+Napi::Value Builder::PlatformHasFastInt8(const Napi::CallbackInfo& info) {
+  nvinfer1::IBuilder& b = Get(info.Env());
+#if TN_HAS_PLATFORM_CAPS
+  TN_ALLOW_DEPRECATED_BEGIN
+  return Napi::Boolean::New(info.Env(), b.platformHasFastInt8());
+  TN_ALLOW_DEPRECATED_END
+#else
+  (void)b;
+  return info.Env().Undefined();
+#endif
+}
+
+Napi::Value Builder::PlatformHasTf32(const Napi::CallbackInfo& info) {
+  nvinfer1::IBuilder& b = Get(info.Env());
+#if TN_HAS_PLATFORM_CAPS
+  TN_ALLOW_DEPRECATED_BEGIN
+  return Napi::Boolean::New(info.Env(), b.platformHasTf32());
+  TN_ALLOW_DEPRECATED_END
+#else
+  (void)b;
+  return info.Env().Undefined();
+#endif
+}
+
+Napi::Value Builder::NumDlaCores(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Get(info.Env()).getNbDLACores());
+}
+
+Napi::Value Builder::GetMaxThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Get(info.Env()).getMaxThreads());
+}
+
+void Builder::SetMaxThreads(const Napi::CallbackInfo& info, const Napi::Value& v) {
+  Napi::Env env = info.Env();
+  nvinfer1::IBuilder& b = Get(env);
+  if (!v.IsNumber()) Throw(env, "INVALID_ARGUMENT", "maxThreads must be a positive integer");
+  int32_t n = v.As<Napi::Number>().Int32Value();
+  if (n < 1) Throw(env, "INVALID_ARGUMENT", "maxThreads must be a positive integer");
+  if (!b.setMaxThreads(n)) ThrowTrt("TENSORRT_ERROR", "setMaxThreads(" + std::to_string(n) + ") failed", recorder.get());
+}
+
+Napi::Value Builder::CreateNetwork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  bool stronglyTyped = BoolArg(info[0]);
+  return BuildCtorsFor(env).network.New({Value(), Napi::Boolean::New(env, stronglyTyped)});
+}
+
+Napi::Value Builder::CreateConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  return BuildCtorsFor(env).config.New({Value()});
+}
+
+// buildSerializedNetwork(network, config, onProgress?) -> Promise<Buffer> with a cancel() method.
+Napi::Value Builder::BuildSerializedNetwork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  NetworkDefinition* n = NetworkDefinition::Unwrap(info[0]);
+  BuilderConfig* c = BuilderConfig::Unwrap(info[1]);
+  if (!n) Throw(env, "INVALID_ARGUMENT", "buildSerializedNetwork: network must be a NetworkDefinition");
+  if (!c) Throw(env, "INVALID_ARGUMENT", "buildSerializedNetwork: config must be a BuilderConfig");
+  n->Get(env, true);
+  c->Get(env, true);
+  if (n->builder != builder || c->builder != builder) {
+    Throw(env, "INVALID_ARGUMENT", "buildSerializedNetwork: the network and the config must come from this Builder");
+  }
+  if (!info[2].IsUndefined() && !info[2].IsNull() && !info[2].IsFunction()) {
+    Throw(env, "INVALID_ARGUMENT", "buildSerializedNetwork: onProgress must be a function");
+  }
+  auto* w = new BuildWorker(env, this, n, c);
+  try {
+    w->Setup(env, info[2]);
+  } catch (const NativeError& e) {
+    delete w;
+    throw ToJsError(env, e);
+  } catch (const Napi::Error&) {
+    delete w;
+    throw;
+  }
+  Napi::Promise p = w->Promise();
+  auto cancelled = w->cancelled();
+  p.Set("cancel", Napi::Function::New(
+                      env,
+                      [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
+                        cancelled->store(true);
+                        return ci.Env().Undefined();
+                      },
+                      "cancel"));
+  w->Queue();
+  return p;
+}
+
+Napi::Value Builder::IsNetworkSupported(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  nvinfer1::IBuilder& b = Get(env);
+  NetworkDefinition* n = NetworkDefinition::Unwrap(info[0]);
+  BuilderConfig* c = BuilderConfig::Unwrap(info[1]);
+  if (!n || !c) Throw(env, "INVALID_ARGUMENT", "isNetworkSupported(network, config)");
+  return Napi::Boolean::New(env, b.isNetworkSupported(n->Get(env), c->Get(env)));
+}
+
+Napi::Value Builder::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !builder); }
+
+Napi::Value Builder::Dispose(const Napi::CallbackInfo& info) {
+  builder.reset();  // networks, configs and builds in flight keep their own reference
+  return info.Env().Undefined();
+}
+
+}  // namespace tn::trt
+
+namespace tn {
+
+void InitBuilderClasses(Napi::Env env, Napi::Object exports) {
+  exports.Set("Builder", trt::Builder::Init(env));
+  exports.Set("NetworkDefinition", trt::NetworkDefinition::Init(env));
+  exports.Set("BuilderConfig", trt::BuilderConfig::Init(env));
+  exports.Set("OnnxParser", trt::OnnxParser::Init(env));
+}
+
+}  // namespace tn
+
+#endif  // TN_HAVE_TENSORRT

@@ -1,0 +1,458 @@
+// Finding and dlopen-ing TensorRT (see loader.h).
+//
+// Search order for libnvinfer.so.<major> (and then libnvonnxparser.so.<major>, libnvinfer_plugin.so.<major>):
+//   1. $TENSORRT_LIB_DIR (a directory, or several separated by ':')
+//   2. each directory of $LD_LIBRARY_PATH
+//   3. the system linker: dlopen("<soname>") (ld.so cache, RUNPATH, /lib, /usr/lib, ...)
+//   4. the tensorrt_libs folder of pip-installed TensorRT: {site,dist}-packages/tensorrt_libs under
+//      /usr/lib/python3*, /usr/local/lib/python3*, ~/.local/lib/python3*, $VIRTUAL_ENV/lib/python3*,
+//      $CONDA_PREFIX/lib/python3*
+// The parser and the plugin library are looked for first next to the libnvinfer that was opened.
+// Only factories and a few C functions are resolved (dlsym); nothing links against TensorRT.
+#include "loader.h"
+
+#include <dlfcn.h>
+#include <glob.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "compat.h"
+#include "errors.h"
+#include "logger.h"
+
+namespace tn::trt {
+
+namespace {
+
+bool IsFile(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool IsDir(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::vector<std::string> SplitPath(const char* v) {
+  std::vector<std::string> out;
+  if (!v) return out;
+  std::string s(v), cur;
+  for (char c : s) {
+    if (c == ':') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+// Glob patterns of pip-installed TensorRT library folders.
+std::vector<std::string> PythonPatterns() {
+  std::vector<std::string> prefixes = {"/usr/lib", "/usr/local/lib"};
+  std::string home = Env("HOME");
+  if (!home.empty()) prefixes.push_back(home + "/.local/lib");
+  std::string venv = Env("VIRTUAL_ENV");
+  if (!venv.empty()) prefixes.push_back(venv + "/lib");
+  std::string conda = Env("CONDA_PREFIX");
+  if (!conda.empty()) prefixes.push_back(conda + "/lib");
+  std::vector<std::string> out;
+  for (const auto& p : prefixes) {
+    out.push_back(p + "/python3*/site-packages/tensorrt_libs");
+    out.push_back(p + "/python3*/dist-packages/tensorrt_libs");
+  }
+  return out;
+}
+
+std::vector<std::string> Glob(const std::string& pattern) {
+  std::vector<std::string> out;
+  glob_t g;
+  if (glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      if (IsDir(g.gl_pathv[i])) out.push_back(g.gl_pathv[i]);
+    }
+  }
+  globfree(&g);
+  return out;
+}
+
+// One search for a library: tries every location in order, records what happened at each.
+struct Found {
+  void* handle = nullptr;
+  std::string path;      // what was opened
+  std::string searched;  // "where (outcome); ..." of every location looked at
+};
+
+void Note(std::string& s, const std::string& what) {
+  if (!s.empty()) s += "; ";
+  s += what;
+}
+
+// Where the library file `soname` is loaded from, for a handle opened by soname.
+[[maybe_unused]] std::string HandlePath(void* h, const std::string& fallback) {
+  // dladdr on a symbol would need one; dlinfo(RTLD_DI_ORIGIN) gives the folder.
+  char origin[4096] = {0};
+  if (dlinfo(h, RTLD_DI_ORIGIN, origin) == 0 && origin[0]) return std::string(origin) + "/" + fallback;
+  return fallback;
+}
+
+[[maybe_unused]] Found OpenLibrary(const std::string& soname, const std::string& firstDir) {
+  Found f;
+  auto tryDir = [&](const std::string& dir, const std::string& label) -> bool {
+    std::string p = dir + "/" + soname;
+    if (!IsFile(p)) {
+      Note(f.searched, label + p + " (not found)");
+      return false;
+    }
+    dlerror();
+    void* h = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = dlerror();
+      Note(f.searched, label + p + " (dlopen failed: " + (e ? e : "unknown error") + ")");
+      return false;
+    }
+    f.handle = h;
+    f.path = p;
+    return true;
+  };
+  if (!firstDir.empty() && tryDir(firstDir, "")) return f;
+  // 1. $TENSORRT_LIB_DIR
+  auto trtDirs = SplitPath(std::getenv("TENSORRT_LIB_DIR"));
+  if (trtDirs.empty()) Note(f.searched, "$TENSORRT_LIB_DIR (unset)");
+  for (const auto& d : trtDirs) {
+    if (tryDir(d, "$TENSORRT_LIB_DIR ")) return f;
+  }
+  // 2. $LD_LIBRARY_PATH
+  auto ldDirs = SplitPath(std::getenv("LD_LIBRARY_PATH"));
+  if (ldDirs.empty()) Note(f.searched, "$LD_LIBRARY_PATH (unset)");
+  for (const auto& d : ldDirs) {
+    if (tryDir(d, "$LD_LIBRARY_PATH ")) return f;
+  }
+  // 3. the system linker
+  dlerror();
+  void* h = dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (h) {
+    f.handle = h;
+    f.path = HandlePath(h, soname);
+    return f;
+  }
+  {
+    const char* e = dlerror();
+    Note(f.searched, "the system linker: dlopen(\"" + soname + "\") (ld.so cache, /lib, /usr/lib, /lib64, /usr/lib64: " +
+                         (e ? e : "not found") + ")");
+  }
+  // 4. pip-installed TensorRT
+  for (const auto& pattern : PythonPatterns()) {
+    auto dirs = Glob(pattern);
+    if (dirs.empty()) {
+      Note(f.searched, pattern + " (no such folder)");
+      continue;
+    }
+    for (const auto& d : dirs) {
+      if (tryDir(d, "")) return f;
+    }
+  }
+  return f;
+}
+
+[[maybe_unused]] std::string Dirname(const std::string& p) {
+  auto k = p.rfind('/');
+  return k == std::string::npos ? std::string() : p.substr(0, k);
+}
+
+}  // namespace
+
+std::string DescribeInstalledLibraries() {
+  std::string found;
+  try {
+    for (int major : {11, 10, 9, 8}) {
+      std::string soname = "libnvinfer.so." + std::to_string(major);
+      std::vector<std::string> dirs = SplitPath(std::getenv("TENSORRT_LIB_DIR"));
+      for (const auto& d : SplitPath(std::getenv("LD_LIBRARY_PATH"))) dirs.push_back(d);
+      for (const auto& pattern : PythonPatterns()) {
+        for (const auto& d : Glob(pattern)) dirs.push_back(d);
+      }
+      for (const char* d : {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/lib64",
+                            "/usr/local/lib", "/usr/local/tensorrt/lib"}) {
+        dirs.push_back(d);
+      }
+      for (const auto& d : dirs) {
+        std::string p = d + "/" + soname;
+        if (IsFile(p)) {
+          Note(found, p);
+          break;
+        }
+      }
+    }
+  } catch (...) {
+    return "";
+  }
+  return found;
+}
+
+#if !TN_HAVE_TENSORRT
+
+const char* CompiledVersion() { return nullptr; }
+
+Probe ProbeTensorRT() {
+  Probe p;
+  p.available = false;
+  p.reason =
+      "tensorrt-node was built without TensorRT headers (CUDA-only addon); rebuild it with "
+      "TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include npm run build:native";
+  std::string libs = DescribeInstalledLibraries();
+  if (!libs.empty()) p.reason += " (TensorRT libraries present on this system: " + libs + ")";
+  return p;
+}
+
+#else  // TN_HAVE_TENSORRT
+
+namespace {
+
+using CreateFn = void* (*)(void* logger, int32_t version);
+using RefitterFn = void* (*)(void* engine, void* logger, int32_t version);
+using ParserFn = void* (*)(void* network, void* logger, int version);
+using VersionFn = int32_t (*)();
+using PluginInitFn = bool (*)(void* logger, const char* libNamespace);
+
+#define TN_STR2(x) #x
+#define TN_STR(x) TN_STR2(x)
+const char kCompiled[] = TN_STR(NV_TENSORRT_MAJOR) "." TN_STR(NV_TENSORRT_MINOR) "." TN_STR(NV_TENSORRT_PATCH);
+const std::string kMajor = std::to_string(NV_TENSORRT_MAJOR);
+
+struct State {
+  Probe probe;
+  void* nvinfer = nullptr;
+  CreateFn createBuilder = nullptr;
+  CreateFn createRuntime = nullptr;
+  RefitterFn createRefitter = nullptr;
+  // ONNX parser: opened lazily (first CreateOnnxParser / OnnxParserAvailable), once.
+  bool parserTried = false;
+  void* nvonnxparser = nullptr;
+  ParserFn createParser = nullptr;
+  std::string parserReason;
+};
+
+std::mutex g_mutex;
+State* g_state = nullptr;  // never freed: TensorRT objects may outlive module teardown
+
+void DecodeLibVersion(int32_t v, int* major, int* minor, int* patch) {
+  if (v >= 100000) {  // 10.x+: M*10000 + m*100 + p
+    *major = v / 10000;
+    *minor = (v / 100) % 100;
+    *patch = v % 100;
+  } else {  // 8.x: M*1000 + m*100 + p
+    *major = v / 1000;
+    *minor = (v / 100) % 10;
+    *patch = v % 100;
+  }
+}
+
+State& Load() {
+  // caller holds g_mutex
+  if (g_state) return *g_state;
+  g_state = new State();
+  State& s = *g_state;
+  Probe& p = s.probe;
+  const std::string soname = "libnvinfer.so." + kMajor;
+  Found f = OpenLibrary(soname, "");
+  if (!f.handle) {
+    p.reason = soname + " (TensorRT " + kMajor + ".x, which tensorrt-node was compiled for: " + kCompiled +
+               " headers) was not found. Searched: " + f.searched +
+               ". Install TensorRT " + kMajor + " (tar/deb/rpm or `pip install tensorrt-cu12`) and/or set TENSORRT_LIB_DIR";
+    std::string others = DescribeInstalledLibraries();
+    if (!others.empty()) p.reason += ". Other TensorRT libraries present: " + others;
+    return s;
+  }
+  p.libraryPath = f.path;
+  auto sym = [&](const char* name) -> void* {
+    dlerror();
+    void* a = dlsym(f.handle, name);
+    return a;
+  };
+  auto version = reinterpret_cast<VersionFn>(sym("getInferLibVersion"));
+  s.createBuilder = reinterpret_cast<CreateFn>(sym("createInferBuilder_INTERNAL"));
+  s.createRuntime = reinterpret_cast<CreateFn>(sym("createInferRuntime_INTERNAL"));
+  s.createRefitter = reinterpret_cast<RefitterFn>(sym("createInferRefitter_INTERNAL"));
+  std::string missing;
+  if (!version) Note(missing, "getInferLibVersion");
+  if (!s.createBuilder) Note(missing, "createInferBuilder_INTERNAL");
+  if (!s.createRuntime) Note(missing, "createInferRuntime_INTERNAL");
+  if (!s.createRefitter) Note(missing, "createInferRefitter_INTERNAL");
+  if (!missing.empty()) {
+    p.reason = f.path + " is not a usable TensorRT library: missing symbol(s) " + missing;
+    s.createBuilder = nullptr;
+    s.createRuntime = nullptr;
+    s.createRefitter = nullptr;
+    return s;
+  }
+  int major = 0, minor = 0, patch = 0;
+  DecodeLibVersion(version(), &major, &minor, &patch);
+  p.version = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  if (major != NV_TENSORRT_MAJOR) {
+    p.reason = f.path + " is TensorRT " + p.version + " but tensorrt-node was compiled against TensorRT " + kCompiled +
+               " headers: the major versions must match (install TensorRT " + kMajor +
+               " or rebuild tensorrt-node against the headers of " + p.version + ")";
+    s.createBuilder = nullptr;
+    s.createRuntime = nullptr;
+    s.createRefitter = nullptr;
+    return s;
+  }
+  s.nvinfer = f.handle;
+  p.available = true;
+  if (minor < NV_TENSORRT_MINOR) {
+    p.reason = "note: the TensorRT library (" + p.version + ") is older than the headers compiled in (" + kCompiled +
+               "); TensorRT may refuse to create objects for a newer API version";
+  }
+  // Plugins (optional): next to libnvinfer first, then the same search.
+  const std::string pluginName = "libnvinfer_plugin.so." + kMajor;
+  Found pl = OpenLibrary(pluginName, Dirname(f.path));
+  if (pl.handle) {
+    dlerror();
+    auto init = reinterpret_cast<PluginInitFn>(dlsym(pl.handle, "initLibNvInferPlugins"));
+    if (init) {
+      init(static_cast<void*>(&Logger()), "");
+      p.pluginPath = pl.path;
+    }
+  }
+  return s;
+}
+
+State& Loaded() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return Load();
+}
+
+void LoadParser(State& s) {
+  // caller holds g_mutex
+  if (s.parserTried) return;
+  s.parserTried = true;
+  if (!s.probe.available) {
+    s.parserReason = s.probe.reason;
+    return;
+  }
+  const std::string soname = "libnvonnxparser.so." + kMajor;
+  Found f = OpenLibrary(soname, Dirname(s.probe.libraryPath));
+  if (!f.handle) {
+    s.parserReason = soname + " (the TensorRT ONNX parser) was not found. Searched: " + f.searched;
+    return;
+  }
+  dlerror();
+  s.createParser = reinterpret_cast<ParserFn>(dlsym(f.handle, "createNvOnnxParser_INTERNAL"));
+  if (!s.createParser) {
+    s.parserReason = f.path + " has no symbol createNvOnnxParser_INTERNAL";
+    return;
+  }
+  s.nvonnxparser = f.handle;
+  s.probe.onnxParserPath = f.path;
+}
+
+[[noreturn]] void Unavailable(const State& s) {
+  throw NativeError("TENSORRT_UNAVAILABLE", "TensorRT " + std::string(kCompiled) + " (compiled in) cannot be loaded: " +
+                                                (s.probe.reason.empty() ? "unknown reason" : s.probe.reason));
+}
+
+[[noreturn]] void FactoryFailed(const char* what) {
+  throw NativeError("TENSORRT_ERROR", std::string(what) + " returned null (see the TensorRT log for why)");
+}
+
+}  // namespace
+
+const char* CompiledVersion() { return kCompiled; }
+
+Probe ProbeTensorRT() {
+  try {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    State& s = Load();
+    if (s.probe.available) LoadParser(s);  // report the parser path too
+    return s.probe;
+  } catch (const std::exception& e) {
+    Probe p;
+    p.reason = std::string("probing TensorRT failed: ") + e.what();
+    return p;
+  }
+}
+
+nvinfer1::IBuilder* CreateBuilder() {
+  State& s = Loaded();
+  if (!s.probe.available) Unavailable(s);
+  LogCapture capture;
+  void* b = s.createBuilder(static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);
+  if (!b) {
+    std::string said = capture.Take();
+    if (!said.empty()) throw NativeError("TENSORRT_ERROR", "createInferBuilder failed: " + said);
+    FactoryFailed("createInferBuilder");
+  }
+  return static_cast<nvinfer1::IBuilder*>(b);
+}
+
+nvinfer1::IRuntime* CreateRuntime() {
+  State& s = Loaded();
+  if (!s.probe.available) Unavailable(s);
+  LogCapture capture;
+  void* r = s.createRuntime(static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);
+  if (!r) {
+    std::string said = capture.Take();
+    if (!said.empty()) throw NativeError("TENSORRT_ERROR", "createInferRuntime failed: " + said);
+    FactoryFailed("createInferRuntime");
+  }
+  return static_cast<nvinfer1::IRuntime*>(r);
+}
+
+nvinfer1::IRefitter* CreateRefitter(nvinfer1::ICudaEngine& engine) {
+  State& s = Loaded();
+  if (!s.probe.available) Unavailable(s);
+  LogCapture capture;
+  void* r = s.createRefitter(static_cast<void*>(&engine), static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);
+  if (!r) {
+    std::string said = capture.Take();
+    if (!said.empty()) throw NativeError("TENSORRT_ERROR", "createInferRefitter failed: " + said);
+    FactoryFailed("createInferRefitter");
+  }
+  return static_cast<nvinfer1::IRefitter*>(r);
+}
+
+bool OnnxParserAvailable(std::string* reason) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  State& s = Load();
+  LoadParser(s);
+  if (s.createParser) return true;
+  if (reason) *reason = s.parserReason;
+  return false;
+}
+
+nvonnxparser::IParser* CreateOnnxParser(nvinfer1::INetworkDefinition& network) {
+  ParserFn create = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    State& s = Load();
+    if (!s.probe.available) Unavailable(s);
+    LoadParser(s);
+    if (!s.createParser) throw NativeError("TENSORRT_UNAVAILABLE", s.parserReason);
+    create = s.createParser;
+  }
+  LogCapture capture;
+  void* p = create(static_cast<void*>(&network), static_cast<void*>(&Logger()), NV_ONNX_PARSER_VERSION);
+  if (!p) {
+    std::string said = capture.Take();
+    if (!said.empty()) throw NativeError("TENSORRT_ERROR", "createNvOnnxParser failed: " + said);
+    FactoryFailed("createNvOnnxParser");
+  }
+  return static_cast<nvonnxparser::IParser*>(p);
+}
+
+#endif  // TN_HAVE_TENSORRT
+
+}  // namespace tn::trt

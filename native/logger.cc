@@ -1,0 +1,166 @@
+// The process-wide TensorRT logger (see logger.h).
+//
+// TensorRT logs from whatever thread it runs on (the JS thread, a build worker, its own threads). log() never
+// blocks on JS: with a callback set, each message is queued to the JS thread through a ThreadSafeFunction
+// (NonBlockingCall, unbounded queue); without one, it is written to stderr. The ThreadSafeFunction is unref'd so
+// that a registered callback never keeps the process alive.
+#include "logger.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "errors.h"
+#include "modules.h"
+
+namespace tn {
+
+namespace trt {
+
+namespace {
+
+// TensorRT's ILogger::Severity values: kINTERNAL_ERROR 0, kERROR 1, kWARNING 2, kINFO 3, kVERBOSE 4.
+constexpr const char* kSeverityNames[] = {"internalError", "error", "warning", "info", "verbose"};
+constexpr const char* kSeverityLabels[] = {"INTERNAL_ERROR", "ERROR", "WARNING", "INFO", "VERBOSE"};
+
+std::atomic<int> g_minSeverity{2};
+
+struct Message {
+  int severity;
+  std::string text;
+};
+
+// The JS callback (one per process; owned by the env that set it).
+std::mutex g_cbMutex;
+Napi::ThreadSafeFunction* g_tsfn = nullptr;
+napi_env g_tsfnEnv = nullptr;
+
+thread_local LogCapture* t_capture = nullptr;
+
+void CallJs(Napi::Env env, Napi::Function fn, Message* m) {
+  if (!m) return;
+  if (env != nullptr && fn != nullptr) {
+    try {
+      fn.Call({Napi::String::New(env, kSeverityNames[m->severity]), Napi::String::New(env, m->text)});
+    } catch (const Napi::Error& e) {
+      // A throwing listener must not take the process down; report it like Node does for warnings.
+      std::fprintf(stderr, "tensorrt-node: TensorRT log callback threw: %s\n", e.Message().c_str());
+    }
+  }
+  delete m;
+}
+
+void ReleaseCallbackLocked() {
+  if (g_tsfn) {
+    g_tsfn->Release();
+    delete g_tsfn;
+    g_tsfn = nullptr;
+    g_tsfnEnv = nullptr;
+  }
+}
+
+[[maybe_unused]] void Emit(int severity, const char* msg) {
+  if (severity < 0) severity = 0;
+  if (severity > 4) severity = 4;
+  if (severity <= 1 && t_capture) t_capture->Add(msg ? msg : "");
+  if (severity > g_minSeverity.load(std::memory_order_relaxed)) return;
+  {
+    std::lock_guard<std::mutex> lock(g_cbMutex);
+    if (g_tsfn) {
+      auto* m = new Message{severity, msg ? msg : ""};
+      if (g_tsfn->NonBlockingCall(m, CallJs) == napi_ok) return;
+      delete m;  // queue closing: fall through to stderr
+    }
+  }
+  std::fprintf(stderr, "[TensorRT] %s: %s\n", kSeverityLabels[severity], msg ? msg : "");
+}
+
+int SeverityFromName(const std::string& s) {
+  for (int i = 0; i < 5; ++i) {
+    if (s == kSeverityNames[i]) return i;
+  }
+  return -1;
+}
+
+Napi::Value SetLogSeverity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sev = info[0].IsString() ? SeverityFromName(info[0].As<Napi::String>().Utf8Value()) : -1;
+  if (sev < 0) {
+    Throw(env, "INVALID_ARGUMENT",
+          "log severity must be one of internalError, error, warning, info, verbose");
+  }
+  g_minSeverity.store(sev);
+  return env.Undefined();
+}
+
+Napi::Value SetLogCallback(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[0];
+  if (!v.IsFunction() && !v.IsNull() && !v.IsUndefined()) {
+    Throw(env, "INVALID_ARGUMENT", "setLogCallback expects a function (severity, message) => void or null");
+  }
+  std::lock_guard<std::mutex> lock(g_cbMutex);
+  ReleaseCallbackLocked();
+  if (v.IsFunction()) {
+    auto* tsfn = new Napi::ThreadSafeFunction(
+        Napi::ThreadSafeFunction::New(env, v.As<Napi::Function>(), "tensorrt-node:log", 0, 1));
+    tsfn->Unref(env);
+    g_tsfn = tsfn;
+    g_tsfnEnv = env;
+  }
+  return env.Undefined();
+}
+
+}  // namespace
+
+LogCapture::LogCapture() : prev_(t_capture) { t_capture = this; }
+
+LogCapture::~LogCapture() { t_capture = prev_; }
+
+void LogCapture::Add(const char* msg) {
+  if (!text_.empty()) text_ += "; ";
+  text_ += msg;
+  if (prev_) prev_->Add(msg);
+}
+
+std::string LogCapture::Take() {
+  std::string s;
+  s.swap(text_);
+  return s;
+}
+
+#if TN_HAVE_TENSORRT
+namespace {
+class JsLogger final : public nvinfer1::ILogger {
+ public:
+  void log(Severity severity, nvinfer1::AsciiChar const* msg) noexcept override {
+    try {
+      Emit(static_cast<int>(severity), msg);
+    } catch (...) {
+      // never let an exception escape into TensorRT
+    }
+  }
+};
+}  // namespace
+
+nvinfer1::ILogger& Logger() {
+  static JsLogger* logger = new JsLogger();  // never destroyed: TensorRT keeps the pointer
+  return *logger;
+}
+#endif
+
+}  // namespace trt
+
+void InitLogger(Napi::Env env, Napi::Object exports) {
+  exports.Set("setLogSeverity", Napi::Function::New<trt::SetLogSeverity>(env, "setLogSeverity"));
+  exports.Set("setLogCallback", Napi::Function::New<trt::SetLogCallback>(env, "setLogCallback"));
+  napi_env raw = env;
+  env.AddCleanupHook([raw] {
+    std::lock_guard<std::mutex> lock(trt::g_cbMutex);
+    if (trt::g_tsfnEnv == raw) trt::ReleaseCallbackLocked();
+  });
+}
+
+}  // namespace tn

@@ -1,0 +1,207 @@
+// OnnxParser: fills a NetworkDefinition from an ONNX model (bytes or a file path) on a worker thread.
+// Failures reject PARSE_ERROR with `parserErrors` (every IParserError: node, nodeName, opType, code, description,
+// file, line, function).
+#include "build_classes.h"
+
+#if TN_HAVE_TENSORRT
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compat.h"
+#include "errors.h"
+#include "loader.h"
+#include "logger.h"
+
+namespace tn::trt {
+
+namespace {
+
+const char* ParserCodeName(nvonnxparser::ErrorCode c) {
+  static const char* const names[] = {"kSUCCESS",
+                                      "kINTERNAL_ERROR",
+                                      "kMEM_ALLOC_FAILED",
+                                      "kMODEL_DESERIALIZE_FAILED",
+                                      "kINVALID_VALUE",
+                                      "kINVALID_GRAPH",
+                                      "kINVALID_NODE",
+                                      "kUNSUPPORTED_GRAPH",
+                                      "kUNSUPPORTED_NODE",
+                                      "kUNSUPPORTED_NODE_ATTR",
+                                      "kUNSUPPORTED_NODE_INPUT",
+                                      "kUNSUPPORTED_NODE_DATATYPE",
+                                      "kUNSUPPORTED_NODE_DYNAMIC",
+                                      "kUNSUPPORTED_NODE_SHAPE",
+                                      "kREFIT_FAILED"};
+  int i = static_cast<int>(c);
+  if (i < 0 || i >= static_cast<int>(sizeof(names) / sizeof(names[0]))) return "kUNKNOWN";
+  return names[i];
+}
+
+struct ParserErrorInfo {
+  int node = -1;
+  std::string nodeName, opType, code, description, file, function;
+  int line = 0;
+};
+
+class ParseWorker : public PromiseWorker {
+ public:
+  ParseWorker(Napi::Env env, OnnxParser* p, NetworkDefinition* n)
+      : PromiseWorker(env), network_(p->network), parser_(p->parser), owner_(p), net_(n) {
+    keepParser_ = Napi::Persistent(p->Value());
+    keepNetwork_ = Napi::Persistent(n->Value());
+    ++owner_->busy;
+    ++net_->busy;
+  }
+  ~ParseWorker() override {
+    --owner_->busy;
+    --net_->busy;
+  }
+
+  std::vector<uint8_t> bytes;
+  std::string path;
+
+ protected:
+  void Run() override {
+    LogCapture capture;
+    bool ok;
+    if (!path.empty()) {
+      ok = parser_->parseFromFile(path.c_str(), static_cast<int>(nvinfer1::ILogger::Severity::kWARNING));
+    } else {
+      ok = parser_->parse(bytes.data(), bytes.size());
+    }
+    bytes.clear();
+    bytes.shrink_to_fit();
+    if (ok) return;
+    std::string first;
+    for (int i = 0; i < parser_->getNbErrors(); ++i) {
+      const nvonnxparser::IParserError* e = parser_->getError(i);
+      if (!e) continue;
+      ParserErrorInfo pe;
+      pe.node = e->node();
+      pe.code = ParserCodeName(e->code());
+      pe.description = e->desc() ? e->desc() : "";
+      pe.file = e->file() ? e->file() : "";
+      pe.line = e->line();
+      pe.function = e->func() ? e->func() : "";
+#if TN_HAS_PARSER_NODE_NAME
+      pe.nodeName = e->nodeName() ? e->nodeName() : "";
+      pe.opType = e->nodeOperator() ? e->nodeOperator() : "";
+#endif
+      if (first.empty()) {
+        first = pe.code + ": " + pe.description;
+        if (pe.node >= 0) {
+          first += " (node " + std::to_string(pe.node);
+          if (!pe.nodeName.empty()) first += " '" + pe.nodeName + "'";
+          if (!pe.opType.empty()) first += ", " + pe.opType;
+          first += ")";
+        }
+      }
+      errors_.push_back(std::move(pe));
+    }
+    std::string logged = capture.Take();
+    std::string msg = "ONNX parsing failed";
+    if (!path.empty()) msg += " (" + path + ")";
+    msg += ": ";
+    if (!first.empty()) {
+      msg += first;
+      if (errors_.size() > 1) msg += " (and " + std::to_string(errors_.size() - 1) + " more, see parserErrors)";
+    } else {
+      msg += logged.empty() ? "the parser reported no details" : logged;
+    }
+    throw NativeError("PARSE_ERROR", msg);
+  }
+
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+  void DecorateError(Napi::Env env, Napi::Object error) override {
+    Napi::Array a = Napi::Array::New(env, errors_.size());
+    for (size_t i = 0; i < errors_.size(); ++i) {
+      const ParserErrorInfo& pe = errors_[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("node", Napi::Number::New(env, pe.node));
+      if (!pe.nodeName.empty()) o.Set("nodeName", pe.nodeName);
+      if (!pe.opType.empty()) o.Set("opType", pe.opType);
+      o.Set("code", pe.code);
+      o.Set("description", pe.description);
+      if (!pe.file.empty()) o.Set("file", pe.file);
+      if (pe.line > 0) o.Set("line", Napi::Number::New(env, pe.line));
+      if (!pe.function.empty()) o.Set("function", pe.function);
+      a.Set(static_cast<uint32_t>(i), o);
+    }
+    error.Set("parserErrors", a);
+  }
+
+ private:
+  std::shared_ptr<nvinfer1::INetworkDefinition> network_;
+  std::shared_ptr<nvonnxparser::IParser> parser_;
+  OnnxParser* owner_;
+  NetworkDefinition* net_;
+  Napi::ObjectReference keepParser_, keepNetwork_;
+  std::vector<ParserErrorInfo> errors_;
+};
+
+}  // namespace
+
+Napi::Function OnnxParser::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "OnnxParser",
+                                 {
+                                     InstanceMethod<&OnnxParser::Parse>("parse"),
+                                     InstanceAccessor<&OnnxParser::GetDisposed>("disposed"),
+                                     InstanceMethod<&OnnxParser::Dispose>("dispose"),
+                                 });
+  BuildCtorsFor(env).onnxParser = Napi::Persistent(f);
+  return f;
+}
+
+// new OnnxParser(network)
+OnnxParser::OnnxParser(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OnnxParser>(info) {
+  Napi::Env env = info.Env();
+  NetworkDefinition* n = NetworkDefinition::Unwrap(info[0]);
+  if (!n) Throw(env, "INVALID_ARGUMENT", "OnnxParser expects a NetworkDefinition");
+  nvinfer1::INetworkDefinition& net = n->Get(env, true);
+  Guard(env, [&] { parser = Share(CreateOnnxParser(net)); });
+  network = n->network;
+  networkRef = Napi::Persistent(n->Value());
+}
+
+// parse(data: Uint8Array | string path) -> Promise<void>
+Napi::Value OnnxParser::Parse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!parser) ThrowDisposed(env, "OnnxParser");
+  if (busy.load() > 0) Throw(env, "INVALID_ARGUMENT", "a parse is already in progress on this OnnxParser");
+  NetworkDefinition* n = NetworkDefinition::Unwrap(networkRef.Value());
+  if (!n || !n->network) ThrowDisposed(env, "NetworkDefinition");
+  n->Get(env, true);
+  auto* w = new ParseWorker(env, this, n);
+  if (info[0].IsString()) {
+    w->path = info[0].As<Napi::String>().Utf8Value();
+  } else if (info[0].IsTypedArray()) {
+    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+    const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    w->bytes.assign(p, p + ta.ByteLength());
+  } else {
+    delete w;
+    Throw(env, "INVALID_ARGUMENT", "parse expects a Uint8Array (ONNX model bytes) or a file path");
+  }
+  if (w->path.empty() && w->bytes.empty()) {
+    delete w;
+    Throw(env, "INVALID_ARGUMENT", "parse: the model is empty");
+  }
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value OnnxParser::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !parser); }
+
+Napi::Value OnnxParser::Dispose(const Napi::CallbackInfo& info) {
+  parser.reset();  // a parse in flight keeps its own reference
+  network.reset();
+  networkRef.Reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace tn::trt
+
+#endif  // TN_HAVE_TENSORRT

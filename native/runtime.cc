@@ -1,0 +1,370 @@
+// Runtime: IRuntime and engine deserialization (on a libuv worker thread), plus the registration of the RUN side
+// classes (Runtime, Engine, ExecutionContext) and helpers shared by engine.cc and context.cc (engine.h).
+//
+// JS (raw addon, see types/native-runtime.d.ts):
+//   new Runtime({ dlaCore?, maxThreads?, engineHostCodeAllowed? })
+//   runtime.deserialize(data: ArrayBufferView | ArrayBuffer | string /* path */) -> Promise<Engine>
+//   runtime.dispose(); runtime.disposed
+// Failures: TENSORRT_UNAVAILABLE (library missing), IO_ERROR (file unreadable), DESERIALIZE_ERROR (empty,
+// corrupt, truncated or incompatible data; the message carries what TensorRT's error recorder and logger said).
+#include <napi.h>
+
+#include "modules.h"
+
+#if TN_HAVE_TENSORRT
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "compat.h"
+#include "cuda.h"
+#include "engine.h"
+#include "loader.h"
+#include "logger.h"
+
+namespace tn::trt::run {
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared helpers (engine.h)
+
+DeviceScope::DeviceScope(int device) {
+  int cur = 0;
+  TN_CUDA_CHECK(cudaGetDevice(&cur));
+  if (cur != device) {
+    TN_CUDA_CHECK(cudaSetDevice(device));
+    prev_ = cur;
+  }
+}
+
+DeviceScope::~DeviceScope() {
+  if (prev_ >= 0) cudaSetDevice(prev_);
+}
+
+void ThrowInvalidArg(Napi::Env env, const std::string& msg) { Throw(env, "INVALID_ARGUMENT", msg); }
+
+void ThrowDisposedObject(Napi::Env env, const char* what) { Throw(env, "DISPOSED", std::string(what) + " has been disposed"); }
+
+std::string StringArg(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsString()) ThrowInvalidArg(env, std::string(name) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+void CheckTensorName(Napi::Env env, const nvinfer1::ICudaEngine& engine, const std::string& name) {
+  if (name.size() >= 4096) ThrowInvalidArg(env, "tensor name is too long");
+  int32_t n = engine.getNbIOTensors();
+  std::string all;
+  for (int32_t i = 0; i < n; ++i) {
+    const char* t = engine.getIOTensorName(i);
+    if (t && name == t) return;
+    all += (all.empty() ? "'" : ", '") + std::string(t ? t : "") + "'";
+  }
+  ThrowInvalidArg(env, "the engine has no I/O tensor named '" + name + "' (I/O tensors: " + all + ")");
+}
+
+std::string TrtMessage(const std::string& what, ErrorRecorder* recorder, const std::string& logged) {
+  std::string details = recorder ? recorder->Take() : std::string();
+  if (!logged.empty()) details += (details.empty() ? "" : "; ") + logged;
+  return what + ": " + (details.empty() ? std::string("no details from TensorRT") : details);
+}
+
+int64_t Volume(const nvinfer1::Dims& d) {
+  if (d.nbDims < 0) return -1;
+  int64_t v = 1;
+  for (int32_t i = 0; i < d.nbDims; ++i) {
+    if (d.d[i] < 0) return -1;
+    v *= d.d[i];
+  }
+  return v;
+}
+
+const char* TensorFormatName(nvinfer1::TensorFormat f) {
+  using F = nvinfer1::TensorFormat;
+  switch (f) {
+    case F::kLINEAR: return "linear";
+    case F::kCHW2: return "chw2";
+    case F::kHWC8: return "hwc8";
+    case F::kCHW4: return "chw4";
+    case F::kCHW16: return "chw16";
+    case F::kCHW32: return "chw32";
+    case F::kDHWC8: return "dhwc8";
+    case F::kCDHW32: return "cdhw32";
+    case F::kHWC: return "hwc";
+    case F::kDLA_LINEAR: return "dlaLinear";
+    case F::kDLA_HWC4: return "dlaHwc4";
+    case F::kHWC16: return "hwc16";
+    case F::kDHWC: return "dhwc";
+    default: return "unknown";
+  }
+}
+
+// Per-env constructors.
+namespace {
+std::mutex g_ctorsMutex;
+std::map<napi_env, RuntimeCtors*>& CtorTable() {
+  static auto* m = new std::map<napi_env, RuntimeCtors*>();
+  return *m;
+}
+}  // namespace
+
+RuntimeCtors* GetRuntimeCtors(Napi::Env env) {
+  std::lock_guard<std::mutex> lock(g_ctorsMutex);
+  auto it = CtorTable().find(static_cast<napi_env>(env));
+  return it == CtorTable().end() ? nullptr : it->second;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runtime
+
+namespace {
+
+class Runtime : public Napi::ObjectWrap<Runtime> {
+ public:
+  explicit Runtime(const Napi::CallbackInfo& info);
+  ~Runtime() override = default;
+
+  Napi::Value Deserialize(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
+  Napi::Value GetNumDlaCores(const Napi::CallbackInfo& info);
+
+ private:
+  std::shared_ptr<RuntimeState> state_;  // null once disposed
+};
+
+// Reads a whole file (worker thread). IO_ERROR with the OS's words.
+std::vector<char> ReadFile(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw NativeError("IO_ERROR", "cannot open engine file '" + path + "': " + std::strerror(errno));
+  std::vector<char> data;
+  if (std::fseek(f, 0, SEEK_END) == 0) {
+    long end = std::ftell(f);
+    if (end > 0) data.reserve(static_cast<size_t>(end));
+    std::rewind(f);
+  }
+  char chunk[1 << 16];
+  for (;;) {
+    size_t n = std::fread(chunk, 1, sizeof chunk, f);
+    if (n > 0) data.insert(data.end(), chunk, chunk + n);
+    if (n < sizeof chunk) {
+      if (std::ferror(f)) {
+        int e = errno;
+        std::fclose(f);
+        throw NativeError("IO_ERROR", "cannot read engine file '" + path + "': " + std::strerror(e));
+      }
+      break;
+    }
+  }
+  std::fclose(f);
+  return data;
+}
+
+class DeserializeWorker : public PromiseWorker {
+ public:
+  DeserializeWorker(Napi::Env env, std::shared_ptr<RuntimeState> rt, int device)
+      : PromiseWorker(env), runtime_(std::move(rt)), device_(device) {}
+
+  std::vector<char> data_;  // the plan (copied on the JS thread) ...
+  std::string path_;        // ... or the file to read here
+
+ protected:
+  void Run() override {
+    if (!path_.empty()) data_ = ReadFile(path_);
+    if (data_.empty()) {
+      throw NativeError("DESERIALIZE_ERROR", path_.empty() ? "engine data is empty (0 bytes)"
+                                                          : "engine file '" + path_ + "' is empty (0 bytes)");
+    }
+    TN_CUDA_CHECK(cudaSetDevice(device_));
+    std::lock_guard<std::mutex> lock(runtime_->mutex);
+    runtime_->recorder.Take();  // drop anything left from earlier calls
+    LogCapture log;
+    nvinfer1::ICudaEngine* e = runtime_->runtime->deserializeCudaEngine(data_.data(), data_.size());
+    if (!e) {
+      std::string what = "cannot deserialize the engine";
+      if (!path_.empty()) what += " file '" + path_ + "'";
+      what += " (" + std::to_string(data_.size()) + " bytes)";
+      throw NativeError("DESERIALIZE_ERROR", TrtMessage(what, &runtime_->recorder, log.Take()));
+    }
+    auto st = std::make_unique<EngineState>();
+    st->runtime = runtime_;
+    st->engine.reset(e);
+    st->engine->setErrorRecorder(&st->recorder);
+    st->device = device_;
+    st->hostBytes = data_.size();
+    state_ = std::move(st);
+    std::vector<char>().swap(data_);
+  }
+
+  Napi::Value Result(Napi::Env env) override { return NewEngineObject(env, std::move(state_)); }
+
+ private:
+  std::shared_ptr<RuntimeState> runtime_;
+  int device_;
+  std::unique_ptr<EngineState> state_;
+};
+
+// new Runtime(options?: { dlaCore?: number, maxThreads?: number, engineHostCodeAllowed?: boolean })
+Runtime::Runtime(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runtime>(info) {
+  Napi::Env env = info.Env();
+  int dlaCore = -1, maxThreads = -1;
+  int hostCode = -1;
+  if (!info[0].IsUndefined() && !info[0].IsNull()) {
+    if (!info[0].IsObject()) ThrowInvalidArg(env, "Runtime options must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto intOpt = [&](const char* k, int lo, int hi) {
+      Napi::Value v = o.Get(k);
+      if (v.IsUndefined()) return -1;
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.5;
+      if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<int>(d))) {
+        ThrowInvalidArg(env, std::string("Runtime option ") + k + " must be an integer in [" + std::to_string(lo) + ", " +
+                                 std::to_string(hi) + "]");
+      }
+      return static_cast<int>(d);
+    };
+    dlaCore = intOpt("dlaCore", 0, 1024);
+    maxThreads = intOpt("maxThreads", 1, 4096);
+    Napi::Value h = o.Get("engineHostCodeAllowed");
+    if (!h.IsUndefined()) {
+      if (!h.IsBoolean()) ThrowInvalidArg(env, "Runtime option engineHostCodeAllowed must be a boolean");
+      hostCode = h.As<Napi::Boolean>().Value() ? 1 : 0;
+    }
+  }
+  Guard(env, [&] {
+    auto st = std::make_shared<RuntimeState>();
+    st->runtime.reset(CreateRuntime());  // TENSORRT_UNAVAILABLE with the loader's reason
+    if (!st->runtime) throw NativeError("TENSORRT_ERROR", "createInferRuntime returned null");
+    st->runtime->setErrorRecorder(&st->recorder);
+    if (dlaCore >= 0) {
+      int32_t n = st->runtime->getNbDLACores();
+      if (dlaCore >= n) {
+        throw NativeError("INVALID_ARGUMENT",
+                          "dlaCore " + std::to_string(dlaCore) + " does not exist (" + std::to_string(n) + " DLA cores)");
+      }
+      st->runtime->setDLACore(dlaCore);
+    }
+    if (maxThreads > 0 && !st->runtime->setMaxThreads(maxThreads)) {
+      throw NativeError("TENSORRT_ERROR", TrtMessage("setMaxThreads(" + std::to_string(maxThreads) + ") failed",
+                                                     &st->recorder, ""));
+    }
+    if (hostCode >= 0) st->runtime->setEngineHostCodeAllowed(hostCode == 1);
+    state_ = std::move(st);
+  });
+}
+
+Napi::Value Runtime::GetNumDlaCores(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!state_) ThrowDisposedObject(env, "Runtime");
+  return Napi::Number::New(env, state_->runtime->getNbDLACores());
+}
+
+// deserialize(data: ArrayBufferView | ArrayBuffer | string) -> Promise<Engine>
+Napi::Value Runtime::Deserialize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!state_) ThrowDisposedObject(env, "Runtime");
+  Napi::Value v = info[0];
+  std::string path;
+  const uint8_t* bytes = nullptr;
+  size_t length = 0;
+  if (v.IsString()) {
+    path = v.As<Napi::String>().Utf8Value();
+    if (path.empty()) ThrowInvalidArg(env, "engine path must not be empty");
+    if (path.find('\0') != std::string::npos) ThrowInvalidArg(env, "engine path must not contain NUL characters");
+  } else if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    Napi::ArrayBuffer ab = ta.ArrayBuffer();
+    bytes = static_cast<const uint8_t*>(ab.Data()) + ta.ByteOffset();
+    length = ta.ByteLength();
+  } else if (v.IsDataView()) {
+    auto dv = v.As<Napi::DataView>();
+    Napi::ArrayBuffer ab = dv.ArrayBuffer();
+    bytes = static_cast<const uint8_t*>(ab.Data()) + dv.ByteOffset();
+    length = dv.ByteLength();
+  } else if (v.IsArrayBuffer()) {
+    auto ab = v.As<Napi::ArrayBuffer>();
+    bytes = static_cast<const uint8_t*>(ab.Data());
+    length = ab.ByteLength();
+  } else {
+    ThrowInvalidArg(env, "engine data must be a Uint8Array / Buffer / ArrayBuffer or a file path");
+  }
+  if (length > 0 && !bytes) ThrowInvalidArg(env, "engine data is detached");
+  return Guard(env, [&]() -> Napi::Value {
+    cuda::EnsureCuda();  // no GPU: CUDA_UNAVAILABLE, before any work
+    int device = 0;
+    TN_CUDA_CHECK(cudaGetDevice(&device));
+    auto* w = new DeserializeWorker(env, state_, device);
+    try {
+      if (path.empty()) {
+        // Copied here: JS may modify, transfer or detach its buffer while the worker runs.
+        w->data_.assign(reinterpret_cast<const char*>(bytes), reinterpret_cast<const char*>(bytes) + length);
+      } else {
+        w->path_ = path;
+      }
+    } catch (const std::bad_alloc&) {
+      delete w;
+      throw NativeError("OUT_OF_MEMORY", "cannot copy " + std::to_string(length) + " bytes of engine data");
+    }
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
+  });
+}
+
+Napi::Value Runtime::Dispose(const Napi::CallbackInfo& info) {
+  state_.reset();  // the IRuntime goes when the last engine deserialized from it (and any pending load) is gone
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Function InitRuntimeClass(Napi::Env env) {
+  return Runtime::DefineClass(env, "Runtime",
+                              {
+                                  Runtime::InstanceMethod<&Runtime::Deserialize>("deserialize"),
+                                  Runtime::InstanceMethod<&Runtime::Dispose>("dispose"),
+                                  Runtime::InstanceAccessor<&Runtime::GetDisposed>("disposed"),
+                                  Runtime::InstanceAccessor<&Runtime::GetNumDlaCores>("numDlaCores"),
+                              });
+}
+
+}  // namespace tn::trt::run
+
+namespace tn {
+
+void InitRuntimeClasses(Napi::Env env, Napi::Object exports) {
+  using namespace tn::trt::run;
+  auto* c = new RuntimeCtors();
+  {
+    std::lock_guard<std::mutex> lock(g_ctorsMutex);
+    CtorTable()[static_cast<napi_env>(env)] = c;
+  }
+  napi_env raw = env;
+  env.AddCleanupHook([raw, c] {
+    {
+      std::lock_guard<std::mutex> lock(g_ctorsMutex);
+      CtorTable().erase(raw);
+    }
+    delete c;
+  });
+  Napi::Function rt = InitRuntimeClass(env);
+  Napi::Function en = InitEngineClass(env);
+  Napi::Function cx = InitExecutionContextClass(env);
+  c->runtime = Napi::Persistent(rt);
+  c->engine = Napi::Persistent(en);
+  c->context = Napi::Persistent(cx);
+  exports.Set("Runtime", rt);
+  exports.Set("Engine", en);
+  exports.Set("ExecutionContext", cx);
+}
+
+}  // namespace tn
+
+#else  // !TN_HAVE_TENSORRT
+
+namespace tn {
+// Built without TensorRT headers: no RUN side classes (lib/ reports TENSORRT_UNAVAILABLE).
+void InitRuntimeClasses(Napi::Env, Napi::Object) {}
+}  // namespace tn
+
+#endif

@@ -1,0 +1,166 @@
+// Helpers shared by the TensorRT classes (see trt_common.h).
+#include "trt_common.h"
+
+#if TN_HAVE_TENSORRT
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "compat.h"
+
+namespace tn::trt {
+
+int32_t ErrorRecorder::getNbErrors() const noexcept {
+  std::lock_guard<std::mutex> lock(m_);
+  return static_cast<int32_t>(errors_.size());
+}
+
+nvinfer1::ErrorCode ErrorRecorder::getErrorCode(int32_t i) const noexcept {
+  std::lock_guard<std::mutex> lock(m_);
+  if (i < 0 || static_cast<size_t>(i) >= errors_.size()) return nvinfer1::ErrorCode::kINVALID_ARGUMENT;
+  return errors_[static_cast<size_t>(i)].first;
+}
+
+ErrorRecorder::ErrorDesc ErrorRecorder::getErrorDesc(int32_t i) const noexcept {
+  std::lock_guard<std::mutex> lock(m_);
+  if (i < 0 || static_cast<size_t>(i) >= errors_.size()) return "index out of range";
+  // The string lives until clear() / Take(), as TensorRT's contract requires.
+  return errors_[static_cast<size_t>(i)].second.c_str();
+}
+
+bool ErrorRecorder::hasOverflowed() const noexcept { return false; }
+
+void ErrorRecorder::clear() noexcept {
+  std::lock_guard<std::mutex> lock(m_);
+  errors_.clear();
+}
+
+bool ErrorRecorder::reportError(nvinfer1::ErrorCode val, ErrorDesc desc) noexcept {
+  try {
+    std::lock_guard<std::mutex> lock(m_);
+    if (errors_.size() < 256) errors_.emplace_back(val, desc ? desc : "");
+  } catch (...) {
+    // out of memory while recording: drop the message
+  }
+  // false: TensorRT should not treat the error as fatal beyond its own handling.
+  return false;
+}
+
+ErrorRecorder::RefCount ErrorRecorder::incRefCount() noexcept { return ++refs_; }
+
+ErrorRecorder::RefCount ErrorRecorder::decRefCount() noexcept { return --refs_; }
+
+std::string ErrorRecorder::Take() {
+  std::lock_guard<std::mutex> lock(m_);
+  std::string s;
+  for (const auto& e : errors_) {
+    if (e.second.empty()) continue;
+    // Avoid repeating the same message (TensorRT sometimes reports an error at several levels).
+    if (s.find(e.second) != std::string::npos) continue;
+    if (!s.empty()) s += "; ";
+    s += e.second;
+  }
+  errors_.clear();
+  return s;
+}
+
+void ThrowTrt(const char* code, const std::string& what, ErrorRecorder* recorder) {
+  std::string details = recorder ? recorder->Take() : std::string();
+  throw NativeError(code, what + ": " + (details.empty() ? std::string("no details from TensorRT") : details));
+}
+
+// ---- DataType ------------------------------------------------------------------------------------------------
+
+namespace {
+struct DtName {
+  int value;
+  const char* name;
+  size_t size;
+};
+
+const DtName* DataTypes(int* n) {
+  static const DtName table[] = {
+      {static_cast<int>(nvinfer1::DataType::kFLOAT), "float32", 4},
+      {static_cast<int>(nvinfer1::DataType::kHALF), "float16", 2},
+      {compat::DataType_kBF16(), "bfloat16", 2},
+      {static_cast<int>(nvinfer1::DataType::kINT8), "int8", 1},
+      {static_cast<int>(nvinfer1::DataType::kUINT8), "uint8", 1},
+      {static_cast<int>(nvinfer1::DataType::kINT32), "int32", 4},
+      {compat::DataType_kINT64(), "int64", 8},
+      {static_cast<int>(nvinfer1::DataType::kBOOL), "bool", 1},
+      {compat::DataType_kFP8(), "fp8", 1},
+      {compat::DataType_kINT4(), "int4", 0},
+      {compat::DataType_kFP4(), "fp4", 0},
+  };
+  *n = static_cast<int>(sizeof(table) / sizeof(table[0]));
+  return table;
+}
+}  // namespace
+
+const char* DataTypeName(nvinfer1::DataType t) {
+  int n = 0;
+  const DtName* table = DataTypes(&n);
+  for (int i = 0; i < n; ++i) {
+    if (table[i].value >= 0 && table[i].value == static_cast<int>(t)) return table[i].name;
+  }
+  // kE8M0 and anything newer than this file: no lib/dtypes.ts name yet.
+  return "unknown";
+}
+
+bool DataTypeFromName(const std::string& name, nvinfer1::DataType* out) {
+  int n = 0;
+  const DtName* table = DataTypes(&n);
+  for (int i = 0; i < n; ++i) {
+    if (table[i].value >= 0 && name == table[i].name) {
+      *out = static_cast<nvinfer1::DataType>(table[i].value);
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t DataTypeSize(nvinfer1::DataType t) {
+  int n = 0;
+  const DtName* table = DataTypes(&n);
+  for (int i = 0; i < n; ++i) {
+    if (table[i].value >= 0 && table[i].value == static_cast<int>(t)) return table[i].size;
+  }
+  return 0;
+}
+
+// ---- Dims ----------------------------------------------------------------------------------------------------
+
+Napi::Array DimsToArray(Napi::Env env, const nvinfer1::Dims& d) {
+  int32_t n = d.nbDims < 0 ? 0 : d.nbDims;
+  if (n > nvinfer1::Dims::MAX_DIMS) n = nvinfer1::Dims::MAX_DIMS;
+  Napi::Array a = Napi::Array::New(env, static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(d.d[i])));
+  return a;
+}
+
+nvinfer1::Dims DimsFromArray(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsArray()) Throw(env, "INVALID_ARGUMENT", std::string(what) + " must be an array of integers");
+  Napi::Array a = v.As<Napi::Array>();
+  uint32_t n = a.Length();
+  if (n > static_cast<uint32_t>(nvinfer1::Dims::MAX_DIMS)) {
+    Throw(env, "INVALID_ARGUMENT", std::string(what) + " has " + std::to_string(n) + " dimensions; TensorRT allows at most " +
+                                       std::to_string(nvinfer1::Dims::MAX_DIMS));
+  }
+  nvinfer1::Dims d{};
+  d.nbDims = static_cast<int32_t>(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber()) Throw(env, "INVALID_ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] must be an integer");
+    double x = e.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(x) || x != std::floor(x) || x < -1 || x > 9007199254740991.0) {
+      Throw(env, "INVALID_ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] must be an integer >= -1");
+    }
+    d.d[i] = static_cast<decltype(d.d[0] + 0)>(x);
+  }
+  return d;
+}
+
+}  // namespace tn::trt
+
+#endif  // TN_HAVE_TENSORRT

@@ -1,0 +1,89 @@
+'use strict';
+/** Markdown tables for the document written by run-all.js (used by run-all.js and scripts/gpu/summarize.js). */
+const { sizeLabel } = require('./common');
+
+const f = (x, d = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : x === null || x === undefined ? '–' : String(x));
+const pass = (p) => (p === true ? 'PASS' : p === false ? 'FAIL' : 'n/a');
+
+function benchMarkdown(doc) {
+  const L = [];
+  if (doc.skipped) return `Benchmarks skipped: ${doc.skipped}\n`;
+  L.push(`Device: ${doc.device?.name} (cc ${doc.device?.computeCapability}), driver CUDA ${doc.driver?.cudaVersion}, addon CUDA runtime ${doc.runtimeCuda}, Node ${doc.node}, ${doc.date}${doc.quick ? ' (quick)' : ''}`);
+  L.push('');
+  const t = doc.targets || {};
+  L.push('| target | figure | result |', '| --- | --- | --- |');
+  if (t.copyRatio) {
+    const w = t.copyRatio.worst;
+    L.push(`| copies >= 95% of C++ at >= 1 MiB | worst ${w ? `${f(w.ratio * 100, 1)}% (${w.kind} ${w.dir} ${sizeLabel(w.bytes)})` : '–'} | ${pass(t.copyRatio.pass)} |`);
+  }
+  if (t.roundTrip) {
+    const r = t.roundTrip;
+    L.push(`| round trip <= 20 us over C++ (median) | +${f(r.overheadMedianUs)} us (binding ${f(r.jsMedianUs)} / C++ ${f(r.cppMedianUs)}; p99 ${f(r.jsP99Us)} / ${f(r.cppP99Us)}) | ${pass(r.pass)} |`);
+  }
+  if (t.timers) L.push(`| timers <= 5 ms late, 1,000 calls in flight | max ${f(t.timers.maxMs)} ms, p99 ${f(t.timers.p99Ms)} ms (idle max ${f(t.timers.idleMaxMs)} ms) | ${pass(t.timers.pass)} |`);
+  L.push('');
+  if (doc.peak && !doc.peak.error) {
+    L.push(`Copy-engine peak (C++, pinned 256 MiB, events): H2D ${f(doc.peak.h2dGbps)} GB/s, D2H ${f(doc.peak.d2hGbps)} GB/s, both directions at once ${f(doc.peak.bidirGbps)} GB/s`, '');
+  } else if (doc.peak?.error) L.push(`Copy-engine peak: ${doc.peak.error}`, '');
+  if (doc.copyCompare?.length) {
+    const pct = (x) => (x === null || x === undefined ? '–' : f(x * 100, 1) + '%');
+    L.push('| memory | dir | size | binding GB/s | C++ GB/s | binding / C++ | of peak | C++ + event per copy GB/s | binding / that |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of doc.copyCompare) {
+      L.push(`| ${r.kind} | ${r.dir} | ${sizeLabel(r.bytes)} | ${f(r.jsGbps)} | ${f(r.cppGbps)} | ${pct(r.ratio)} | ${pct(r.ofPeak)} | ${f(r.cppEventsGbps)} | ${pct(r.ratioEvents)} |`);
+    }
+    L.push('');
+  } else if (doc.copyJs?.skipped || doc.copyJs?.error || doc.copyCpp?.error) {
+    L.push(`Copies: ${doc.copyJs?.skipped || doc.copyJs?.error || doc.copyCpp?.error}`, '');
+  }
+  const rc = doc.roundtripCpp;
+  const rj = doc.roundtripJs;
+  const rw = doc.roundtripJsWorker;
+  if (rc && !rc.error) {
+    L.push(`Round trip, ${rc.bytes} B host->device copy + event, one at a time, ${rc.iterations} calls (us):`, '');
+    L.push('| what | median | p99 | mean | min |', '| --- | ---: | ---: | ---: | ---: |');
+    const row = (name, s) => s && L.push(`| ${name} | ${f(s.medianUs)} | ${f(s.p99Us)} | ${f(s.meanUs)} | ${f(s.minUs)} |`);
+    row('C++ pinned, spin-wait event (cudaEventSynchronize)', rc.pinnedSpin);
+    row('C++ pinned, blocking-sync event', rc.pinnedBlockingSync);
+    row('C++ pageable, spin-wait event', rc.pageableSpin);
+    if (rj && !rj.error) {
+      row('binding pinned HostBuffer, await copyFrom (poller, default)', rj.pinned);
+      row('binding pageable Uint8Array, await copyFrom (poller, default)', rj.pageable);
+    } else if (rj?.error) L.push(`| binding (poller) | ${rj.error.replace(/\|/g, '/').slice(0, 200)} | | | |`);
+    if (rw && !rw.error) {
+      row('binding pinned, TN_CUDA_COMPLETION=worker (pool thread in cudaEventSynchronize)', rw.pinned);
+      row('binding pageable, TN_CUDA_COMPLETION=worker', rw.pageable);
+    } else if (rw?.error) L.push(`| binding (worker) | ${rw.error.replace(/\|/g, '/').slice(0, 200)} | | | |`);
+    L.push('');
+  }
+  for (const [name, r] of [['poller (default)', rj], ['TN_CUDA_COMPLETION=worker', rw]]) {
+    if (r?.timerUnderLoad) {
+      const u = r.timerUnderLoad;
+      L.push(`Event loop, ${name}: 1 ms timer late by median ${f(u.medianMs)} / p99 ${f(u.p99Ms)} / max ${f(u.maxMs)} ms over ${u.ticks} ticks with ${u.inFlight} calls in flight (${u.callsPerSecond} calls/s, ${f(u.loadGbps)} GB/s); idle loop max ${f(r.timerIdle?.maxMs)} ms.`);
+    }
+  }
+  L.push('');
+  const sc = doc.streamsCpp;
+  const sj = doc.streamsJs;
+  if (sc?.results && sj?.results) {
+    L.push(`Concurrent streams (each alternating H2D/D2H ${sizeLabel(sc.bytes)} pinned copies, ${sc.copiesPerStream} per stream), aggregate GB/s:`, '');
+    L.push('| streams | binding | C++ | binding / C++ |', '| ---: | ---: | ---: | ---: |');
+    for (const r of sj.results) {
+      const c = sc.results.find((x) => x.streams === r.streams);
+      L.push(`| ${r.streams} | ${f(r.gbps)} | ${f(c?.gbps)} | ${c ? f((r.gbps / c.gbps) * 100, 1) + '%' : '–'} |`);
+    }
+    L.push('');
+  } else if (sj?.error || sc?.error) L.push(`Streams: ${sj?.error || sc?.error}`, '');
+  if (doc.trt) {
+    if (doc.trt.skipped || doc.trt.error) L.push(`TensorRT (ResNet-50): skipped: ${doc.trt.skipped || doc.trt.error}`);
+    else {
+      L.push(`TensorRT: ${doc.trt.model}`, '', '| precision | infer median/p99 ms | enqueue median/p99 ms | enqueue qps | trtexec median ms | trtexec qps |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+      for (const r of doc.trt.results) {
+        L.push(`| ${r.precision} | ${f(r.infer.medianUs / 1e3, 3)} / ${f(r.infer.p99Us / 1e3, 3)} | ${f(r.enqueue.medianUs / 1e3, 3)} / ${f(r.enqueue.p99Us / 1e3, 3)} | ${f(r.enqueueThroughputQps, 0)} | ${f(r.trtexec?.latencyMedianMs, 3)} | ${f(r.trtexec?.throughputQps, 0)} |`);
+      }
+    }
+  }
+  return L.join('\n') + '\n';
+}
+
+module.exports = { benchMarkdown };

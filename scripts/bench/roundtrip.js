@@ -1,0 +1,137 @@
+'use strict';
+/**
+ * Round trip of one asynchronous binding call and event-loop freedom.
+ *
+ * 1. Latency: `await buf.copyFrom(host, { stream })` of a small buffer (4 KiB; the call records an event after
+ *    the copy and its Promise resolves once the event has completed), one at a time, 10,000 times after 1,000
+ *    warm-up calls; median / p99 in microseconds, from a pinned HostBuffer and from a pageable Uint8Array.
+ *    The C++ equivalent (copy_baseline roundtrip): cudaMemcpyAsync + cudaEventRecord + cudaEventSynchronize.
+ * 2. Event loop under load: 1,000 calls kept in flight (1 MiB pinned copies, both directions, 4 streams; a
+ *    new call is issued whenever one resolves) for `loadMs`; meanwhile a 1 ms setTimeout chain measures how
+ *    late each timer fires (lateness = actual delay - 1 ms). The same chain on an idle loop is the reference
+ *    (libuv timers have 1 ms resolution).
+ *
+ * The completion mechanism is chosen by the addon at load time (TN_CUDA_COMPLETION=worker: a libuv pool thread
+ * blocks in cudaEventSynchronize; default: the poller thread); run-all.js runs this file once per mechanism.
+ *
+ *   node scripts/bench/roundtrip.js [--iterations 10000] [--bytes 4096] [--load-ms 2000] [--json]
+ */
+const { loadLib, cudaSkipReason, stats, round, cli, nowUs, MiB, percentile } = require('./common');
+
+async function timerLateness(ms, during) {
+  const late = [];
+  let stop = false;
+  const chain = new Promise((resolve) => {
+    const tick = () => {
+      if (stop) return resolve();
+      const t0 = performance.now();
+      setTimeout(() => {
+        late.push(performance.now() - t0 - 1);
+        tick();
+      }, 1);
+    };
+    tick();
+  });
+  const work = during ? during() : Promise.resolve();
+  await new Promise((r) => setTimeout(r, ms));
+  stop = true;
+  const extra = await work;
+  await chain;
+  return {
+    ticks: late.length,
+    medianMs: round(percentile(late, 50), 3),
+    p99Ms: round(percentile(late, 99), 3),
+    maxMs: round(Math.max(...late), 3),
+    ...(extra ?? {}),
+  };
+}
+
+async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight = 1000 } = {}) {
+  const lib = loadLib();
+  const skip = cudaSkipReason(lib);
+  if (skip) return { skipped: skip };
+  const { DeviceBuffer, HostBuffer, Stream } = lib;
+  const mechanism = process.env.TN_CUDA_COMPLETION === 'worker' ? 'worker' : 'poller';
+  const stream = new Stream({ nonBlocking: true });
+  const dev = new DeviceBuffer(bytes);
+  const pinned = new HostBuffer(bytes);
+  const pageable = new Uint8Array(bytes);
+  const out = { mechanism, iterations, bytes };
+  try {
+    for (const [name, host] of [['pinned', pinned], ['pageable', pageable]]) {
+      for (let i = 0; i < 1000; i++) await dev.copyFrom(host, { stream });
+      const us = new Array(iterations);
+      for (let i = 0; i < iterations; i++) {
+        const t0 = nowUs();
+        await dev.copyFrom(host, { stream });
+        us[i] = nowUs() - t0;
+      }
+      out[name] = stats(us);
+    }
+
+    // event loop: idle reference, then under load
+    out.timerIdle = await timerLateness(Math.min(500, loadMs));
+    const lanes = [];
+    const size = MiB;
+    for (let i = 0; i < 4; i++) {
+      lanes.push({ stream: new Stream({ nonBlocking: true }), host: new HostBuffer(size), dev: new DeviceBuffer(size) });
+    }
+    try {
+      out.timerUnderLoad = await timerLateness(loadMs, async () => {
+        let running = true;
+        let completed = 0;
+        let issued = 0;
+        let maxInFlight = 0;
+        let current = 0;
+        const t0 = performance.now();
+        setTimeout(() => (running = false), loadMs);
+        const one = async (k) => {
+          while (running) {
+            const l = lanes[k % lanes.length];
+            current++;
+            issued++;
+            if (current > maxInFlight) maxInFlight = current;
+            await ((issued & 1) ? l.dev.copyFrom(l.host, { stream: l.stream }) : l.dev.copyTo(l.host, { stream: l.stream }));
+            current--;
+            completed++;
+            k++;
+          }
+        };
+        // start the 1,000 in batches of 100 so that issuing them does not itself hold the loop for long
+        const workers = [];
+        for (let b = 0; b < inFlight; b += 100) {
+          for (let k = b; k < Math.min(inFlight, b + 100); k++) workers.push(one(k));
+          await new Promise((r) => setImmediate(r));
+        }
+        await Promise.all(workers);
+        const s = (performance.now() - t0) / 1e3;
+        return { inFlight, maxInFlight, callsCompleted: completed, callsPerSecond: round(completed / s, 0), loadGbps: round((completed * size) / s / 1e9, 3) };
+      });
+    } finally {
+      for (const l of lanes) {
+        l.dev.dispose();
+        l.host.dispose();
+        l.stream.dispose();
+      }
+    }
+  } finally {
+    dev.dispose();
+    pinned.dispose();
+    stream.dispose();
+  }
+  return out;
+}
+
+function parseArgs(argv) {
+  const o = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--iterations') o.iterations = Number(argv[++i]);
+    else if (argv[i] === '--bytes') o.bytes = Number(argv[++i]);
+    else if (argv[i] === '--load-ms') o.loadMs = Number(argv[++i]);
+    else if (argv[i] === '--in-flight') o.inFlight = Number(argv[++i]);
+  }
+  return o;
+}
+
+module.exports = { run };
+cli(module, (argv) => run(parseArgs(argv)));

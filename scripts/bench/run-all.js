@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Runs every benchmark of scripts/bench against the plain CUDA C++ baseline (copy_baseline) in the same run and
+ * writes one JSON document with the figures, the ratios and the targets of docs/benchmarks.md:
+ *   - copies through the binding >= 95% of the C++ program's bandwidth at sizes >= 1 MiB (pinned and pageable)
+ *   - median async round trip <= 20 us over C++ (cudaMemcpyAsync + cudaEventRecord + cudaEventSynchronize)
+ *   - timers within 5 ms of schedule while 1,000 calls are in flight
+ *
+ *   node scripts/bench/run-all.js [--out bench.json] [--baseline path/to/copy_baseline] [--quick]
+ * Without a GPU it writes {"skipped": reason} and exits 0.
+ */
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { loadLib, cudaSkipReason, round, MiB } = require('./common');
+const copy = require('./copy');
+const streams = require('./streams');
+const { benchMarkdown } = require('./report');
+
+function arg(name, def) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+
+function baseline(bin, args) {
+  if (!bin) return { skipped: 'no baseline program (--baseline)' };
+  const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 150_000, maxBuffer: 64 * MiB });
+  const line = (r.stdout || '').trim().split('\n').pop();
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { error: `copy_baseline ${args[0]} failed (status ${r.status}): ${(r.stderr || r.stdout || r.error?.message || '').slice(-300)}` };
+  }
+}
+
+function child(script, env, args = []) {
+  const r = spawnSync(process.execPath, [path.join(__dirname, script), '--json', ...args], {
+    encoding: 'utf8',
+    timeout: 150_000,
+    env: { ...process.env, ...env },
+    maxBuffer: 64 * MiB,
+  });
+  const line = (r.stdout || '').trim().split('\n').pop();
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { error: `${script} failed (status ${r.status}${r.signal ? `, ${r.signal}` : ''}): ${(r.stderr || r.error?.message || '').slice(-500)}` };
+  }
+}
+
+function log(msg) {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+async function main() {
+  const out = arg('--out', null);
+  const bin = arg('--baseline', null);
+  const quick = process.argv.includes('--quick') || process.env.TN_BENCH_QUICK === '1';
+  const lib = loadLib();
+  const skip = cudaSkipReason(lib);
+  const doc = { date: new Date().toISOString(), quick };
+  if (skip) {
+    doc.skipped = skip;
+    log(`skipped: ${skip}`);
+  } else {
+    const info = lib.runtimeInfo();
+    const d = info.cuda.devices[0] ?? {};
+    doc.device = { name: d.name, computeCapability: d.computeCapability, totalMemory: d.totalMemory, asyncEngineCount: d.asyncEngineCount };
+    doc.driver = { cudaVersion: info.cuda.driverCudaVersion, driverVersion: info.cuda.driverVersion };
+    doc.runtimeCuda = info.cuda.runtimeVersion;
+    doc.node = process.versions.node;
+    const sizes = quick ? [4096, 65536, MiB, 16 * MiB, 256 * MiB] : copy.DEFAULT_SIZES;
+    const iterations = quick ? 2000 : 10000;
+
+    log('copy engine peak (C++)');
+    doc.peak = baseline(bin, ['peak']);
+    log('copies: C++');
+    doc.copyCpp = baseline(bin, ['copy', sizes.join(',')]);
+    log('copies: C++ with an event after each copy (pinned, >= 1 MiB)');
+    doc.copyCppEvents = baseline(bin, ['copyev', sizes.filter((n) => n >= MiB && n <= 64 * MiB).join(','), 'pinned']);
+    log('copies: binding');
+    doc.copyJs = await copy.run({ sizes });
+    log('streams: C++ and binding');
+    doc.streamsCpp = baseline(bin, ['streams']);
+    doc.streamsJs = await streams.run({});
+    log('round trip: C++');
+    doc.roundtripCpp = baseline(bin, ['roundtrip', String(iterations), '4096']);
+    log('round trip + event loop: binding (poller)');
+    doc.roundtripJs = child('roundtrip.js', { TN_CUDA_COMPLETION: '' }, ['--iterations', String(iterations), '--load-ms', quick ? '1000' : '2000']);
+    log('round trip + event loop: binding (TN_CUDA_COMPLETION=worker)');
+    doc.roundtripJsWorker = child('roundtrip.js', { TN_CUDA_COMPLETION: 'worker' }, ['--iterations', String(iterations), '--load-ms', quick ? '1000' : '2000']);
+    log('TensorRT');
+    doc.trt = child('trt.js', {}, quick ? ['--iterations', '200'] : []);
+    doc.targets = targets(doc);
+  }
+  const md = benchMarkdown(doc);
+  console.log(md);
+  if (out) fs.writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
+}
+
+function targets(doc) {
+  const t = {};
+  // 1. copy bandwidth ratio at >= 1 MiB
+  const cpp = new Map((doc.copyCpp.results || []).map((r) => [`${r.kind}/${r.dir}/${r.bytes}`, r.gbps]));
+  const cppEv = new Map((doc.copyCppEvents?.results || []).map((r) => [`${r.kind}/${r.dir}/${r.bytes}`, r.gbps]));
+  const rows = [];
+  for (const r of doc.copyJs.results || []) {
+    const key = `${r.kind}/${r.dir}/${r.bytes}`;
+    const c = cpp.get(key);
+    const ce = cppEv.get(key);
+    const peak = r.dir === 'h2d' ? doc.peak.h2dGbps : doc.peak.d2hGbps;
+    rows.push({ kind: r.kind, dir: r.dir, bytes: r.bytes, jsGbps: r.gbps, cppGbps: c ?? null, ratio: c ? round(r.gbps / c, 3) : null,
+      cppEventsGbps: ce ?? null, ratioEvents: ce ? round(r.gbps / ce, 3) : null, ofPeak: peak ? round(r.gbps / peak, 3) : null });
+  }
+  doc.copyCompare = rows;
+  const big = rows.filter((r) => r.bytes >= MiB && r.ratio !== null);
+  const worst = big.reduce((w, r) => (w === null || r.ratio < w.ratio ? r : w), null);
+  t.copyRatio = { target: '>= 0.95 of C++ at >= 1 MiB', worst, pass: worst ? big.every((r) => r.ratio >= 0.95) : null,
+    failing: big.filter((r) => r.ratio < 0.95).map((r) => `${r.kind} ${r.dir} ${r.bytes}: ${r.ratio}`) };
+  // 2. round trip overhead (default mechanism vs C++ with the default spin-waiting event)
+  const cs = doc.roundtripCpp.pinnedSpin;
+  const js = doc.roundtripJs.pinned;
+  if (cs && js) {
+    t.roundTrip = {
+      target: 'median <= 20 us over C++',
+      cppMedianUs: cs.medianUs, cppP99Us: cs.p99Us, jsMedianUs: js.medianUs, jsP99Us: js.p99Us,
+      overheadMedianUs: round(js.medianUs - cs.medianUs, 2), overheadP99Us: round(js.p99Us - cs.p99Us, 2),
+      pass: js.medianUs - cs.medianUs <= 20,
+    };
+    const w = doc.roundtripJsWorker.pinned;
+    if (w) t.roundTrip.workerMechanism = { jsMedianUs: w.medianUs, jsP99Us: w.p99Us, overheadMedianUs: round(w.medianUs - cs.medianUs, 2) };
+  } else {
+    t.roundTrip = { target: 'median <= 20 us over C++', pass: null, error: doc.roundtripJs.error || doc.roundtripCpp.error || 'missing figures' };
+  }
+  // 3. timers under load
+  const tl = doc.roundtripJs.timerUnderLoad;
+  t.timers = tl
+    ? { target: 'timer lateness <= 5 ms with 1,000 calls in flight', maxMs: tl.maxMs, p99Ms: tl.p99Ms, idleMaxMs: doc.roundtripJs.timerIdle?.maxMs, pass: tl.maxMs <= 5 }
+    : { target: 'timer lateness <= 5 ms with 1,000 calls in flight', pass: null };
+  return t;
+}
+
+main().catch((e) => {
+  console.error(e && e.stack ? e.stack : e);
+  process.exit(1);
+});

