@@ -34,6 +34,29 @@ export {
   type EventOptions,
 } from './cuda';
 export type { CalibrationAlgorithm, CalibrationBatch, CalibratorLike } from './calibration/types';
+export {
+  Calibrator,
+  EntropyCalibrator,
+  MinMaxCalibrator,
+  PercentileCalibrator,
+  createCalibrator,
+  npyDirectoryCalibrator,
+  NpyDirectorySource,
+  parseCalibrationCache,
+  formatCalibrationCache,
+  createOrtRunner,
+  type CalibratorOptions,
+  type PercentileCalibratorOptions,
+  type NpyCalibratorOptions,
+  type CalibrationMethod,
+  type CalibrationCache,
+  type ShapedBatch,
+  type ShapedTensor,
+  type BatchInput,
+  type StatisticsRunner,
+} from './calibration';
+export { quantize, type QuantizeOptions, type QuantizeResult, type QuantizeSummary } from './quantize';
+export { loadModel, saveModel, modelInfo, type ModelInfo, type ValueDesc } from './onnx';
 export { Runtime, type RuntimeOptions, type EngineSource } from './runtime';
 export { Engine, type IOTensor, type InspectOptions } from './engine';
 export {
@@ -61,5 +84,5 @@ export {
   type ProfilingVerbosity,
   type ShapeRange,
 } from './config';
-export { OnnxParser, UffParser } from './parser';
+export { OnnxParser, UffParser, type UffInputOrder } from './parser';
 export { buildEngine, type BuildOptions } from './build';

@@ -86,21 +86,74 @@ export class OnnxParser {
   }
 }
 
+export type UffInputOrder = 'nchw' | 'nhwc' | 'nc';
+
 /**
  * UFF models (TensorFlow 1 frozen graphs converted with `convert-to-uff`). TensorRT removed UFF in 9.0, so the
- * constructor throws UNSUPPORTED unless tensorrt-node was built against TensorRT <= 8.6 with a UFF parser.
+ * constructor throws UNSUPPORTED unless tensorrt-node was built against TensorRT <= 8.6 (libnvparsers). Register
+ * the inputs (with their CHW/HWC order) and outputs, then parse the file.
  */
 export class UffParser {
+  #native: TensorRTNative.UffParser | null;
+  readonly network: NetworkDefinition;
+
   constructor(network: NetworkDefinition) {
     if (!(network instanceof NetworkDefinition)) throw invalidArg('UffParser expects a NetworkDefinition');
     const a = getTrtNative();
-    if (!a.UffParser) {
+    const ctor = a.UffParser;
+    if (!ctor) {
       throw new TensorRTError(
         'UNSUPPORTED',
         `UFF parsing does not exist in TensorRT ${a.compiledWith().tensorrt ?? '(none)'}: UFF was removed in TensorRT 9; ` +
           'convert the model to ONNX (e.g. tf2onnx) and use OnnxParser',
       );
     }
-    throw new TensorRTError('UNSUPPORTED', 'UffParser is not implemented by this build of tensorrt-node');
+    const n = network.native;
+    this.#native = callNative(() => new ctor(n));
+    this.network = network;
+  }
+
+  get #n(): TensorRTNative.UffParser {
+    if (!this.#native) throw new TensorRTError('DISPOSED', 'UffParser has been disposed');
+    return this.#native;
+  }
+
+  get disposed(): boolean {
+    return this.#native === null;
+  }
+
+  /** Declares an input: its name, dimensions without the batch dimension, and the framework's layout. */
+  registerInput(name: string, dims: number[], order: UffInputOrder = 'nchw'): void {
+    if (typeof name !== 'string' || !name) throw invalidArg('registerInput: name must be a non-empty string');
+    if (!Array.isArray(dims) || dims.length > 8 || !dims.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw invalidArg('registerInput: dims must be an array of at most 8 non-negative integers');
+    }
+    if (order !== 'nchw' && order !== 'nhwc' && order !== 'nc') throw invalidArg("registerInput: order must be 'nchw', 'nhwc' or 'nc'");
+    callNative(() => this.#n.registerInput(name, dims, order));
+  }
+
+  registerOutput(name: string): void {
+    if (typeof name !== 'string' || !name) throw invalidArg('registerOutput: name must be a non-empty string');
+    callNative(() => this.#n.registerOutput(name));
+  }
+
+  /** Parses a .uff file into the network. PARSE_ERROR with TensorRT's messages on failure. */
+  async parse(path: string, options: { weightsType?: 'float32' | 'float16' } = {}): Promise<void> {
+    if (typeof path !== 'string' || !path) throw invalidArg('UffParser.parse expects a file path');
+    const w = options.weightsType ?? 'float32';
+    if (w !== 'float32' && w !== 'float16') throw invalidArg("weightsType must be 'float32' or 'float16'");
+    const n = this.#n;
+    await checkReadableFile(path, 'UffParser.parse');
+    await awaitNative(callNative(() => n.parse(path, w)));
+  }
+
+  dispose(): void {
+    const n = this.#native;
+    this.#native = null;
+    if (n) n.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

@@ -12,10 +12,17 @@
 #include <NvOnnxParser.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "compat.h"
 #include "trt_common.h"
+
+#if TN_HAS_UFF
+#include <NvUffParser.h>
+#endif
 
 namespace tn::trt {
 
@@ -43,7 +50,10 @@ class Builder : public Napi::ObjectWrap<Builder> {
   // recorder first: destroyed after the TensorRT objects that hold it
   std::shared_ptr<ErrorRecorder> recorder;
   std::shared_ptr<nvinfer1::IBuilder> builder;
-  nvinfer1::IBuilder& Get(Napi::Env env) const;  // throws DISPOSED
+  // Builds in flight on this IBuilder (shared with its networks and configs): TensorRT's builder serves one
+  // thread at a time, so the IBuilder is not touched from JS while a build runs.
+  std::shared_ptr<std::atomic<int>> building = std::make_shared<std::atomic<int>>(0);
+  nvinfer1::IBuilder& Get(Napi::Env env) const;  // throws DISPOSED / INVALID_ARGUMENT while building
 
  private:
   Napi::Value PlatformHasFastFp16(const Napi::CallbackInfo& info);
@@ -96,6 +106,10 @@ class CalibratorBridge {
   virtual void Detach(nvinfer1::IBuilderConfig& config) = 0;  // after the build
   // The first failure of the JS side ("" when none).
   virtual std::string Error() const = 0;
+  // Bytes TensorRT will read per calibration input (from the network's input shapes, dynamic dimensions taken
+  // from the first profile's opt shape); batches of another size are refused instead of read out of bounds.
+  // Inputs missing here are not checked.
+  virtual void ExpectSizes(std::map<std::string, size_t> bytes) = 0;
 };
 
 // Creates a bridge for `adapter` ({algorithm, batchSize, quantile?, regressionCutoff?, getBatch(names) ->
@@ -113,7 +127,10 @@ class BuilderConfig : public Napi::ObjectWrap<BuilderConfig> {
   std::shared_ptr<nvinfer1::IBuilder> builder;
   std::shared_ptr<nvinfer1::ITimingCache> timingCache;  // before config: outlives it
   std::shared_ptr<nvinfer1::IBuilderConfig> config;
+  std::shared_ptr<std::atomic<int>> building;  // the Builder's
   Napi::ObjectReference calibrator;  // the JS adapter, when set
+  // opt shapes of each profile added (for the calibrator's batch size checks)
+  std::vector<std::map<std::string, nvinfer1::Dims>> profileOpt;
   std::atomic<int> busy{0};
   nvinfer1::IBuilderConfig& Get(Napi::Env env, bool forWrite = false) const;
 
@@ -155,6 +172,28 @@ class OnnxParser : public Napi::ObjectWrap<OnnxParser> {
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 };
+
+#if TN_HAS_UFF
+// UFF parser (TensorRT <= 8.6, libnvparsers): registerInput / registerOutput, then parse(path) on a worker.
+class UffParser : public Napi::ObjectWrap<UffParser> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit UffParser(const Napi::CallbackInfo& info);  // new UffParser(network)
+
+  std::shared_ptr<nvinfer1::INetworkDefinition> network;
+  std::shared_ptr<nvuffparser::IUffParser> parser;
+  Napi::ObjectReference networkRef;
+  std::shared_ptr<ErrorRecorder> recorder;
+  std::atomic<int> busy{0};
+
+ private:
+  Napi::Value RegisterInput(const Napi::CallbackInfo& info);
+  Napi::Value RegisterOutput(const Napi::CallbackInfo& info);
+  Napi::Value Parse(const Napi::CallbackInfo& info);
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+};
+#endif
 
 }  // namespace tn::trt
 #endif

@@ -5,7 +5,6 @@
 #if TN_HAVE_TENSORRT
 #include <cuda_runtime_api.h>
 
-#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -13,6 +12,7 @@
 #include <utility>
 
 #include "compat.h"
+#include "cuda.h"
 #include "errors.h"
 #include "loader.h"
 #include "logger.h"
@@ -128,11 +128,12 @@ class Progress
   }
 #endif
 
-  // Worker thread, after the build: wait (bounded) until every queued event reached JS, so that they all
-  // arrive before the promise settles.
+  // Worker thread, after the build: wait until every queued event reached JS, so that they all arrive before
+  // the promise settles and none outlives this object. Never waits forever: at environment teardown Node hands
+  // the queued items to Deliver with a null env, which still counts them done.
   void Drain() {
     std::unique_lock<std::mutex> lock(m_);
-    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return pending_ == 0; });
+    cv_.wait(lock, [&] { return pending_ == 0; });
   }
 
   // JS thread (worker destructor).
@@ -205,6 +206,7 @@ class BuildWorker : public PromiseWorker {
       : PromiseWorker(env),
         recorder_(b->recorder),
         builder_(b->builder),
+        building_(b->building),
         network_(n->network),
         config_(c->config),
         net_(n),
@@ -216,6 +218,7 @@ class BuildWorker : public PromiseWorker {
     keepConfig_ = Napi::Persistent(c->Value());
     ++net_->busy;
     ++cfg_->busy;
+    ++*building_;
   }
 
   ~BuildWorker() override {
@@ -227,6 +230,7 @@ class BuildWorker : public PromiseWorker {
 #endif
     --net_->busy;
     --cfg_->busy;
+    --*building_;
   }
 
   void Setup(Napi::Env env, Napi::Value onProgress) {
@@ -238,11 +242,37 @@ class BuildWorker : public PromiseWorker {
 #endif
     if (!cfg_->calibrator.IsEmpty()) {
       calibrator_ = CreateCalibratorBridge(env, cfg_->calibrator.Value(), device_);
+      calibrator_->ExpectSizes(CalibrationSizes());
       calibrator_->Attach(*config_);
     }
   }
 
   std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }
+
+ private:
+  // Bytes per network input for one calibration batch (see CalibratorBridge::ExpectSizes).
+  std::map<std::string, size_t> CalibrationSizes() const {
+    std::map<std::string, size_t> out;
+    for (int32_t i = 0; i < network_->getNbInputs(); ++i) {
+      nvinfer1::ITensor* t = network_->getInput(i);
+      if (!t || !t->getName()) continue;
+      nvinfer1::Dims d = t->getDimensions();
+      bool dynamic = false;
+      for (int32_t k = 0; k < d.nbDims; ++k) dynamic = dynamic || d.d[k] < 0;
+      if (dynamic) {
+        if (cfg_->profileOpt.empty()) continue;
+        auto it = cfg_->profileOpt.front().find(t->getName());
+        if (it == cfg_->profileOpt.front().end()) continue;
+        d = it->second;
+      }
+      size_t elem = DataTypeSize(t->getType());
+      if (elem == 0) continue;
+      size_t n = 1;
+      for (int32_t k = 0; k < d.nbDims; ++k) n *= static_cast<size_t>(d.d[k]);
+      out[t->getName()] = n * elem;
+    }
+    return out;
+  }
 
  protected:
   void Run() override {
@@ -276,6 +306,7 @@ class BuildWorker : public PromiseWorker {
  private:
   std::shared_ptr<ErrorRecorder> recorder_;
   std::shared_ptr<nvinfer1::IBuilder> builder_;
+  std::shared_ptr<std::atomic<int>> building_;
   std::shared_ptr<nvinfer1::INetworkDefinition> network_;
   std::shared_ptr<nvinfer1::IBuilderConfig> config_;
   NetworkDefinition* net_;
@@ -324,6 +355,13 @@ Builder* Builder::Unwrap(Napi::Value v) {
 Builder::Builder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Builder>(info) {
   Napi::Env env = info.Env();
   Guard(env, [&] {
+    // TENSORRT_UNAVAILABLE (with the loader's reason) first, then CUDA_UNAVAILABLE, then TensorRT's own failure.
+    Probe probe = ProbeTensorRT();
+    if (!probe.available) {
+      throw NativeError("TENSORRT_UNAVAILABLE", std::string("TensorRT ") + (CompiledVersion() ? CompiledVersion() : "") +
+                                                    " (compiled in) cannot be loaded: " + probe.reason);
+    }
+    cuda::EnsureCuda();
     builder = Share(CreateBuilder());
     recorder = std::make_shared<ErrorRecorder>();
     builder->setErrorRecorder(recorder.get());
@@ -332,6 +370,11 @@ Builder::Builder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Builder>(inf
 
 nvinfer1::IBuilder& Builder::Get(Napi::Env env) const {
   if (!builder) ThrowDisposed(env, "Builder");
+  if (building->load() > 0) {
+    Throw(env, "INVALID_ARGUMENT",
+          "a build is running on this Builder (TensorRT's builder serves one thread at a time): wait for it, or use "
+          "another Builder");
+  }
   return *builder;
 }
 
@@ -465,6 +508,9 @@ void InitBuilderClasses(Napi::Env env, Napi::Object exports) {
   exports.Set("NetworkDefinition", trt::NetworkDefinition::Init(env));
   exports.Set("BuilderConfig", trt::BuilderConfig::Init(env));
   exports.Set("OnnxParser", trt::OnnxParser::Init(env));
+#if TN_HAS_UFF
+  exports.Set("UffParser", trt::UffParser::Init(env));
+#endif
 }
 
 }  // namespace tn

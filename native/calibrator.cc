@@ -153,6 +153,8 @@ class BridgeCore {
     return error_;
   }
 
+  void ExpectSizes(std::map<std::string, size_t> bytes) { expected_ = std::move(bytes); }
+
   // Builder thread.
   bool GetBatch(void* bindings[], char const* names[], int32_t nbBindings) {
     if (!Error().empty()) return false;
@@ -170,6 +172,13 @@ class BridgeCore {
       const std::vector<uint8_t>& host = a.tensors[name];
       if (host.empty()) {
         SetError("calibrator getBatch: the batch for input '" + name + "' is empty");
+        return false;
+      }
+      auto expected = expected_.find(name);
+      if (expected != expected_.end() && expected->second != host.size()) {
+        SetError("calibrator getBatch: the batch for input '" + name + "' has " + std::to_string(host.size()) +
+                 " bytes; TensorRT reads " + std::to_string(expected->second) +
+                 " (the input's shape, dynamic dimensions from the first profile's opt shape, times its element size)");
         return false;
       }
       DeviceBlock& blk = device_buffers_[name];
@@ -298,6 +307,7 @@ class BridgeCore {
   mutable std::mutex m_;
   std::string error_;
   std::map<std::string, DeviceBlock> device_buffers_;
+  std::map<std::string, size_t> expected_;
   std::vector<uint8_t> cache_;
 };
 
@@ -370,6 +380,7 @@ class Bridge final : public CalibratorBridge {
     if (config.getInt8Calibrator() == calibrator_.get()) config.setInt8Calibrator(nullptr);
   }
   std::string Error() const override { return core_.Error(); }
+  void ExpectSizes(std::map<std::string, size_t> bytes) override { core_.ExpectSizes(std::move(bytes)); }
 
  private:
   BridgeCore core_;

@@ -6,6 +6,7 @@
 
 #if TN_HAVE_TENSORRT
 #include <cmath>
+#include <map>
 #include <string>
 
 #include "compat.h"
@@ -53,7 +54,13 @@ nvinfer1::BuilderFlag FlagArg(Napi::Env env, const Napi::Value& v) {
   int value = compat::Lookup(t, n, name.c_str());
   if (value >= 0) return static_cast<nvinfer1::BuilderFlag>(value);
   if (Known(kAllFlags, sizeof(kAllFlags) / sizeof(kAllFlags[0]), name)) {
-    Throw(env, "UNSUPPORTED", "builder flag '" + name + "' does not exist in TensorRT " TN_TRT_VERSION_STRING);
+    std::string msg = "builder flag '" + name + "' does not exist in TensorRT " TN_TRT_VERSION_STRING;
+    static const char* const precisions[] = {"fp16", "int8", "bf16", "fp8", "int4", "fp4"};
+    if (TN_ALWAYS_STRONGLY_TYPED && Known(precisions, sizeof(precisions) / sizeof(precisions[0]), name)) {
+      msg += ": networks are always strongly typed there, precisions come from the model (its types, casts and "
+             "Q/DQ nodes)";
+    }
+    Throw(env, "UNSUPPORTED", msg);
   }
   Throw(env, "INVALID_ARGUMENT", "unknown builder flag '" + name + "'");
 }
@@ -128,6 +135,7 @@ BuilderConfig::BuilderConfig(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   builder = b->builder;
   if (!builder) ThrowDisposed(env, "Builder");
   recorder = b->recorder;
+  building = b->building;
   nvinfer1::IBuilderConfig* c = builder->createBuilderConfig();
   if (!c) ThrowTrt("TENSORRT_ERROR", "createBuilderConfig failed", recorder.get());
   config = Share(c);
@@ -195,12 +203,16 @@ Napi::Value BuilderConfig::AddOptimizationProfile(const Napi::CallbackInfo& info
     Throw(env, "INVALID_ARGUMENT", "addOptimizationProfile expects { [inputName]: { min, opt, max } }");
   }
   if (!builder) ThrowDisposed(env, "Builder");
+  if (building->load() > 0) {
+    Throw(env, "INVALID_ARGUMENT", "addOptimizationProfile: a build is running on this config's Builder; wait for it");
+  }
   Napi::Object spec = info[0].As<Napi::Object>();
   nvinfer1::IOptimizationProfile* profile = builder->createOptimizationProfile();  // owned by the builder
   if (!profile) ThrowTrt("TENSORRT_ERROR", "createOptimizationProfile failed", recorder.get());
   Napi::Array names = spec.GetPropertyNames();
   if (names.Length() == 0) Throw(env, "INVALID_ARGUMENT", "an optimization profile needs at least one input");
   recorder->clear();
+  std::map<std::string, nvinfer1::Dims> opt;
   for (uint32_t i = 0; i < names.Length(); ++i) {
     std::string name = names.Get(i).ToString().Utf8Value();
     Napi::Value r = spec.Get(name);
@@ -218,11 +230,13 @@ Napi::Value BuilderConfig::AddOptimizationProfile(const Napi::CallbackInfo& info
       if (!profile->setDimensions(name.c_str(), s.sel, d)) {
         ThrowTrt("INVALID_ARGUMENT", "TensorRT rejected " + what, recorder.get());
       }
+      if (s.sel == nvinfer1::OptProfileSelector::kOPT) opt[name] = d;
     }
   }
   if (!profile->isValid()) ThrowTrt("INVALID_ARGUMENT", "the optimization profile is not valid", recorder.get());
   int32_t index = cfg.addOptimizationProfile(profile);
   if (index < 0) ThrowTrt("INVALID_ARGUMENT", "addOptimizationProfile failed", recorder.get());
+  profileOpt.push_back(std::move(opt));
   return Napi::Number::New(env, index);
 }
 

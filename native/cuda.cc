@@ -1,6 +1,7 @@
 // CUDA surface: see cuda.h.
 #include "cuda.h"
 
+#include <dlfcn.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -130,14 +131,15 @@ std::map<uintptr_t, std::weak_ptr<Pinned>>& PinnedRegistry() {
 // pooled event after it and hands a Completion to one process-wide poller thread. The poller watches the head
 // of each stream's FIFO with cudaEventQuery (busy for 200 us after activity, then every 50 us, asleep once
 // nothing is in flight) and queues finished items on their env's Port, whose uv_async callback settles them
-// on the JS thread (pageable D2H tail copy, releases, Promise) for at most 1 ms per loop iteration, so timers
+// on the JS thread (pageable D2H tail copy, releases, Promise) for at most 0.5 ms per loop iteration, so timers
 // and I/O keep their turn under load. Nothing blocks the JS thread or a libuv pool thread while the GPU works.
 // TN_CUDA_COMPLETION=worker switches to waiting in cudaEventSynchronize on a libuv pool thread (kept for
 // comparison: scripts/bench/roundtrip.js measures both).
 //
-// Pageable host memory, up to kSmallPageable bytes: host->device goes through CUDA's own pageable path
-// (cudaMemcpyAsync stages the bytes before returning, without waiting for the stream); device->host through a
-// pinned staging block emptied on the JS thread once the copy has finished. Larger copies (and small
+// Pageable host memory: host->device up to kDriverPageableH2D bytes goes through CUDA's own pageable path
+// (cudaMemcpyAsync stages the bytes before returning, without waiting for the stream; at most ~60 us on the JS
+// thread); device->host up to kSmallPageable bytes through a pinned staging block emptied on the JS thread once
+// the copy has finished. Larger copies (and small
 // device->host ones when kMaxCachedStaging of staging is in use) are cut into kChunk pieces that cycle through
 // kSlots pinned slots; the host side of each piece (a parallel memcpy to or from the slot: CopyPool) runs as a
 // host function on a per-device side stream, ordered against the DMA on the caller's stream with events, so
@@ -179,9 +181,10 @@ struct Port {
   uv_async_t* async = nullptr;    // guarded by m once created (uv_async_send from the poller)
   napi_env env = nullptr;
   napi_async_context asyncContext = nullptr;
+  napi_ref deliver = nullptr;  // JS function wrapping Deliver (entered through napi_make_callback)
   size_t pending = 0;  // JS thread only: items not yet finished (the async handle is ref'd while > 0)
 };
-constexpr auto kDeliveryBudget = std::chrono::microseconds(1000);
+constexpr auto kDeliveryBudget = std::chrono::microseconds(500);
 
 bool UseWorkerCompletion() {
   static const bool worker = [] {
@@ -227,7 +230,8 @@ void ReleaseEvent(int device, cudaEvent_t ev) {
 }
 
 // ---- small staging blocks for pageable copies up to kSmallPageable bytes
-constexpr size_t kSmallPageable = size_t(256) << 10;
+constexpr size_t kSmallPageable = size_t(256) << 10;     // device->host through one staging block
+constexpr size_t kDriverPageableH2D = size_t(1) << 20;  // host->device through CUDA's own pageable path
 constexpr size_t kMinStaging = size_t(4) << 10;
 constexpr size_t kMaxCachedStaging = size_t(64) << 20;  // also the most staging memory in use at once
 std::mutex g_stagingMutex;
@@ -571,18 +575,22 @@ class Poller {
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // precise 50 us naps
 #endif
     using Clock = std::chrono::steady_clock;
-    constexpr auto kSpin = std::chrono::microseconds(200);
-    constexpr auto kNap = std::chrono::microseconds(50);
+    constexpr auto kSpin = std::chrono::microseconds(200);    // nothing in flight: keep watching this long
+    constexpr auto kYield = std::chrono::microseconds(2000);  // work in flight: poll (yielding) this long
+    constexpr auto kNap = std::chrono::microseconds(50);      // then look every 50 us
     auto lastActivity = Clock::now();
     for (;;) {
       bool idle = active_ == 0;
       bool fresh = false;
-      if (idle && Clock::now() - lastActivity > kSpin) {
+      auto quiet = Clock::now() - lastActivity;
+      if (idle && quiet > kSpin) {
         fresh = Take(true, {});  // nothing in flight: sleep until work arrives
       } else if (incomingCount_.load(std::memory_order_acquire) > 0) {
         fresh = Take(false, {});
-      } else if (!idle && Clock::now() - lastActivity > kSpin) {
+      } else if (!idle && quiet > kYield) {
         fresh = Take(false, kNap);  // long-running work: look every 50 us (woken early by new work)
+      } else if (!idle && quiet > kSpin) {
+        std::this_thread::yield();
       }
       if (fresh) lastActivity = Clock::now();
       if (active_ > 0 && Sweep()) {
@@ -656,26 +664,21 @@ void Discard(Completion* c) {
   delete c;
 }
 
-// uv_async callback on the env's loop: settles finished items for up to kDeliveryBudget.
-void OnReady(uv_async_t* handle) {
-  auto* port = static_cast<Port*>(handle->data);
-  if (!port) return;
-  napi_env env = port->env;
-  napi_handle_scope hs;
-  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
-  napi_callback_scope cs = nullptr;
-  napi_value resource;
-  if (port->asyncContext && napi_create_object(env, &resource) == napi_ok) {
-    if (napi_open_callback_scope(env, resource, port->asyncContext, &cs) != napi_ok) cs = nullptr;
-  }
+// Runs as a JS function called through napi_make_callback (so node has entered the env's context and opened a
+// callback scope: worker threads have no context entered in raw libuv callbacks); settles finished items for
+// up to kDeliveryBudget, then leaves the rest to the next loop iteration.
+napi_value Deliver(napi_env env, napi_callback_info info) {
+  void* data = nullptr;
+  napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
+  auto* port = static_cast<Port*>(data);
   auto deadline = std::chrono::steady_clock::now() + kDeliveryBudget;
   for (unsigned i = 1;; ++i) {
     Completion* c = nullptr;
     {
       std::lock_guard<std::mutex> lock(port->m);
-      if (port->ready.empty()) break;
+      if (port->ready.empty() || port->closed) break;
       if ((i & 15) == 0 && std::chrono::steady_clock::now() > deadline) {
-        uv_async_send(handle);  // the rest on the next loop iteration, after timers and I/O
+        uv_async_send(port->async);  // the rest after timers and I/O
         break;
       }
       c = port->ready.front();
@@ -684,10 +687,27 @@ void OnReady(uv_async_t* handle) {
     try {
       FinishOne(env, c);
     } catch (...) {
-      // never let a C++ exception cross into libuv
+      // never let a C++ exception cross into N-API
     }
   }
-  if (cs) napi_close_callback_scope(env, cs);  // runs the microtasks: the awaiting JS continues here
+  return nullptr;
+}
+
+// uv_async callback on the env's loop.
+void OnReady(uv_async_t* handle) {
+  auto* port = static_cast<Port*>(handle->data);
+  if (!port || !port->deliver) return;
+  napi_env env = port->env;
+  napi_handle_scope hs;
+  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
+  napi_value fn = nullptr;
+  if (napi_get_reference_value(env, port->deliver, &fn) == napi_ok && fn) {
+    // the microtasks run when this returns: awaiting JS continues here
+    if (napi_make_callback(env, port->asyncContext, fn, fn, 0, nullptr, nullptr) != napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+  }
   napi_close_handle_scope(env, hs);
 }
 
@@ -737,6 +757,11 @@ std::shared_ptr<Port> NewPort(Napi::Env env) {
   }
   napi_value name;
   napi_create_string_utf8(env, "tensorrt-node:cuda", NAPI_AUTO_LENGTH, &name);
+  napi_value fn;
+  if (napi_create_function(env, "tensorrtNodeDeliver", NAPI_AUTO_LENGTH, Deliver, port.get(), &fn) != napi_ok ||
+      napi_create_reference(env, fn, 1, &port->deliver) != napi_ok) {
+    port->deliver = nullptr;
+  }
   napi_value resource;
   napi_create_object(env, &resource);
   napi_ref resourceRef;  // held for the env's lifetime (the async context's resource must stay alive)
@@ -815,7 +840,7 @@ Napi::Value Submit(Napi::Env env, std::unique_ptr<Completion> c, Napi::Value kee
     throw NativeError("INTERNAL", "napi_create_promise failed");
   }
   if (!keep.IsEmpty() && keep.IsObject()) napi_create_reference(env, keep, 1, &c->keep);
-  if (UseWorkerCompletion() || !c->port->async) {
+  if (UseWorkerCompletion() || !c->port->async || !c->port->deliver) {
     auto* w = new WaitWorker(env, c.release());
     w->Queue();
   } else {
@@ -1034,7 +1059,7 @@ Napi::Value DeviceBuffer::CopyFromHost(const Napi::CallbackInfo& info) {
       if (src.pinned) {
         TN_CUDA_CHECK(cudaMemcpyAsync(dst, from, n, cudaMemcpyHostToDevice, stream));
         c->pinned = src.pinned;
-      } else if (n <= kSmallPageable) {
+      } else if (n <= kDriverPageableH2D) {
         // CUDA copies pageable host->device memory into its own staging before returning (no wait on the
         // stream), which for small sizes is cheaper than anything done here
         TN_CUDA_CHECK(cudaMemcpyAsync(dst, from, n, cudaMemcpyHostToDevice, stream));
@@ -1576,12 +1601,25 @@ Napi::Value EventElapsedTime(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// The addon keeps process-wide threads (the poller, CopyPool) and CUDA host functions whose code lives in this
+// library; node dlclose()s an addon with the last env (worker thread) that loaded it, so pin it in memory.
+static void PinAddon() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&PinAddon), &info) != 0 && info.dli_fname != nullptr) {
+      dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);  // the extra reference is never dropped
+    }
+  });
+}
+
 }  // namespace tn::cuda
 
 namespace tn {
 
 void InitCuda(Napi::Env env, Napi::Object exports) {
   using namespace tn::cuda;
+  PinAddon();
   auto* c = new Constructors();
   RegisterCtors(env, c);
   c->port = NewPort(env);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -76,12 +77,13 @@ std::vector<std::string> PythonPatterns() {
   return out;
 }
 
-std::vector<std::string> Glob(const std::string& pattern) {
+// Folders (dirs = true) or files matching a glob pattern.
+std::vector<std::string> Glob(const std::string& pattern, bool dirs = true) {
   std::vector<std::string> out;
   glob_t g;
-  if (glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
+  if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
     for (size_t i = 0; i < g.gl_pathc; ++i) {
-      if (IsDir(g.gl_pathv[i])) out.push_back(g.gl_pathv[i]);
+      if (dirs ? IsDir(g.gl_pathv[i]) : IsFile(g.gl_pathv[i])) out.push_back(g.gl_pathv[i]);
     }
   }
   globfree(&g);
@@ -154,6 +156,8 @@ void Note(std::string& s, const std::string& what) {
                          (e ? e : "not found") + ")");
   }
   // 4. pip-installed TensorRT
+  if (Env("VIRTUAL_ENV").empty()) Note(f.searched, "$VIRTUAL_ENV (unset)");
+  if (Env("CONDA_PREFIX").empty()) Note(f.searched, "$CONDA_PREFIX (unset)");
   for (const auto& pattern : PythonPatterns()) {
     auto dirs = Glob(pattern);
     if (dirs.empty()) {
@@ -243,6 +247,8 @@ struct State {
   void* nvonnxparser = nullptr;
   ParserFn createParser = nullptr;
   std::string parserReason;
+  // Optional libraries by base name: handle (nullptr when missing) and why.
+  std::map<std::string, std::pair<void*, std::string>> optional;
 };
 
 std::mutex g_mutex;
@@ -312,6 +318,11 @@ State& Load() {
   }
   s.nvinfer = f.handle;
   p.available = true;
+  // libnvinfer dlopens its builder resource library by soname when building; preload the copies next to it so
+  // that a folder outside the linker's path (TENSORRT_LIB_DIR, pip's tensorrt_libs) works like pip's own loader.
+  for (const auto& res : Glob(Dirname(f.path) + "/libnvinfer_builder_resource*.so*", false)) {
+    dlopen(res.c_str(), RTLD_NOW | RTLD_LOCAL);
+  }
   if (minor < NV_TENSORRT_MINOR) {
     p.reason = "note: the TensorRT library (" + p.version + ") is older than the headers compiled in (" + kCompiled +
                "); TensorRT may refuse to create objects for a newer API version";
@@ -422,6 +433,30 @@ nvinfer1::IRefitter* CreateRefitter(nvinfer1::ICudaEngine& engine) {
     FactoryFailed("createInferRefitter");
   }
   return static_cast<nvinfer1::IRefitter*>(r);
+}
+
+void* ResolveOptional(const std::string& base, const char* symbol, std::string* reason) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  State& s = Load();
+  if (!s.probe.available) {
+    if (reason) *reason = s.probe.reason;
+    return nullptr;
+  }
+  auto it = s.optional.find(base);
+  if (it == s.optional.end()) {
+    const std::string soname = base + ".so." + kMajor;
+    Found f = OpenLibrary(soname, Dirname(s.probe.libraryPath));
+    std::string why = f.handle ? "" : soname + " was not found. Searched: " + f.searched;
+    it = s.optional.emplace(base, std::make_pair(f.handle, why)).first;
+  }
+  if (!it->second.first) {
+    if (reason) *reason = it->second.second;
+    return nullptr;
+  }
+  dlerror();
+  void* sym = dlsym(it->second.first, symbol);
+  if (!sym && reason) *reason = base + ".so." + kMajor + " has no symbol " + symbol;
+  return sym;
 }
 
 bool OnnxParserAvailable(std::string* reason) {

@@ -42,6 +42,10 @@ nvinfer1::IRuntime* CreateRuntime();
 nvinfer1::IRefitter* CreateRefitter(nvinfer1::ICudaEngine& engine);
 // Throws TENSORRT_UNAVAILABLE naming libnvonnxparser.so.<major> and the paths searched when it is missing.
 nvonnxparser::IParser* CreateOnnxParser(nvinfer1::INetworkDefinition& network);
+// Opens lib<base>.so.<major> (next to libnvinfer first, then the usual search; once per base) and resolves
+// `symbol` in it. nullptr when TensorRT, the library or the symbol is missing; `reason` then says which and where
+// it looked. Used for optional parts (libnvparsers' UFF parser on TensorRT <= 8.6).
+void* ResolveOptional(const std::string& base, const char* symbol, std::string* reason);
 // Whether libnvonnxparser could be opened (opens it on first use). `reason` gets why not.
 bool OnnxParserAvailable(std::string* reason);
 #endif

@@ -7,6 +7,7 @@
 #include "logger.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -32,10 +33,13 @@ struct Message {
   std::string text;
 };
 
-// The JS callback (one per process; owned by the env that set it).
+// The JS callback (one per process; owned by the env that set it). `active` turns false when the callback is
+// replaced or when Node finalizes the ThreadSafeFunction (environment teardown), so that log() never touches a
+// finalized one.
 std::mutex g_cbMutex;
-Napi::ThreadSafeFunction* g_tsfn = nullptr;
-napi_env g_tsfnEnv = nullptr;
+Napi::ThreadSafeFunction g_tsfn;
+bool g_tsfnActive = false;
+uint64_t g_tsfnGeneration = 0;
 
 thread_local LogCapture* t_capture = nullptr;
 
@@ -53,11 +57,9 @@ void CallJs(Napi::Env env, Napi::Function fn, Message* m) {
 }
 
 void ReleaseCallbackLocked() {
-  if (g_tsfn) {
-    g_tsfn->Release();
-    delete g_tsfn;
-    g_tsfn = nullptr;
-    g_tsfnEnv = nullptr;
+  if (g_tsfnActive) {
+    g_tsfnActive = false;
+    g_tsfn.Release();
   }
 }
 
@@ -68,9 +70,9 @@ void ReleaseCallbackLocked() {
   if (severity > g_minSeverity.load(std::memory_order_relaxed)) return;
   {
     std::lock_guard<std::mutex> lock(g_cbMutex);
-    if (g_tsfn) {
+    if (g_tsfnActive) {
       auto* m = new Message{severity, msg ? msg : ""};
-      if (g_tsfn->NonBlockingCall(m, CallJs) == napi_ok) return;
+      if (g_tsfn.NonBlockingCall(m, CallJs) == napi_ok) return;
       delete m;  // queue closing: fall through to stderr
     }
   }
@@ -104,11 +106,14 @@ Napi::Value SetLogCallback(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(g_cbMutex);
   ReleaseCallbackLocked();
   if (v.IsFunction()) {
-    auto* tsfn = new Napi::ThreadSafeFunction(
-        Napi::ThreadSafeFunction::New(env, v.As<Napi::Function>(), "tensorrt-node:log", 0, 1));
-    tsfn->Unref(env);
-    g_tsfn = tsfn;
-    g_tsfnEnv = env;
+    uint64_t generation = ++g_tsfnGeneration;
+    g_tsfn = Napi::ThreadSafeFunction::New(env, v.As<Napi::Function>(), "tensorrt-node:log", 0, 1,
+                                           [generation](Napi::Env) {
+                                             std::lock_guard<std::mutex> lock2(g_cbMutex);
+                                             if (g_tsfnGeneration == generation) g_tsfnActive = false;
+                                           });
+    g_tsfn.Unref(env);
+    g_tsfnActive = true;
   }
   return env.Undefined();
 }
@@ -156,11 +161,6 @@ nvinfer1::ILogger& Logger() {
 void InitLogger(Napi::Env env, Napi::Object exports) {
   exports.Set("setLogSeverity", Napi::Function::New<trt::SetLogSeverity>(env, "setLogSeverity"));
   exports.Set("setLogCallback", Napi::Function::New<trt::SetLogCallback>(env, "setLogCallback"));
-  napi_env raw = env;
-  env.AddCleanupHook([raw] {
-    std::lock_guard<std::mutex> lock(trt::g_cbMutex);
-    if (trt::g_tsfnEnv == raw) trt::ReleaseCallbackLocked();
-  });
 }
 
 }  // namespace tn

@@ -202,6 +202,149 @@ Napi::Value OnnxParser::Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+#if TN_HAS_UFF
+// ---- UFF (TensorRT <= 8.6) ---------------------------------------------------------------------------------------
+
+namespace {
+
+using UffFactory = void* (*)();
+
+class UffParseWorker : public PromiseWorker {
+ public:
+  UffParseWorker(Napi::Env env, UffParser* p, NetworkDefinition* n)
+      : PromiseWorker(env), recorder_(p->recorder), network_(p->network), parser_(p->parser), owner_(p), net_(n) {
+    keepParser_ = Napi::Persistent(p->Value());
+    keepNetwork_ = Napi::Persistent(n->Value());
+    ++owner_->busy;
+    ++net_->busy;
+  }
+  ~UffParseWorker() override {
+    --owner_->busy;
+    --net_->busy;
+  }
+
+  std::string path;
+  nvinfer1::DataType weights = nvinfer1::DataType::kFLOAT;
+
+ protected:
+  void Run() override {
+    LogCapture capture;
+    recorder_->clear();
+    if (parser_->parse(path.c_str(), *network_, weights)) return;
+    std::string why = recorder_->Take();
+    std::string logged = capture.Take();
+    if (!logged.empty() && why.find(logged) == std::string::npos) why += (why.empty() ? "" : "; ") + logged;
+    throw NativeError("PARSE_ERROR",
+                      "UFF parsing failed (" + path + "): " + (why.empty() ? std::string("the parser reported no details") : why));
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  std::shared_ptr<ErrorRecorder> recorder_;
+  std::shared_ptr<nvinfer1::INetworkDefinition> network_;
+  std::shared_ptr<nvuffparser::IUffParser> parser_;
+  UffParser* owner_;
+  NetworkDefinition* net_;
+  Napi::ObjectReference keepParser_, keepNetwork_;
+};
+
+}  // namespace
+
+Napi::Function UffParser::Init(Napi::Env env) {
+  return DefineClass(env, "UffParser",
+                     {
+                         InstanceMethod<&UffParser::RegisterInput>("registerInput"),
+                         InstanceMethod<&UffParser::RegisterOutput>("registerOutput"),
+                         InstanceMethod<&UffParser::Parse>("parse"),
+                         InstanceAccessor<&UffParser::GetDisposed>("disposed"),
+                         InstanceMethod<&UffParser::Dispose>("dispose"),
+                     });
+}
+
+// new UffParser(network)
+UffParser::UffParser(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UffParser>(info) {
+  Napi::Env env = info.Env();
+  NetworkDefinition* n = NetworkDefinition::Unwrap(info[0]);
+  if (!n) Throw(env, "INVALID_ARGUMENT", "UffParser expects a NetworkDefinition");
+  n->Get(env, true);
+  std::string why;
+  auto create = reinterpret_cast<UffFactory>(ResolveOptional("libnvparsers", "createNvUffParser_INTERNAL", &why));
+  if (!create) Throw(env, "TENSORRT_UNAVAILABLE", "the UFF parser cannot be loaded: " + why);
+  void* p = create();
+  if (!p) Throw(env, "TENSORRT_ERROR", "createNvUffParser returned null");
+  parser = Share(static_cast<nvuffparser::IUffParser*>(p));
+  recorder = n->recorder ? n->recorder : std::make_shared<ErrorRecorder>();
+  parser->setErrorRecorder(recorder.get());
+  network = n->network;
+  networkRef = Napi::Persistent(n->Value());
+}
+
+// registerInput(name, dims, order: 'nchw' | 'nhwc' | 'nc')
+Napi::Value UffParser::RegisterInput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!parser) ThrowDisposed(env, "UffParser");
+  if (!info[0].IsString()) Throw(env, "INVALID_ARGUMENT", "registerInput: name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  nvinfer1::Dims dims = DimsFromArray(env, info[1], "registerInput: dims");
+  std::string order = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "nchw";
+  nvuffparser::UffInputOrder o;
+  if (order == "nchw") {
+    o = nvuffparser::UffInputOrder::kNCHW;
+  } else if (order == "nhwc") {
+    o = nvuffparser::UffInputOrder::kNHWC;
+  } else if (order == "nc") {
+    o = nvuffparser::UffInputOrder::kNC;
+  } else {
+    Throw(env, "INVALID_ARGUMENT", "registerInput: order must be 'nchw', 'nhwc' or 'nc'");
+  }
+  if (!parser->registerInput(name.c_str(), dims, o)) {
+    ThrowTrt("INVALID_ARGUMENT", "registerInput('" + name + "') was refused", recorder.get());
+  }
+  return env.Undefined();
+}
+
+Napi::Value UffParser::RegisterOutput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!parser) ThrowDisposed(env, "UffParser");
+  if (!info[0].IsString()) Throw(env, "INVALID_ARGUMENT", "registerOutput: name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (!parser->registerOutput(name.c_str())) {
+    ThrowTrt("INVALID_ARGUMENT", "registerOutput('" + name + "') was refused", recorder.get());
+  }
+  return env.Undefined();
+}
+
+// parse(path, weightsType?: 'float32' | 'float16') -> Promise<void>
+Napi::Value UffParser::Parse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!parser) ThrowDisposed(env, "UffParser");
+  if (busy.load() > 0) Throw(env, "INVALID_ARGUMENT", "a parse is already in progress on this UffParser");
+  if (!info[0].IsString()) Throw(env, "INVALID_ARGUMENT", "UffParser.parse expects a file path");
+  nvinfer1::DataType weights = nvinfer1::DataType::kFLOAT;
+  if (info[1].IsString() && !DataTypeFromName(info[1].As<Napi::String>().Utf8Value(), &weights)) {
+    Throw(env, "INVALID_ARGUMENT", "UffParser.parse: unknown weights type");
+  }
+  NetworkDefinition* n = NetworkDefinition::Unwrap(networkRef.Value());
+  if (!n || !n->network) ThrowDisposed(env, "NetworkDefinition");
+  n->Get(env, true);
+  auto* w = new UffParseWorker(env, this, n);
+  w->path = info[0].As<Napi::String>().Utf8Value();
+  w->weights = weights;
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value UffParser::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !parser); }
+
+Napi::Value UffParser::Dispose(const Napi::CallbackInfo& info) {
+  parser.reset();
+  network.reset();
+  networkRef.Reset();
+  return info.Env().Undefined();
+}
+#endif  // TN_HAS_UFF
+
 }  // namespace tn::trt
 
 #endif  // TN_HAVE_TENSORRT

@@ -116,6 +116,15 @@ declare namespace TensorRTNative {
     dispose(): void;
   }
 
+  /** TensorRT <= 8.6 builds only. */
+  interface UffParser {
+    registerInput(name: string, dims: number[], order: 'nchw' | 'nhwc' | 'nc'): void;
+    registerOutput(name: string): void;
+    parse(path: string, weightsType?: string): Promise<void>;
+    readonly disposed: boolean;
+    dispose(): void;
+  }
+
   interface RuntimeInfo {
     features?: TrtFeatures;
   }
@@ -127,6 +136,6 @@ declare namespace TensorRTNative {
     NetworkDefinition?: new (...args: never[]) => NetworkDefinition;
     BuilderConfig?: new (...args: never[]) => BuilderConfig;
     OnnxParser?: new (network: NetworkDefinition) => OnnxParser;
-    UffParser?: new (network: NetworkDefinition) => unknown;
+    UffParser?: new (network: NetworkDefinition) => UffParser;
   }
 }

@@ -107,10 +107,10 @@ export abstract class Calibrator implements CalibratorLike {
         out[k] = { data: (v as ShapedTensor).data, shape: [...(v as ShapedTensor).shape] };
       } else throw invalidArg(`calibration batch input "${k}": expected a typed array or { data, shape }`);
     }
+    const known = Object.values(out); // shapes given by the source (not guessed)
     Object.assign(out, this.attachShapes(flat));
-    const first = Object.values(out)[0];
-    if (first && first.shape.length > 0) this.setBatchSize(first.shape[0]);
-    this.lastBatchShapes = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.shape]));
+    if (known.length > 0 && known[0].shape.length > 0) this.setBatchSize(known[0].shape[0]);
+    this.lastBatchShapes = Object.fromEntries(Object.entries(out).filter(([, v]) => !(v as { unknownShape?: boolean }).unknownShape).map(([k, v]) => [k, v.shape]));
     return out;
   }
 

@@ -5,6 +5,9 @@
  */
 import { invalidArg } from '../errors';
 
+/** Math through a module-level alias: global look-ups in hot loops are slow inside vm sandboxes (jest). */
+const M = Math;
+
 /** Number of histogram bins, as in TensorRT's entropy calibration. */
 export const DEFAULT_BINS = 2048;
 /** INT8 positive levels used by the KL search (values 0..127). */
@@ -46,7 +49,7 @@ export class AbsHistogram {
     let m = 0;
     let bad = 0;
     for (let i = 0; i < n; i++) {
-      const v = Math.abs(data[i]);
+      const v = M.abs(data[i]);
       if (v > m) m = v;
       else if (!(v <= m)) bad++; // NaN
     }
@@ -55,7 +58,7 @@ export class AbsHistogram {
       m = 0;
       bad = 0;
       for (let i = 0; i < n; i++) {
-        const v = Math.abs(data[i]);
+        const v = M.abs(data[i]);
         if (v === Infinity || v !== v) bad++;
         else if (v > m) m = v;
       }
@@ -75,9 +78,9 @@ export class AbsHistogram {
     }
     const scale = this.bins / this.range;
     for (let i = 0; i < n; i++) {
-      const v = Math.abs(data[i]);
+      const v = M.abs(data[i]);
       if (!(v <= m)) continue; // NaN / Infinity
-      let b = Math.floor(v * scale);
+      let b = M.floor(v * scale);
       if (b > last) b = last;
       counts[b] += 1;
     }
@@ -106,7 +109,7 @@ export class AbsHistogram {
       const w = other.range / other.bins;
       for (let i = 0; i < other.bins; i++) {
         if (other.counts[i] === 0) continue;
-        const b = Math.min(this.bins - 1, Math.floor((i + 0.5) * w * scale));
+        const b = M.min(this.bins - 1, M.floor((i + 0.5) * w * scale));
         this.counts[b] += other.counts[i];
       }
     } else {
@@ -114,7 +117,7 @@ export class AbsHistogram {
     }
     this.total += other.total;
     this.nonFinite += other.nonFinite;
-    this.amax = Math.max(this.amax, other.amax);
+    this.amax = M.max(this.amax, other.amax);
   }
 }
 
@@ -155,8 +158,8 @@ export function klThreshold(
     p[i - 1] += suffix[i];
     // Q: merge hist[0:i] into `levels` groups; group k covers bins [floor(k*i/levels), floor((k+1)*i/levels)).
     for (let k = 0; k < levels; k++) {
-      const start = Math.floor((k * i) / levels);
-      const end = k === levels - 1 ? i : Math.floor(((k + 1) * i) / levels);
+      const start = M.floor((k * i) / levels);
+      const end = k === levels - 1 ? i : M.floor(((k + 1) * i) / levels);
       let sum = 0;
       let nonZero = 0;
       for (let j = start; j < end; j++) {
@@ -195,7 +198,7 @@ export function klDivergence(p: ArrayLike<number>, q: ArrayLike<number>, n = p.l
     if (p[j] === 0) continue;
     const pj = p[j] / ps;
     const qj = q[j] > 0 ? q[j] / qs : eps;
-    kl += pj * Math.log(pj / qj);
+    kl += pj * M.log(pj / qj);
   }
   return kl;
 }
@@ -215,7 +218,7 @@ export function percentileThreshold(h: Pick<AbsHistogram, 'counts' | 'range' | '
     const c = h.counts[i];
     if (cum + c >= target && c > 0) {
       const frac = (target - cum) / c;
-      return Math.min(h.amax, (i + frac) * w);
+      return M.min(h.amax, (i + frac) * w);
     }
     cum += c;
   }
@@ -234,7 +237,7 @@ export function computeAmax(h: AbsHistogram, method: StatisticsMethod, percentil
     case 'entropy': {
       if (h.range === 0) return 0;
       const t = klThreshold(h.counts, h.binWidth).threshold;
-      return Math.min(t, h.amax);
+      return M.min(t, h.amax);
     }
     default:
       throw invalidArg(`unknown calibration method ${String(method)}`);

@@ -5,3 +5,4 @@ export * from './cache';
 export * from './calibrator';
 export * from './collect';
 export * from './quantize';
+export * from './trt-runner';

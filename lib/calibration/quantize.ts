@@ -17,6 +17,9 @@ import { formatCalibrationCache, parseCalibrationCache, CACHE_ALGORITHM_NAMES } 
 import { collectStatistics, createOrtRunner, exposeTensors, type InputSpec, type StatisticsRunner } from './collect';
 import type { CalibratorLike } from './types';
 
+/** Math through a module-level alias: global look-ups in hot loops are slow inside vm sandboxes (jest). */
+const M = Math;
+
 const DT = onnx.TensorProto.DataType;
 
 export const DEFAULT_QUANTIZED_OP_TYPES = ['Conv', 'ConvTranspose', 'Gemm', 'MatMul'] as const;
@@ -198,9 +201,9 @@ export function quantizeWeights(w: Float32Array, dims: number[], axis: number | 
   const q = new Int8Array(n);
   if (axis === null) {
     let m = 0;
-    for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(w[i]));
+    for (let i = 0; i < n; i++) m = M.max(m, M.abs(w[i]));
     const s = m > 0 ? m / 127 : 1;
-    for (let i = 0; i < n; i++) q[i] = Math.max(-127, Math.min(127, Math.round(w[i] / s)));
+    for (let i = 0; i < n; i++) q[i] = M.max(-127, M.min(127, M.round(w[i] / s)));
     return { q, scales: Float32Array.of(s) };
   }
   const c = dims[axis];
@@ -211,7 +214,7 @@ export function quantizeWeights(w: Float32Array, dims: number[], axis: number | 
     for (let k = 0; k < c; k++) {
       const base = (o * c + k) * inner;
       let m = amax[k];
-      for (let j = 0; j < inner; j++) m = Math.max(m, Math.abs(w[base + j]));
+      for (let j = 0; j < inner; j++) m = M.max(m, M.abs(w[base + j]));
       amax[k] = m;
     }
   const scales = new Float32Array(c);
@@ -220,7 +223,7 @@ export function quantizeWeights(w: Float32Array, dims: number[], axis: number | 
     for (let k = 0; k < c; k++) {
       const base = (o * c + k) * inner;
       const s = scales[k];
-      for (let j = 0; j < inner; j++) q[base + j] = Math.max(-127, Math.min(127, Math.round(w[base + j] / s)));
+      for (let j = 0; j < inner; j++) q[base + j] = M.max(-127, M.min(127, M.round(w[base + j] / s)));
     }
   return { q, scales };
 }
@@ -327,7 +330,7 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
   const after = new Map<string, onnx.NodeProto[]>(); // producer output -> nodes to insert after it
   const front: onnx.NodeProto[] = [];
   for (const t of used) {
-    const a = Math.max(amax.get(t)!, MIN_AMAX);
+    const a = M.max(amax.get(t)!, MIN_AMAX);
     const s = idx.unique(`${t}_scale`);
     const z = idx.unique(`${t}_zero_point`);
     idx.addInitializer(makeTensor(s, DT.FLOAT, [], Float32Array.of(a / 127)));

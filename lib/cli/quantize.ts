@@ -7,10 +7,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { action, io, UsageError } from './common';
+import { action, io, requireCuda, requireTensorRT, UsageError } from './common';
 import { loadModel, modelInfo, saveModel } from '../onnx';
 import { npyDirectoryCalibrator, type CalibrationMethod } from '../calibration/calibrator';
 import { quantize, type QuantizeSummary } from '../calibration/quantize';
+import { createTensorRTRunner } from '../calibration/trt-runner';
 
 interface QuantizeCliOptions {
   calib: string;
@@ -28,6 +29,7 @@ interface QuantizeCliOptions {
   foldBatchNorm?: boolean;
   progress?: boolean;
   json?: boolean;
+  backend: string;
 }
 
 const METHODS: CalibrationMethod[] = ['entropy', 'minmax', 'percentile'];
@@ -88,6 +90,7 @@ export function registerQuantize(program: Command): void {
     .option('--no-per-channel', 'per-tensor weight scales')
     .option('--no-residual-add', 'no Q/DQ on residual Add inputs')
     .option('--no-fold-batch-norm', 'do not fold BatchNormalization into Conv')
+    .option('--backend <name>', 'what runs the float model for statistics: onnxruntime (CPU) or tensorrt (GPU)', 'onnxruntime')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the summary as JSON')
     .action(
@@ -97,6 +100,7 @@ export function registerQuantize(program: Command): void {
         const percentile = parsePercentile(o.percentile);
         if (percentile !== undefined && method !== 'percentile') throw new UsageError('--percentile needs --method percentile');
         const limit = parseBatches(o.batches);
+        if (o.backend !== 'onnxruntime' && o.backend !== 'tensorrt') throw new UsageError(`--backend must be onnxruntime or tensorrt, got "${o.backend}"`);
         const out = path.resolve(o.output);
         if (path.resolve(modelPath) === out) throw new UsageError('the output file must differ from the input model');
         const outDir = path.dirname(out);
@@ -105,6 +109,10 @@ export function registerQuantize(program: Command): void {
         if (o.cache !== undefined && fs.existsSync(o.cache) && fs.statSync(o.cache).isDirectory()) throw new UsageError(`--cache ${o.cache} is a directory`);
 
         const model = loadModel(modelPath); // IO_ERROR / PARSE_ERROR
+        if (o.backend === 'tensorrt') {
+          requireTensorRT();
+          requireCuda();
+        }
         const inputBytes = fs.statSync(modelPath).size;
         const cal = npyDirectoryCalibrator(o.calib, { method, percentile, limit, cacheFile: o.cache });
         const info = modelInfo(model);
@@ -132,6 +140,7 @@ export function registerQuantize(program: Command): void {
             perChannel: o.perChannel,
             quantizeResidualAdd: o.residualAdd,
             foldBatchNorm: o.foldBatchNorm,
+            ...(o.backend === 'tensorrt' ? { runner: (m) => createTensorRTRunner(m) } : {}),
             onProgress: (e) => bar?.update(e.batch, { rate: (e.samples / ((performance.now() - t0) / 1000)).toFixed(1) }),
           });
         } finally {

@@ -329,6 +329,8 @@ export function foldBatchNormalization(model: onnx.ModelProto): number {
   }
   if (folded > 0) {
     g.node = (g.node ?? []).filter((n) => !remove.has(n));
+    const gone = new Set([...remove].map((n) => n.input?.[0] ?? '')); // the Conv outputs that no longer exist
+    g.valueInfo = (g.valueInfo ?? []).filter((v) => !gone.has(v.name ?? ''));
     removeUnusedConstants(g);
   }
   return folded;

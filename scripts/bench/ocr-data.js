@@ -1,4 +1,6 @@
 'use strict';
+// Math through a module-level alias: global look-ups are slow inside jest's vm sandbox.
+const M = Math;
 /**
  * Deterministic synthetic "document" images for the PP-OCR models (no image files needed): paper-like
  * background gradients, dark glyph-like strokes arranged in text lines, blur-free sensor noise, from a seeded
@@ -13,8 +15,8 @@ function rng(seed) {
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    t = M.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + M.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
@@ -79,11 +81,11 @@ function render(seed, h, w, lines) {
     }
   // occasional colored block (a stamp / photo region)
   if (r() < 0.5) {
-    const bx = Math.floor(r() * w * 0.7), by = Math.floor(r() * h * 0.7);
-    const bw = Math.floor(w * (0.1 + 0.2 * r())), bh = Math.floor(h * (0.1 + 0.2 * r()));
+    const bx = M.floor(r() * w * 0.7), by = M.floor(r() * h * 0.7);
+    const bw = M.floor(w * (0.1 + 0.2 * r())), bh = M.floor(h * (0.1 + 0.2 * r()));
     const col = [255 * r(), 255 * r(), 255 * r()];
-    for (let y = by; y < Math.min(h, by + bh); y++)
-      for (let x = bx; x < Math.min(w, bx + bw); x++) for (let c = 0; c < 3; c++) img[c][y * w + x] = 0.5 * img[c][y * w + x] + 0.5 * col[c];
+    for (let y = by; y < M.min(h, by + bh); y++)
+      for (let x = bx; x < M.min(w, bx + bw); x++) for (let c = 0; c < 3; c++) img[c][y * w + x] = 0.5 * img[c][y * w + x] + 0.5 * col[c];
   }
   const ink = [40 * r(), 40 * r(), 40 * r() + (r() < 0.3 ? 120 : 0)];
   for (const [lx, ly, lw, lh] of lines) {
@@ -95,16 +97,16 @@ function render(seed, h, w, lines) {
         x += 4 * px;
         continue;
       }
-      const glyph = FONT[GLYPHS[Math.floor(r() * GLYPHS.length)]];
+      const glyph = FONT[GLYPHS[M.floor(r() * GLYPHS.length)]];
       for (let gy = 0; gy < 7; gy++)
         for (let gx = 0; gx < 5; gx++) {
           if (glyph[gy][gx] !== '#') continue;
           const x0 = x + gx * px, y0 = ly + (gy + 1) * px;
-          for (let y = Math.floor(y0); y < Math.min(h, Math.ceil(y0 + px)); y++)
-            for (let xx = Math.floor(x0); xx < Math.min(w, Math.ceil(x0 + px)); xx++) {
+          for (let y = M.floor(y0); y < M.min(h, M.ceil(y0 + px)); y++)
+            for (let xx = M.floor(x0); xx < M.min(w, M.ceil(x0 + px)); xx++) {
               if (y < 0 || xx < 0) continue;
               // coverage of this pixel by the ink square
-              const cov = Math.max(0, Math.min(xx + 1, x0 + px) - Math.max(xx, x0)) * Math.max(0, Math.min(y + 1, y0 + px) - Math.max(y, y0));
+              const cov = M.max(0, M.min(xx + 1, x0 + px) - M.max(xx, x0)) * M.max(0, M.min(y + 1, y0 + px) - M.max(y, y0));
               for (let c = 0; c < 3; c++) img[c][y * w + xx] = img[c][y * w + xx] * (1 - cov) + ink[c] * cov;
             }
         }
@@ -116,12 +118,12 @@ function render(seed, h, w, lines) {
     const p = img[c];
     const t = new Float32Array(h * w);
     for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++) t[y * w + x] = (p[y * w + Math.max(0, x - 1)] + 2 * p[y * w + x] + p[y * w + Math.min(w - 1, x + 1)]) / 4;
+      for (let x = 0; x < w; x++) t[y * w + x] = (p[y * w + M.max(0, x - 1)] + 2 * p[y * w + x] + p[y * w + M.min(w - 1, x + 1)]) / 4;
     for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++) p[y * w + x] = (t[Math.max(0, y - 1) * w + x] + 2 * t[y * w + x] + t[Math.min(h - 1, y + 1) * w + x]) / 4;
+      for (let x = 0; x < w; x++) p[y * w + x] = (t[M.max(0, y - 1) * w + x] + 2 * t[y * w + x] + t[M.min(h - 1, y + 1) * w + x]) / 4;
   }
   for (let c = 0; c < 3; c++)
-    for (let i = 0; i < h * w; i++) img[c][i] = Math.round(Math.min(255, Math.max(0, img[c][i] + (r() + r() + r() - 1.5) * 7)));
+    for (let i = 0; i < h * w; i++) img[c][i] = M.round(M.min(255, M.max(0, img[c][i] + (r() + r() + r() - 1.5) * 7)));
   return img;
 }
 
@@ -129,10 +131,10 @@ function textLine(seed, h = 48, w = 192) {
   // A tight crop of one text line resized to height h (as PP-OCR's cls preprocessing does), then padded on the
   // right with 0 (normalized) up to width w; half of the crops are upside down (what the classifier detects).
   const r = rng(seed ^ 0x9e3779b9);
-  const cw = Math.round(w * (0.45 + 0.55 * r()));
-  const lh = Math.round(h * (0.75 + 0.2 * r()));
-  const ly = Math.round((h - lh) / 2 + (r() - 0.5) * 4);
-  const img = render(seed, h, cw, [[Math.round(2 * r()), ly, cw - 2, lh]]);
+  const cw = M.round(w * (0.45 + 0.55 * r()));
+  const lh = M.round(h * (0.75 + 0.2 * r()));
+  const ly = M.round((h - lh) / 2 + (r() - 0.5) * 4);
+  const img = render(seed, h, cw, [[M.round(2 * r()), ly, cw - 2, lh]]);
   const flip = r() < 0.5;
   const out = new Float32Array(3 * h * w);
   for (let c = 0; c < 3; c++)
@@ -148,12 +150,12 @@ function textLine(seed, h = 48, w = 192) {
 function page(seed, h = 320, w = 320) {
   const r = rng(seed ^ 0x85ebca6b);
   const lines = [];
-  let y = Math.round(h * 0.05 * r()) + 4;
+  let y = M.round(h * 0.05 * r()) + 4;
   while (y < h - 12) {
-    const lh = Math.round(10 + 18 * r());
+    const lh = M.round(10 + 18 * r());
     if (y + lh > h) break;
-    if (r() < 0.8) lines.push([Math.round(w * 0.1 * r()), y, Math.round(w * (0.3 + 0.6 * r())), lh]);
-    y += lh + Math.round(6 + 20 * r());
+    if (r() < 0.8) lines.push([M.round(w * 0.1 * r()), y, M.round(w * (0.3 + 0.6 * r())), lh]);
+    y += lh + M.round(6 + 20 * r());
   }
   const img = render(seed, h, w, lines);
   const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
@@ -169,9 +171,9 @@ function agreement(a, b) {
     dot += a[i] * b[i];
     na += a[i] * a[i];
     nb += b[i] * b[i];
-    maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
+    maxAbs = M.max(maxAbs, M.abs(a[i] - b[i]));
   }
-  return { cosine: dot / (Math.sqrt(na * nb) || 1), maxAbs };
+  return { cosine: dot / (M.sqrt(na * nb) || 1), maxAbs };
 }
 
 const MODELS_DIR = require('path').join(__dirname, '..', '..', 'node_modules', '@gutenye', 'ocr-models', 'assets');

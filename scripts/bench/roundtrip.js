@@ -6,27 +6,39 @@
  *    the copy and its Promise resolves once the event has completed), one at a time, 10,000 times after 1,000
  *    warm-up calls; median / p99 in microseconds, from a pinned HostBuffer and from a pageable Uint8Array.
  *    The C++ equivalent (copy_baseline roundtrip): cudaMemcpyAsync + cudaEventRecord + cudaEventSynchronize.
- * 2. Event loop under load: 1,000 calls kept in flight (1 MiB pinned copies, both directions, 4 streams; a
- *    new call is issued whenever one resolves) for `loadMs`; meanwhile a 1 ms setTimeout chain measures how
- *    late each timer fires (lateness = actual delay - 1 ms). The same chain on an idle loop is the reference
- *    (libuv timers have 1 ms resolution).
+ * 2. Event loop under load: 1,000 calls kept in flight (pinned copies of `loadBytes`, default 4 MiB, both
+ *    directions, 4 streams; a new call is issued whenever one resolves) for `loadMs`; meanwhile a 1 ms
+ *    setTimeout chain measures how late each timer fires (lateness = actual delay - 1 ms), and garbage
+ *    collection pauses in the same window are recorded. The same chain on an idle loop is the reference
+ *    (libuv timers have 1 ms resolution). With 1 MiB copies the GPU completes ~70,000 calls/s and the JS
+ *    thread itself is saturated (run-all.js reports that case separately).
  *
  * The completion mechanism is chosen by the addon at load time (TN_CUDA_COMPLETION=worker: a libuv pool thread
  * blocks in cudaEventSynchronize; default: the poller thread); run-all.js runs this file once per mechanism.
  *
- *   node scripts/bench/roundtrip.js [--iterations 10000] [--bytes 4096] [--load-ms 2000] [--json]
+ *   node scripts/bench/roundtrip.js [--iterations 10000] [--bytes 4096] [--load-ms 2000] [--load-bytes N] [--json]
  */
+const { PerformanceObserver } = require('node:perf_hooks');
 const { loadLib, cudaSkipReason, stats, round, cli, nowUs, MiB, percentile } = require('./common');
 
 async function timerLateness(ms, during) {
   const late = [];
+  const spans = [];
   let stop = false;
+  // garbage-collection pauses in the same window (to tell them from the binding's own work)
+  const gcs = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push([e.startTime, e.startTime + e.duration]);
+  });
+  obs.observe({ entryTypes: ['gc'] });
   const chain = new Promise((resolve) => {
     const tick = () => {
       if (stop) return resolve();
       const t0 = performance.now();
       setTimeout(() => {
-        late.push(performance.now() - t0 - 1);
+        const t1 = performance.now();
+        late.push(t1 - t0 - 1);
+        spans.push([t0, t1]);
         tick();
       }, 1);
     };
@@ -37,8 +49,22 @@ async function timerLateness(ms, during) {
   stop = true;
   const extra = await work;
   await chain;
+  await new Promise((r) => setImmediate(r));
+  obs.disconnect();
+  const over = (x) => late.filter((v) => v > x).length;
+  // ticks whose wait overlapped a garbage-collection pause (V8's, not the binding's)
+  const hitByGc = spans.map(([a, b]) => gcs.some(([s, e]) => s < b && e > a));
+  const outside = late.filter((_, i) => !hitByGc[i]);
+  const durations = gcs.map(([s, e]) => e - s);
   return {
     ticks: late.length,
+    over2Ms: over(2),
+    over5Ms: over(5),
+    gcCount: gcs.length,
+    gcMaxMs: durations.length ? round(Math.max(...durations), 3) : 0,
+    gcTotalMs: round(durations.reduce((a, x) => a + x, 0), 1),
+    ticksDuringGc: hitByGc.filter(Boolean).length,
+    maxMsOutsideGc: outside.length ? round(Math.max(...outside), 3) : null,
     medianMs: round(percentile(late, 50), 3),
     p99Ms: round(percentile(late, 99), 3),
     maxMs: round(Math.max(...late), 3),
@@ -46,7 +72,7 @@ async function timerLateness(ms, during) {
   };
 }
 
-async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight = 1000 } = {}) {
+async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight = 1000, loadBytes = 4 * MiB } = {}) {
   const lib = loadLib();
   const skip = cudaSkipReason(lib);
   if (skip) return { skipped: skip };
@@ -58,7 +84,7 @@ async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight =
   const pageable = new Uint8Array(bytes);
   const out = { mechanism, iterations, bytes };
   try {
-    for (const [name, host] of [['pinned', pinned], ['pageable', pageable]]) {
+    for (const [name, host] of iterations > 0 ? [['pinned', pinned], ['pageable', pageable]] : []) {
       for (let i = 0; i < 1000; i++) await dev.copyFrom(host, { stream });
       const us = new Array(iterations);
       for (let i = 0; i < iterations; i++) {
@@ -72,9 +98,10 @@ async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight =
     // event loop: idle reference, then under load
     out.timerIdle = await timerLateness(Math.min(500, loadMs));
     const lanes = [];
-    const size = MiB;
+    const size = loadBytes;
     for (let i = 0; i < 4; i++) {
-      lanes.push({ stream: new Stream({ nonBlocking: true }), host: new HostBuffer(size), dev: new DeviceBuffer(size) });
+      const stream = new Stream({ nonBlocking: true });
+      lanes.push({ stream, opts: { stream }, host: new HostBuffer(size), dev: new DeviceBuffer(size) });
     }
     try {
       out.timerUnderLoad = await timerLateness(loadMs, async () => {
@@ -91,7 +118,7 @@ async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight =
             current++;
             issued++;
             if (current > maxInFlight) maxInFlight = current;
-            await ((issued & 1) ? l.dev.copyFrom(l.host, { stream: l.stream }) : l.dev.copyTo(l.host, { stream: l.stream }));
+            await ((issued & 1) ? l.dev.copyFrom(l.host, l.opts) : l.dev.copyTo(l.host, l.opts));
             current--;
             completed++;
             k++;
@@ -105,7 +132,7 @@ async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight =
         }
         await Promise.all(workers);
         const s = (performance.now() - t0) / 1e3;
-        return { inFlight, maxInFlight, callsCompleted: completed, callsPerSecond: round(completed / s, 0), loadGbps: round((completed * size) / s / 1e9, 3) };
+        return { inFlight, loadBytes: size, maxInFlight, callsCompleted: completed, callsPerSecond: round(completed / s, 0), loadGbps: round((completed * size) / s / 1e9, 3) };
       });
     } finally {
       for (const l of lanes) {
@@ -129,6 +156,7 @@ function parseArgs(argv) {
     else if (argv[i] === '--bytes') o.bytes = Number(argv[++i]);
     else if (argv[i] === '--load-ms') o.loadMs = Number(argv[++i]);
     else if (argv[i] === '--in-flight') o.inFlight = Number(argv[++i]);
+    else if (argv[i] === '--load-bytes') o.loadBytes = Number(argv[++i]);
   }
   return o;
 }

@@ -240,3 +240,53 @@ test('buildEngine end to end with a timing cache file', { skip }, async () => {
     fs.rmSync(cacheFile, { force: true });
   }
 });
+
+const noImplicitInt8 = skip || (!info.features.implicitInt8 && 'implicit INT8 calibration does not exist in this TensorRT version');
+
+function calibrator(batches, extra = {}) {
+  const calls = { getBatch: 0, writeCache: 0, names: null, cache: null };
+  const c = {
+    algorithm: 'entropy2',
+    batchSize: 1,
+    async getBatch(names) {
+      calls.getBatch++;
+      calls.names = names;
+      await new Promise((r) => setTimeout(r, 1)); // answered asynchronously
+      return batches.shift() ?? null;
+    },
+    readCache: () => null,
+    writeCache(cache) {
+      calls.writeCache++;
+      calls.cache = cache;
+    },
+    ...extra,
+  };
+  return { c, calls };
+}
+
+test('implicit INT8: the JS calibrator feeds the build (async getBatch, writeCache)', { skip: noImplicitInt8 }, async () => {
+  const { c, calls } = calibrator([{ x: new Float32Array([1, -2, 3, -4]) }, { x: new Float32Array([0.5, 2, -1, 4]) }]);
+  const plan = await buildEngine(tinyModel(), { int8: true, calibrator: c, builderOptimizationLevel: 0 });
+  assert.ok(plan.length > 100);
+  assert.ok(calls.getBatch >= 2, `getBatch called ${calls.getBatch} times`);
+  assert.deepEqual(calls.names, ['x']);
+  assert.equal(calls.writeCache, 1);
+  assert.ok(calls.cache instanceof Uint8Array && calls.cache.length > 0);
+});
+
+test('implicit INT8: a failing getBatch fails the build with its message', { skip: noImplicitInt8 }, async () => {
+  const { c } = calibrator([], {
+    getBatch: async () => {
+      throw new Error('calibration data unreadable');
+    },
+  });
+  await assert.rejects(
+    buildEngine(tinyModel(), { calibrator: c, builderOptimizationLevel: 0 }),
+    (e) => e.code === 'BUILD_FAILED' && /calibration data unreadable/.test(e.message),
+  );
+  const wrong = calibrator([{ x: new Float32Array(3) }]).c;
+  await assert.rejects(
+    buildEngine(tinyModel(), { calibrator: wrong, builderOptimizationLevel: 0 }),
+    (e) => e.code === 'BUILD_FAILED' && /12 bytes|has 12 bytes; TensorRT reads 16/.test(e.message),
+  );
+});

@@ -132,12 +132,16 @@ describe('min/max and percentile', () => {
 
   test('percentile interpolates inside the crossing bin', () => {
     const h = new AbsHistogram();
-    h.add(Float32Array.from({ length: 100 }, (_, i) => i + 1)); // 1..100, range 100, bin width 100/2048
-    // 99 % of 100 values = 99 values: the 99th value (99) sits in bin floor(99 * 20.48) = 2027, alone there:
-    // threshold = (2027 + 1) * 100 / 2048 = 99.0234375
-    expect(percentileThreshold(h, 99)).toBeCloseTo(99.0234375, 9);
+    h.add(Float32Array.from({ length: 100 }, (_, i) => i + 1)); // 1..100
+    const w = (100 * (1 + 2 ** -16)) / 2048; // range: the first max, just widened
+    // 99 % of 100 values = 99 values: the 99th value (99) sits alone in bin floor(99 / w) = 2027, so the count
+    // reaches 99 at that bin's upper edge: 2028 * w = 99.0249...
+    expect(Math.floor(99 / w)).toBe(2027);
+    expect(percentileThreshold(h, 99)).toBeCloseTo(2028 * w, 9);
     expect(percentileThreshold(h, 100)).toBe(100);
-    expect(computeAmax(h, 'percentile', 50)).toBeCloseTo(50.048828125, 9); // bin floor(50 * 20.48) = 1024, (1024 + 1) * w
+    // 50 %: value 50 is in bin floor(50 / w) = 1023 -> 1024 * w; 49.5 %: half-way into that bin -> 1023.5 * w
+    expect(computeAmax(h, 'percentile', 50)).toBeCloseTo(1024 * w, 9);
+    expect(computeAmax(h, 'percentile', 49.5)).toBeCloseTo(1023.5 * w, 9);
     expect(() => percentileThreshold(h, 0)).toThrow(/percentile/);
     expect(() => percentileThreshold(h, 100.5)).toThrow(/percentile/);
   });

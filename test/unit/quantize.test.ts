@@ -188,9 +188,15 @@ maybe('quantize() on hand-built models', () => {
     const r3 = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { keepFirstLayer: true });
     expect(nodes(r3.model).find((n) => n.name === 'conv1')!.input).toEqual(['x', 'w1', 'b1']);
     expect(nodes(r3.model).find((n) => n.name === 'conv2')!.input[0]).not.toBe('r1');
-    const r4 = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { keepLastLayer: true, quantizeResidualAdd: false });
+    // the last layers are those that reach an output without another quantizable layer in between: conv2, and
+    // conv1 too, through the residual branch r1 -> add -> y
+    const r4 = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { keepLastLayer: true });
     expect(nodes(r4.model).find((n) => n.name === 'conv2')!.input).toEqual(['r1', 'w2']);
-    expect(r4.summary.nodesQuantized).toBe(1);
+    expect(r4.summary.nodesQuantized).toBe(0);
+    const r6 = await quantize(gemmModel(), createCalibrator('minmax', { batches: batchesFor(2, [1, 8], (k, i) => i - k) }), { keepLastLayer: true });
+    expect(nodes(r6.model).find((n) => n.name === 'gemm')!.input).toEqual(['m', 'B']);
+    expect(nodes(r6.model).find((n) => n.name === 'mm')!.input[0]).not.toBe('x');
+    expect(r6.summary.nodesQuantized).toBe(1);
     const r5 = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { perChannel: false });
     const dq = nodes(r5.model).find((n) => n.output[0] === nodes(r5.model).find((x) => x.name === 'conv1')!.input[1])!;
     expect(attr(dq, 'axis')).toBeUndefined();
@@ -227,7 +233,12 @@ maybe('quantize() on hand-built models', () => {
     await expect(quantize(convModel(), new MinMaxCalibrator({ batches: [] }))).rejects.toThrow(/no batches/);
     await expect(quantize(convModel(), new MinMaxCalibrator({ batches: batchesFor(1, [1, 3, 4, 4], () => 1) }))).rejects.toThrow(/does not match the model's \[N, 2, 4, 4\] at dim 1/);
     await expect(quantize(convModel(), new MinMaxCalibrator({ batches: batchesFor(1, [2, 4, 4], () => 1) }))).rejects.toThrow(/rank 3 vs 4/);
-    await expect(quantize(convModel(), new MinMaxCalibrator({ batches: [{ x: new Float32Array(32) }] }))).rejects.toThrow(/dynamic dims/);
+    // flat arrays: fine where only the batch dimension is dynamic (batchSize fills it in) ...
+    expect((await quantize(convModel(), new MinMaxCalibrator({ batches: [{ x: seq(64, (i) => i) }], batchSize: 2 }))).summary.samples).toBe(2);
+    // ... but not for a model whose other dims are dynamic too, unless inputShapes says what they are
+    await expect(quantize(data.CLS_MODEL, new MinMaxCalibrator({ batches: [{ x: new Float32Array(3 * 48 * 192) }] }))).rejects.toThrow(/dynamic dims/);
+    const ok = await quantize(data.CLS_MODEL, new MinMaxCalibrator({ batches: [{ x: data.textLine(3) }], inputShapes: { x: [1, 3, 48, 192] } }));
+    expect(ok.summary.batches).toBe(1);
     await expect(quantize(convModel(), new MinMaxCalibrator({ batches: [{ x: { data: new Int32Array(32), shape: [1, 2, 4, 4] } }] }))).rejects.toThrow(/float32/);
     await expect(quantize(convModel(), { algorithm: 'legacy', batchSize: 1, getBatch: () => null, readCache: () => null, writeCache: () => undefined })).rejects.toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
     await expect(quantize(Buffer.from('garbage'), new MinMaxCalibrator({ batches: [] }))).rejects.toThrow(expect.objectContaining({ code: 'PARSE_ERROR' }));
