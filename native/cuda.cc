@@ -137,8 +137,8 @@ std::map<uintptr_t, std::weak_ptr<Pinned>>& PinnedRegistry() {
 // comparison: scripts/bench/roundtrip.js measures both).
 //
 // Pageable host memory: host->device up to kDriverPageableH2D bytes goes through CUDA's own pageable path
-// (cudaMemcpyAsync stages the bytes before returning, without waiting for the stream; at most ~60 us on the JS
-// thread); device->host up to kSmallPageable bytes through a pinned staging block emptied on the JS thread once
+// (cudaMemcpyAsync stages the bytes before returning, without waiting for the stream; ~20 us on the JS thread
+// at most); device->host up to kSmallPageable bytes through a pinned staging block emptied on the JS thread once
 // the copy has finished. Larger copies (and small
 // device->host ones when kMaxCachedStaging of staging is in use) are cut into kChunk pieces that cycle through
 // kSlots pinned slots; the host side of each piece (a parallel memcpy to or from the slot: CopyPool) runs as a
@@ -231,7 +231,7 @@ void ReleaseEvent(int device, cudaEvent_t ev) {
 
 // ---- small staging blocks for pageable copies up to kSmallPageable bytes
 constexpr size_t kSmallPageable = size_t(256) << 10;     // device->host through one staging block
-constexpr size_t kDriverPageableH2D = size_t(1) << 20;  // host->device through CUDA's own pageable path
+constexpr size_t kDriverPageableH2D = size_t(256) << 10;  // host->device through CUDA's own pageable path
 constexpr size_t kMinStaging = size_t(4) << 10;
 constexpr size_t kMaxCachedStaging = size_t(64) << 20;  // also the most staging memory in use at once
 std::mutex g_stagingMutex;

@@ -16,7 +16,8 @@
  * The completion mechanism is chosen by the addon at load time (TN_CUDA_COMPLETION=worker: a libuv pool thread
  * blocks in cudaEventSynchronize; default: the poller thread); run-all.js runs this file once per mechanism.
  *
- *   node scripts/bench/roundtrip.js [--iterations 10000] [--bytes 4096] [--load-ms 2000] [--load-bytes N] [--json]
+ *   node [--expose-gc] scripts/bench/roundtrip.js [--iterations 10000] [--bytes 4096] [--load-ms 2000 (0: none)]
+ *        [--load-bytes N] [--json]
  */
 const { PerformanceObserver } = require('node:perf_hooks');
 const { loadLib, cudaSkipReason, stats, round, cli, nowUs, MiB, percentile } = require('./common');
@@ -95,8 +96,11 @@ async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight =
       out[name] = stats(us);
     }
 
-    // event loop: idle reference, then under load
+    if (loadMs <= 0) return out;
+    // event loop: idle reference, then under load (from a collected heap when --expose-gc is given)
+    if (typeof global.gc === 'function') global.gc();
     out.timerIdle = await timerLateness(Math.min(500, loadMs));
+    if (typeof global.gc === 'function') global.gc();
     const lanes = [];
     const size = loadBytes;
     for (let i = 0; i < 4; i++) {

@@ -35,7 +35,7 @@ function baseline(bin, args) {
 }
 
 function child(script, env, args = []) {
-  const r = spawnSync(process.execPath, [path.join(__dirname, script), '--json', ...args], {
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, script), '--json', ...args], {
     encoding: 'utf8',
     timeout: 150_000,
     env: { ...process.env, ...env },
@@ -102,9 +102,13 @@ async function main() {
     doc.roundtripCpp = baseline(bin, ['roundtrip', String(iterations), '4096']);
     log('round trip + event loop: binding (poller)');
     const loadMs = quick ? '1000' : '2000';
-    doc.roundtripJs = child('roundtrip.js', { TN_CUDA_COMPLETION: '' }, ['--iterations', String(iterations), '--load-ms', loadMs]);
-    log('round trip + event loop: binding (TN_CUDA_COMPLETION=worker)');
-    doc.roundtripJsWorker = child('roundtrip.js', { TN_CUDA_COMPLETION: 'worker' }, ['--iterations', String(iterations), '--load-ms', loadMs]);
+    // each measurement in a fresh process
+    doc.roundtripJs = child('roundtrip.js', { TN_CUDA_COMPLETION: '' }, ['--iterations', String(iterations), '--load-ms', '0']);
+    log('round trip: binding (TN_CUDA_COMPLETION=worker)');
+    doc.roundtripJsWorker = child('roundtrip.js', { TN_CUDA_COMPLETION: 'worker' }, ['--iterations', String(iterations), '--load-ms', '0']);
+    log('event loop with 1,000 calls of 4 MiB in flight: poller and worker');
+    doc.loadJs = child('roundtrip.js', { TN_CUDA_COMPLETION: '' }, ['--iterations', '0', '--load-ms', loadMs, '--load-bytes', String(4 * MiB)]);
+    doc.loadJsWorker = child('roundtrip.js', { TN_CUDA_COMPLETION: 'worker' }, ['--iterations', '0', '--load-ms', loadMs, '--load-bytes', String(4 * MiB)]);
     log('event loop with 1,000 calls of 1 MiB in flight (JS thread saturated): poller and worker');
     doc.loadSaturated = child('roundtrip.js', { TN_CUDA_COMPLETION: '' }, ['--iterations', '0', '--load-ms', loadMs, '--load-bytes', String(MiB)]);
     doc.loadSaturatedWorker = child('roundtrip.js', { TN_CUDA_COMPLETION: 'worker' }, ['--iterations', '0', '--load-ms', loadMs, '--load-bytes', String(MiB)]);
@@ -155,10 +159,11 @@ function targets(doc) {
     t.roundTrip = { target: 'median <= 20 us over C++', pass: null, error: doc.roundtripJs.error || doc.roundtripCpp.error || 'missing figures' };
   }
   // 3. timers under load
-  const tl = doc.roundtripJs.timerUnderLoad;
+  const tl = doc.loadJs?.timerUnderLoad;
   t.timers = tl
     ? { target: 'timer lateness <= 5 ms with 1,000 calls in flight', loadBytes: tl.loadBytes, maxMs: tl.maxMs, p99Ms: tl.p99Ms, gcMaxMs: tl.gcMaxMs,
-        maxMsOutsideGc: tl.maxMsOutsideGc, ticksDuringGc: tl.ticksDuringGc, idleMaxMs: doc.roundtripJs.timerIdle?.maxMs, pass: tl.maxMs <= 5 }
+        maxMsOutsideGc: tl.maxMsOutsideGc, ticksDuringGc: tl.ticksDuringGc, idleMaxMs: doc.loadJs.timerIdle?.maxMs, pass: tl.maxMs <= 5,
+        passOutsideGc: tl.maxMsOutsideGc !== null && tl.maxMsOutsideGc <= 5 }
     : { target: 'timer lateness <= 5 ms with 1,000 calls in flight', pass: null };
   return t;
 }
