@@ -15,6 +15,7 @@ import { callNative, invalidArg, TensorRTError } from './errors';
 import { isTypedArray } from './dtypes';
 import { tryGetNative } from './native';
 import type { CalibrationAlgorithm, CalibratorLike } from './calibration/types';
+import { formatCalibrationCache, parseCalibrationCache } from './calibration/cache';
 
 /** Every MemoryPoolType of TensorRT 8.6 .. 11 (camelCase). */
 export const MEMORY_POOLS = [
@@ -189,7 +190,14 @@ export function calibratorAdapter(c: CalibratorLike): TensorRTNative.CalibratorA
       const r = await c.readCache();
       if (r === null || r === undefined) return null;
       if (!(r instanceof Uint8Array)) throw new Error('readCache must return a Uint8Array or null');
-      return r.byteLength ? r : null;
+      if (!r.byteLength) return null;
+      if (c.algorithm === 'percentile') {
+        // TensorRT reads percentile scales through its entropy-2 interface, which only accepts caches whose
+        // header names that algorithm (and the library's version): re-head the same scales.
+        const { scales } = parseCalibrationCache(r);
+        return formatCalibrationCache(scales, 'entropy2', loadedTensorRTVersionNumber());
+      }
+      return r;
     },
     writeCache: async (cache: Buffer) => {
       await c.writeCache(new Uint8Array(cache.buffer, cache.byteOffset, cache.byteLength));
@@ -198,6 +206,13 @@ export function calibratorAdapter(c: CalibratorLike): TensorRTNative.CalibratorA
   if (c.quantile !== undefined) adapter.quantile = c.quantile;
   if (c.regressionCutoff !== undefined) adapter.regressionCutoff = c.regressionCutoff;
   return adapter;
+}
+
+/** The loaded libnvinfer's version as TensorRT writes it in cache headers (10.16.0 -> 101600). */
+function loadedTensorRTVersionNumber(): number {
+  const v = tryGetNative()?.runtimeInfo().tensorrt.version ?? '10.0.0';
+  const [major = 10, minor = 0, patch = 0] = v.split('.').map((x) => Number(x) || 0);
+  return major * 10000 + minor * 100 + patch;
 }
 
 /** @internal Token that keeps the constructor for Builder.createConfig. */

@@ -20,12 +20,9 @@ import { DATA_TYPES, DataType } from './dtypes';
 import { ExecutionContext } from './context';
 import { EngineSource, Runtime, RuntimeOptions, checkEngineSource } from './runtime';
 
-/** min / opt / max of one optimization profile (same shape as lib/builder.ts's ShapeRange). */
-export interface ShapeRange {
-  min: number[];
-  opt: number[];
-  max: number[];
-}
+import type { ShapeRange } from './config';
+
+export type { ShapeRange };
 
 /** An input or output tensor of an engine. */
 export interface IOTensor {

@@ -6,15 +6,12 @@
  * Nothing here touches the file system or the native addon; every error is a UsageError with one line.
  */
 import { UsageError } from './common';
+import type { ShapeRange } from '../config';
 
 export type Shape = number[];
 export type ShapeMap = Record<string, Shape>;
 
-export interface ShapeRange {
-  min: number[];
-  opt: number[];
-  max: number[];
-}
+export type { ShapeRange };
 
 const MAX_DIM = 2 ** 31 - 1;
 

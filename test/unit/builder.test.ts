@@ -292,4 +292,12 @@ describe('calibrator adapter (what the native bridge calls from the build thread
     const bad = calibratorAdapter({ ...goodCalibrator(), readCache: () => 'cache' as unknown as Uint8Array });
     await expect(bad.readCache()).rejects.toThrow(/Uint8Array/);
   });
+
+  test('a percentile cache reaches TensorRT under the entropy-2 header it accepts, scales unchanged', async () => {
+    const ours = Buffer.from('TRT-100000-PercentileCalibration\ninput: 3c010a14\nconv_out: 3d4ccccd\n');
+    const a = calibratorAdapter({ ...goodCalibrator(), algorithm: 'percentile', readCache: () => ours });
+    const text = Buffer.from((await a.readCache())!).toString('utf8');
+    expect(text).toMatch(/^TRT-\d+-EntropyCalibration2\n/);
+    expect(text.split('\n').slice(1)).toEqual(['input: 3c010a14', 'conv_out: 3d4ccccd', '']);
+  });
 });
