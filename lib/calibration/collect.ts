@@ -44,14 +44,17 @@ export function loadOnnxRuntime(): OrtModule {
  * A StatisticsRunner on onnxruntime-node (CPU). `model` must already list the tensors to expose among its graph
  * outputs (see exposeTensors).
  */
-export async function createOrtRunner(model: onnx.IModelProto | Uint8Array, options: { intraOpNumThreads?: number } = {}): Promise<StatisticsRunner> {
+export async function createOrtRunner(
+  model: onnx.IModelProto | Uint8Array,
+  options: { intraOpNumThreads?: number; graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all' } = {},
+): Promise<StatisticsRunner> {
   const ort = loadOnnxRuntime();
   const bytes = model instanceof Uint8Array ? model : saveModel(model);
   let session: Awaited<ReturnType<OrtModule['InferenceSession']['create']>>;
   try {
     session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       logSeverityLevel: 4, // errors reach the caller as exceptions; keep onnxruntime's own log quiet
       ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
     });
@@ -116,6 +119,8 @@ export interface CollectOptions {
   inputShapes?: Record<string, number[]>;
   onBatch?(e: { batch: number; samples: number }): void;
   signal?: AbortSignal;
+  /** Keep copies of the first `keep` batches (for an accuracy check afterwards). Default 0. */
+  keep?: number;
 }
 
 export interface CollectResult {
@@ -124,6 +129,8 @@ export interface CollectResult {
   shapes: Map<string, number[]>;
   batches: number;
   samples: number;
+  /** Copies of the first `options.keep` batches. */
+  kept: ShapedBatch[];
 }
 
 /** Validates a batch against the model inputs and fills in shapes from the model for flat arrays. */
@@ -192,12 +199,16 @@ export async function collectStatistics(
   const fetch = tensors.filter((t) => !inputSet.has(t));
   let batches = 0;
   let samples = 0;
+  const kept: ShapedBatch[] = [];
   const max = options.maxBatches ?? Infinity;
   while (batches < max) {
     if (options.signal?.aborted) throw new TensorRTError('INVALID_ARGUMENT', 'calibration aborted');
     const raw = await nextBatch(calibrator, inputNames);
     if (!raw) break;
     const batch = checkBatch(raw, inputs, calibrator.batchSize, options.inputShapes);
+    if (kept.length < (options.keep ?? 0)) {
+      kept.push(Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, { data: v.data.slice(), shape: [...v.shape] }])));
+    }
     const out = fetch.length > 0 ? await runner.run(batch, fetch) : {};
     for (const t of tensors) {
       const v = inputSet.has(t) ? batch[t] : out[t];
@@ -211,5 +222,5 @@ export async function collectStatistics(
     options.onBatch?.({ batch: batches, samples });
   }
   if (batches === 0) throw invalidArg('the calibrator gave no batches');
-  return { histograms, shapes, batches, samples };
+  return { histograms, shapes, batches, samples, kept };
 }

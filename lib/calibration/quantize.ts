@@ -14,8 +14,10 @@ import {
 } from '../onnx/graph';
 import { computeAmax, type AbsHistogram } from './histogram';
 import { formatCalibrationCache, parseCalibrationCache, CACHE_ALGORITHM_NAMES } from './cache';
-import { collectStatistics, createOrtRunner, exposeTensors, type InputSpec, type StatisticsRunner } from './collect';
+import { checkBatch, collectStatistics, createOrtRunner, exposeTensors, nextBatch, type InputSpec, type StatisticsRunner } from './collect';
 import type { CalibratorLike } from './types';
+import type { ShapedBatch } from './calibrator';
+import type { TypedArray } from '../dtypes';
 
 /** Math through a module-level alias: global look-ups in hot loops are slow inside vm sandboxes (jest). */
 const M = Math;
@@ -60,6 +62,18 @@ export interface QuantizeOptions {
   signal?: AbortSignal;
   /** Version number written into the calibration cache header (default 100000 = TensorRT 10.0.0). */
   cacheVersion?: number;
+  /**
+   * Accuracy-driven fallback: the output cosine similarity (float vs quantized, all outputs) to reach on the first
+   * `accuracyBatches` calibration batches, in (0, 1]. When the fully quantized model falls short, the quantized
+   * activation tensors are ranked by sensitivity (the output cosine of a model where only that tensor is quantized)
+   * and the most sensitive ones are kept in float, one at a time, until the target is met. Needs onnxruntime-node.
+   * summary.accuracy says what was kept. Default: no check.
+   */
+  accuracyTarget?: number;
+  /** Calibration batches kept to measure the accuracy on (default 16). */
+  accuracyBatches?: number;
+  /** At most this many tensors are kept in float by the fallback (default: no limit). */
+  maxFallbackTensors?: number;
 }
 
 export interface QuantizeSummary {
@@ -81,6 +95,8 @@ export interface QuantizeSummary {
   perChannel: boolean;
   /** Why per-channel weights were not possible, when they were not. */
   note?: string;
+  /** With accuracyTarget: the measured cosines and the tensors kept in float. */
+  accuracy?: AccuracyReport;
   seconds: number;
   /** Activation tensor -> amax (clipping threshold); scale = amax / 127. */
   amax: Map<string, number>;
@@ -245,6 +261,14 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
   if (options.maxBatches !== undefined && !(Number.isInteger(options.maxBatches) && options.maxBatches > 0)) {
     throw invalidArg(`maxBatches must be a positive integer, got ${String(options.maxBatches)}`);
   }
+  if (options.accuracyTarget !== undefined && !(typeof options.accuracyTarget === 'number' && options.accuracyTarget > 0 && options.accuracyTarget <= 1)) {
+    throw invalidArg(`accuracyTarget must be a number in (0, 1], got ${String(options.accuracyTarget)}`);
+  }
+  for (const k of ['accuracyBatches', 'maxFallbackTensors'] as const) {
+    const v = options[k];
+    if (v !== undefined && !(Number.isInteger(v) && v >= (k === 'accuracyBatches' ? 1 : 0))) throw invalidArg(`${k} must be a ${k === 'accuracyBatches' ? 'positive' : 'non-negative'} integer, got ${String(v)}`);
+  }
+  const accuracyBatches = options.accuracyTarget !== undefined ? options.accuracyBatches ?? DEFAULT_ACCURACY_BATCHES : 0;
   const method = methodOf(calibrator, options);
   const percentile = options.percentile ?? calibrator.percentile ?? 99.99;
   if (!(percentile > 0 && percentile <= 100)) throw invalidArg(`percentile must be in (0, 100], got ${percentile}`);
@@ -290,6 +314,7 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
     }
   }
   let shapes = new Map<string, number[]>();
+  let kept: ShapedBatch[] = [];
   if (!fromCache) {
     const statsModel = exposeTensors(m, actTensors);
     const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel);
@@ -301,7 +326,9 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
         inputShapes: options.inputShapes,
         signal: options.signal,
         onBatch: (e) => options.onProgress?.({ ...e, batches: options.expectedBatches }),
+        keep: accuracyBatches,
       });
+      kept = r.kept;
       batches = r.batches;
       samples = r.samples;
       shapes = r.shapes;
@@ -314,6 +341,72 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
     await calibrator.writeCache(formatCalibrationCache(scales, calibrator.algorithm, options.cacheVersion));
   }
 
+  // 3. Rewrite; with an accuracy target, keep the most sensitive tensors in float until it is met.
+  const strict = rewrite(m, options, amax, shapes, perChannel, new Set());
+  let result = strict;
+  let accuracy: AccuracyReport | undefined;
+  if (options.accuracyTarget !== undefined) {
+    let evalBatches = kept;
+    if (evalBatches.length === 0) {
+      // scales came from the cache: read the evaluation batches now
+      evalBatches = await readBatches(calibrator, inputs, options, accuracyBatches);
+    }
+    const r = await accuracyFallback(m, options, amax, shapes, perChannel, strict, evalBatches, options.accuracyTarget);
+    result = r.result;
+    accuracy = r.report;
+  }
+  const opset = opsetOf(result.model);
+  return {
+    model: result.model,
+    summary: {
+      method,
+      tensorsCalibrated: result.used.size,
+      nodesQuantized: result.nodesQuantized,
+      weightsQuantized: result.weightsQuantized,
+      residualAdds: result.residualAdds,
+      foldedBatchNorms: folded,
+      batches,
+      samples,
+      fromCache,
+      opsetBefore,
+      opset,
+      perChannel,
+      ...(note ? { note } : {}),
+      ...(accuracy ? { accuracy } : {}),
+      seconds: (performance.now() - t0) / 1000,
+      amax,
+    },
+  };
+}
+
+interface Rewritten {
+  model: onnx.ModelProto;
+  /** Activation tensors that got Q/DQ. */
+  used: Set<string>;
+  /** Activation tensors that could get Q/DQ (a scale and a quantized consumer), before keepFloat. */
+  candidates: string[];
+  nodesQuantized: number;
+  weightsQuantized: number;
+  residualAdds: number;
+}
+
+/**
+ * The Q/DQ model from a prepared float model (not modified): Q/DQ for activations right after their producer,
+ * INT8 weights + DQ before their consumer. Tensors in `keepFloat` get no Q/DQ, and the nodes they feed keep float
+ * weights.
+ */
+function rewrite(
+  prepared: onnx.ModelProto,
+  options: QuantizeOptions,
+  amax: Map<string, number>,
+  shapes: Map<string, number[]>,
+  perChannel: boolean,
+  keepFloat: Set<string>,
+): Rewritten {
+  const m = cloneModel(prepared);
+  const g = m.graph!;
+  const idx = new GraphIndex(g);
+  const p = plan(g, idx, options);
   // Residual Adds need both inputs of one shape (no broadcast); drop those that are not when shapes are known.
   const residual: onnx.INodeProto[] = [];
   for (const n of p.residualAdds) {
@@ -322,10 +415,10 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
     if (a && b && a.join(',') !== b.join(',')) p.actInputs.delete(n);
     else residual.push(n);
   }
-  const used = new Set<string>();
-  for (const [n, acts] of p.actInputs) for (const i of acts) if (amax.has(n.input![i])) used.add(n.input![i]);
+  const candidates: string[] = [];
+  for (const [n, acts] of p.actInputs) for (const i of acts) if (amax.has(n.input![i]) && !candidates.includes(n.input![i])) candidates.push(n.input![i]);
+  const used = new Set(candidates.filter((t) => !keepFloat.has(t)));
 
-  // 3. Rewrite: Q/DQ for activations right after their producer; INT8 weights + DQ before their consumer.
   const dqOf = new Map<string, string>();
   const after = new Map<string, onnx.NodeProto[]>(); // producer output -> nodes to insert after it
   const front: onnx.NodeProto[] = [];
@@ -392,28 +485,161 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
   }
   g.node = newNodes;
   removeUnusedConstants(g);
-  // Exposed-for-statistics outputs were only in the statistics copy; value_info of rewired tensors stays valid.
-  const opset = opsetOf(m);
-  return {
-    model: m,
-    summary: {
-      method,
-      tensorsCalibrated: used.size,
-      nodesQuantized,
-      weightsQuantized,
-      residualAdds: residual.filter((n) => p.actInputs.has(n)).length,
-      foldedBatchNorms: folded,
-      batches,
-      samples,
-      fromCache,
-      opsetBefore,
-      opset,
-      perChannel,
-      ...(note ? { note } : {}),
-      seconds: (performance.now() - t0) / 1000,
-      amax,
-    },
+  const dqs = new Set(dqOf.values());
+  const residualAdds = residual.filter((n) => p.actInputs.has(n) && (n.input ?? []).some((i) => dqs.has(i))).length;
+  return { model: m, used, candidates, nodesQuantized, weightsQuantized, residualAdds };
+}
+
+/** What the accuracy-driven fallback did (summary.accuracy). */
+export interface AccuracyReport {
+  target: number;
+  /** Output cosine of the model with every candidate tensor quantized. */
+  cosineStrict: number;
+  /** Output cosine of the returned model. */
+  cosine: number;
+  met: boolean;
+  /** Calibration batches (and samples) the cosines were measured on. */
+  batches: number;
+  samples: number;
+  /** Activation tensors kept in float, most sensitive first, with the cosine of the model where only that tensor is quantized. */
+  keptInFloat: { tensor: string; cosineAlone: number }[];
+  seconds: number;
+}
+
+const DEFAULT_ACCURACY_BATCHES = 16;
+
+/** Reads up to `n` batches from the calibrator (when the scales came from a cache). */
+async function readBatches(cal: CalibratorLike, inputs: InputSpec[], options: QuantizeOptions, n: number): Promise<ShapedBatch[]> {
+  const out: ShapedBatch[] = [];
+  const names = inputs.map((i) => i.name);
+  while (out.length < n) {
+    const raw = await nextBatch(cal, names);
+    if (!raw) break;
+    out.push(checkBatch(raw, inputs, cal.batchSize, options.inputShapes));
+  }
+  if (out.length === 0) throw invalidArg('accuracyTarget: the calibrator gave no batches to measure the accuracy on');
+  return out;
+}
+
+/** Concatenates batches of equal sample shapes along dim 0 (fewer, larger runs); others stay apart. */
+function groupBatches(batches: ShapedBatch[], maxSamples = 16): ShapedBatch[] {
+  const groups: ShapedBatch[][] = [];
+  const key = (b: ShapedBatch) => Object.entries(b).map(([k, v]) => `${k}:${v.shape.slice(1).join('x')}`).sort().join(',');
+  let cur: ShapedBatch[] = [];
+  let curKey = '';
+  let curN = 0;
+  for (const b of batches) {
+    const k = key(b);
+    const n = Object.values(b)[0]?.shape[0] ?? 1;
+    if (cur.length > 0 && (k !== curKey || curN + n > maxSamples)) {
+      groups.push(cur);
+      cur = [];
+      curN = 0;
+    }
+    cur.push(b);
+    curKey = k;
+    curN += n;
+  }
+  if (cur.length > 0) groups.push(cur);
+  return groups.map((gr) => {
+    if (gr.length === 1) return gr[0];
+    const out: ShapedBatch = {};
+    for (const name of Object.keys(gr[0])) {
+      const parts = gr.map((b) => b[name]);
+      const total = parts.reduce((a, t) => a + t.data.length, 0);
+      const data = new Float32Array(total);
+      let o = 0;
+      for (const t of parts) {
+        data.set(t.data as Float32Array, o);
+        o += t.data.length;
+      }
+      out[name] = { data, shape: [parts.reduce((a, t) => a + t.shape[0], 0), ...parts[0].shape.slice(1)] };
+    }
+    return out;
+  });
+}
+
+/** Cosine similarity of two lists of output sets (all outputs, all batches, as one vector). */
+function outputCosine(ref: Record<string, { data: TypedArray }>[], got: Record<string, { data: TypedArray }>[]): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < ref.length; i++)
+    for (const [k, v] of Object.entries(ref[i])) {
+      const a = v.data as ArrayLike<number>; // float outputs (a BigInt64 output would compare as NaN)
+      const b = got[i][k].data as ArrayLike<number>;
+      for (let j = 0; j < a.length; j++) {
+        dot += a[j] * b[j];
+        na += a[j] * a[j];
+        nb += b[j] * b[j];
+      }
+    }
+  if (na === 0 && nb === 0) return 1;
+  return na > 0 && nb > 0 ? dot / M.sqrt(na * nb) : 0;
+}
+
+/**
+ * Accuracy-driven fallback: measures the output cosine (float vs Q/DQ, onnxruntime-node, Q/DQ evaluated as written)
+ * on the evaluation batches; below `target`, ranks the quantized activation tensors by the cosine of a model where
+ * only that one is quantized, and keeps the worst ones in float, one at a time, until the target is met.
+ */
+async function accuracyFallback(
+  prepared: onnx.ModelProto,
+  options: QuantizeOptions,
+  amax: Map<string, number>,
+  shapes: Map<string, number[]>,
+  perChannel: boolean,
+  strict: Rewritten,
+  evalBatches: ShapedBatch[],
+  target: number,
+): Promise<{ result: Rewritten; report: AccuracyReport }> {
+  const t0 = performance.now();
+  const feeds = groupBatches(evalBatches);
+  const outputNames = (prepared.graph?.output ?? []).map((o) => o.name ?? '');
+  const runAll = async (model: onnx.ModelProto, level: 'basic' | 'all') => {
+    const r = await createOrtRunner(model, { graphOptimizationLevel: level });
+    try {
+      const outs = [];
+      for (const f of feeds) outs.push(await r.run(f, outputNames));
+      return outs;
+    } finally {
+      await r.dispose?.();
+    }
   };
+  const ref = await runAll(prepared, 'all');
+  const cosineOf = async (model: onnx.ModelProto) => outputCosine(ref, await runAll(model, 'basic'));
+  const cosineStrict = await cosineOf(strict.model);
+  const samples = evalBatches.reduce((a, b) => a + (Object.values(b)[0]?.shape[0] ?? 1), 0);
+  const report: AccuracyReport = { target, cosineStrict, cosine: cosineStrict, met: cosineStrict >= target, batches: evalBatches.length, samples, keptInFloat: [], seconds: 0 };
+  let result = strict;
+  if (!report.met) {
+    // sensitivity: the model with only tensor t quantized
+    const cands = strict.candidates;
+    const alone = new Map<string, number>();
+    for (const t of cands) {
+      if (options.signal?.aborted) throw new TensorRTError('INVALID_ARGUMENT', 'quantization aborted');
+      const only = rewrite(prepared, options, amax, shapes, perChannel, new Set(cands.filter((x) => x !== t)));
+      alone.set(t, await cosineOf(only.model));
+    }
+    const order = [...cands].sort((a, b) => alone.get(a)! - alone.get(b)!);
+    const limit = options.maxFallbackTensors ?? order.length;
+    const keep = new Set<string>();
+    for (const t of order) {
+      if (keep.size >= limit) break;
+      keep.add(t);
+      report.keptInFloat.push({ tensor: t, cosineAlone: alone.get(t)! });
+      const r = rewrite(prepared, options, amax, shapes, perChannel, keep);
+      const c = await cosineOf(r.model);
+      result = r;
+      report.cosine = c;
+      if (c >= target) {
+        report.met = true;
+        break;
+      }
+    }
+  }
+  report.seconds = (performance.now() - t0) / 1000;
+  return { result, report };
 }
 
 function isQuantizedNode(n: onnx.INodeProto, dqOf: Map<string, string>): boolean {

@@ -30,6 +30,8 @@ interface QuantizeCliOptions {
   progress?: boolean;
   json?: boolean;
   backend: string;
+  accuracyTarget?: string;
+  accuracyBatches?: string;
 }
 
 const METHODS: CalibrationMethod[] = ['entropy', 'minmax', 'percentile'];
@@ -45,10 +47,17 @@ function parsePercentile(s: string | undefined): number | undefined {
   return p;
 }
 
-function parseBatches(s: string | undefined): number | undefined {
+function parseBatches(s: string | undefined, flag = '--batches'): number | undefined {
   if (s === undefined) return undefined;
-  if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`--batches must be a positive integer, got "${s}"`);
+  if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`${flag} must be a positive integer, got "${s}"`);
   return Number(s);
+}
+
+function parseTarget(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const c = Number(s);
+  if (!/^\s*[0-9.eE+-]+\s*$/.test(s) || !(c > 0 && c <= 1)) throw new UsageError(`--accuracy-target must be a cosine similarity in (0, 1], got "${s}"`);
+  return c;
 }
 
 /** The summary table printed at the end. */
@@ -60,6 +69,12 @@ export function formatSummary(s: QuantizeSummary, file: string, params: { inputs
     ['nodes quantized', `${s.nodesQuantized}${s.residualAdds ? ` (${s.residualAdds} residual Add)` : ''}`],
     ['weights INT8', `${s.weightsQuantized} (${s.perChannel ? 'per channel' : 'per tensor'})`],
     ['BatchNorm folded', String(s.foldedBatchNorms)],
+    ...(s.accuracy
+      ? ([
+          ['accuracy', `output cosine ${s.accuracy.cosineStrict.toFixed(4)}${s.accuracy.keptInFloat.length ? ` -> ${s.accuracy.cosine.toFixed(4)}` : ''} (target ${s.accuracy.target}, ${s.accuracy.met ? 'met' : 'NOT met'}; ${s.accuracy.samples} calibration samples)`],
+          ['kept in float', s.accuracy.keptInFloat.length ? s.accuracy.keptInFloat.map((k) => k.tensor).join(', ') : 'none'],
+        ] as [string, string][])
+      : []),
     ['opset', s.opset === s.opsetBefore ? String(s.opset) : `${s.opsetBefore} -> ${s.opset}`],
     ['size', `${(params.inputs / 1e6).toFixed(2)} MB -> ${(params.output / 1e6).toFixed(2)} MB`],
     ['time', `${s.seconds.toFixed(2)} s`],
@@ -90,6 +105,8 @@ export function registerQuantize(program: Command): void {
     .option('--no-per-channel', 'per-tensor weight scales')
     .option('--no-residual-add', 'no Q/DQ on residual Add inputs')
     .option('--no-fold-batch-norm', 'do not fold BatchNormalization into Conv')
+    .option('--accuracy-target <cosine>', 'keep the most sensitive tensors in float until the output cosine (float vs INT8, on calibration batches) reaches this, e.g. 0.99')
+    .option('--accuracy-batches <n>', 'calibration batches used to measure the accuracy (default 16)')
     .option('--backend <name>', 'what runs the float model for statistics: onnxruntime (CPU) or tensorrt (GPU)', 'onnxruntime')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the summary as JSON')
@@ -100,6 +117,9 @@ export function registerQuantize(program: Command): void {
         const percentile = parsePercentile(o.percentile);
         if (percentile !== undefined && method !== 'percentile') throw new UsageError('--percentile needs --method percentile');
         const limit = parseBatches(o.batches);
+        const accuracyTarget = parseTarget(o.accuracyTarget);
+        const accuracyBatches = parseBatches(o.accuracyBatches, '--accuracy-batches');
+        if (accuracyBatches !== undefined && accuracyTarget === undefined) throw new UsageError('--accuracy-batches needs --accuracy-target');
         if (o.backend !== 'onnxruntime' && o.backend !== 'tensorrt') throw new UsageError(`--backend must be onnxruntime or tensorrt, got "${o.backend}"`);
         const out = path.resolve(o.output);
         if (path.resolve(modelPath) === out) throw new UsageError('the output file must differ from the input model');
@@ -140,6 +160,8 @@ export function registerQuantize(program: Command): void {
             perChannel: o.perChannel,
             quantizeResidualAdd: o.residualAdd,
             foldBatchNorm: o.foldBatchNorm,
+            accuracyTarget,
+            accuracyBatches,
             ...(o.backend === 'tensorrt' ? { runner: (m) => createTensorRTRunner(m) } : {}),
             onProgress: (e) => bar?.update(e.batch, { rate: (e.samples / ((performance.now() - t0) / 1000)).toFixed(1) }),
           });

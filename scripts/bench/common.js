@@ -26,9 +26,9 @@ function cudaSkipReason(lib) {
   }
 }
 
-/** Copies per trial: ~256 MiB in all, at least 3, at most 2000 (same rule as copy_baseline.cc). */
+/** Copies per trial: ~1 GiB in all, at least 3, at most 2000 (same rule as copy_baseline.cc). */
 function repsFor(n) {
-  return Math.min(2000, Math.max(3, Math.ceil((256 * MiB) / n)));
+  return Math.min(2000, Math.max(3, Math.ceil(GiB / n)));
 }
 
 function median(v) {

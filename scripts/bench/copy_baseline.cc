@@ -54,9 +54,10 @@ std::vector<std::string> ParseWords(const char* s) {
   return v;
 }
 
-// Same rule as scripts/bench/copy.js: enough copies for ~256 MiB (at least 3, at most 2000).
+// Same rule as scripts/bench/common.js: enough copies for ~1 GiB a trial (at least 3, at most 2000), so that a
+// stall of the machine weighs little in any one trial.
 int RepsFor(size_t n) {
-  double r = std::ceil(double(256u << 20) / double(n));
+  double r = std::ceil(double(1u << 30) / double(n));
   return static_cast<int>(std::min(2000.0, std::max(3.0, r)));
 }
 

