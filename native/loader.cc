@@ -11,6 +11,7 @@
 // Only factories and a few C functions are resolved (dlsym); nothing links against TensorRT.
 #include "loader.h"
 
+#include <cuda_runtime_api.h>
 #include <dlfcn.h>
 #include <glob.h>
 #include <sys/stat.h>
@@ -277,7 +278,8 @@ State& Load() {
   if (!f.handle) {
     p.reason = soname + " (TensorRT " + kMajor + ".x, which tensorrt-node was compiled for: " + kCompiled +
                " headers) was not found. Searched: " + f.searched +
-               ". Install TensorRT " + kMajor + " (tar/deb/rpm or `pip install tensorrt-cu12`) and/or set TENSORRT_LIB_DIR";
+               ". Install TensorRT " + kMajor + " (tar/deb/rpm or `pip install tensorrt-cu" + std::to_string(CUDART_VERSION / 1000) +
+               "`) and/or set TENSORRT_LIB_DIR";
     std::string others = DescribeInstalledLibraries();
     if (!others.empty()) p.reason += ". Other TensorRT libraries present: " + others;
     return s;

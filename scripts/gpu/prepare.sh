@@ -10,7 +10,8 @@
 #   MANIFEST.json                  what was bundled, from which commit, when
 #
 # Then on the GPU host (CUDA toolkit + driver, g++): bash .gpu-bundle/scripts/gpu/run.sh   (see docs/gpu.md)
-# Options: TN_NODE_VERSION=20.20.2 to pick the Node version (default: the local one, else the latest of its major).
+# Options: TN_NODE_VERSION=20.20.2 to pick the Node version (default: the local one, else the latest of its major);
+# TN_GPU_TRT_INCLUDE=<TensorRT include dir> to build the TensorRT part there as well (headers bundled, not committed).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B="$ROOT/.gpu-bundle"
@@ -82,6 +83,14 @@ cp -a native binding.gyp package.json "$B/"
 cp -a scripts/gpu scripts/bench scripts/find-deps.js scripts/build-native.js "$B/scripts/"
 for t in gpu trt; do [ -d "test/$t" ] && cp -a "test/$t" "$B/test/"; done
 rm -f "$B"/scripts/bench/copy_baseline "$B"/scripts/bench/*.o
+
+# 4b. optional: TensorRT headers to compile the TensorRT part on the GPU host too (TN_GPU_TRT_INCLUDE=<dir with
+#     NvInfer.h>). They go into the git-ignored bundle only, never into the repository.
+if [ -n "${TN_GPU_TRT_INCLUDE:-}" ]; then
+  [ -f "$TN_GPU_TRT_INCLUDE/NvInfer.h" ] || { say "ERROR: TN_GPU_TRT_INCLUDE=$TN_GPU_TRT_INCLUDE has no NvInfer.h"; exit 1; }
+  cp -a "$TN_GPU_TRT_INCLUDE" "$B/trt-include"
+  say "TensorRT headers: $TN_GPU_TRT_INCLUDE -> bundle/trt-include ($(du -sh "$B/trt-include" | cut -f1))"
+fi
 
 # 5. manifest and size check (the bundle plus the repository's own travelling files must stay under 64 MiB)
 node -e '

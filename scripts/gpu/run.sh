@@ -44,6 +44,9 @@ if [ "$B" != "$P" ]; then
   [ -e "$P/dist/index.js" ] || { rm -rf "$P/dist"; ln -s "$B/dist" "$P/dist"; }
 fi
 
+# ---- TensorRT headers bundled by prepare.sh (TN_GPU_TRT_INCLUDE): the addon is then built with its TensorRT part
+if [ -f "$B/trt-include/NvInfer.h" ] && [ -z "${TENSORRT_INCLUDE_DIR:-}" ]; then export TENSORRT_INCLUDE_DIR="$B/trt-include"; fi
+
 # ---- system
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -103,6 +106,14 @@ stamp "build: $BUILD_NOTE"
 if [ "$BUILD_NOTE" = FAILED ]; then tail -40 "$OUT/build.log"; fi
 export TENSORRT_NODE_ADDON="$WORK/build/tensorrt_node.node"
 printf '%s' "$BUILD_NOTE" >"$WORK/build-note.txt"
+if [ "$BUILD_NOTE" != FAILED ]; then
+  {
+    echo "== TensorRT symbols the addon imports (must be none: TensorRT is dlopen'ed): $(nm -D --undefined-only "$TENSORRT_NODE_ADDON" | grep -ciE 'nvinfer|nvonnx|_INTERNAL' || true)"
+    echo "== runtimeInfo() on this host"
+    node -e 'const i = require("./dist/index.js").runtimeInfo(); console.log(JSON.stringify({ compiledWith: i.compiledWith, tensorrt: i.tensorrt, cuda: { available: i.cuda.available, driverVersion: i.cuda.driverVersion, devices: i.cuda.devices.map((d) => d.name) }, features: i.features }, null, 2))'
+  } >>"$OUT/build.log" 2>&1
+  stamp "addon: $(node -e 'const i = require("./dist/index.js").runtimeInfo(); console.log(`TensorRT compiled in: ${i.compiledWith.tensorrt}; TensorRT available: ${i.tensorrt.available}; CUDA devices: ${i.cuda.devices.length}`)' 2>&1)"
+fi
 
 # ---- the CUDA C++ baseline for the benchmarks
 BASELINE="$WORK/copy_baseline"
