@@ -507,6 +507,8 @@ export interface AccuracyReport {
 }
 
 const DEFAULT_ACCURACY_BATCHES = 16;
+/** Evaluation batches used to rank the tensors by sensitivity (one model run per tensor). */
+const SENSITIVITY_BATCHES = 4;
 
 /** Reads up to `n` batches from the calibrator (when the scales came from a cache). */
 async function readBatches(cal: CalibratorLike, inputs: InputSpec[], options: QuantizeOptions, n: number): Promise<ShapedBatch[]> {
@@ -581,7 +583,8 @@ function outputCosine(ref: Record<string, { data: TypedArray }>[], got: Record<s
 /**
  * Accuracy-driven fallback: measures the output cosine (float vs Q/DQ, onnxruntime-node, Q/DQ evaluated as written)
  * on the evaluation batches; below `target`, ranks the quantized activation tensors by the cosine of a model where
- * only that one is quantized, and keeps the worst ones in float, one at a time, until the target is met.
+ * only that one is quantized (on the first SENSITIVITY_BATCHES batches), and keeps the worst ones in float, one at a
+ * time, until the target is met on all evaluation batches.
  */
 async function accuracyFallback(
   prepared: onnx.ModelProto,
@@ -594,9 +597,8 @@ async function accuracyFallback(
   target: number,
 ): Promise<{ result: Rewritten; report: AccuracyReport }> {
   const t0 = performance.now();
-  const feeds = groupBatches(evalBatches);
   const outputNames = (prepared.graph?.output ?? []).map((o) => o.name ?? '');
-  const runAll = async (model: onnx.ModelProto, level: 'basic' | 'all') => {
+  const runAll = async (model: onnx.ModelProto, level: 'basic' | 'all', feeds: ShapedBatch[]) => {
     const r = await createOrtRunner(model, { graphOptimizationLevel: level });
     try {
       const outs = [];
@@ -606,8 +608,11 @@ async function accuracyFallback(
       await r.dispose?.();
     }
   };
-  const ref = await runAll(prepared, 'all');
-  const cosineOf = async (model: onnx.ModelProto) => outputCosine(ref, await runAll(model, 'basic'));
+  // the acceptance check runs on every evaluation batch; the ranking (one run per tensor) on the first few
+  const feeds = groupBatches(evalBatches);
+  const rankFeeds = groupBatches(evalBatches.slice(0, SENSITIVITY_BATCHES));
+  const ref = await runAll(prepared, 'all', feeds);
+  const cosineOf = async (model: onnx.ModelProto) => outputCosine(ref, await runAll(model, 'basic', feeds));
   const cosineStrict = await cosineOf(strict.model);
   const samples = evalBatches.reduce((a, b) => a + (Object.values(b)[0]?.shape[0] ?? 1), 0);
   const report: AccuracyReport = { target, cosineStrict, cosine: cosineStrict, met: cosineStrict >= target, batches: evalBatches.length, samples, keptInFloat: [], seconds: 0 };
@@ -616,10 +621,11 @@ async function accuracyFallback(
     // sensitivity: the model with only tensor t quantized
     const cands = strict.candidates;
     const alone = new Map<string, number>();
+    const rankRef = rankFeeds.length === feeds.length ? ref : await runAll(prepared, 'all', rankFeeds);
     for (const t of cands) {
       if (options.signal?.aborted) throw new TensorRTError('INVALID_ARGUMENT', 'quantization aborted');
       const only = rewrite(prepared, options, amax, shapes, perChannel, new Set(cands.filter((x) => x !== t)));
-      alone.set(t, await cosineOf(only.model));
+      alone.set(t, outputCosine(rankRef, await runAll(only.model, 'basic', rankFeeds)));
     }
     const order = [...cands].sort((a, b) => alone.get(a)! - alone.get(b)!);
     const limit = options.maxFallbackTensors ?? order.length;
