@@ -1,3 +1,4 @@
+/// <reference path="../types/native.d.ts" preserve="true" />
 /**
  * runtimeInfo(): what tensorrt-node was compiled with, whether TensorRT can be loaded and which CUDA devices
  * are present, plus the TensorRT logger controls. Nothing here throws because something is missing.
@@ -5,36 +6,8 @@
 import { invalidArg } from './errors';
 import { nativeLoadError, packageRoot, tryGetNative } from './native';
 
-export interface DeviceProperties {
-  index: number;
-  name: string;
-  uuid: string;
-  /** e.g. "9.0" for an H100. */
-  computeCapability: string;
-  major: number;
-  minor: number;
-  /** Bytes of device memory. */
-  totalMemory: number;
-  multiProcessorCount: number;
-  maxThreadsPerBlock: number;
-  maxThreadsPerMultiProcessor: number;
-  warpSize: number;
-  sharedMemPerBlock: number;
-  sharedMemPerMultiprocessor: number;
-  totalConstMem: number;
-  l2CacheSize: number;
-  memoryBusWidth: number;
-  asyncEngineCount: number;
-  pciBusId: number;
-  pciDeviceId: number;
-  pciDomainId: number;
-  integrated: boolean;
-  concurrentKernels: boolean;
-  eccEnabled: boolean;
-  unifiedAddressing: boolean;
-  managedMemory: boolean;
-  streamPrioritiesSupported: boolean;
-}
+/** Properties of one CUDA device (cudaGetDeviceProperties), e.g. `computeCapability` "9.0" for an H100. */
+export type DeviceProperties = TensorRTNative.DeviceProperties;
 
 export interface RuntimeInfo {
   compiledWith: {
