@@ -55,7 +55,7 @@ export {
   type BatchInput,
   type StatisticsRunner,
 } from './calibration';
-export { quantize, type QuantizeOptions, type QuantizeResult, type QuantizeSummary } from './quantize';
+export { quantize, type QuantizeOptions, type QuantizeResult, type QuantizeSummary, type AccuracyReport } from './quantize';
 export { loadModel, saveModel, modelInfo, type ModelInfo, type ValueDesc } from './onnx';
 export { Runtime, type RuntimeOptions, type EngineSource } from './runtime';
 export { Engine, type IOTensor, type InspectOptions } from './engine';

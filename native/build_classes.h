@@ -79,6 +79,9 @@ class NetworkDefinition : public Napi::ObjectWrap<NetworkDefinition> {
   std::shared_ptr<ErrorRecorder> recorder;
   std::shared_ptr<nvinfer1::IBuilder> builder;
   std::shared_ptr<nvinfer1::INetworkDefinition> network;
+  // The parsers that filled the network (after `network`: destroyed before it). They own weights the network's
+  // layers point to until the engine is built, so they live as long as the network (and any build of it).
+  std::vector<std::shared_ptr<void>> parsers;
   bool stronglyTyped = false;
   // Set while a parse or build uses the network on another thread: inspection and edits then throw.
   std::atomic<int> busy{0};
@@ -162,6 +165,7 @@ class OnnxParser : public Napi::ObjectWrap<OnnxParser> {
   static Napi::Function Init(Napi::Env env);
   explicit OnnxParser(const Napi::CallbackInfo& info);  // new OnnxParser(network)
 
+  std::shared_ptr<nvinfer1::IBuilder> builder;  // the network's: must outlive it
   std::shared_ptr<nvinfer1::INetworkDefinition> network;
   std::shared_ptr<nvonnxparser::IParser> parser;
   Napi::ObjectReference networkRef;
@@ -180,10 +184,11 @@ class UffParser : public Napi::ObjectWrap<UffParser> {
   static Napi::Function Init(Napi::Env env);
   explicit UffParser(const Napi::CallbackInfo& info);  // new UffParser(network)
 
+  std::shared_ptr<ErrorRecorder> recorder;  // first: destroyed after the parser that holds it
+  std::shared_ptr<nvinfer1::IBuilder> builder;  // the network's: must outlive it
   std::shared_ptr<nvinfer1::INetworkDefinition> network;
   std::shared_ptr<nvuffparser::IUffParser> parser;
   Napi::ObjectReference networkRef;
-  std::shared_ptr<ErrorRecorder> recorder;
   std::atomic<int> busy{0};
 
  private:

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "compat.h"
 #include "cuda.h"
@@ -208,6 +209,8 @@ class BuildWorker : public PromiseWorker {
         builder_(b->builder),
         building_(b->building),
         network_(n->network),
+        parsers_(n->parsers),
+        timingCache_(c->timingCache),
         config_(c->config),
         net_(n),
         cfg_(c),
@@ -308,6 +311,8 @@ class BuildWorker : public PromiseWorker {
   std::shared_ptr<nvinfer1::IBuilder> builder_;
   std::shared_ptr<std::atomic<int>> building_;
   std::shared_ptr<nvinfer1::INetworkDefinition> network_;
+  std::vector<std::shared_ptr<void>> parsers_;  // own weights the network points to (see NetworkDefinition)
+  std::shared_ptr<nvinfer1::ITimingCache> timingCache_;  // the config's: must outlive the build (and the config)
   std::shared_ptr<nvinfer1::IBuilderConfig> config_;
   NetworkDefinition* net_;
   BuilderConfig* cfg_;
@@ -428,7 +433,9 @@ void Builder::SetMaxThreads(const Napi::CallbackInfo& info, const Napi::Value& v
   if (!v.IsNumber()) Throw(env, "INVALID_ARGUMENT", "maxThreads must be a positive integer");
   int32_t n = v.As<Napi::Number>().Int32Value();
   if (n < 1) Throw(env, "INVALID_ARGUMENT", "maxThreads must be a positive integer");
-  if (!b.setMaxThreads(n)) ThrowTrt("TENSORRT_ERROR", "setMaxThreads(" + std::to_string(n) + ") failed", recorder.get());
+  if (!b.setMaxThreads(n)) {
+    Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "setMaxThreads(" + std::to_string(n) + ") failed", recorder.get()); });
+  }
 }
 
 Napi::Value Builder::CreateNetwork(const Napi::CallbackInfo& info) {
@@ -489,7 +496,8 @@ Napi::Value Builder::IsNetworkSupported(const Napi::CallbackInfo& info) {
   NetworkDefinition* n = NetworkDefinition::Unwrap(info[0]);
   BuilderConfig* c = BuilderConfig::Unwrap(info[1]);
   if (!n || !c) Throw(env, "INVALID_ARGUMENT", "isNetworkSupported(network, config)");
-  return Napi::Boolean::New(env, b.isNetworkSupported(n->Get(env), c->Get(env)));
+  // forWrite: refuses while a parse fills the network (or a build uses it) on a worker thread.
+  return Napi::Boolean::New(env, b.isNetworkSupported(n->Get(env, true), c->Get(env, true)));
 }
 
 Napi::Value Builder::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !builder); }

@@ -137,7 +137,7 @@ BuilderConfig::BuilderConfig(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   recorder = b->recorder;
   building = b->building;
   nvinfer1::IBuilderConfig* c = builder->createBuilderConfig();
-  if (!c) ThrowTrt("TENSORRT_ERROR", "createBuilderConfig failed", recorder.get());
+  if (!c) Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "createBuilderConfig failed", recorder.get()); });
   config = Share(c);
 }
 
@@ -207,37 +207,39 @@ Napi::Value BuilderConfig::AddOptimizationProfile(const Napi::CallbackInfo& info
     Throw(env, "INVALID_ARGUMENT", "addOptimizationProfile: a build is running on this config's Builder; wait for it");
   }
   Napi::Object spec = info[0].As<Napi::Object>();
-  nvinfer1::IOptimizationProfile* profile = builder->createOptimizationProfile();  // owned by the builder
-  if (!profile) ThrowTrt("TENSORRT_ERROR", "createOptimizationProfile failed", recorder.get());
-  Napi::Array names = spec.GetPropertyNames();
-  if (names.Length() == 0) Throw(env, "INVALID_ARGUMENT", "an optimization profile needs at least one input");
-  recorder->clear();
-  std::map<std::string, nvinfer1::Dims> opt;
-  for (uint32_t i = 0; i < names.Length(); ++i) {
-    std::string name = names.Get(i).ToString().Utf8Value();
-    Napi::Value r = spec.Get(name);
-    if (!r.IsObject()) Throw(env, "INVALID_ARGUMENT", "profile['" + name + "'] must be { min, opt, max }");
-    Napi::Object range = r.As<Napi::Object>();
-    struct Sel {
-      const char* key;
-      nvinfer1::OptProfileSelector sel;
-    } sels[] = {{"min", nvinfer1::OptProfileSelector::kMIN},
-                {"opt", nvinfer1::OptProfileSelector::kOPT},
-                {"max", nvinfer1::OptProfileSelector::kMAX}};
-    for (const auto& s : sels) {
-      std::string what = "profile['" + name + "']." + s.key;
-      nvinfer1::Dims d = DimsFromArray(env, range.Get(s.key), what.c_str());
-      if (!profile->setDimensions(name.c_str(), s.sel, d)) {
-        ThrowTrt("INVALID_ARGUMENT", "TensorRT rejected " + what, recorder.get());
+  return Guard(env, [&]() -> Napi::Value {  // ThrowTrt throws NativeError: turned into a JS error here
+    nvinfer1::IOptimizationProfile* profile = builder->createOptimizationProfile();  // owned by the builder
+    if (!profile) ThrowTrt("TENSORRT_ERROR", "createOptimizationProfile failed", recorder.get());
+    Napi::Array names = spec.GetPropertyNames();
+    if (names.Length() == 0) Throw(env, "INVALID_ARGUMENT", "an optimization profile needs at least one input");
+    recorder->clear();
+    std::map<std::string, nvinfer1::Dims> opt;
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      std::string name = names.Get(i).ToString().Utf8Value();
+      Napi::Value r = spec.Get(name);
+      if (!r.IsObject()) Throw(env, "INVALID_ARGUMENT", "profile['" + name + "'] must be { min, opt, max }");
+      Napi::Object range = r.As<Napi::Object>();
+      struct Sel {
+        const char* key;
+        nvinfer1::OptProfileSelector sel;
+      } sels[] = {{"min", nvinfer1::OptProfileSelector::kMIN},
+                  {"opt", nvinfer1::OptProfileSelector::kOPT},
+                  {"max", nvinfer1::OptProfileSelector::kMAX}};
+      for (const auto& s : sels) {
+        std::string what = "profile['" + name + "']." + s.key;
+        nvinfer1::Dims d = DimsFromArray(env, range.Get(s.key), what.c_str());
+        if (!profile->setDimensions(name.c_str(), s.sel, d)) {
+          ThrowTrt("INVALID_ARGUMENT", "TensorRT rejected " + what, recorder.get());
+        }
+        if (s.sel == nvinfer1::OptProfileSelector::kOPT) opt[name] = d;
       }
-      if (s.sel == nvinfer1::OptProfileSelector::kOPT) opt[name] = d;
     }
-  }
-  if (!profile->isValid()) ThrowTrt("INVALID_ARGUMENT", "the optimization profile is not valid", recorder.get());
-  int32_t index = cfg.addOptimizationProfile(profile);
-  if (index < 0) ThrowTrt("INVALID_ARGUMENT", "addOptimizationProfile failed", recorder.get());
-  profileOpt.push_back(std::move(opt));
-  return Napi::Number::New(env, index);
+    if (!profile->isValid()) ThrowTrt("INVALID_ARGUMENT", "the optimization profile is not valid", recorder.get());
+    int32_t index = cfg.addOptimizationProfile(profile);
+    if (index < 0) ThrowTrt("INVALID_ARGUMENT", "addOptimizationProfile failed", recorder.get());
+    profileOpt.push_back(std::move(opt));
+    return Napi::Number::New(env, index);
+  });
 }
 
 Napi::Value BuilderConfig::GetNumOptimizationProfiles(const Napi::CallbackInfo& info) {
@@ -308,7 +310,9 @@ void BuilderConfig::SetMaxAuxStreams(const Napi::CallbackInfo& info, const Napi:
   Napi::Env env = info.Env();
   int32_t n = IntArg(env, v, "maxAuxStreams", 0, 1 << 20);
   if (!compat::SetMaxAuxStreams(Get(env, true), n)) {
-    ThrowTrt("INVALID_ARGUMENT", "setMaxAuxStreams(" + std::to_string(n) + ") was refused", recorder.get());
+    Guard(env, [&] {
+      ThrowTrt("INVALID_ARGUMENT", "setMaxAuxStreams(" + std::to_string(n) + ") was refused", recorder.get());
+    });
   }
 }
 
@@ -327,14 +331,18 @@ Napi::Value BuilderConfig::SetTimingCache(const Napi::CallbackInfo& info) {
   }
   bool ignoreMismatch = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
   recorder->clear();
-  nvinfer1::ITimingCache* cache = cfg.createTimingCache(size ? data : nullptr, size);
-  if (!cache) ThrowTrt("TENSORRT_ERROR", "createTimingCache failed (corrupt or incompatible timing cache?)", recorder.get());
-  auto shared = Share(cache);
-  if (!cfg.setTimingCache(*shared, ignoreMismatch)) {
-    ThrowTrt("TENSORRT_ERROR", "setTimingCache failed (the cache does not match this device / TensorRT version)",
-             recorder.get());
-  }
-  timingCache = shared;
+  Guard(env, [&] {  // ThrowTrt throws NativeError: turned into a JS error here
+    nvinfer1::ITimingCache* cache = cfg.createTimingCache(size ? data : nullptr, size);
+    if (!cache) {
+      ThrowTrt("TENSORRT_ERROR", "createTimingCache failed (corrupt or incompatible timing cache?)", recorder.get());
+    }
+    auto shared = Share(cache);
+    if (!cfg.setTimingCache(*shared, ignoreMismatch)) {
+      ThrowTrt("TENSORRT_ERROR", "setTimingCache failed (the cache does not match this device / TensorRT version)",
+               recorder.get());
+    }
+    timingCache = shared;
+  });
   return env.Undefined();
 }
 
@@ -343,7 +351,7 @@ Napi::Value BuilderConfig::GetTimingCache(const Napi::CallbackInfo& info) {
   const nvinfer1::ITimingCache* cache = Get(env, true).getTimingCache();
   if (!cache) return env.Null();
   nvinfer1::IHostMemory* mem = cache->serialize();
-  if (!mem) ThrowTrt("TENSORRT_ERROR", "serializing the timing cache failed", recorder.get());
+  if (!mem) Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "serializing the timing cache failed", recorder.get()); });
   auto shared = Share(mem);
   return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(shared->data()), shared->size());
 }

@@ -586,7 +586,10 @@ Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
       Throw(env, "UNSUPPORTED", "input '" + in.name + "' has the sub-byte type " + DataTypeName(dt) + ": use enqueue()");
     }
     int64_t vol = Volume(in.dims);
-    if (vol < 0) ThrowInvalidArg(env, "shape of input '" + in.name + "' has negative dimensions: " + DimsText(in.dims));
+    if (vol < 0 || static_cast<uint64_t>(vol) > SIZE_MAX / esize) {
+      ThrowInvalidArg(env, "shape of input '" + in.name + "' has negative dimensions or too many elements: " +
+                               DimsText(in.dims));
+    }
     in.bytes = static_cast<size_t>(vol) * esize;
     if (length != in.bytes) {
       ThrowInvalidArg(env, "input '" + in.name + "' of shape " + DimsText(in.dims) + " needs " + std::to_string(in.bytes) +
@@ -696,6 +699,12 @@ Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
       if (!w->deferred_) w->deferred_ = std::make_unique<NativeError>(code, msg);
     };
     cudaError_t ce = cudaSuccess;
+    // Work an enqueue() / replay() / setOptimizationProfile() queued on another stream may still be running this
+    // context (its scratch memory is shared): order this run after it.
+    if (lastWorkPending_) {
+      ce = cudaStreamWaitEvent(stream, lastWork_, 0);
+      if (ce != cudaSuccess) fail(CudaErrorCode(ce), "waiting for earlier work on the context: " + CudaText(ce));
+    }
     for (InputSpec& in : inputs) {
       if (in.host || !in.bytes || ce != cudaSuccess) continue;
       ce = cudaMemcpyAsync(in.device, static_cast<uint8_t*>(hostIn_.ptr) + in.offset, in.bytes, cudaMemcpyHostToDevice, stream);

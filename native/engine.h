@@ -76,7 +76,7 @@ std::string StringArg(Napi::Env env, Napi::Value v, const char* name);
 void CheckTensorName(Napi::Env env, const nvinfer1::ICudaEngine& engine, const std::string& name);
 // "what: <recorder>; <log>" or "what: no details from TensorRT". Clears both.
 std::string TrtMessage(const std::string& what, ErrorRecorder* recorder, const std::string& logged);
-// Volume of fully specified dims (-1 when a dimension is negative, 0 when empty).
+// Volume of fully specified dims (-1 when a dimension is negative or the product overflows int64).
 int64_t Volume(const nvinfer1::Dims& d);
 // Name of an I/O tensor format ('linear', 'chw4', 'hwc8', ...).
 const char* TensorFormatName(nvinfer1::TensorFormat f);

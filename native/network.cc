@@ -91,7 +91,7 @@ NetworkDefinition::NetworkDefinition(const Napi::CallbackInfo& info) : Napi::Obj
   if (wantStronglyTyped) Throw(env, "UNSUPPORTED", "strongly typed networks need TensorRT 10 or newer");
 #endif
   nvinfer1::INetworkDefinition* n = builder->createNetworkV2(compat::NetworkCreationFlags(wantStronglyTyped));
-  if (!n) ThrowTrt("TENSORRT_ERROR", "createNetworkV2 failed", recorder.get());
+  if (!n) Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "createNetworkV2 failed", recorder.get()); });
   network = Share(n);
 #if TN_ALWAYS_STRONGLY_TYPED
   stronglyTyped = true;
@@ -187,7 +187,9 @@ Napi::Value NetworkDefinition::MarkOutput(const Napi::CallbackInfo& info) {
   if (!t) Throw(env, "INVALID_ARGUMENT", "markOutput: the network has no tensor named '" + name + "'");
   if (t->isNetworkOutput()) return env.Undefined();
   net.markOutput(*t);
-  if (!t->isNetworkOutput()) ThrowTrt("TENSORRT_ERROR", "markOutput('" + name + "') failed", recorder.get());
+  if (!t->isNetworkOutput()) {
+    Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "markOutput('" + name + "') failed", recorder.get()); });
+  }
   return env.Undefined();
 }
 
@@ -211,6 +213,7 @@ Napi::Value NetworkDefinition::GetDisposed(const Napi::CallbackInfo& info) {
 
 Napi::Value NetworkDefinition::Dispose(const Napi::CallbackInfo& info) {
   // A parse or build in flight holds its own reference: the network is freed when it ends.
+  parsers.clear();  // before the network they refer to
   network.reset();
   builder.reset();
   return info.Env().Undefined();

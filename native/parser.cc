@@ -47,7 +47,7 @@ struct ParserErrorInfo {
 class ParseWorker : public PromiseWorker {
  public:
   ParseWorker(Napi::Env env, OnnxParser* p, NetworkDefinition* n)
-      : PromiseWorker(env), network_(p->network), parser_(p->parser), owner_(p), net_(n) {
+      : PromiseWorker(env), builder_(p->builder), network_(p->network), parser_(p->parser), owner_(p), net_(n) {
     keepParser_ = Napi::Persistent(p->Value());
     keepNetwork_ = Napi::Persistent(n->Value());
     ++owner_->busy;
@@ -133,6 +133,7 @@ class ParseWorker : public PromiseWorker {
   }
 
  private:
+  std::shared_ptr<nvinfer1::IBuilder> builder_;  // the IBuilder must outlive the network
   std::shared_ptr<nvinfer1::INetworkDefinition> network_;
   std::shared_ptr<nvonnxparser::IParser> parser_;
   OnnxParser* owner_;
@@ -161,7 +162,9 @@ OnnxParser::OnnxParser(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OnnxPa
   if (!n) Throw(env, "INVALID_ARGUMENT", "OnnxParser expects a NetworkDefinition");
   nvinfer1::INetworkDefinition& net = n->Get(env, true);
   Guard(env, [&] { parser = Share(CreateOnnxParser(net)); });
+  builder = n->builder;
   network = n->network;
+  n->parsers.push_back(parser);  // the parser owns weights the network uses until it is built
   networkRef = Napi::Persistent(n->Value());
 }
 
@@ -196,8 +199,9 @@ Napi::Value OnnxParser::Parse(const Napi::CallbackInfo& info) {
 Napi::Value OnnxParser::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !parser); }
 
 Napi::Value OnnxParser::Dispose(const Napi::CallbackInfo& info) {
-  parser.reset();  // a parse in flight keeps its own reference
+  parser.reset();  // a parse in flight keeps its own reference; the network keeps one until it is disposed
   network.reset();
+  builder.reset();
   networkRef.Reset();
   return info.Env().Undefined();
 }
@@ -212,7 +216,13 @@ using UffFactory = void* (*)();
 class UffParseWorker : public PromiseWorker {
  public:
   UffParseWorker(Napi::Env env, UffParser* p, NetworkDefinition* n)
-      : PromiseWorker(env), recorder_(p->recorder), network_(p->network), parser_(p->parser), owner_(p), net_(n) {
+      : PromiseWorker(env),
+        recorder_(p->recorder),
+        builder_(p->builder),
+        network_(p->network),
+        parser_(p->parser),
+        owner_(p),
+        net_(n) {
     keepParser_ = Napi::Persistent(p->Value());
     keepNetwork_ = Napi::Persistent(n->Value());
     ++owner_->busy;
@@ -241,6 +251,7 @@ class UffParseWorker : public PromiseWorker {
 
  private:
   std::shared_ptr<ErrorRecorder> recorder_;
+  std::shared_ptr<nvinfer1::IBuilder> builder_;  // the IBuilder must outlive the network
   std::shared_ptr<nvinfer1::INetworkDefinition> network_;
   std::shared_ptr<nvuffparser::IUffParser> parser_;
   UffParser* owner_;
@@ -275,7 +286,9 @@ UffParser::UffParser(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UffParse
   parser = Share(static_cast<nvuffparser::IUffParser*>(p));
   recorder = n->recorder ? n->recorder : std::make_shared<ErrorRecorder>();
   parser->setErrorRecorder(recorder.get());
+  builder = n->builder;
   network = n->network;
+  n->parsers.push_back(parser);  // the parser owns weights the network uses until it is built
   networkRef = Napi::Persistent(n->Value());
 }
 
@@ -297,9 +310,11 @@ Napi::Value UffParser::RegisterInput(const Napi::CallbackInfo& info) {
   } else {
     Throw(env, "INVALID_ARGUMENT", "registerInput: order must be 'nchw', 'nhwc' or 'nc'");
   }
-  if (!parser->registerInput(name.c_str(), dims, o)) {
-    ThrowTrt("INVALID_ARGUMENT", "registerInput('" + name + "') was refused", recorder.get());
-  }
+  Guard(env, [&] {
+    if (!parser->registerInput(name.c_str(), dims, o)) {
+      ThrowTrt("INVALID_ARGUMENT", "registerInput('" + name + "') was refused", recorder.get());
+    }
+  });
   return env.Undefined();
 }
 
@@ -308,9 +323,11 @@ Napi::Value UffParser::RegisterOutput(const Napi::CallbackInfo& info) {
   if (!parser) ThrowDisposed(env, "UffParser");
   if (!info[0].IsString()) Throw(env, "INVALID_ARGUMENT", "registerOutput: name must be a string");
   std::string name = info[0].As<Napi::String>().Utf8Value();
-  if (!parser->registerOutput(name.c_str())) {
-    ThrowTrt("INVALID_ARGUMENT", "registerOutput('" + name + "') was refused", recorder.get());
-  }
+  Guard(env, [&] {
+    if (!parser->registerOutput(name.c_str())) {
+      ThrowTrt("INVALID_ARGUMENT", "registerOutput('" + name + "') was refused", recorder.get());
+    }
+  });
   return env.Undefined();
 }
 
@@ -340,6 +357,7 @@ Napi::Value UffParser::GetDisposed(const Napi::CallbackInfo& info) { return Napi
 Napi::Value UffParser::Dispose(const Napi::CallbackInfo& info) {
   parser.reset();
   network.reset();
+  builder.reset();
   networkRef.Reset();
   return info.Env().Undefined();
 }

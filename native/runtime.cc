@@ -75,7 +75,7 @@ int64_t Volume(const nvinfer1::Dims& d) {
   int64_t v = 1;
   for (int32_t i = 0; i < d.nbDims; ++i) {
     if (d.d[i] < 0) return -1;
-    v *= d.d[i];
+    if (__builtin_mul_overflow(v, static_cast<int64_t>(d.d[i]), &v)) return -1;  // not addressable either
   }
   return v;
 }

@@ -3,7 +3,9 @@
 
 #if TN_HAVE_TENSORRT
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -153,7 +155,10 @@ nvinfer1::Dims DimsFromArray(Napi::Env env, Napi::Value v, const char* what) {
     Napi::Value e = a.Get(i);
     if (!e.IsNumber()) Throw(env, "INVALID_ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] must be an integer");
     double x = e.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(x) || x != std::floor(x) || x < -1 || x > 9007199254740991.0) {
+    // Dims elements are int32 before TensorRT 10: a larger double would not convert (undefined behaviour).
+    constexpr double kMax =
+        std::min(9007199254740991.0, static_cast<double>(std::numeric_limits<decltype(d.d[0] + 0)>::max()));
+    if (!std::isfinite(x) || x != std::floor(x) || x < -1 || x > kMax) {
       Throw(env, "INVALID_ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] must be an integer >= -1");
     }
     d.d[i] = static_cast<decltype(d.d[0] + 0)>(x);

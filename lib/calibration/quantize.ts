@@ -66,7 +66,8 @@ export interface QuantizeOptions {
    * Accuracy-driven fallback: the output cosine similarity (float vs quantized, all outputs) to reach on the first
    * `accuracyBatches` calibration batches, in (0, 1]. When the fully quantized model falls short, the quantized
    * activation tensors are ranked by sensitivity (the output cosine of a model where only that tensor is quantized)
-   * and the most sensitive ones are kept in float, one at a time, until the target is met. Needs onnxruntime-node.
+   * (on the first 4 of those batches) and the most sensitive ones are kept in float, one at a time, until the target
+   * is met. Needs onnxruntime-node.
    * summary.accuracy says what was kept. Default: no check.
    */
   accuracyTarget?: number;
@@ -501,7 +502,10 @@ export interface AccuracyReport {
   /** Calibration batches (and samples) the cosines were measured on. */
   batches: number;
   samples: number;
-  /** Activation tensors kept in float, most sensitive first, with the cosine of the model where only that tensor is quantized. */
+  /**
+   * Activation tensors kept in float, most sensitive first, with the output cosine of the model where only that
+   * tensor is quantized (measured on the first 4 evaluation batches).
+   */
   keptInFloat: { tensor: string; cosineAlone: number }[];
   seconds: number;
 }
