@@ -476,6 +476,9 @@ Napi::Value Builder::BuildSerializedNetwork(const Napi::CallbackInfo& info) {
   } catch (const Napi::Error&) {
     delete w;
     throw;
+  } catch (const std::exception& e) {
+    delete w;
+    throw ToJsError(env, e);
   }
   Napi::Promise p = w->Promise();
   auto cancelled = w->cancelled();

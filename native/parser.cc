@@ -64,6 +64,7 @@ class ParseWorker : public PromiseWorker {
  protected:
   void Run() override {
     LogCapture capture;
+    parser_->clearErrors();  // report this parse's errors only
     bool ok;
     if (!path.empty()) {
       ok = parser_->parseFromFile(path.c_str(), static_cast<int>(nvinfer1::ILogger::Severity::kWARNING));

@@ -572,8 +572,10 @@ function outputCosine(ref: Record<string, { data: TypedArray }>[], got: Record<s
   let nb = 0;
   for (let i = 0; i < ref.length; i++)
     for (const [k, v] of Object.entries(ref[i])) {
-      const a = v.data as ArrayLike<number>; // float outputs (a BigInt64 output would compare as NaN)
+      if (!(v.data instanceof Float32Array || v.data instanceof Float64Array)) continue; // integer outputs (indices, shapes): not compared
+      const a = v.data;
       const b = got[i][k].data as ArrayLike<number>;
+      if (b.length !== a.length) throw new TensorRTError('INTERNAL', `output ${k}: ${b.length} values, expected ${a.length}`);
       for (let j = 0; j < a.length; j++) {
         dot += a[j] * b[j];
         na += a[j] * a[j];
@@ -625,7 +627,7 @@ async function accuracyFallback(
     // sensitivity: the model with only tensor t quantized
     const cands = strict.candidates;
     const alone = new Map<string, number>();
-    const rankRef = rankFeeds.length === feeds.length ? ref : await runAll(prepared, 'all', rankFeeds);
+    const rankRef = evalBatches.length <= SENSITIVITY_BATCHES ? ref : await runAll(prepared, 'all', rankFeeds);
     for (const t of cands) {
       if (options.signal?.aborted) throw new TensorRTError('INVALID_ARGUMENT', 'quantization aborted');
       const only = rewrite(prepared, options, amax, shapes, perChannel, new Set(cands.filter((x) => x !== t)));

@@ -246,6 +246,10 @@ maybe('quantize() on hand-built models', () => {
     expect(acc.keptInFloat.length).toBeGreaterThan(0);
     // most sensitive first
     const alone = acc.keptInFloat.map((k) => k.cosineAlone);
+    for (const c of alone) {
+      expect(Number.isFinite(c)).toBe(true);
+      expect(c).toBeLessThan(1);
+    }
     expect([...alone].sort((x, y) => x - y)).toEqual(alone);
     expect(r.summary.tensorsCalibrated).toBe(3 - acc.keptInFloat.length);
     const qIn = nodes(r.model).filter((n) => n.opType === 'QuantizeLinear').map((n) => n.input[0]);
