@@ -131,8 +131,9 @@ std::map<uintptr_t, std::weak_ptr<Pinned>>& PinnedRegistry() {
 // pooled event after it and hands a Completion to one process-wide poller thread. The poller watches the head
 // of each stream's FIFO with cudaEventQuery (busy for 200 us after activity, then every 50 us, asleep once
 // nothing is in flight) and queues finished items on their env's Port, whose uv_async callback settles them
-// on the JS thread (pageable D2H tail copy, releases, Promise) for at most 0.5 ms per loop iteration, so timers
-// and I/O keep their turn under load. Nothing blocks the JS thread or a libuv pool thread while the GPU works.
+// on the JS thread (pageable D2H tail copy, releases, Promise) in small batches, each followed by the promise
+// continuations it resumed, for about 0.5 ms per loop iteration all told, so timers and I/O keep their turn under
+// load. Nothing blocks the JS thread or a libuv pool thread while the GPU works.
 // TN_CUDA_COMPLETION=worker switches to waiting in cudaEventSynchronize on a libuv pool thread (kept for
 // comparison: scripts/bench/roundtrip.js measures both).
 //
@@ -172,8 +173,9 @@ struct Completion {
 };
 
 // Per-env delivery of finished Completions to the JS thread.
-// Finished items wait in `ready` until the env's loop runs the uv_async callback, which settles them for at
-// most kDeliveryBudget at a time (then yields to timers and I/O and continues on the next loop iteration).
+// Finished items wait in `ready` until the env's loop runs the uv_async callback, which settles them (and runs
+// the JavaScript they resume) for about kDeliveryBudget at a time, then yields to timers and I/O and continues on
+// the next loop iteration.
 struct Port {
   std::mutex m;
   bool closed = false;            // env torn down: drop items without touching JS
@@ -183,8 +185,17 @@ struct Port {
   napi_async_context asyncContext = nullptr;
   napi_ref deliver = nullptr;  // JS function wrapping Deliver (entered through napi_make_callback)
   size_t pending = 0;  // JS thread only: items not yet finished (the async handle is ref'd while > 0)
+  // JS thread only: how many items one Deliver call settles (adapted so that a batch, the promise
+  // continuations it triggers included, takes about kBatchTarget), and the current call's limit
+  double costPerItemUs = 10.0;
+  unsigned batchLimit = 8;
 };
+// Per loop iteration, the settling of finished items AND the JavaScript their promises resume (the microtasks
+// run at the end of each napi_make_callback) stop after about kDeliveryBudget; the rest waits for the next loop
+// iteration, after timers and I/O.
 constexpr auto kDeliveryBudget = std::chrono::microseconds(500);
+constexpr double kBatchTargetUs = 100.0;
+constexpr unsigned kBatchMax = 64;
 
 bool UseWorkerCompletion() {
   static const bool worker = [] {
@@ -575,8 +586,14 @@ class Poller {
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // precise 50 us naps
 #endif
     using Clock = std::chrono::steady_clock;
-    constexpr auto kSpin = std::chrono::microseconds(200);    // nothing in flight: keep watching this long
-    constexpr auto kYield = std::chrono::microseconds(2000);  // work in flight: poll (yielding) this long
+    constexpr auto kSpin = std::chrono::microseconds(200);  // nothing in flight: keep watching this long
+    // work in flight: poll (yielding) this long, then nap; TN_POLL_YIELD_US (internal, for the benchmarks'
+    // A/B of the policy during long copies) overrides the default 2 ms
+    static const auto kYield = [] {
+      const char* v = std::getenv("TN_POLL_YIELD_US");
+      long us = v && *v ? std::strtol(v, nullptr, 10) : 2000;
+      return std::chrono::microseconds(std::max(us, 200L));  // never shorter than kSpin
+    }();
     constexpr auto kNap = std::chrono::microseconds(50);      // then look every 50 us
     auto lastActivity = Clock::now();
     for (;;) {
@@ -665,22 +682,18 @@ void Discard(Completion* c) {
 }
 
 // Runs as a JS function called through napi_make_callback (so node has entered the env's context and opened a
-// callback scope: worker threads have no context entered in raw libuv callbacks); settles finished items for
-// up to kDeliveryBudget, then leaves the rest to the next loop iteration.
+// callback scope: worker threads have no context entered in raw libuv callbacks); settles up to
+// port->batchLimit finished items. The promise continuations run right after it returns (the microtask
+// checkpoint that closes the outermost callback scope), inside the time OnReady accounts for.
 napi_value Deliver(napi_env env, napi_callback_info info) {
   void* data = nullptr;
   napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
   auto* port = static_cast<Port*>(data);
-  auto deadline = std::chrono::steady_clock::now() + kDeliveryBudget;
-  for (unsigned i = 1;; ++i) {
+  for (unsigned i = 0; i < port->batchLimit; ++i) {
     Completion* c = nullptr;
     {
       std::lock_guard<std::mutex> lock(port->m);
       if (port->ready.empty() || port->closed) break;
-      if ((i & 15) == 0 && std::chrono::steady_clock::now() > deadline) {
-        uv_async_send(port->async);  // the rest after timers and I/O
-        break;
-      }
       c = port->ready.front();
       port->ready.pop_front();
     }
@@ -693,22 +706,49 @@ napi_value Deliver(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// uv_async callback on the env's loop.
+// uv_async callback on the env's loop: settles finished items in batches, each batch one napi_make_callback
+// followed by the microtasks it queued (the awaiting JavaScript), until kDeliveryBudget is spent; the rest is
+// left to the next loop iteration (uv_async_send), so that a backlog of thousands of completions and their
+// continuations never holds the loop longer than about the budget plus one batch.
 void OnReady(uv_async_t* handle) {
+  using Clock = std::chrono::steady_clock;
   auto* port = static_cast<Port*>(handle->data);
   if (!port || !port->deliver) return;
   napi_env env = port->env;
-  napi_handle_scope hs;
-  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
-  napi_value fn = nullptr;
-  if (napi_get_reference_value(env, port->deliver, &fn) == napi_ok && fn) {
-    // the microtasks run when this returns: awaiting JS continues here
-    if (napi_make_callback(env, port->asyncContext, fn, fn, 0, nullptr, nullptr) != napi_ok) {
+  const auto start = Clock::now();
+  for (;;) {
+    size_t waiting;
+    {
+      std::lock_guard<std::mutex> lock(port->m);
+      if (port->closed) return;
+      waiting = port->ready.size();
+    }
+    if (waiting == 0) return;
+    unsigned target = static_cast<unsigned>(kBatchTargetUs / std::max(port->costPerItemUs, 0.5));
+    unsigned limit = std::max(1u, std::min(target, kBatchMax));
+    port->batchLimit = waiting < limit ? static_cast<unsigned>(waiting) : limit;
+    const auto t0 = Clock::now();
+    napi_handle_scope hs;
+    if (napi_open_handle_scope(env, &hs) != napi_ok) return;
+    napi_value fn = nullptr;
+    bool ok = napi_get_reference_value(env, port->deliver, &fn) == napi_ok && fn &&
+              napi_make_callback(env, port->asyncContext, fn, fn, 0, nullptr, nullptr) == napi_ok;
+    if (!ok) {
       napi_value ignored;
       napi_get_and_clear_last_exception(env, &ignored);
     }
+    napi_close_handle_scope(env, hs);
+    if (!ok || handle->data != port) return;  // the env is stopping
+    const auto t1 = Clock::now();
+    double us = std::chrono::duration<double, std::micro>(t1 - t0).count();
+    // moving average of the cost of one item, its continuations included
+    port->costPerItemUs = 0.75 * port->costPerItemUs + 0.25 * (us / port->batchLimit);
+    if (t1 - start >= kDeliveryBudget) {
+      std::lock_guard<std::mutex> lock(port->m);
+      if (!port->closed && !port->ready.empty() && port->async) uv_async_send(port->async);  // after timers and I/O
+      return;
+    }
   }
-  napi_close_handle_scope(env, hs);
 }
 
 void Poller::Post(Completion* c) {
@@ -839,7 +879,9 @@ Napi::Value Submit(Napi::Env env, std::unique_ptr<Completion> c, Napi::Value kee
     ReleaseNative(c.get());
     throw NativeError("INTERNAL", "napi_create_promise failed");
   }
-  if (!keep.IsEmpty() && keep.IsObject()) napi_create_reference(env, keep, 1, &c->keep);
+  // The JS object owning the host memory is kept alive until the work is done, except for page-locked memory of
+  // ours, which c->pinned already keeps (no persistent handle per call then).
+  if (!c->pinned && !keep.IsEmpty() && keep.IsObject()) napi_create_reference(env, keep, 1, &c->keep);
   if (UseWorkerCompletion() || !c->port->async || !c->port->deliver) {
     auto* w = new WaitWorker(env, c.release());
     w->Queue();

@@ -66,7 +66,7 @@ export interface QuantizeOptions {
    * Accuracy-driven fallback: the output cosine similarity (float vs quantized, all outputs) to reach on the first
    * `accuracyBatches` calibration batches, in (0, 1]. When the fully quantized model falls short, the quantized
    * activation tensors are ranked by sensitivity (the output cosine of a model where only that tensor is quantized)
-   * (on the first 4 of those batches) and the most sensitive ones are kept in float, one at a time, until the target
+   * (on the first of those batches, up to 5 million input values) and the most sensitive ones are kept in float, one at a time, until the target
    * is met. Needs onnxruntime-node.
    * summary.accuracy says what was kept. Default: no check.
    */
@@ -504,15 +504,18 @@ export interface AccuracyReport {
   samples: number;
   /**
    * Activation tensors kept in float, most sensitive first, with the output cosine of the model where only that
-   * tensor is quantized (measured on the first 4 evaluation batches).
+   * tensor is quantized (measured on the first evaluation batches, up to 5 million input values).
    */
   keptInFloat: { tensor: string; cosineAlone: number }[];
   seconds: number;
 }
 
 const DEFAULT_ACCURACY_BATCHES = 16;
-/** Evaluation batches used to rank the tensors by sensitivity (one model run per tensor). */
-const SENSITIVITY_BATCHES = 4;
+/**
+ * The ranking by sensitivity (one model run per tensor) uses the first evaluation batches up to this many input
+ * values (e.g. all 16 crops of 3x48x192, 4 pages of 3x640x640), at least one batch.
+ */
+const SENSITIVITY_VALUES = 5_000_000;
 
 /** Reads up to `n` batches from the calibrator (when the scales came from a cache). */
 async function readBatches(cal: CalibratorLike, inputs: InputSpec[], options: QuantizeOptions, n: number): Promise<ShapedBatch[]> {
@@ -589,7 +592,7 @@ function outputCosine(ref: Record<string, { data: TypedArray }>[], got: Record<s
 /**
  * Accuracy-driven fallback: measures the output cosine (float vs Q/DQ, onnxruntime-node, Q/DQ evaluated as written)
  * on the evaluation batches; below `target`, ranks the quantized activation tensors by the cosine of a model where
- * only that one is quantized (on the first SENSITIVITY_BATCHES batches), and keeps the worst ones in float, one at a
+ * only that one is quantized (on the first batches, up to SENSITIVITY_VALUES input values), and keeps the worst ones in float, one at a
  * time, until the target is met on all evaluation batches.
  */
 async function accuracyFallback(
@@ -616,7 +619,12 @@ async function accuracyFallback(
   };
   // the acceptance check runs on every evaluation batch; the ranking (one run per tensor) on the first few
   const feeds = groupBatches(evalBatches);
-  const rankFeeds = groupBatches(evalBatches.slice(0, SENSITIVITY_BATCHES));
+  let nRank = 0;
+  for (let size = 0; nRank < evalBatches.length; nRank++) {
+    size += Object.values(evalBatches[nRank]).reduce((a, t) => a + t.data.length, 0);
+    if (nRank > 0 && size > SENSITIVITY_VALUES) break;
+  }
+  const rankFeeds = groupBatches(evalBatches.slice(0, nRank));
   const ref = await runAll(prepared, 'all', feeds);
   const cosineOf = async (model: onnx.ModelProto) => outputCosine(ref, await runAll(model, 'basic', feeds));
   const cosineStrict = await cosineOf(strict.model);
@@ -627,7 +635,7 @@ async function accuracyFallback(
     // sensitivity: the model with only tensor t quantized
     const cands = strict.candidates;
     const alone = new Map<string, number>();
-    const rankRef = evalBatches.length <= SENSITIVITY_BATCHES ? ref : await runAll(prepared, 'all', rankFeeds);
+    const rankRef = nRank === evalBatches.length ? ref : await runAll(prepared, 'all', rankFeeds);
     for (const t of cands) {
       if (options.signal?.aborted) throw new TensorRTError('INVALID_ARGUMENT', 'quantization aborted');
       const only = rewrite(prepared, options, amax, shapes, perChannel, new Set(cands.filter((x) => x !== t)));

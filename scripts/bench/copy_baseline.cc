@@ -6,6 +6,13 @@
 //   copy_baseline peak                                                               copy-engine peak (256 MiB, events)
 //   copy_baseline roundtrip [iterations=10000] [bytes=4096]                          small copy + event latency
 //   copy_baseline streams   [counts=1,2,4,8] [bytes=67108864] [copies=8]              concurrent streams
+//   copy_baseline serve                                                              one copy trial per stdin line
+//
+// serve: for scripts/bench/paired.js, which alternates C++ and binding trials (pairs) at each size. Reads lines
+//   `trial <pinned|pageable> <h2d|d2h> <bytes> <reps> <0|1: event after each copy>`: keeps host and device
+//   buffers of that kind and size (allocated, touched and warmed up by one copy when the kind or size changes),
+//   issues <reps> back-to-back copies on one stream, cudaStreamSynchronize, prints {"gbps":..,"seconds":..};
+//   `free` releases the buffers; `quit` or end of input exits.
 //
 // Output: one JSON object on stdout. Exit status 2 when no CUDA device is usable (the JSON says why).
 // Build: g++ -O2 -std=c++17 -I$CUDA/include copy_baseline.cc $CUDA/lib64/libcudart_static.a -ldl -lpthread -lrt
@@ -305,6 +312,70 @@ int Streams(int argc, char** argv) {
   return 0;
 }
 
+int Serve() {
+  cudaStream_t s;
+  CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  std::vector<cudaEvent_t> evs(2000);
+  for (auto& e : evs) CK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  void* h = nullptr;
+  void* d = nullptr;
+  size_t have = 0;
+  bool havePinned = false;
+  auto release = [&] {
+    if (d) CK(cudaFree(d));
+    if (h) HostFree(h, havePinned);
+    h = d = nullptr;
+    have = 0;
+  };
+  std::printf("{\"mode\":\"serve\",\"ready\":true}\n");
+  std::fflush(stdout);
+  char line[256];
+  while (std::fgets(line, sizeof line, stdin)) {
+    char cmd[16] = {}, kind[16] = {}, dir[16] = {};
+    size_t n = 0;
+    int reps = 0, ev = 0;
+    int got = std::sscanf(line, "%15s %15s %15s %zu %d %d", cmd, kind, dir, &n, &reps, &ev);
+    std::string c = got >= 1 ? cmd : "";
+    if (c == "quit") break;
+    if (c == "free") {
+      release();
+      std::printf("{\"ok\":true}\n");
+    } else if (c == "trial" && got == 6 && n > 0 && reps >= 1 && reps <= 2000) {
+      bool pinned = std::string(kind) == "pinned";
+      bool h2d = std::string(dir) == "h2d";
+      if (n != have || pinned != havePinned || !h) {
+        release();
+        h = HostAlloc(n, pinned);
+        havePinned = pinned;
+        CK(cudaMalloc(&d, n));
+        have = n;
+        CK(cudaMemcpyAsync(d, h, n, cudaMemcpyHostToDevice, s));  // warm-up, both directions
+        CK(cudaMemcpyAsync(h, d, n, cudaMemcpyDeviceToHost, s));
+        CK(cudaStreamSynchronize(s));
+      }
+      auto a = Clock::now();
+      for (int r = 0; r < reps; ++r) {
+        if (h2d) {
+          CK(cudaMemcpyAsync(d, h, n, cudaMemcpyHostToDevice, s));
+        } else {
+          CK(cudaMemcpyAsync(h, d, n, cudaMemcpyDeviceToHost, s));
+        }
+        if (ev) CK(cudaEventRecord(evs[static_cast<size_t>(r)], s));
+      }
+      CK(cudaStreamSynchronize(s));
+      double sec = Seconds(a, Clock::now());
+      std::printf("{\"gbps\":%.4f,\"seconds\":%.6f}\n", double(n) * reps / sec / 1e9, sec);
+    } else {
+      std::printf("{\"error\":\"bad command: %.60s\"}\n", line);
+    }
+    std::fflush(stdout);
+  }
+  release();
+  for (auto& e : evs) CK(cudaEventDestroy(e));
+  CK(cudaStreamDestroy(s));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -320,6 +391,7 @@ int main(int argc, char** argv) {
   if (mode == "peak") return Peak();
   if (mode == "roundtrip") return RoundTrip(argc, argv);
   if (mode == "streams") return Streams(argc, argv);
-  std::fprintf(stderr, "usage: copy_baseline copy|peak|roundtrip|streams [args]\n");
+  if (mode == "serve") return Serve();
+  std::fprintf(stderr, "usage: copy_baseline copy|copyev|peak|roundtrip|streams|serve [args]\n");
   return 64;
 }
