@@ -171,7 +171,7 @@ export function calibratorAdapter(c: CalibratorLike): TensorRTNative.CalibratorA
       if (c.algorithm === 'percentile') {
         throw new Error(
           "the 'percentile' calibrator reaches TensorRT only through its calibration cache: readCache() returned " +
-            'nothing (run calibrate()/quantize() first to write the cache)',
+            'nothing (run calibrate(model, calibrator) first: it computes the percentile scales and writes the cache)',
         );
       }
       const batch = await c.getBatch(names);

@@ -167,7 +167,7 @@ export interface PercentileCalibratorOptions extends CalibratorOptions {
 
 /**
  * amax = the given percentile of |x| (default 99.99). TensorRT has no such calibrator: with TensorRT 10 its
- * scales reach the builder through the calibration cache (compute them with quantize()/calibrate() first).
+ * scales reach the builder through the calibration cache (compute them with calibrate() first).
  */
 export class PercentileCalibrator extends Calibrator {
   readonly algorithm: CalibrationAlgorithm = 'percentile';

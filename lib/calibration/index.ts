@@ -6,3 +6,4 @@ export * from './calibrator';
 export * from './collect';
 export * from './quantize';
 export * from './trt-runner';
+export * from './calibrate';
