@@ -366,7 +366,10 @@ Napi::Value ExecutionContext::GetTensorShape(const Napi::CallbackInfo& info) {
   CheckAlive(env);
   std::string name = StringArg(env, info[0], "tensor name");
   CheckTensorName(env, engine(), name);
-  return DimsToArray(env, ctx_->getTensorShape(name.c_str()));
+  nvinfer1::Dims d = ctx_->getTensorShape(name.c_str());
+  // not computable yet (input shapes missing): the engine's shape, -1 for every dynamic dimension
+  if (d.nbDims < 0) d = engine().getTensorShape(name.c_str());
+  return DimsToArray(env, d);
 }
 
 Napi::Value ExecutionContext::GetOptimizationProfile(const Napi::CallbackInfo& info) {

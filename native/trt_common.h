@@ -7,6 +7,7 @@
 #include <NvInfer.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,7 +39,7 @@ class ErrorRecorder : public nvinfer1::IErrorRecorder {
 
  private:
   mutable std::mutex m_;
-  std::vector<std::pair<nvinfer1::ErrorCode, std::string>> errors_;
+  std::deque<std::pair<nvinfer1::ErrorCode, std::string>> errors_;  // deque: c_str() pointers stay valid as it grows
   std::atomic<int32_t> refs_{0};
 };
 
