@@ -113,6 +113,9 @@ class CalibratorBridge {
   // from the first profile's opt shape); batches of another size are refused instead of read out of bounds.
   // Inputs missing here are not checked.
   virtual void ExpectSizes(std::map<std::string, size_t> bytes) = 0;
+  // The build's cancellation flag: a JS answer still pending when it is set is abandoned (the build thread
+  // stops waiting for a getBatch()/readCache() Promise that never settles).
+  virtual void SetCancelFlag(std::shared_ptr<std::atomic<bool>> cancelled) = 0;
 };
 
 // Creates a bridge for `adapter` ({algorithm, batchSize, quantile?, regressionCutoff?, getBatch(names) ->

@@ -246,6 +246,7 @@ class BuildWorker : public PromiseWorker {
     if (!cfg_->calibrator.IsEmpty()) {
       calibrator_ = CreateCalibratorBridge(env, cfg_->calibrator.Value(), device_);
       calibrator_->ExpectSizes(CalibrationSizes());
+      calibrator_->SetCancelFlag(cancelled_);
       calibrator_->Attach(*config_);
     }
   }

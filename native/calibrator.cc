@@ -16,6 +16,7 @@
 #if TN_HAS_IMPLICIT_INT8
 #include <cuda_runtime_api.h>
 
+#include <chrono>
 #include <future>
 #include <map>
 #include <mutex>
@@ -291,8 +292,21 @@ class BridgeCore {
       delete pending;
       req->Fail("the JavaScript environment is shutting down");
     }
+    // Wait for JS; a cancelled build stops waiting (the late answer, if any, is dropped by Request::Settle).
+    while (f.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+      if (cancel_ && cancel_->load()) {
+        req->Fail("the build was cancelled while the calibrator's answer was pending");
+        break;
+      }
+    }
     return f.get();
   }
+
+ public:
+  void SetCancelFlag(std::shared_ptr<std::atomic<bool>> c) { cancel_ = std::move(c); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> cancel_;
 
   void SetError(const std::string& e) {
     std::lock_guard<std::mutex> lock(m_);
@@ -381,6 +395,7 @@ class Bridge final : public CalibratorBridge {
   }
   std::string Error() const override { return core_.Error(); }
   void ExpectSizes(std::map<std::string, size_t> bytes) override { core_.ExpectSizes(std::move(bytes)); }
+  void SetCancelFlag(std::shared_ptr<std::atomic<bool>> c) override { core_.SetCancelFlag(std::move(c)); }
 
  private:
   BridgeCore core_;
