@@ -129,23 +129,26 @@ std::map<uintptr_t, std::weak_ptr<Pinned>>& PinnedRegistry() {
 //
 // Every asynchronous call (copies, fill, Stream/Event.synchronize) enqueues its work on a CUDA stream, records a
 // pooled event after it and hands a Completion to one process-wide poller thread. The poller watches the head
-// of each stream's FIFO with cudaEventQuery (busy for 200 us after activity, then every 50 us, asleep once
-// nothing is in flight) and queues finished items on their env's Port, whose uv_async callback settles them
-// on the JS thread (pageable D2H tail copy, releases, Promise) in small batches, each followed by the promise
-// continuations it resumed, for about 0.5 ms per loop iteration all told, so timers and I/O keep their turn under
-// load. Nothing blocks the JS thread or a libuv pool thread while the GPU works.
+// of each stream's FIFO with cudaEventQuery (busy for 200 us after activity, yielding up to 10 ms, then every
+// 50 us, asleep once nothing is in flight) and queues finished items on their env's Port, whose uv_async
+// callback settles them on the JS thread (pageable D2H tail copy, releases, Promise) in small batches, each
+// followed by the promise continuations it resumed, for about 0.5 ms per loop iteration all told, so timers and
+// I/O keep their turn under load. Nothing blocks the JS thread or a libuv pool thread while the GPU works.
 // TN_CUDA_COMPLETION=worker switches to waiting in cudaEventSynchronize on a libuv pool thread (kept for
 // comparison: scripts/bench/roundtrip.js measures both).
 //
 // Pageable host memory: host->device up to kDriverPageableH2D bytes goes through CUDA's own pageable path
 // (cudaMemcpyAsync stages the bytes before returning, without waiting for the stream; ~20 us on the JS thread
-// at most); device->host up to kSmallPageable bytes through a pinned staging block emptied on the JS thread once
-// the copy has finished. Larger copies (and small
-// device->host ones when kMaxCachedStaging of staging is in use) are cut into kChunk pieces that cycle through
-// kSlots pinned slots; the host side of each piece (a parallel memcpy to or from the slot: CopyPool) runs as a
-// host function on a per-device side stream, ordered against the DMA on the caller's stream with events, so
-// host copies overlap DMAs, the caller's stream order is kept (the stream also waits for the last host copy of
-// a device->host copy), and neither the JS thread nor the pool blocks.
+// at most); host->device up to kStagedH2D bytes is copied (parallel memcpy) into a pinned staging block on the
+// calling thread, like CUDA's own path but faster, then moved by an asynchronous DMA (the poller returns the
+// block as soon as the DMA is done); in both cases the source is read during the call, as cudaMemcpyAsync
+// from pageable memory does. Device->host up to kSmallPageable bytes goes through a pinned staging block
+// emptied on the JS thread once the copy has finished. Larger copies (and smaller ones when kMaxCachedStaging of
+// staging, or every staged host->device block, is in use) are cut into kChunk pieces that cycle through kSlots pinned slots; the host side of each
+// piece (a parallel memcpy to or from the slot: CopyPool) runs as a host function on a per-device side stream,
+// ordered against the DMA on the caller's stream with events, so host copies overlap DMAs, the caller's stream
+// order is kept (the stream also waits for the last host copy of a device->host copy), and neither the JS
+// thread nor the pool blocks.
 
 struct Port;
 
@@ -164,6 +167,7 @@ struct Completion {
   cudaEvent_t ev = nullptr;  // pooled (returned after completion)
   std::shared_ptr<EventHandle> shared;
   Staging staging;
+  void* stagedH2D = nullptr;  // a staged host->device block: the poller returns it as soon as the DMA is done
   void* d2hDst = nullptr;
   size_t d2hLen = 0;
   std::shared_ptr<Pinned> pinned;
@@ -243,6 +247,7 @@ void ReleaseEvent(int device, cudaEvent_t ev) {
 // ---- small staging blocks for pageable copies up to kSmallPageable bytes
 constexpr size_t kSmallPageable = size_t(256) << 10;     // device->host through one staging block
 constexpr size_t kDriverPageableH2D = size_t(256) << 10;  // host->device through CUDA's own pageable path
+constexpr size_t kStagedH2D = size_t(2) << 20;  // host->device up to this: memcpy to a staging block, then the DMA
 constexpr size_t kMinStaging = size_t(4) << 10;
 constexpr size_t kMaxCachedStaging = size_t(64) << 20;  // also the most staging memory in use at once
 std::mutex g_stagingMutex;
@@ -296,6 +301,43 @@ void ReleaseStaging(Staging s) {
   cudaFreeHost(s.ptr);
 }
 
+// ---- staged host->device blocks: kStagedBlocks blocks of kStagedH2D bytes (allocated on first use, kept, shared
+// by all devices: portable), handed out in turn; when all are in flight the copy takes the piecewise pipeline.
+// Separate from the staging pool above, whose mixed sizes would make these allocate and free a block per call.
+constexpr int kStagedBlocks = 8;
+std::mutex g_stagedMutex;
+std::vector<void*>& StagedFree() {
+  static auto* v = new std::vector<void*>();
+  return *v;
+}
+int g_stagedAllocated = 0;
+
+void* AcquireStagedH2D() {
+  {
+    std::lock_guard<std::mutex> lock(g_stagedMutex);
+    if (!StagedFree().empty()) {
+      void* p = StagedFree().back();
+      StagedFree().pop_back();
+      return p;
+    }
+    if (g_stagedAllocated >= kStagedBlocks) return nullptr;
+    ++g_stagedAllocated;
+  }
+  void* p = nullptr;
+  if (cudaHostAlloc(&p, kStagedH2D, cudaHostAllocPortable) != cudaSuccess) {
+    cudaGetLastError();  // not sticky: the pipeline takes this copy
+    std::lock_guard<std::mutex> lock(g_stagedMutex);
+    --g_stagedAllocated;
+    return nullptr;
+  }
+  return p;
+}
+
+void ReleaseStagedH2D(void* p) {
+  std::lock_guard<std::mutex> lock(g_stagedMutex);
+  StagedFree().push_back(p);
+}
+
 // ---- chunked pipeline for large pageable copies (one per device, created on first use, kept)
 constexpr size_t kChunk = size_t(8) << 20;
 constexpr int kSlots = 4;
@@ -318,12 +360,30 @@ class CopyPool {
   }
 
   void Copy(void* dst, const void* src, size_t n) {
-    constexpr size_t kMinParallel = size_t(1) << 20;
     if (helpers_ == 0 || n < kMinParallel) {
       std::memcpy(dst, src, n);
       return;
     }
     std::lock_guard<std::mutex> callers(callMutex_);
+    CopyLocked(dst, src, n);
+  }
+
+  // For the JS thread: the parallel copy when the helpers are free, else a plain memcpy (never waits for
+  // another caller's copy, e.g. a piece of a large pageable copy).
+  void TryCopy(void* dst, const void* src, size_t n) {
+    std::unique_lock<std::mutex> callers(callMutex_, std::try_to_lock);
+    if (helpers_ == 0 || n < kMinParallel || !callers.owns_lock()) {
+      std::memcpy(dst, src, n);
+      return;
+    }
+    CopyLocked(dst, src, n);
+  }
+
+ private:
+  static constexpr size_t kMinParallel = size_t(1) << 20;
+
+  // Caller holds callMutex_.
+  void CopyLocked(void* dst, const void* src, size_t n) {
     size_t parts = std::min<size_t>(helpers_ + 1, n / (size_t(256) << 10));
     size_t per = (n / parts + 4095) & ~size_t(4095);
     parts = (n + per - 1) / per;
@@ -334,6 +394,7 @@ class CopyPool {
       gen = ++gen_;
       remaining_.store(parts, std::memory_order_relaxed);
       claim_.store(gen << 32, std::memory_order_release);
+      genSeen_.store(gen, std::memory_order_release);
     }
     cv_.notify_all();
     Work(job_, gen);
@@ -344,7 +405,6 @@ class CopyPool {
     }
   }
 
- private:
   struct Job {
     uint8_t* dst = nullptr;
     const uint8_t* src = nullptr;
@@ -377,6 +437,14 @@ class CopyPool {
   void Helper() {
     uint64_t seen = 0;
     for (;;) {
+      // Pieces of one large copy follow each other every few tens of microseconds: watch for the next one
+      // for a short while before sleeping (waking a sleeping thread costs tens of microseconds in a VM).
+      auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+      while (genSeen_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
       Job job;
       uint64_t gen;
       {
@@ -396,6 +464,7 @@ class CopyPool {
   Job job_;
   uint64_t gen_ = 0;
   std::atomic<uint64_t> claim_{0};
+  std::atomic<uint64_t> genSeen_{0};  // gen_, readable without m_ (the helpers' short watch)
   std::atomic<size_t> remaining_{0};
 };
 
@@ -548,6 +617,10 @@ class Poller {
   void Done(Completion* c, cudaError_t e) {
     c->status = e;
     --active_;
+    if (c->stagedH2D) {  // the DMA has read it: reusable before the JS thread gets to the item
+      ReleaseStagedH2D(c->stagedH2D);
+      c->stagedH2D = nullptr;
+    }
     Post(c);
   }
 
@@ -587,11 +660,13 @@ class Poller {
 #endif
     using Clock = std::chrono::steady_clock;
     constexpr auto kSpin = std::chrono::microseconds(200);  // nothing in flight: keep watching this long
-    // work in flight: poll (yielding) this long, then nap; TN_POLL_YIELD_US (internal, for the benchmarks'
-    // A/B of the policy during long copies) overrides the default 2 ms
+    // work in flight: poll (yielding the core to any other runnable thread) this long after the last
+    // completion, then nap. 10 ms covers a single copy of ~512 MiB, whose completion a 50 us nap would see
+    // ~100 us late in a VM (2% of it); CUDA's own default wait (cudaDeviceScheduleAuto with spare cores) spins
+    // for as long as it waits. TN_POLL_YIELD_US (internal, for the benchmarks) overrides it.
     static const auto kYield = [] {
       const char* v = std::getenv("TN_POLL_YIELD_US");
-      long us = v && *v ? std::strtol(v, nullptr, 10) : 2000;
+      long us = v && *v ? std::strtol(v, nullptr, 10) : 10000;
       return std::chrono::microseconds(std::max(us, 200L));  // never shorter than kSpin
     }();
     constexpr auto kNap = std::chrono::microseconds(50);      // then look every 50 us
@@ -641,6 +716,8 @@ void ReleaseNative(Completion* c) {
   c->ev = nullptr;
   ReleaseStaging(c->staging);
   c->staging = {};
+  if (c->stagedH2D) ReleaseStagedH2D(c->stagedH2D);
+  c->stagedH2D = nullptr;
   c->shared.reset();
   c->pinned.reset();
 }
@@ -880,8 +957,8 @@ Napi::Value Submit(Napi::Env env, std::unique_ptr<Completion> c, Napi::Value kee
     throw NativeError("INTERNAL", "napi_create_promise failed");
   }
   // The JS object owning the host memory is kept alive until the work is done, except for page-locked memory of
-  // ours, which c->pinned already keeps (no persistent handle per call then).
-  if (!c->pinned && !keep.IsEmpty() && keep.IsObject()) napi_create_reference(env, keep, 1, &c->keep);
+  // ours, which c->pinned already keeps, and a source already copied into staging (no persistent handle then).
+  if (!c->pinned && !c->stagedH2D && !keep.IsEmpty() && keep.IsObject()) napi_create_reference(env, keep, 1, &c->keep);
   if (UseWorkerCompletion() || !c->port->async || !c->port->deliver) {
     auto* w = new WaitWorker(env, c.release());
     w->Queue();
@@ -1105,6 +1182,17 @@ Napi::Value DeviceBuffer::CopyFromHost(const Napi::CallbackInfo& info) {
         // CUDA copies pageable host->device memory into its own staging before returning (no wait on the
         // stream), which for small sizes is cheaper than anything done here
         TN_CUDA_CHECK(cudaMemcpyAsync(dst, from, n, cudaMemcpyHostToDevice, stream));
+      } else if (n <= kStagedH2D && (c->stagedH2D = AcquireStagedH2D()) != nullptr) {
+        // one piece: copied into a pinned staging block right here (parallel memcpy, tens of microseconds),
+        // then an asynchronous DMA; the poller returns the block once the DMA is done. Cheaper than the
+        // pipeline's host function and cross-stream events for a single piece.
+        CopyPool::Get().TryCopy(c->stagedH2D, from, n);
+        cudaError_t e = cudaMemcpyAsync(dst, c->stagedH2D, n, cudaMemcpyHostToDevice, stream);
+        if (e != cudaSuccess) {
+          ReleaseStagedH2D(c->stagedH2D);
+          c->stagedH2D = nullptr;
+          ThrowCuda(e, "cudaMemcpyAsync");
+        }
       } else {
         EnqueuePageableH2D(c->device, stream, dst, from, n);
       }

@@ -14,16 +14,24 @@ function benchMarkdown(doc) {
   L.push('| target | figure | result |', '| --- | --- | --- |');
   if (t.copyRatio) {
     const w = t.copyRatio.worst;
-    L.push(`| copies >= 95% of C++ at >= 1 MiB | worst ${w ? `${f(w.ratio * 100, 1)}% (${w.kind} ${w.dir} ${sizeLabel(w.bytes)})` : '–'} | ${pass(t.copyRatio.pass)} |`);
+    const fig = w
+      ? `worst ${f(w.ratio * 100, 1)}% (${w.kind} ${w.dir} ${sizeLabel(w.bytes)}; its ${w.pairs} pairs: p25-p75 ${f(w.ratioP25 * 100, 1)}-${f(w.ratioP75 * 100, 1)}%)`
+      : t.copyRatio.error ?? '–';
+    L.push(`| copies >= 95% of C++ at >= 1 MiB (median of per-pair ratios) | ${fig} | ${pass(t.copyRatio.pass)} |`);
   }
   if (t.roundTrip) {
     const r = t.roundTrip;
     L.push(`| round trip <= 20 us over C++ (median) | +${f(r.overheadMedianUs)} us (binding ${f(r.jsMedianUs)} / C++ ${f(r.cppMedianUs)}; p99 ${f(r.jsP99Us)} / ${f(r.cppP99Us)}) | ${pass(r.pass)} |`);
   }
-  if (t.timers) {
-    const lb = t.timers.loadBytes ? ` of ${sizeLabel(t.timers.loadBytes)}` : '';
-    const gcNote = t.timers.pass === false && t.timers.passOutsideGc ? ' (every tick over 5 ms overlapped a V8 GC pause)' : '';
-    L.push(`| timers <= 5 ms late, 1,000 calls${lb} in flight | max ${f(t.timers.maxMs)} ms, p99 ${f(t.timers.p99Ms)} ms; max outside GC pauses ${f(t.timers.maxMsOutsideGc)} ms (longest GC pause ${f(t.timers.gcMaxMs)} ms; idle max ${f(t.timers.idleMaxMs)} ms) | ${pass(t.timers.pass)}${gcNote} |`);
+  for (const tt of [t.timers, t.timersSaturated]) {
+    if (!tt) continue;
+    const lb = tt.loadBytes ? ` of ${sizeLabel(tt.loadBytes)}` : '';
+    const sat = tt === t.timersSaturated ? ' (JS thread saturated)' : '';
+    const gcNote = tt.pass === false && tt.passOutsideGc ? ' (every tick over 5 ms overlapped a V8 GC pause)' : '';
+    const fig = tt.maxMs === undefined
+      ? tt.error ?? '–'
+      : `max ${f(tt.maxMs)} ms, p99 ${f(tt.p99Ms)} ms, ${tt.over5Ms ?? '?'} of ${tt.ticks ?? '?'} ticks > 5 ms; max outside GC pauses ${f(tt.maxMsOutsideGc)} ms (longest GC pause ${f(tt.gcMaxMs)} ms${tt.gcMaxKind ? `, ${tt.gcMaxKind}` : ''}; idle max ${f(tt.idleMaxMs)} ms)`;
+    L.push(`| timers <= 5 ms late, 1,000 calls${lb} in flight${sat} | ${fig} | ${pass(tt.pass)}${gcNote} |`);
   }
   L.push('');
   if (doc.peak && !doc.peak.error) {
@@ -31,15 +39,15 @@ function benchMarkdown(doc) {
   } else if (doc.peak?.error) L.push(`Copy-engine peak: ${doc.peak.error}`, '');
   if (doc.copyCompare?.length) {
     const pct = (x) => (x === null || x === undefined ? '–' : f(x * 100, 1) + '%');
-    L.push('Copies (median of 5 trials each; C++ and binding measured size by size, alternately):', '',
-      '| memory | dir | size | binding GB/s | C++ GB/s | binding / C++ | best / best | of peak | C++ + event per copy GB/s | binding / that |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    L.push('Copies: C++ and binding trials in interleaved pairs (order alternating), ratio = median of the per-pair ratios; GB/s = median trial:', '',
+      '| memory | dir | size | pairs | binding GB/s | C++ GB/s | binding / C++ | pair ratios p25-p75 | lowest pair | of peak | C++ + event per copy GB/s | binding / that |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of doc.copyCompare) {
-      L.push(`| ${r.kind} | ${r.dir} | ${sizeLabel(r.bytes)} | ${f(r.jsGbps)} | ${f(r.cppGbps)} | ${pct(r.ratio)} | ${pct(r.ratioBest)} | ${pct(r.ofPeak)} | ${f(r.cppEventsGbps)} | ${pct(r.ratioEvents)} |`);
+      L.push(`| ${r.kind} | ${r.dir} | ${sizeLabel(r.bytes)} | ${r.pairs} | ${f(r.jsGbps)} | ${f(r.cppGbps)} | ${pct(r.ratio)} | ${pct(r.ratioP25)}-${pct(r.ratioP75)} | ${pct(r.ratioMin)} | ${pct(r.ofPeak)} | ${f(r.cppEventsGbps)} | ${pct(r.ratioEvents)} |`);
     }
     L.push('');
-  } else if (doc.copyJs?.skipped || doc.copyJs?.error || doc.copyCpp?.error) {
-    L.push(`Copies: ${doc.copyJs?.skipped || doc.copyJs?.error || doc.copyCpp?.error}`, '');
+  } else if (doc.copies?.skipped || doc.copies?.error) {
+    L.push(`Copies: ${doc.copies.skipped || doc.copies.error}`, '');
   }
   const rc = doc.roundtripCpp;
   const rj = doc.roundtripJs;

@@ -22,6 +22,8 @@
 const { PerformanceObserver } = require('node:perf_hooks');
 const { loadLib, cudaSkipReason, stats, round, cli, nowUs, MiB, percentile } = require('./common');
 
+const GC_KINDS = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
+
 async function timerLateness(ms, during) {
   const late = [];
   const spans = [];
@@ -29,7 +31,7 @@ async function timerLateness(ms, during) {
   // garbage-collection pauses in the same window (to tell them from the binding's own work)
   const gcs = [];
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gcs.push([e.startTime, e.startTime + e.duration]);
+    for (const e of list.getEntries()) gcs.push([e.startTime, e.startTime + e.duration, GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind)]);
   });
   obs.observe({ entryTypes: ['gc'] });
   const chain = new Promise((resolve) => {
@@ -63,6 +65,7 @@ async function timerLateness(ms, during) {
     over5Ms: over(5),
     gcCount: gcs.length,
     gcMaxMs: durations.length ? round(Math.max(...durations), 3) : 0,
+    gcMaxKind: durations.length ? gcs[durations.indexOf(Math.max(...durations))][2] : null,
     gcTotalMs: round(durations.reduce((a, x) => a + x, 0), 1),
     ticksDuringGc: hitByGc.filter(Boolean).length,
     maxMsOutsideGc: outside.length ? round(Math.max(...outside), 3) : null,
