@@ -73,7 +73,10 @@ export function tryGetNative(): NativeAddon | null {
  * (addon not loaded; built without TensorRT headers; libnvinfer not found, with every path searched) when
  * TensorRT cannot be used. Every TensorRT class of lib/ calls this before touching the native layer.
  */
+let trtChecked: NativeAddon | null = null; // once TensorRT is usable it stays so: check it once
+
 export function getTrtNative(): NativeAddon {
+  if (trtChecked) return trtChecked;
   const a = getNative('TENSORRT_UNAVAILABLE');
   const compiled = a.compiledWith().tensorrt;
   if (!compiled) {
@@ -87,5 +90,6 @@ export function getTrtNative(): NativeAddon {
   if (!info.available) {
     throw new TensorRTError('TENSORRT_UNAVAILABLE', `TensorRT ${compiled} (compiled in) cannot be loaded: ${info.reason ?? 'unknown reason'}`);
   }
+  trtChecked = a;
   return a;
 }
