@@ -5,7 +5,8 @@
  * local Node headers (same lookup as build-native.js; nothing is downloaded). node-gyp-build loads it.
  * TensorRT headers are picked up as in build-native.js (TENSORRT_INCLUDE_DIR / TENSORRT_ROOT / system).
  *
- *   node scripts/prebuild.js [--debug] [--no-strip]
+ *   npm run prebuildify   (node scripts/prebuild.js [--debug] [--no-strip])
+ * (Not named "prebuild": npm would run that before every `npm run build`.)
  */
 const path = require('path');
 const os = require('os');
