@@ -18,36 +18,13 @@
 #include "loader.h"
 #include "logger.h"
 #include "modules.h"
+#include "per_env.h"
 
 namespace tn::trt {
 
 // ---- per-env constructors ----------------------------------------------------------------------------------------
 
-namespace {
-std::mutex g_ctorsMutex;
-std::map<napi_env, BuildCtors*>& CtorsTable() {
-  static auto* m = new std::map<napi_env, BuildCtors*>();
-  return *m;
-}
-}  // namespace
-
-BuildCtors& BuildCtorsFor(Napi::Env env) {
-  std::lock_guard<std::mutex> lock(g_ctorsMutex);
-  auto& t = CtorsTable();
-  auto it = t.find(static_cast<napi_env>(env));
-  if (it != t.end()) return *it->second;
-  auto* c = new BuildCtors();
-  t[static_cast<napi_env>(env)] = c;
-  napi_env raw = env;
-  env.AddCleanupHook([raw, c] {
-    {
-      std::lock_guard<std::mutex> lock2(g_ctorsMutex);
-      CtorsTable().erase(raw);
-    }
-    delete c;
-  });
-  return *c;
-}
+BuildCtors& BuildCtorsFor(Napi::Env env) { return PerEnvTable<BuildCtors>().Get(env); }
 
 void ThrowDisposed(Napi::Env env, const char* what) { Throw(env, "DISPOSED", std::string(what) + " has been disposed"); }
 

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "errors.h"
+#include "per_env.h"
 #include "modules.h"
 
 namespace tn::cuda {
@@ -44,33 +45,9 @@ struct Constructors {
   std::shared_ptr<Port> port;  // delivery of finished asynchronous work to this env
 };
 
-// Kept in a per-env table rather than in the env's instance data, which is left to other native files.
-std::mutex g_ctorsMutex;
-std::map<napi_env, Constructors*>& CtorsTable() {
-  static auto* m = new std::map<napi_env, Constructors*>();
-  return *m;
-}
+Constructors* Ctors(Napi::Env env) { return PerEnvTable<Constructors>().Find(env); }
 
-Constructors* Ctors(Napi::Env env) {
-  std::lock_guard<std::mutex> lock(g_ctorsMutex);
-  auto it = CtorsTable().find(static_cast<napi_env>(env));
-  return it == CtorsTable().end() ? nullptr : it->second;
-}
-
-void RegisterCtors(Napi::Env env, Constructors* c) {
-  {
-    std::lock_guard<std::mutex> lock(g_ctorsMutex);
-    CtorsTable()[static_cast<napi_env>(env)] = c;
-  }
-  napi_env raw = env;
-  env.AddCleanupHook([raw, c] {
-    {
-      std::lock_guard<std::mutex> lock(g_ctorsMutex);
-      CtorsTable().erase(raw);
-    }
-    delete c;
-  });
-}
+void RegisterCtors(Napi::Env env, Constructors* c) { PerEnvTable<Constructors>().Set(env, c); }
 
 bool InstanceOf(Napi::Value v, Napi::FunctionReference& ctor) {
   if (!v.IsObject() || ctor.IsEmpty()) return false;

@@ -22,6 +22,7 @@
 #include "compat.h"
 #include "cuda.h"
 #include "engine.h"
+#include "per_env.h"
 #include "loader.h"
 #include "logger.h"
 
@@ -100,20 +101,7 @@ const char* TensorFormatName(nvinfer1::TensorFormat f) {
   }
 }
 
-// Per-env constructors.
-namespace {
-std::mutex g_ctorsMutex;
-std::map<napi_env, RuntimeCtors*>& CtorTable() {
-  static auto* m = new std::map<napi_env, RuntimeCtors*>();
-  return *m;
-}
-}  // namespace
-
-RuntimeCtors* GetRuntimeCtors(Napi::Env env) {
-  std::lock_guard<std::mutex> lock(g_ctorsMutex);
-  auto it = CtorTable().find(static_cast<napi_env>(env));
-  return it == CtorTable().end() ? nullptr : it->second;
-}
+RuntimeCtors* GetRuntimeCtors(Napi::Env env) { return PerEnvTable<RuntimeCtors>().Find(env); }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Runtime
@@ -335,18 +323,7 @@ namespace tn {
 void InitRuntimeClasses(Napi::Env env, Napi::Object exports) {
   using namespace tn::trt::run;
   auto* c = new RuntimeCtors();
-  {
-    std::lock_guard<std::mutex> lock(g_ctorsMutex);
-    CtorTable()[static_cast<napi_env>(env)] = c;
-  }
-  napi_env raw = env;
-  env.AddCleanupHook([raw, c] {
-    {
-      std::lock_guard<std::mutex> lock(g_ctorsMutex);
-      CtorTable().erase(raw);
-    }
-    delete c;
-  });
+  PerEnvTable<RuntimeCtors>().Set(env, c);
   Napi::Function rt = InitRuntimeClass(env);
   Napi::Function en = InitEngineClass(env);
   Napi::Function cx = InitExecutionContextClass(env);
