@@ -41,6 +41,18 @@ std::shared_ptr<T> Share(T* p) {
   return std::shared_ptr<T>(p, [](T* q) { delete q; });
 }
 
+// Deleter of the IBuilder: TensorRT requires every timing cache a builder used to outlive it ("The lifetime of the
+// ITimingCache must exceed the lifetime of all builders that use it"), so configs hand their caches to `keep`,
+// released right after the builder itself.
+struct BuilderDeleter {
+  std::shared_ptr<std::vector<std::shared_ptr<nvinfer1::ITimingCache>>> keep =
+      std::make_shared<std::vector<std::shared_ptr<nvinfer1::ITimingCache>>>();
+  void operator()(nvinfer1::IBuilder* b) const {
+    delete b;
+    keep->clear();
+  }
+};
+
 class Builder : public Napi::ObjectWrap<Builder> {
  public:
   static Napi::Function Init(Napi::Env env);

@@ -345,7 +345,7 @@ Builder::Builder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Builder>(inf
                                                     " (compiled in) cannot be loaded: " + probe.reason);
     }
     cuda::EnsureCuda();
-    builder = Share(CreateBuilder());
+    builder = std::shared_ptr<nvinfer1::IBuilder>(CreateBuilder(), BuilderDeleter());
     recorder = std::make_shared<ErrorRecorder>();
     builder->setErrorRecorder(recorder.get());
   });

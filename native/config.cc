@@ -342,6 +342,8 @@ Napi::Value BuilderConfig::SetTimingCache(const Napi::CallbackInfo& info) {
                recorder.get());
     }
     timingCache = shared;
+    // the cache must outlive the builder too: the builder's deleter keeps it
+    if (auto* d = std::get_deleter<BuilderDeleter>(builder)) d->keep->push_back(shared);
   });
   return env.Undefined();
 }
