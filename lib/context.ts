@@ -416,7 +416,11 @@ export class ExecutionContext {
     callNative(() => this._native.enqueue(s));
   }
 
-  /** Runs the engine on `inputs`; resolves with one typed array per output (see the module comment). */
+  /**
+   * Runs the engine on `inputs`; resolves with one typed array per output (see the module comment).
+   * infer() binds its own device buffers: addresses set earlier with setTensorAddress are replaced, so set them
+   * again before a later manual enqueue(). It waits for work queued earlier on this context by enqueue()/replay().
+   */
   async infer(inputs: InferInputs, options?: InferOptions): Promise<Record<string, TypedArray>> {
     const r = await this.inferWithShapes(inputs, options);
     const out: Record<string, TypedArray> = {};
