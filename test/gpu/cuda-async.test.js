@@ -7,7 +7,6 @@
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
@@ -22,22 +21,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const DIST = path.join(__dirname, '..', '..', 'dist', 'index.js');
 
-function random(n) {
-  const b = new Uint8Array(n);
-  for (let off = 0; off < n; off += 65536) crypto.randomFillSync(b, off, Math.min(65536, n - off));
-  return b;
-}
-
-function assertBytesEqual(actual, expected, what) {
-  const a = Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength);
-  const e = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
-  assert.equal(a.length, e.length, `${what}: length`);
-  if (a.compare(e) !== 0) {
-    let i = 0;
-    while (i < a.length && a[i] === e[i]) i++;
-    assert.fail(`${what}: bytes differ first at offset ${i} of ${a.length} (got ${a[i]}, expected ${e[i]})`);
-  }
-}
+const { random, assertBytesEqual } = require('./helpers');
 
 function runChild(code, env = {}) {
   return spawnSync(process.execPath, ['-e', code], {

@@ -28,22 +28,7 @@ if (skip) console.log(`# test/gpu/cuda.test.js skipped: ${skip}`);
 const MiB = 1 << 20;
 const SIZES = [1, 2, 3, 7, 64, 255, 4096, 4097, 65535, 65537, MiB - 1, MiB, MiB + 13, 3 * MiB - 1, 16 * MiB + 5, 64 * MiB];
 
-function random(n) {
-  const b = new Uint8Array(n);
-  crypto.randomFillSync(b);
-  return b;
-}
-
-function assertBytesEqual(actual, expected, what) {
-  const a = Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength);
-  const e = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
-  assert.equal(a.length, e.length, `${what}: length`);
-  if (a.compare(e) !== 0) {
-    let i = 0;
-    while (i < a.length && a[i] === e[i]) i++;
-    assert.fail(`${what}: bytes differ first at offset ${i} (got ${a[i]}, expected ${e[i]})`);
-  }
-}
+const { random, assertBytesEqual } = require('./helpers');
 
 function assertCode(fn, code) {
   assert.throws(fn, (e) => e instanceof TensorRTError && e.code === code);
