@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// The test command: jest unit tests (CPU), then the GPU and TensorRT suites with node's test runner (each test
-// skips with a printed reason where no GPU / no TensorRT exists). Prints one combined closing line.
+// The test command: the GPU and TensorRT suites with node's test runner (each test skips with a printed reason
+// where no GPU / no TensorRT exists), then the jest unit tests (CPU). Prints one combined closing line.
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
@@ -16,21 +16,7 @@ if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) {
   if (r.status !== 0) process.exit(r.status || 1);
 }
 
-// 1. jest
-const jestJson = path.join(os.tmpdir(), `tensorrt-node-jest-${process.pid}.json`);
-const jestArgs = [require.resolve('jest/bin/jest'), '--json', `--outputFile=${jestJson}`, ...process.argv.slice(2)];
-if (process.env.CI) jestArgs.push('--ci');
-const j = spawnSync(process.execPath, jestArgs, { cwd: root, stdio: 'inherit', env });
-if (j.status !== 0) ok = false;
-try {
-  const r = JSON.parse(fs.readFileSync(jestJson, 'utf8'));
-  passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + (r.numTodoTests || 0);
-  fs.unlinkSync(jestJson);
-} catch {
-  ok = false;
-}
-
-// 2. node:test suites for GPU / TensorRT
+// 1. node:test suites for GPU / TensorRT (each test skips with its reason where no GPU / TensorRT exists)
 const dirs = ['test/gpu', 'test/trt'].filter((d) => fs.existsSync(path.join(root, d)));
 const files = dirs.flatMap((d) =>
   fs.readdirSync(path.join(root, d)).filter((f) => /\.test\.(c|m)?js$/.test(f)).map((f) => path.join(d, f)));
@@ -44,5 +30,21 @@ if (files.length) {
   passed += num('pass'); failed += num('fail'); skipped += num('skipped') + num('todo');
 }
 
-console.log(`\ntensorrt-node: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+// 2. jest, last, so that its summary (the tests that ran here) closes the output. Its report goes to stdout
+//    with the rest of the output (jest writes it to stderr).
+const jestJson = path.join(os.tmpdir(), `tensorrt-node-jest-${process.pid}.json`);
+const jestArgs = [require.resolve('jest/bin/jest'), '--json', `--outputFile=${jestJson}`, ...process.argv.slice(2)];
+if (process.env.CI) jestArgs.push('--ci');
+const j = spawnSync(process.execPath, jestArgs, { cwd: root, stdio: ['inherit', 'inherit', 1], env });
+if (j.status !== 0) ok = false;
+try {
+  const r = JSON.parse(fs.readFileSync(jestJson, 'utf8'));
+  passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + (r.numTodoTests || 0);
+  fs.unlinkSync(jestJson);
+} catch {
+  ok = false;
+}
+
+console.log(`\ntensorrt-node (node:test + jest): ${passed} passed, ${failed} failed, ${skipped} skipped`);
+console.log(`Tests:       ${failed ? `${failed} failed, ` : ''}${skipped} skipped, ${passed} passed, ${passed + failed + skipped} total`);
 process.exit(ok && failed === 0 ? 0 : 1);
