@@ -15,7 +15,7 @@
  * throws TensorRTError('CUDA_UNAVAILABLE') naming the CUDA error (`cudaError`).
  */
 import { types } from 'util';
-import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
+import { awaitNative, callNative, invalidArg, nativePromise, rejectWrapped, TensorRTError } from './errors';
 import { isTypedArray, TypedArray } from './dtypes';
 import { getNative } from './native';
 import type { DeviceProperties } from './info';
@@ -79,8 +79,10 @@ function checkOptions(opts: unknown, allowed: readonly string[], what: string): 
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
     throw invalidArg(`${what} options must be an object; got ${describe(opts)}`);
   }
-  for (const k of Object.keys(opts)) {
-    if (!allowed.includes(k)) throw invalidArg(`${what}: unknown option '${k}' (allowed: ${allowed.join(', ')})`);
+  for (const k in opts) {
+    if (Object.prototype.hasOwnProperty.call(opts, k) && !allowed.includes(k)) {
+      throw invalidArg(`${what}: unknown option '${k}' (allowed: ${allowed.join(', ')})`);
+    }
   }
   return opts as Record<string, unknown>;
 }
@@ -225,61 +227,77 @@ export class DeviceBuffer {
   }
 
   /** Copies host memory into this buffer (at `opts.offset`); resolves when the copy has completed. */
-  async copyFrom(src: HostMemory, opts: CopyOptions = {}): Promise<void> {
-    this.check('copyFrom');
-    const o = checkOptions(opts, ['stream', 'offset', 'byteLength'], 'DeviceBuffer.copyFrom');
-    const host = checkHost(src, 'DeviceBuffer.copyFrom');
-    const stream = checkStream(o.stream, 'DeviceBuffer.copyFrom');
-    const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'copyFrom offset');
-    const n = o.byteLength === undefined ? host.byteLength : checkByteCount(o.byteLength, 'copyFrom byteLength');
-    checkRange(0, n, host.byteLength, 'DeviceBuffer.copyFrom source');
-    checkRange(offset, n, this.byteLength, 'DeviceBuffer.copyFrom destination');
-    await awaitNative(callNative(() => this._native.copyFromHost(host.native, 0, n, offset, stream)));
+  copyFrom(src: HostMemory, opts: CopyOptions = {}): Promise<void> {
+    try {
+      this.check('copyFrom');
+      const o = checkOptions(opts, ['stream', 'offset', 'byteLength'], 'DeviceBuffer.copyFrom');
+      const host = checkHost(src, 'DeviceBuffer.copyFrom');
+      const stream = checkStream(o.stream, 'DeviceBuffer.copyFrom');
+      const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'copyFrom offset');
+      const n = o.byteLength === undefined ? host.byteLength : checkByteCount(o.byteLength, 'copyFrom byteLength');
+      checkRange(0, n, host.byteLength, 'DeviceBuffer.copyFrom source');
+      checkRange(offset, n, this.byteLength, 'DeviceBuffer.copyFrom destination');
+      return nativePromise(this._native.copyFromHost(host.native, 0, n, offset, stream));
+    } catch (e) {
+      return rejectWrapped(e);
+    }
   }
 
   /** Copies this buffer (from `opts.offset`) into host memory; resolves once the bytes are in `dst`. */
-  async copyTo(dst: HostMemory, opts: CopyOptions = {}): Promise<void> {
-    this.check('copyTo');
-    const o = checkOptions(opts, ['stream', 'offset', 'byteLength'], 'DeviceBuffer.copyTo');
-    const host = checkHost(dst, 'DeviceBuffer.copyTo');
-    const stream = checkStream(o.stream, 'DeviceBuffer.copyTo');
-    const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'copyTo offset');
-    const n = o.byteLength === undefined ? host.byteLength : checkByteCount(o.byteLength, 'copyTo byteLength');
-    checkRange(0, n, host.byteLength, 'DeviceBuffer.copyTo destination');
-    checkRange(offset, n, this.byteLength, 'DeviceBuffer.copyTo source');
-    await awaitNative(callNative(() => this._native.copyToHost(host.native, 0, n, offset, stream)));
+  copyTo(dst: HostMemory, opts: CopyOptions = {}): Promise<void> {
+    try {
+      this.check('copyTo');
+      const o = checkOptions(opts, ['stream', 'offset', 'byteLength'], 'DeviceBuffer.copyTo');
+      const host = checkHost(dst, 'DeviceBuffer.copyTo');
+      const stream = checkStream(o.stream, 'DeviceBuffer.copyTo');
+      const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'copyTo offset');
+      const n = o.byteLength === undefined ? host.byteLength : checkByteCount(o.byteLength, 'copyTo byteLength');
+      checkRange(0, n, host.byteLength, 'DeviceBuffer.copyTo destination');
+      checkRange(offset, n, this.byteLength, 'DeviceBuffer.copyTo source');
+      return nativePromise(this._native.copyToHost(host.native, 0, n, offset, stream));
+    } catch (e) {
+      return rejectWrapped(e);
+    }
   }
 
   /** Device-to-device copy from `src` into this buffer. */
-  async copyFromDevice(src: DeviceBuffer, opts: DeviceCopyOptions = {}): Promise<void> {
-    this.check('copyFromDevice');
-    const o = checkOptions(opts, ['stream', 'offset', 'srcOffset', 'byteLength'], 'DeviceBuffer.copyFromDevice');
-    if (!(src instanceof DeviceBuffer)) throw invalidArg(`copyFromDevice: src must be a DeviceBuffer; got ${describe(src)}`);
-    if (src.disposed) throw disposedError('DeviceBuffer (copyFromDevice source)');
-    const stream = checkStream(o.stream, 'DeviceBuffer.copyFromDevice');
-    const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'copyFromDevice offset');
-    const srcOffset = o.srcOffset === undefined ? 0 : checkByteCount(o.srcOffset, 'copyFromDevice srcOffset');
-    checkRange(srcOffset, 0, src.byteLength, 'DeviceBuffer.copyFromDevice source');
-    const n =
-      o.byteLength === undefined ? src.byteLength - srcOffset : checkByteCount(o.byteLength, 'copyFromDevice byteLength');
-    checkRange(srcOffset, n, src.byteLength, 'DeviceBuffer.copyFromDevice source');
-    checkRange(offset, n, this.byteLength, 'DeviceBuffer.copyFromDevice destination');
-    await awaitNative(callNative(() => this._native.copyFromDevice(src._native, srcOffset, n, offset, stream)));
+  copyFromDevice(src: DeviceBuffer, opts: DeviceCopyOptions = {}): Promise<void> {
+    try {
+      this.check('copyFromDevice');
+      const o = checkOptions(opts, ['stream', 'offset', 'srcOffset', 'byteLength'], 'DeviceBuffer.copyFromDevice');
+      if (!(src instanceof DeviceBuffer)) throw invalidArg(`copyFromDevice: src must be a DeviceBuffer; got ${describe(src)}`);
+      if (src.disposed) throw disposedError('DeviceBuffer (copyFromDevice source)');
+      const stream = checkStream(o.stream, 'DeviceBuffer.copyFromDevice');
+      const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'copyFromDevice offset');
+      const srcOffset = o.srcOffset === undefined ? 0 : checkByteCount(o.srcOffset, 'copyFromDevice srcOffset');
+      checkRange(srcOffset, 0, src.byteLength, 'DeviceBuffer.copyFromDevice source');
+      const n =
+        o.byteLength === undefined ? src.byteLength - srcOffset : checkByteCount(o.byteLength, 'copyFromDevice byteLength');
+      checkRange(srcOffset, n, src.byteLength, 'DeviceBuffer.copyFromDevice source');
+      checkRange(offset, n, this.byteLength, 'DeviceBuffer.copyFromDevice destination');
+      return nativePromise(this._native.copyFromDevice(src._native, srcOffset, n, offset, stream));
+    } catch (e) {
+      return rejectWrapped(e);
+    }
   }
 
   /** Sets bytes to `value` (0..255), like cudaMemset. */
-  async fill(value: number, opts: FillOptions = {}): Promise<void> {
-    this.check('fill');
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) {
-      throw invalidArg(`fill value must be a byte (integer 0..255); got ${describe(value)}`);
+  fill(value: number, opts: FillOptions = {}): Promise<void> {
+    try {
+      this.check('fill');
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) {
+        throw invalidArg(`fill value must be a byte (integer 0..255); got ${describe(value)}`);
+      }
+      const o = checkOptions(opts, ['stream', 'offset', 'byteLength'], 'DeviceBuffer.fill');
+      const stream = checkStream(o.stream, 'DeviceBuffer.fill');
+      const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'fill offset');
+      checkRange(offset, 0, this.byteLength, 'DeviceBuffer.fill');
+      const n = o.byteLength === undefined ? this.byteLength - offset : checkByteCount(o.byteLength, 'fill byteLength');
+      checkRange(offset, n, this.byteLength, 'DeviceBuffer.fill');
+      return nativePromise(this._native.fill(value, offset, n, stream));
+    } catch (e) {
+      return rejectWrapped(e);
     }
-    const o = checkOptions(opts, ['stream', 'offset', 'byteLength'], 'DeviceBuffer.fill');
-    const stream = checkStream(o.stream, 'DeviceBuffer.fill');
-    const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'fill offset');
-    checkRange(offset, 0, this.byteLength, 'DeviceBuffer.fill');
-    const n = o.byteLength === undefined ? this.byteLength - offset : checkByteCount(o.byteLength, 'fill byteLength');
-    checkRange(offset, n, this.byteLength, 'DeviceBuffer.fill');
-    await awaitNative(callNative(() => this._native.fill(value, offset, n, stream)));
   }
 
   /** Frees the device memory now (idempotent). */

@@ -83,6 +83,23 @@ export async function awaitNative<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+const rethrowWrapped = (e: unknown): never => {
+  throw wrapNativeError(e);
+};
+
+/**
+ * A native Promise whose rejection becomes a TensorRTError, with one promise reaction and no async frame:
+ * the form used on hot paths (copies), where every layer of `async`/`await` is extra garbage per call.
+ */
+export function nativePromise<T>(p: Promise<T>): Promise<T> {
+  return p.then(undefined, rethrowWrapped);
+}
+
+/** A rejected Promise carrying `e` as a TensorRTError (for the synchronous failures of a non-async method). */
+export function rejectWrapped(e: unknown): Promise<never> {
+  return Promise.reject(wrapNativeError(e));
+}
+
 export function invalidArg(message: string): TensorRTError {
   return new TensorRTError('INVALID_ARGUMENT', message);
 }

@@ -1,5 +1,5 @@
 /** Native failures surface as TensorRTError with stable codes. */
-import { awaitNative, callNative, invalidArg, TensorRTError, wrapNativeError } from '../../lib/errors';
+import { awaitNative, callNative, invalidArg, nativePromise, rejectWrapped, TensorRTError, wrapNativeError } from '../../lib/errors';
 import { getNative } from '../../lib/native';
 
 describe('TensorRTError', () => {
@@ -36,6 +36,32 @@ describe('TensorRTError', () => {
     await expect(awaitNative(Promise.reject(Object.assign(new Error('gone'), { code: 'DISPOSED' })))).rejects.toMatchObject({
       name: 'TensorRTError',
       code: 'DISPOSED',
+    });
+  });
+
+  test('nativePromise passes values through and converts rejections (the hot-path form)', async () => {
+    await expect(nativePromise(Promise.resolve(42))).resolves.toBe(42);
+    const native = Object.assign(new Error('cudaMemcpyAsync failed: invalid argument'), {
+      code: 'CUDA_ERROR',
+      cudaError: 'cudaErrorInvalidValue',
+    });
+    await expect(nativePromise(Promise.reject(native))).rejects.toMatchObject({
+      name: 'TensorRTError',
+      code: 'CUDA_ERROR',
+      cudaError: 'cudaErrorInvalidValue',
+      message: 'cudaMemcpyAsync failed: invalid argument',
+      cause: native,
+    });
+    const own = invalidArg('bad');
+    await expect(nativePromise(Promise.reject(own))).rejects.toBe(own);
+  });
+
+  test('rejectWrapped turns a synchronous failure into a rejection', async () => {
+    const own = invalidArg('bad');
+    await expect(rejectWrapped(own)).rejects.toBe(own);
+    await expect(rejectWrapped(Object.assign(new Error('x'), { code: 'OUT_OF_MEMORY' }))).rejects.toMatchObject({
+      name: 'TensorRTError',
+      code: 'OUT_OF_MEMORY',
     });
   });
 });
