@@ -12,6 +12,10 @@
  *    collection pauses in the same window are recorded. The same chain on an idle loop is the reference
  *    (libuv timers have 1 ms resolution). With 1 MiB copies the GPU completes ~70,000 calls/s and the JS
  *    thread itself is saturated (run-all.js reports that case separately).
+ *    Every tick later than 5 ms is attributed, first match wins: to a synchronous binding call longer than
+ *    1 ms on the JS thread (each call's own duration is measured), to a V8 GC pause it overlaps, to a host
+ *    stall (an idle sibling process, stall-probe.js, was late by more than 2 ms at the same moment: the
+ *    machine held both processes), or else to nothing known ("unexplained").
  *
  * The completion mechanism is chosen by the addon at load time (TN_CUDA_COMPLETION=worker: a libuv pool thread
  * blocks in cudaEventSynchronize; default: the poller thread); run-all.js runs this file once per mechanism.
@@ -20,13 +24,42 @@
  *        [--load-bytes N] [--json]
  */
 const { PerformanceObserver } = require('node:perf_hooks');
+const { fork } = require('node:child_process');
+const path = require('node:path');
 const { loadLib, cudaSkipReason, stats, round, cli, nowUs, MiB, percentile } = require('./common');
 
 const GC_KINDS = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
-async function timerLateness(ms, during) {
+function startProbe() {
+  return new Promise((resolve) => {
+    let child;
+    try {
+      child = fork(path.join(__dirname, 'stall-probe.js'), ['1.5'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    } catch {
+      return resolve(null);
+    }
+    const fail = () => resolve(null);
+    child.once('error', fail);
+    child.once('message', (m) => {
+      child.off('error', fail);
+      if (!m?.ready) return resolve(null);
+      resolve({
+        stop: () =>
+          new Promise((res) => {
+            const t = setTimeout(() => { child.kill(); res(null); }, 5000);
+            child.once('message', (r) => { clearTimeout(t); res(r); });
+            child.send('stop');
+          }),
+      });
+    });
+  });
+}
+
+async function timerLateness(ms, during, { probe = false } = {}) {
   const late = [];
   const spans = [];
+  const longCalls = []; // [start, end] of synchronous binding calls > 1 ms (filled by `during`)
+  const prober = probe ? await startProbe() : null;
   let stop = false;
   // garbage-collection pauses in the same window (to tell them from the binding's own work)
   const gcs = [];
@@ -47,18 +80,37 @@ async function timerLateness(ms, during) {
     };
     tick();
   });
-  const work = during ? during() : Promise.resolve();
+  const work = during ? during(longCalls) : Promise.resolve();
   await new Promise((r) => setTimeout(r, ms));
   stop = true;
   const extra = await work;
   await chain;
   await new Promise((r) => setImmediate(r));
   obs.disconnect();
+  const probeResult = prober ? await prober.stop() : null;
+  // host stalls seen by the idle sibling, on this process's clock
+  const stalls = (probeResult?.lateTicks ?? []).filter((x) => x[2] > 2).map(([a, b, l]) => [a - performance.timeOrigin, b - performance.timeOrigin, l]);
+  const overlaps = (list, a, b) => list.some(([s, e]) => s < b && e > a);
   const over = (x) => late.filter((v) => v > x).length;
   // ticks whose wait overlapped a garbage-collection pause (V8's, not the binding's)
   const hitByGc = spans.map(([a, b]) => gcs.some(([s, e]) => s < b && e > a));
   const outside = late.filter((_, i) => !hitByGc[i]);
   const durations = gcs.map(([s, e]) => e - s);
+  // attribution of each tick later than 5 ms (first match wins: a long binding call, so that the binding is
+  // blamed first; a GC pause; a host stall)
+  const cause = { gc: 0, hostStall: 0, longCall: 0, unexplained: 0 };
+  let maxUnexplained = null;
+  late.forEach((v, i) => {
+    if (v <= 5) return;
+    const [a, b] = spans[i];
+    if (overlaps(longCalls, a, b)) cause.longCall++;
+    else if (hitByGc[i]) cause.gc++;
+    else if (probeResult && overlaps(stalls, a, b)) cause.hostStall++;
+    else {
+      cause.unexplained++;
+      maxUnexplained = Math.max(maxUnexplained ?? 0, v);
+    }
+  });
   return {
     ticks: late.length,
     over2Ms: over(2),
@@ -72,6 +124,12 @@ async function timerLateness(ms, during) {
     medianMs: round(percentile(late, 50), 3),
     p99Ms: round(percentile(late, 99), 3),
     maxMs: round(Math.max(...late), 3),
+    over5MsBy: probe ? cause : undefined,
+    maxMsUnexplained: probe && maxUnexplained !== null ? round(maxUnexplained, 3) : null,
+    hostProbe: probeResult
+      ? { ticks: probeResult.ticks, maxMs: probeResult.maxMs, stallsOver2Ms: stalls.length, stallMaxMs: stalls.length ? round(Math.max(...stalls.map((x) => x[2])), 3) : 0 }
+      : probe ? { error: 'the stall probe did not start' } : undefined,
+    longCalls: during ? longCalls.length : undefined,
     ...(extra ?? {}),
   };
 }
@@ -111,12 +169,13 @@ async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight =
       lanes.push({ stream, opts: { stream }, host: new HostBuffer(size), dev: new DeviceBuffer(size) });
     }
     try {
-      out.timerUnderLoad = await timerLateness(loadMs, async () => {
+      out.timerUnderLoad = await timerLateness(loadMs, async (longCalls) => {
         let running = true;
         let completed = 0;
         let issued = 0;
         let maxInFlight = 0;
         let current = 0;
+        let maxCallMs = 0;
         const t0 = performance.now();
         setTimeout(() => (running = false), loadMs);
         const one = async (k) => {
@@ -125,7 +184,13 @@ async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight =
             current++;
             issued++;
             if (current > maxInFlight) maxInFlight = current;
-            await ((issued & 1) ? l.dev.copyFrom(l.host, l.opts) : l.dev.copyTo(l.host, l.opts));
+            // the call's own time on the JS thread (issuing the copy), apart from the wait for its completion
+            const c0 = performance.now();
+            const p = (issued & 1) ? l.dev.copyFrom(l.host, l.opts) : l.dev.copyTo(l.host, l.opts);
+            const c1 = performance.now();
+            if (c1 - c0 > maxCallMs) maxCallMs = c1 - c0;
+            if (c1 - c0 > 1) longCalls.push([c0, c1]);
+            await p;
             current--;
             completed++;
             k++;
@@ -139,8 +204,8 @@ async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight =
         }
         await Promise.all(workers);
         const s = (performance.now() - t0) / 1e3;
-        return { inFlight, loadBytes: size, maxInFlight, callsCompleted: completed, callsPerSecond: round(completed / s, 0), loadGbps: round((completed * size) / s / 1e9, 3) };
-      });
+        return { inFlight, loadBytes: size, maxInFlight, callsCompleted: completed, callsPerSecond: round(completed / s, 0), loadGbps: round((completed * size) / s / 1e9, 3), maxCallMs: round(maxCallMs, 3) };
+      }, { probe: true });
     } finally {
       for (const l of lanes) {
         l.dev.dispose();
@@ -168,5 +233,5 @@ function parseArgs(argv) {
   return o;
 }
 
-module.exports = { run };
+module.exports = { run, timerLateness };
 cli(module, (argv) => run(parseArgs(argv)));
