@@ -149,6 +149,9 @@ class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
   // Grow-only pinned staging.
   void GrowHost(napi_env env, Block& b, size_t bytes);
   void MarkWork(cudaStream_t s);  // records lastWork_ on s (dispose waits for it)
+  // Makes `s` wait for the context's last manual operation (a no-op when that was queued on `s` itself): the
+  // context's scratch memory and bindings are shared, so its operations run in call order whatever their streams.
+  void OrderAfterLastWork(cudaStream_t s);
   // Captures ctx_->enqueueV3(stream) into a graph. Returns "" or what failed.
   std::string Capture(cudaStream_t stream, cudaGraphExec_t* out);
 
@@ -271,6 +274,11 @@ void ExecutionContext::MarkWork(cudaStream_t s) {
   if (cudaEventRecord(lastWork_, s) == cudaSuccess) lastWorkPending_ = true;
 }
 
+void ExecutionContext::OrderAfterLastWork(cudaStream_t s) {
+  // Always, not only when the stream differs: a destroyed stream's handle may be reused by a new one.
+  if (lastWorkPending_) TN_CUDA_CHECK(cudaStreamWaitEvent(s, lastWork_, 0));
+}
+
 void* ExecutionContext::DeviceFor(napi_env env, const std::string& name, size_t bytes) {
   Block& b = device_buffers_[name];
   size_t need = AlignUp(std::max<size_t>(bytes, 1));
@@ -390,6 +398,7 @@ Napi::Value ExecutionContext::SetOptimizationProfile(const Napi::CallbackInfo& i
   cudaStream_t s = info[1].IsUndefined() || info[1].IsNull() ? stream_ : cuda::StreamFromValue(env, info[1]);
   Guard(env, [&] {
     DeviceScope scope(device_);
+    OrderAfterLastWork(s);
     recorder_.Take();
     if (!ctx_->setOptimizationProfileAsync(static_cast<int32_t>(d), s)) {
       throw NativeError("TENSORRT_ERROR", Recorded("setOptimizationProfileAsync(" + std::to_string(static_cast<int>(d)) + ") failed"));
@@ -438,6 +447,7 @@ Napi::Value ExecutionContext::Enqueue(const Napi::CallbackInfo& info) {
   cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
   Guard(env, [&] {
     DeviceScope scope(device_);
+    OrderAfterLastWork(s);
     recorder_.Take();
     if (!ctx_->enqueueV3(s)) throw NativeError("TENSORRT_ERROR", Recorded("enqueueV3 failed"));
     MarkWork(s);
@@ -469,6 +479,7 @@ Napi::Value ExecutionContext::CaptureGraph(const Napi::CallbackInfo& info) {
       cudaGraphExecDestroy(userGraph_);
       userGraph_ = nullptr;
     }
+    OrderAfterLastWork(s);  // before the capture begins (a capturing stream cannot wait on an outside event)
     recorder_.Take();
     if (warmup) {
       if (!ctx_->enqueueV3(s)) throw NativeError("TENSORRT_ERROR", Recorded("enqueueV3 (warm-up before capture) failed"));
@@ -493,6 +504,7 @@ Napi::Value ExecutionContext::Replay(const Napi::CallbackInfo& info) {
   cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
   Guard(env, [&] {
     DeviceScope scope(device_);
+    OrderAfterLastWork(s);
     TN_CUDA_CHECK(cudaGraphLaunch(userGraph_, s));
     MarkWork(s);
   });
