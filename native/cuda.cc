@@ -170,7 +170,17 @@ struct Port {
   // continuations it triggers included, takes about kBatchTarget), and the current call's limit
   double costPerItemUs = 10.0;
   unsigned batchLimit = 8;
+  // JS thread only: delivery statistics for the benchmarks (deliveryStats()): batches, the longest batch (its
+  // settling in Deliver and the continuations after it), and the batches longer than 1 ms, as uv_hrtime spans.
+  struct LongBatch {
+    uint64_t startNs, endNs, settleNs;
+    unsigned items;
+  };
+  uint64_t batches = 0, maxBatchNs = 0, maxSettleNs = 0;
+  std::vector<LongBatch> longBatches;  // at most kMaxLongBatches kept
+  uint64_t settleNs = 0;               // set by Deliver for the batch in progress
 };
+constexpr size_t kMaxLongBatches = 1024;
 // Per loop iteration, the settling of finished items AND the JavaScript their promises resume (the microtasks
 // run at the end of each napi_make_callback) stop after about kDeliveryBudget; the rest waits for the next loop
 // iteration, after timers and I/O.
@@ -761,6 +771,12 @@ napi_value Deliver(napi_env env, napi_callback_info info) {
   void* data = nullptr;
   napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
   auto* port = static_cast<Port*>(data);
+  const uint64_t s0 = uv_hrtime();
+  struct SettleTime {  // records the settling time however the loop ends
+    Port* port;
+    uint64_t s0;
+    ~SettleTime() { port->settleNs = uv_hrtime() - s0; }
+  } settleTime{port, s0};
   for (unsigned i = 0; i < port->batchLimit; ++i) {
     Completion* c = nullptr;
     {
@@ -800,6 +816,8 @@ void OnReady(uv_async_t* handle) {
     unsigned limit = std::max(1u, std::min(target, kBatchMax));
     port->batchLimit = waiting < limit ? static_cast<unsigned>(waiting) : limit;
     const auto t0 = Clock::now();
+    const uint64_t h0 = uv_hrtime();
+    port->settleNs = 0;
     napi_handle_scope hs;
     if (napi_open_handle_scope(env, &hs) != napi_ok) return;
     napi_value fn = nullptr;
@@ -812,6 +830,15 @@ void OnReady(uv_async_t* handle) {
     napi_close_handle_scope(env, hs);
     if (!ok || handle->data != port) return;  // the env is stopping
     const auto t1 = Clock::now();
+    {
+      const uint64_t h1 = uv_hrtime();
+      port->batches++;
+      port->maxBatchNs = std::max(port->maxBatchNs, h1 - h0);
+      port->maxSettleNs = std::max(port->maxSettleNs, port->settleNs);
+      if (h1 - h0 > 1000000 && port->longBatches.size() < kMaxLongBatches) {
+        port->longBatches.push_back({h0, h1, port->settleNs, port->batchLimit});
+      }
+    }
     double us = std::chrono::duration<double, std::micro>(t1 - t0).count();
     // moving average of the cost of one item, its continuations included
     port->costPerItemUs = 0.75 * port->costPerItemUs + 0.25 * (us / port->batchLimit);
@@ -922,6 +949,36 @@ std::shared_ptr<Port> NewPort(Napi::Env env) {
 std::shared_ptr<Port> PortOf(Napi::Env env) {
   Constructors* c = Ctors(env);
   return c ? c->port : nullptr;
+}
+
+// deliveryStats(reset?) -> { batches, maxBatchMs, maxSettleMs, longBatches: [[startMs, endMs, settleMs, items]] }
+// (times on uv_hrtime's clock, as process.hrtime.bigint() / 1e6). For benchmarks: which loop turns the delivery
+// of finished work (settling and the continuations it runs) held the JS thread for more than 1 ms.
+Napi::Value DeliveryStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Port> port = PortOf(env);
+  if (!port) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
+  o.Set("batches", Napi::Number::New(env, static_cast<double>(port->batches)));
+  o.Set("maxBatchMs", Napi::Number::New(env, ms(port->maxBatchNs)));
+  o.Set("maxSettleMs", Napi::Number::New(env, ms(port->maxSettleNs)));
+  Napi::Array list = Napi::Array::New(env, port->longBatches.size());
+  for (size_t i = 0; i < port->longBatches.size(); ++i) {
+    const Port::LongBatch& b = port->longBatches[i];
+    Napi::Array e = Napi::Array::New(env, 4);
+    e.Set(0u, Napi::Number::New(env, ms(b.startNs)));
+    e.Set(1u, Napi::Number::New(env, ms(b.endNs)));
+    e.Set(2u, Napi::Number::New(env, ms(b.settleNs)));
+    e.Set(3u, Napi::Number::New(env, b.items));
+    list.Set(static_cast<uint32_t>(i), e);
+  }
+  o.Set("longBatches", list);
+  if (info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value()) {
+    port->batches = port->maxBatchNs = port->maxSettleNs = 0;
+    port->longBatches.clear();
+  }
+  return o;
 }
 
 // A Completion for work just enqueued (or to be enqueued) on `stream` of the current device.
@@ -1767,6 +1824,7 @@ void InitCuda(Napi::Env env, Napi::Object exports) {
   exports.Set("getDevice", Napi::Function::New<GetDevice>(env, "getDevice"));
   exports.Set("deviceSynchronize", Napi::Function::New<DeviceSynchronize>(env, "deviceSynchronize"));
   exports.Set("eventElapsedTime", Napi::Function::New<EventElapsedTime>(env, "eventElapsedTime"));
+  exports.Set("deliveryStats", Napi::Function::New<DeliveryStats>(env, "deliveryStats"));
 }
 
 }  // namespace tn

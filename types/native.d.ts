@@ -127,6 +127,18 @@ declare namespace TensorRTNative {
     deviceSynchronize(): Promise<void>;
     /** Milliseconds between two recorded timing events. */
     eventElapsedTime(start: Event, end: Event): number;
+    /**
+     * Benchmark instrumentation (not part of the public API): how long the delivery of finished work (settling
+     * in the addon, then the JavaScript continuations it runs) held the JS thread. Times in ms on uv_hrtime's
+     * clock (`process.hrtime.bigint()` / 1e6); longBatches lists the batches over 1 ms as
+     * [start, end, settleMs, items]. `reset` clears the figures after reading them. null before CUDA is set up.
+     */
+    deliveryStats(reset?: boolean): {
+      batches: number;
+      maxBatchMs: number;
+      maxSettleMs: number;
+      longBatches: Array<[number, number, number, number]>;
+    } | null;
     /** Never throws. */
     runtimeInfo(): RuntimeInfo;
     compiledWith(): CompiledWith;

@@ -3,7 +3,7 @@
 const { sizeLabel } = require('./common');
 
 // causes of timer ticks later than 5 ms (roundtrip.js attributes each)
-const CAUSE = { longCall: 'binding call > 1 ms', gc: 'V8 GC pause', hostStall: 'host stall (idle sibling also late)', unexplained: 'unexplained' };
+const CAUSE = { longCall: 'binding call > 1 ms', gc: 'V8 GC pause', hostStall: 'host stall (idle sibling also late)', delivery: 'delivery batch > 1 ms', unexplained: 'unexplained' };
 
 const f = (x, d = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : x === null || x === undefined ? '–' : String(x));
 const pass = (p) => (p === true ? 'PASS' : p === false ? 'FAIL' : 'n/a');
@@ -38,7 +38,8 @@ function benchMarkdown(doc) {
       ? `; ticks > 5 ms by cause: ${Object.entries(tt.over5MsBy).filter(([, n]) => n).map(([k, n]) => `${CAUSE[k] ?? k} ${n}`).join(', ')}`
       : '';
     const probe = tt.hostProbe && tt.hostProbe.maxMs !== undefined ? `; idle sibling process max ${f(tt.hostProbe.maxMs)} ms` : '';
-    const call = tt.maxCallMs !== undefined ? `; longest binding call ${f(tt.maxCallMs)} ms` : '';
+    const call = (tt.maxCallMs !== undefined ? `; longest binding call ${f(tt.maxCallMs)} ms` : '') +
+      (tt.delivery ? `; longest delivery batch ${f(tt.delivery.maxBatchMs)} ms` : '');
     L.push(`| timers <= 5 ms late, 1,000 calls${lb} in flight${sat} | ${fig}${by}${probe}${call} | ${pass(tt.pass)}${gcNote} |`);
   }
   L.push('');
@@ -78,13 +79,13 @@ function benchMarkdown(doc) {
     L.push('');
   }
   L.push('Event loop: lateness of a 1 ms timer chain while 1,000 calls stay in flight (ms):', '',
-    '| completion | copies | calls/s | GB/s | median | p99 | max | max outside GC | ticks > 5 ms | > 5 ms: call / GC / host / unexplained | GC pauses (max / total ms) | idle max | idle sibling max | longest call |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    '| completion | copies | calls/s | GB/s | median | p99 | max | max outside GC | ticks > 5 ms | > 5 ms: call / GC / host / delivery / unexplained | GC pauses (max / total ms) | idle max | idle sibling max | longest call | longest delivery batch (settling) | batches > 1 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [name, r] of [['poller (default)', doc.loadJs], ['worker', doc.loadJsWorker], ['poller (default)', doc.loadSaturated], ['worker', doc.loadSaturatedWorker]]) {
     const u = r?.timerUnderLoad;
     if (u) {
-      L.push(`| ${name} | ${u.loadBytes ? sizeLabel(u.loadBytes) : '–'} | ${u.callsPerSecond} | ${f(u.loadGbps)} | ${f(u.medianMs)} | ${f(u.p99Ms)} | ${f(u.maxMs)} | ${f(u.maxMsOutsideGc)} | ${u.over5Ms ?? '–'} of ${u.ticks} | ${u.over5MsBy ? [u.over5MsBy.longCall, u.over5MsBy.gc, u.over5MsBy.hostStall, u.over5MsBy.unexplained].join(' / ') : '–'} | ${f(u.gcMaxMs)} / ${f(u.gcTotalMs, 1)} | ${f(r.timerIdle?.maxMs)} | ${f(u.hostProbe?.maxMs)} | ${f(u.maxCallMs)} |`);
-    } else if (r?.error) L.push(`| ${name} | ${r.error.replace(/\|/g, '/').slice(0, 160)} | | | | | | | | | | | | |`);
+      L.push(`| ${name} | ${u.loadBytes ? sizeLabel(u.loadBytes) : '–'} | ${u.callsPerSecond} | ${f(u.loadGbps)} | ${f(u.medianMs)} | ${f(u.p99Ms)} | ${f(u.maxMs)} | ${f(u.maxMsOutsideGc)} | ${u.over5Ms ?? '–'} of ${u.ticks} | ${u.over5MsBy ? [u.over5MsBy.longCall, u.over5MsBy.gc, u.over5MsBy.hostStall, u.over5MsBy.delivery ?? '–', u.over5MsBy.unexplained].join(' / ') : '–'} | ${f(u.gcMaxMs)} / ${f(u.gcTotalMs, 1)} | ${f(r.timerIdle?.maxMs)} | ${f(u.hostProbe?.maxMs)} | ${f(u.maxCallMs)} | ${u.delivery ? `${f(u.delivery.maxBatchMs)} (${f(u.delivery.longest?.[0]?.[1])})` : '–'} | ${u.delivery?.over1Ms ?? '–'} |`);
+    } else if (r?.error) L.push(`| ${name} | ${r.error.replace(/\|/g, '/').slice(0, 160)} | | | | | | | | | | | | | | |`);
   }
   L.push('');
   const sc = doc.streamsCpp;

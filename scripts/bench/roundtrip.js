@@ -15,7 +15,9 @@
  *    Every tick later than 5 ms is attributed, first match wins: to a synchronous binding call longer than
  *    1 ms on the JS thread (each call's own duration is measured), to a V8 GC pause it overlaps, to a host
  *    stall (an idle sibling process, stall-probe.js, was late by more than 2 ms at the same moment: the
- *    machine held both processes), or else to nothing known ("unexplained").
+ *    machine held both processes), to a delivery batch longer than 1 ms (the addon settling finished calls
+ *    and the continuations that run after them; the addon's deliveryStats()), or else to nothing known
+ *    ("unexplained").
  *
  * The completion mechanism is chosen by the addon at load time (TN_CUDA_COMPLETION=worker: a libuv pool thread
  * blocks in cudaEventSynchronize; default: the poller thread); run-all.js runs this file once per mechanism.
@@ -26,7 +28,16 @@
 const { PerformanceObserver } = require('node:perf_hooks');
 const { fork } = require('node:child_process');
 const path = require('node:path');
-const { loadLib, cudaSkipReason, stats, round, cli, nowUs, MiB, percentile } = require('./common');
+const { ROOT, loadLib, cudaSkipReason, stats, round, cli, nowUs, MiB, percentile } = require('./common');
+
+// The addon's delivery statistics (benchmark instrumentation, not public API), or null.
+function nativeAddon() {
+  try {
+    return require(path.join(ROOT, 'dist', 'native.js')).getNative();
+  } catch {
+    return null;
+  }
+}
 
 const GC_KINDS = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
@@ -60,6 +71,8 @@ async function timerLateness(ms, during, { probe = false } = {}) {
   const spans = [];
   const longCalls = []; // [start, end] of synchronous binding calls > 1 ms (filled by `during`)
   const prober = probe ? await startProbe() : null;
+  const addon = probe ? nativeAddon() : null;
+  if (addon?.deliveryStats) addon.deliveryStats(true);
   let stop = false;
   // garbage-collection pauses in the same window (to tell them from the binding's own work)
   const gcs = [];
@@ -87,6 +100,10 @@ async function timerLateness(ms, during, { probe = false } = {}) {
   await chain;
   await new Promise((r) => setImmediate(r));
   obs.disconnect();
+  const delivery = addon?.deliveryStats ? addon.deliveryStats(true) : null;
+  // uv_hrtime (ms) -> performance.now(): both monotonic, offset sampled now
+  const hrToPerf = performance.now() - Number(process.hrtime.bigint()) / 1e6;
+  const longBatches = (delivery?.longBatches ?? []).map(([a, b, settle, items]) => [a + hrToPerf, b + hrToPerf, settle, items]);
   const probeResult = prober ? await prober.stop() : null;
   // host stalls seen by the idle sibling, on this process's clock
   const stalls = (probeResult?.lateTicks ?? []).filter((x) => x[2] > 2).map(([a, b, l]) => [a - performance.timeOrigin, b - performance.timeOrigin, l]);
@@ -97,8 +114,8 @@ async function timerLateness(ms, during, { probe = false } = {}) {
   const outside = late.filter((_, i) => !hitByGc[i]);
   const durations = gcs.map(([s, e]) => e - s);
   // attribution of each tick later than 5 ms (first match wins: a long binding call, so that the binding is
-  // blamed first; a GC pause; a host stall)
-  const cause = { gc: 0, hostStall: 0, longCall: 0, unexplained: 0 };
+  // blamed first; a GC pause; a host stall; a long delivery batch)
+  const cause = { longCall: 0, gc: 0, hostStall: 0, delivery: 0, unexplained: 0 };
   let maxUnexplained = null;
   late.forEach((v, i) => {
     if (v <= 5) return;
@@ -106,6 +123,7 @@ async function timerLateness(ms, during, { probe = false } = {}) {
     if (overlaps(longCalls, a, b)) cause.longCall++;
     else if (hitByGc[i]) cause.gc++;
     else if (probeResult && overlaps(stalls, a, b)) cause.hostStall++;
+    else if (overlaps(longBatches, a, b)) cause.delivery++;
     else {
       cause.unexplained++;
       maxUnexplained = Math.max(maxUnexplained ?? 0, v);
@@ -130,6 +148,16 @@ async function timerLateness(ms, during, { probe = false } = {}) {
       ? { ticks: probeResult.ticks, maxMs: probeResult.maxMs, stallsOver2Ms: stalls.length, stallMaxMs: stalls.length ? round(Math.max(...stalls.map((x) => x[2])), 3) : 0 }
       : probe ? { error: 'the stall probe did not start' } : undefined,
     longCalls: during ? longCalls.length : undefined,
+    delivery: delivery
+      ? {
+          batches: delivery.batches,
+          maxBatchMs: round(delivery.maxBatchMs, 3),
+          maxSettleMs: round(delivery.maxSettleMs, 3),
+          over1Ms: longBatches.length,
+          // the longest ones: [ms, of which settling in the addon, items]
+          longest: longBatches.map(([a, b, st, n]) => [round(b - a, 3), round(st, 3), n]).sort((x, y) => y[0] - x[0]).slice(0, 5),
+        }
+      : undefined,
     ...(extra ?? {}),
   };
 }
