@@ -155,7 +155,7 @@ struct Completion {
 
 // Per-env delivery of finished Completions to the JS thread.
 // Finished items wait in `ready` until the env's loop runs the uv_async callback, which settles them (and runs
-// the JavaScript they resume) for about kDeliveryBudget at a time, then yields to timers and I/O and continues on
+// the JavaScript they resume) for about kDeliveryBudgetNs at a time, then yields to timers and I/O and continues on
 // the next loop iteration.
 struct Port {
   std::mutex m;
@@ -182,9 +182,9 @@ struct Port {
 };
 constexpr size_t kMaxLongBatches = 1024;
 // Per loop iteration, the settling of finished items AND the JavaScript their promises resume (the microtasks
-// run at the end of each napi_make_callback) stop after about kDeliveryBudget; the rest waits for the next loop
+// run at the end of each napi_make_callback) stop after about kDeliveryBudgetNs; the rest waits for the next loop
 // iteration, after timers and I/O.
-constexpr auto kDeliveryBudget = std::chrono::microseconds(500);
+constexpr uint64_t kDeliveryBudgetNs = 500000;  // 0.5 ms
 constexpr double kBatchTargetUs = 100.0;
 constexpr unsigned kBatchMax = 64;
 
@@ -795,15 +795,14 @@ napi_value Deliver(napi_env env, napi_callback_info info) {
 }
 
 // uv_async callback on the env's loop: settles finished items in batches, each batch one napi_make_callback
-// followed by the microtasks it queued (the awaiting JavaScript), until kDeliveryBudget is spent; the rest is
+// followed by the microtasks it queued (the awaiting JavaScript), until kDeliveryBudgetNs is spent; the rest is
 // left to the next loop iteration (uv_async_send), so that a backlog of thousands of completions and their
 // continuations never holds the loop longer than about the budget plus one batch.
 void OnReady(uv_async_t* handle) {
-  using Clock = std::chrono::steady_clock;
   auto* port = static_cast<Port*>(handle->data);
   if (!port || !port->deliver) return;
   napi_env env = port->env;
-  const auto start = Clock::now();
+  const uint64_t start = uv_hrtime();
   for (;;) {
     size_t waiting;
     {
@@ -815,7 +814,6 @@ void OnReady(uv_async_t* handle) {
     unsigned target = static_cast<unsigned>(kBatchTargetUs / std::max(port->costPerItemUs, 0.5));
     unsigned limit = std::max(1u, std::min(target, kBatchMax));
     port->batchLimit = waiting < limit ? static_cast<unsigned>(waiting) : limit;
-    const auto t0 = Clock::now();
     const uint64_t h0 = uv_hrtime();
     port->settleNs = 0;
     napi_handle_scope hs;
@@ -829,20 +827,18 @@ void OnReady(uv_async_t* handle) {
     }
     napi_close_handle_scope(env, hs);
     if (!ok || handle->data != port) return;  // the env is stopping
-    const auto t1 = Clock::now();
-    {
-      const uint64_t h1 = uv_hrtime();
-      port->batches++;
-      port->maxBatchNs = std::max(port->maxBatchNs, h1 - h0);
-      port->maxSettleNs = std::max(port->maxSettleNs, port->settleNs);
-      if (h1 - h0 > 1000000 && port->longBatches.size() < kMaxLongBatches) {
-        port->longBatches.push_back({h0, h1, port->settleNs, port->batchLimit});
-      }
+    const uint64_t h1 = uv_hrtime();
+    // statistics for deliveryStats()
+    port->batches++;
+    port->maxBatchNs = std::max(port->maxBatchNs, h1 - h0);
+    port->maxSettleNs = std::max(port->maxSettleNs, port->settleNs);
+    if (h1 - h0 > 1000000 && port->longBatches.size() < kMaxLongBatches) {
+      port->longBatches.push_back({h0, h1, port->settleNs, port->batchLimit});
     }
-    double us = std::chrono::duration<double, std::micro>(t1 - t0).count();
+    double us = static_cast<double>(h1 - h0) / 1e3;
     // moving average of the cost of one item, its continuations included
     port->costPerItemUs = 0.75 * port->costPerItemUs + 0.25 * (us / port->batchLimit);
-    if (t1 - start >= kDeliveryBudget) {
+    if (h1 - start >= kDeliveryBudgetNs) {
       std::lock_guard<std::mutex> lock(port->m);
       if (!port->closed && !port->ready.empty() && port->async) uv_async_send(port->async);  // after timers and I/O
       return;
