@@ -15,7 +15,7 @@
  * throws TensorRTError('CUDA_UNAVAILABLE') naming the CUDA error (`cudaError`).
  */
 import { types } from 'util';
-import { awaitNative, callNative, invalidArg, nativePromise, rejectWrapped, TensorRTError } from './errors';
+import { awaitNative, callNative, invalidArg, rejectWrapped, TensorRTError } from './errors';
 import { isTypedArray, TypedArray } from './dtypes';
 import { getNative } from './native';
 import type { DeviceProperties } from './info';
@@ -237,7 +237,7 @@ export class DeviceBuffer {
       const n = o.byteLength === undefined ? host.byteLength : checkByteCount(o.byteLength, 'copyFrom byteLength');
       checkRange(0, n, host.byteLength, 'DeviceBuffer.copyFrom source');
       checkRange(offset, n, this.byteLength, 'DeviceBuffer.copyFrom destination');
-      return nativePromise(this._native.copyFromHost(host.native, 0, n, offset, stream));
+      return awaitNative(this._native.copyFromHost(host.native, 0, n, offset, stream));
     } catch (e) {
       return rejectWrapped(e);
     }
@@ -254,7 +254,7 @@ export class DeviceBuffer {
       const n = o.byteLength === undefined ? host.byteLength : checkByteCount(o.byteLength, 'copyTo byteLength');
       checkRange(0, n, host.byteLength, 'DeviceBuffer.copyTo destination');
       checkRange(offset, n, this.byteLength, 'DeviceBuffer.copyTo source');
-      return nativePromise(this._native.copyToHost(host.native, 0, n, offset, stream));
+      return awaitNative(this._native.copyToHost(host.native, 0, n, offset, stream));
     } catch (e) {
       return rejectWrapped(e);
     }
@@ -275,7 +275,7 @@ export class DeviceBuffer {
         o.byteLength === undefined ? src.byteLength - srcOffset : checkByteCount(o.byteLength, 'copyFromDevice byteLength');
       checkRange(srcOffset, n, src.byteLength, 'DeviceBuffer.copyFromDevice source');
       checkRange(offset, n, this.byteLength, 'DeviceBuffer.copyFromDevice destination');
-      return nativePromise(this._native.copyFromDevice(src._native, srcOffset, n, offset, stream));
+      return awaitNative(this._native.copyFromDevice(src._native, srcOffset, n, offset, stream));
     } catch (e) {
       return rejectWrapped(e);
     }
@@ -294,7 +294,7 @@ export class DeviceBuffer {
       checkRange(offset, 0, this.byteLength, 'DeviceBuffer.fill');
       const n = o.byteLength === undefined ? this.byteLength - offset : checkByteCount(o.byteLength, 'fill byteLength');
       checkRange(offset, n, this.byteLength, 'DeviceBuffer.fill');
-      return nativePromise(this._native.fill(value, offset, n, stream));
+      return awaitNative(this._native.fill(value, offset, n, stream));
     } catch (e) {
       return rejectWrapped(e);
     }

@@ -74,25 +74,16 @@ export function callNative<T>(fn: () => T): T {
   }
 }
 
-/** Await a native promise, converting its rejection into TensorRTError. */
-export async function awaitNative<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    throw wrapNativeError(e);
-  }
-}
-
 const rethrowWrapped = (e: unknown): never => {
   throw wrapNativeError(e);
 };
 
 /**
- * A native Promise whose rejection becomes a TensorRTError, with one promise reaction and no async frame:
- * the form used on hot paths (copies), where every layer of `async`/`await` is extra garbage per call.
+ * A native Promise whose rejection becomes a TensorRTError: one promise reaction and no async frame, since
+ * copies call it on their hot path, where every layer of `async`/`await` is extra garbage per call.
  */
-export function nativePromise<T>(p: Promise<T>): Promise<T> {
-  return p.then(undefined, rethrowWrapped);
+export function awaitNative<T>(p: Promise<T>): Promise<T> {
+  return Promise.resolve(p).then(undefined, rethrowWrapped);
 }
 
 /** A rejected Promise carrying `e` as a TensorRTError (for the synchronous failures of a non-async method). */

@@ -1,5 +1,5 @@
 /** Native failures surface as TensorRTError with stable codes. */
-import { awaitNative, callNative, invalidArg, nativePromise, rejectWrapped, TensorRTError, wrapNativeError } from '../../lib/errors';
+import { awaitNative, callNative, invalidArg, rejectWrapped, TensorRTError, wrapNativeError } from '../../lib/errors';
 import { getNative } from '../../lib/native';
 
 describe('TensorRTError', () => {
@@ -39,13 +39,13 @@ describe('TensorRTError', () => {
     });
   });
 
-  test('nativePromise passes values through and converts rejections (the hot-path form)', async () => {
-    await expect(nativePromise(Promise.resolve(42))).resolves.toBe(42);
+  test('awaitNative passes values through and keeps code, cudaError and cause of native rejections', async () => {
+    await expect(awaitNative(Promise.resolve(42))).resolves.toBe(42);
     const native = Object.assign(new Error('cudaMemcpyAsync failed: invalid argument'), {
       code: 'CUDA_ERROR',
       cudaError: 'cudaErrorInvalidValue',
     });
-    await expect(nativePromise(Promise.reject(native))).rejects.toMatchObject({
+    await expect(awaitNative(Promise.reject(native))).rejects.toMatchObject({
       name: 'TensorRTError',
       code: 'CUDA_ERROR',
       cudaError: 'cudaErrorInvalidValue',
@@ -53,7 +53,7 @@ describe('TensorRTError', () => {
       cause: native,
     });
     const own = invalidArg('bad');
-    await expect(nativePromise(Promise.reject(own))).rejects.toBe(own);
+    await expect(awaitNative(Promise.reject(own))).rejects.toBe(own);
   });
 
   test('rejectWrapped turns a synchronous failure into a rejection', async () => {
