@@ -44,6 +44,11 @@ DeviceScope::~DeviceScope() {
   if (prev_ >= 0) cudaSetDevice(prev_);
 }
 
+EngineState::~EngineState() {
+  cuda::DeviceGuard guard(device);
+  engine.reset();
+}
+
 void ThrowInvalidArg(Napi::Env env, const std::string& msg) { Throw(env, "INVALID_ARGUMENT", msg); }
 
 void ThrowDisposedObject(Napi::Env env, const char* what) { Throw(env, "DISPOSED", std::string(what) + " has been disposed"); }
