@@ -51,6 +51,9 @@ struct Port {
   std::deque<Job*> ready;            // guarded by m
   size_t hostJobs = 0;               // guarded by m: jobs with host phases not yet finished with them
   uv_async_t* async = nullptr;       // guarded by m once created (uv_async_send from other threads)
+  uv_idle_t* spin = nullptr;         // JS thread only: active while the loop should not block (see Spin)
+  bool spinning = false;
+  uint64_t spinUntil = 0;            // uv_hrtime() after which the loop may block again
   napi_env env = nullptr;
   napi_async_context asyncContext = nullptr;
   napi_ref deliver = nullptr;  // JS function wrapping Deliver (entered through napi_make_callback)
@@ -69,6 +72,11 @@ namespace {
 constexpr uint64_t kDeliveryBudgetNs = 500000;  // 0.5 ms per loop iteration
 constexpr double kBatchTargetUs = 100.0;
 constexpr unsigned kBatchMax = 64;
+// After each submission and each settled job, while jobs are pending, the JS thread's loop keeps polling without
+// blocking for this long (an active uv_idle handle makes libuv poll with a zero timeout): a GPU operation that
+// completes within it is picked up at the next loop iteration instead of after a wake-up of a sleeping thread
+// (tens of microseconds in a VM). Longer operations let the loop sleep again; CUDA's own default wait spins too.
+constexpr uint64_t kSpinNs = 100000;  // 0.1 ms
 
 }  // namespace
 
@@ -404,6 +412,7 @@ void DeliverJob(napi_env env, Job* job) {
   }
   delete job;
   if (port->pending > 0 && --port->pending == 0 && port->async) uv_unref(reinterpret_cast<uv_handle_t*>(port->async));
+  if (port->pending > 0) port->spinUntil = uv_hrtime() + kSpinNs;
 }
 
 namespace {
@@ -432,8 +441,7 @@ napi_value Deliver(napi_env env, napi_callback_info info) {
 // uv_async callback: settles finished jobs in batches (one napi_make_callback each, followed by the microtasks it
 // queued) until kDeliveryBudgetNs is spent; the rest waits for the next loop iteration (uv_async_send), so that a
 // backlog of thousands of completions never holds the loop much longer than the budget plus one batch.
-void OnReady(uv_async_t* handle) {
-  auto* port = static_cast<Port*>(handle->data);
+void DeliverReady(Port* port, void* expected, void* const* current) {
   if (!port || !port->deliver) return;
   napi_env env = port->env;
   const uint64_t start = uv_hrtime();
@@ -459,7 +467,7 @@ void OnReady(uv_async_t* handle) {
       napi_get_and_clear_last_exception(env, &ignored);
     }
     napi_close_handle_scope(env, hs);
-    if (!ok || handle->data != port) return;  // the env is stopping
+    if (!ok || *current != expected) return;  // the env is stopping
     const uint64_t h1 = uv_hrtime();
     double us = static_cast<double>(h1 - h0) / 1e3;
     port->costPerItemUs = 0.75 * port->costPerItemUs + 0.25 * (us / port->batchLimit);
@@ -468,6 +476,26 @@ void OnReady(uv_async_t* handle) {
       if (!port->closed && !port->ready.empty() && port->async) uv_async_send(port->async);  // after timers and I/O
       return;
     }
+  }
+}
+
+void OnReady(uv_async_t* handle) { DeliverReady(static_cast<Port*>(handle->data), handle->data, &handle->data); }
+
+// The loop's idle phase while spinning: settles what is ready without waiting for the async handle's wake-up,
+// and stops spinning when nothing is pending or the window is over.
+void OnSpin(uv_idle_t* handle) {
+  auto* port = static_cast<Port*>(handle->data);
+  if (!port) return;
+  bool ready;
+  {
+    std::lock_guard<std::mutex> lock(port->m);
+    ready = !port->ready.empty() && !port->closed;
+  }
+  if (ready) DeliverReady(port, handle->data, &handle->data);
+  if (handle->data != port) return;
+  if (port->pending == 0 || uv_hrtime() > port->spinUntil) {
+    uv_idle_stop(handle);
+    port->spinning = false;
   }
 }
 
@@ -500,6 +528,12 @@ void ClosePort(const std::shared_ptr<Port>& p) {
       uv_close(reinterpret_cast<uv_handle_t*>(p->async), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
       p->async = nullptr;
     }
+    if (p->spin) {
+      p->spin->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(p->spin), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+      p->spin = nullptr;
+      p->spinning = false;
+    }
   }
   for (Job* c : left) AbandonJob(c);
 }
@@ -522,6 +556,14 @@ void InitCompletion(Napi::Env env) {
       port->async = h;
     } else {
       delete h;
+    }
+    auto* idle = new uv_idle_t();
+    if (uv_idle_init(loop, idle) == 0) {
+      idle->data = port.get();
+      uv_unref(reinterpret_cast<uv_handle_t*>(idle));  // never keeps the loop alive by itself
+      port->spin = idle;
+    } else {
+      delete idle;
     }
   }
   napi_value name;
@@ -560,6 +602,11 @@ void Job::Start(Job* job) {
   Port* port = job->port_.get();
   job->started_ = true;
   if (port->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(port->async));
+  port->spinUntil = uv_hrtime() + kSpinNs;
+  if (port->spin && !port->spinning) {
+    uv_idle_start(port->spin, OnSpin);
+    port->spinning = true;
+  }
   if (job->hasRun_ || job->hasAfterGpu_) {
     std::lock_guard<std::mutex> lock(port->m);
     ++port->hostJobs;
