@@ -51,9 +51,17 @@ struct Port {
   std::deque<Job*> ready;            // guarded by m
   size_t hostJobs = 0;               // guarded by m: jobs with host phases not yet finished with them
   uv_async_t* async = nullptr;       // guarded by m once created (uv_async_send from other threads)
-  uv_idle_t* spin = nullptr;         // JS thread only: active while the loop should not block (see Spin)
+  uv_idle_t* spin = nullptr;         // JS thread only: active while the loop should not block (see OnSpin)
   bool spinning = false;
   uint64_t spinUntil = 0;            // uv_hrtime() after which the loop may block again
+  // JS thread only: GPU phases of jobs started on the JS thread, watched by the loop itself while it spins (it is
+  // awake anyway); handed to the completion thread when the loop stops spinning.
+  std::map<cudaStream_t, std::deque<Job*>> local;
+  std::vector<Job*> localLoose;
+  size_t localCount = 0;
+  // This env's jobs whose GPU phase went to the completion thread, not yet settled. While there are any, new jobs
+  // go there too (so that the jobs of one stream complete in call order).
+  std::atomic<size_t> viaPoller{0};
   napi_env env = nullptr;
   napi_async_context asyncContext = nullptr;
   napi_ref deliver = nullptr;  // JS function wrapping Deliver (entered through napi_make_callback)
@@ -360,6 +368,8 @@ void Dispatch(Job* job) {
         continue;
       case Job::Phase::kGpu:
         if (job->waitEvent_) {
+          job->polled_ = true;
+          job->port_->viaPoller.fetch_add(1, std::memory_order_acq_rel);
           Poller::Get().Add(job);
           return;
         }
@@ -405,6 +415,7 @@ std::shared_ptr<Port> SharedPortOf(napi_env env) {
 // JS thread, inside a handle scope and a callback scope: settles the job and deletes it.
 void DeliverJob(napi_env env, Job* job) {
   Port* port = job->port_.get();
+  if (job->polled_) port->viaPoller.fetch_sub(1, std::memory_order_acq_rel);
   try {
     job->Settle(Napi::Env(env));
   } catch (...) {
@@ -481,11 +492,71 @@ void DeliverReady(Port* port, void* expected, void* const* current) {
 
 void OnReady(uv_async_t* handle) { DeliverReady(static_cast<Port*>(handle->data), handle->data, &handle->data); }
 
-// The loop's idle phase while spinning: settles what is ready without waiting for the async handle's wake-up,
-// and stops spinning when nothing is pending or the window is over.
+}  // namespace
+
+// JS thread: the GPU phase of a local job is over (its event completed): on to the ready list.
+void LocalDone(Port* port, Job* c, cudaError_t e, std::vector<Job*>& done) {
+  c->gpuStatus_ = e;
+  try {
+    c->GpuDone();
+  } catch (...) {
+  }
+  c->phase_ = Job::Phase::kSettle;
+  --port->localCount;
+  done.push_back(c);
+}
+
+// JS thread: queries the heads of the local FIFOs (cudaEventQuery needs no particular current device) and moves
+// the finished jobs to the ready list. Returns whether any finished.
+bool SweepLocal(Port* port) {
+  std::vector<Job*> done;
+  for (auto it = port->local.begin(); it != port->local.end();) {
+    auto& q = it->second;
+    while (!q.empty()) {
+      cudaError_t e = cudaEventQuery(q.front()->waitEvent_);
+      if (e == cudaErrorNotReady) break;
+      Job* c = q.front();
+      q.pop_front();
+      LocalDone(port, c, e, done);
+    }
+    it = q.empty() ? port->local.erase(it) : std::next(it);
+  }
+  for (size_t i = 0; i < port->localLoose.size();) {
+    Job* c = port->localLoose[i];
+    cudaError_t e = cudaEventQuery(c->waitEvent_);
+    if (e == cudaErrorNotReady) {
+      ++i;
+      continue;
+    }
+    port->localLoose.erase(port->localLoose.begin() + static_cast<std::ptrdiff_t>(i));
+    LocalDone(port, c, e, done);
+  }
+  if (done.empty()) return false;
+  std::lock_guard<std::mutex> lock(port->m);
+  for (Job* c : done) port->ready.push_back(c);
+  return true;
+}
+
+namespace {
+
+// JS thread: the loop stops spinning; the completion thread watches what is left (in each stream's order).
+void HandOverLocal(Port* port) {
+  for (auto& kv : port->local) {
+    for (Job* c : kv.second) Dispatch(c);
+  }
+  for (Job* c : port->localLoose) Dispatch(c);
+  port->local.clear();
+  port->localLoose.clear();
+  port->localCount = 0;
+}
+
+// The loop's idle phase while spinning: watches the local GPU phases, settles what is ready without waiting for
+// the async handle's wake-up, and stops spinning (handing the local jobs to the completion thread) when nothing
+// is pending or the window is over.
 void OnSpin(uv_idle_t* handle) {
   auto* port = static_cast<Port*>(handle->data);
   if (!port) return;
+  if (port->localCount > 0) SweepLocal(port);
   bool ready;
   {
     std::lock_guard<std::mutex> lock(port->m);
@@ -494,6 +565,7 @@ void OnSpin(uv_idle_t* handle) {
   if (ready) DeliverReady(port, handle->data, &handle->data);
   if (handle->data != port) return;
   if (port->pending == 0 || uv_hrtime() > port->spinUntil) {
+    HandOverLocal(port);
     uv_idle_stop(handle);
     port->spinning = false;
   }
@@ -536,6 +608,13 @@ void ClosePort(const std::shared_ptr<Port>& p) {
     }
   }
   for (Job* c : left) AbandonJob(c);
+  for (auto& kv : p->local) {
+    for (Job* c : kv.second) AbandonJob(c);
+  }
+  for (Job* c : p->localLoose) AbandonJob(c);
+  p->local.clear();
+  p->localLoose.clear();
+  p->localCount = 0;
 }
 
 PortHolder::~PortHolder() {
@@ -610,6 +689,16 @@ void Job::Start(Job* job) {
   if (job->hasRun_ || job->hasAfterGpu_) {
     std::lock_guard<std::mutex> lock(port->m);
     ++port->hostJobs;
+  } else if (job->waitEvent_ && port->spinning && port->viaPoller.load(std::memory_order_acquire) == 0) {
+    // a GPU phase alone: the spinning loop watches it (no hand-off between threads when it completes soon)
+    job->phase_ = Phase::kGpu;
+    if (job->streamOrdered_) {
+      port->local[job->waitStream_].push_back(job);
+    } else {
+      port->localLoose.push_back(job);
+    }
+    ++port->localCount;
+    return;
   }
   job->phase_ = Phase::kRun;
   Dispatch(job);

@@ -21,6 +21,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tn::cuda {
 
@@ -89,11 +90,14 @@ class Job {
   friend void DeliverJob(napi_env env, Job* job);
   friend void AbandonJob(Job* job);
   friend void RunHostPhase(Job* job);
+  friend void LocalDone(Port* port, Job* c, cudaError_t e, std::vector<Job*>& done);
+  friend bool SweepLocal(Port* port);
   enum class Phase { kRun, kGpu, kAfterGpu, kSettle };
   Phase phase_ = Phase::kRun;
   napi_env env_;
   std::shared_ptr<Port> port_;
   bool started_ = false;
+  bool polled_ = false;  // the completion thread watched its GPU phase
 };
 
 // A Job resolving a Promise: Run() on a work thread (it may throw NativeError or any std::exception: the promise
