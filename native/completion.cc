@@ -512,6 +512,15 @@ bool SweepLocal(Port* port) {
   std::vector<Job*> done;
   for (auto it = port->local.begin(); it != port->local.end();) {
     auto& q = it->second;
+    // The last job of a stream done (without error): every earlier one is too, one query for a backlog. (Here
+    // only: the local FIFOs hold jobs in the order their events were recorded, all on this thread.)
+    if (q.size() > 1 && cudaEventQuery(q.back()->waitEvent_) == cudaSuccess) {
+      while (!q.empty()) {
+        Job* c = q.front();
+        q.pop_front();
+        LocalDone(port, c, cudaSuccess, done);
+      }
+    }
     while (!q.empty()) {
       cudaError_t e = cudaEventQuery(q.front()->waitEvent_);
       if (e == cudaErrorNotReady) break;
