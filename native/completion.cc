@@ -512,10 +512,23 @@ bool SweepLocal(Port* port) {
   std::vector<Job*> done;
   for (auto it = port->local.begin(); it != port->local.end();) {
     auto& q = it->second;
-    // The last job of a stream done (without error): every earlier one is too, one query for a backlog. (Here
-    // only: the local FIFOs hold jobs in the order their events were recorded, all on this thread.)
-    if (q.size() > 1 && cudaEventQuery(q.back()->waitEvent_) == cudaSuccess) {
-      while (!q.empty()) {
+    // A job done without error means every earlier job of its stream is done too: the finished prefix of a backlog
+    // is found by bisection (a few queries instead of one per job; each is a CUDA call on the JS thread). Here
+    // only: the local FIFOs hold jobs in the order their events were recorded, all on this thread.
+    if (q.size() > 2) {
+      size_t lo = 0, hi = q.size();  // q[0, lo) done; q[hi, end) not known to be done
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        cudaError_t e = cudaEventQuery(q[mid]->waitEvent_);
+        if (e == cudaSuccess) {
+          lo = mid + 1;
+        } else if (e == cudaErrorNotReady) {
+          hi = mid;
+        } else {
+          break;  // an error: the jobs are examined one by one below
+        }
+      }
+      for (; lo > 0; --lo) {
         Job* c = q.front();
         q.pop_front();
         LocalDone(port, c, cudaSuccess, done);
