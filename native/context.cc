@@ -6,6 +6,7 @@
 //   ctx.setOptimizationProfile(index, stream?); ctx.setTensorAddress(name, DeviceBuffer | bigint)
 //   ctx.getTensorAddress(name) -> bigint; ctx.allInputDimensionsSpecified
 //   ctx.enqueue(stream?)                                   enqueueV3 (TENSORRT_ERROR with the recorder's words)
+//   ctx.enqueueAsync(stream?) -> Promise<void>             the same on a work thread; resolves once queued
 //   ctx.infer([{ name, shape, data }], stream?, cudaGraph?) -> Promise<[{ name, shape, buffer }]>
 //   ctx.captureGraph(stream, warmup = true); ctx.replay(stream?); ctx.releaseGraph(); ctx.hasGraph
 //   ctx.busy, ctx.allocatedBytes, ctx.disposed, ctx.dispose()
@@ -17,7 +18,8 @@
 // No libuv pool thread waits, nor does anything block the JS thread. One IExecutionContext is not thread-safe and
 // one infer() may be in flight per context ("busy": every other method refuses meanwhile): lib/context.ts queues
 // infer() calls; use one context per concurrent request. enqueue(), captureGraph() and replay() stay synchronous
-// calls on the JS thread (they queue work on the caller's stream); for weight-streaming engines prefer infer().
+// calls on the JS thread (they queue work on the caller's stream); enqueueAsync() calls enqueueV3 on a work thread
+// (weight-streaming engines make enqueueV3 synchronous) and resolves once the work is queued.
 // Multi-GPU: the context selects its engine's device on every thread that touches it.
 #include <napi.h>
 
@@ -147,6 +149,8 @@ class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
   // Work thread: queues one infer() on the GPU (see InferWorker). Throws after recording the completion event, so
   // that the staging memory is never reused before the GPU is done with it.
   void QueueInfer(InferWorker& w, cudaEvent_t* done);
+  // Work thread: enqueueV3 on `s` in the context's call order (see EnqueueAsync).
+  void QueueEnqueue(cudaStream_t s);
 
   Napi::Value SetInputShape(const Napi::CallbackInfo& info);
   Napi::Value GetTensorShape(const Napi::CallbackInfo& info);
@@ -156,6 +160,7 @@ class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
   Napi::Value GetTensorAddress(const Napi::CallbackInfo& info);
   Napi::Value GetAllInputDimensionsSpecified(const Napi::CallbackInfo& info);
   Napi::Value Enqueue(const Napi::CallbackInfo& info);
+  Napi::Value EnqueueAsync(const Napi::CallbackInfo& info);
   Napi::Value Infer(const Napi::CallbackInfo& info);
   Napi::Value CaptureGraph(const Napi::CallbackInfo& info);
   Napi::Value Replay(const Napi::CallbackInfo& info);
@@ -535,6 +540,49 @@ Napi::Value ExecutionContext::Enqueue(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// enqueueV3 of enqueueAsync() on a work thread; the context is busy (refuses other calls) meanwhile.
+class EnqueueWorker : public PromiseWorker {
+ public:
+  EnqueueWorker(Napi::Env env, ExecutionContext* ctx, Napi::Object self, cudaStream_t s)
+      : PromiseWorker(env), ctx_(ctx), stream_(s) {
+    self_ = Napi::Persistent(self);
+  }
+  ~EnqueueWorker() override { ctx_->InferDone(Env()); }
+
+ protected:
+  void Run() override { ctx_->QueueEnqueue(stream_); }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  ExecutionContext* ctx_;
+  cudaStream_t stream_;
+  Napi::ObjectReference self_;
+};
+
+void ExecutionContext::QueueEnqueue(cudaStream_t s) {
+  OrderAfterLastWork(s);
+  recorder_.Take();
+  if (!ctx_->enqueueV3(s)) throw NativeError("TENSORRT_ERROR", Recorded("enqueueV3 failed"));
+  MarkWork(s);
+}
+
+// enqueueAsync(stream?) -> Promise<void>: enqueueV3 on a work thread of the addon; resolves once the work is queued
+// on the stream (its completion is the stream's: await stream.synchronize() or an event).
+Napi::Value ExecutionContext::EnqueueAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckIdle(env);
+  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
+  CheckBindings(env);
+  return Guard(env, [&]() -> Napi::Value {
+    auto w = std::make_unique<EnqueueWorker>(env, this, info.This().As<Napi::Object>(), s);
+    w->UseDevice(device_);
+    busy_ = true;
+    Napi::Promise p = w->Promise();
+    w.release()->Queue();
+    return p;
+  });
+}
+
 bool IsLegacyStream(cudaStream_t s) { return s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread; }
 
 // captureGraph(stream, warmup = true): enqueueV3 once (TensorRT needs one run after shape changes before a capture),
@@ -851,6 +899,7 @@ Napi::Function InitExecutionContextClass(Napi::Env env) {
                             C::InstanceMethod<&C::GetTensorAddress>("getTensorAddress"),
                             C::InstanceAccessor<&C::GetAllInputDimensionsSpecified>("allInputDimensionsSpecified"),
                             C::InstanceMethod<&C::Enqueue>("enqueue"),
+                            C::InstanceMethod<&C::EnqueueAsync>("enqueueAsync"),
                             C::InstanceMethod<&C::Infer>("infer"),
                             C::InstanceMethod<&C::CaptureGraph>("captureGraph"),
                             C::InstanceMethod<&C::Replay>("replay"),

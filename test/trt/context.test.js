@@ -3,7 +3,7 @@
  * Execution-context rules of issue 9 with a real TensorRT (node:test, uses dist/): a DeviceBuffer bound with
  * setTensorAddress and disposed is refused before enqueue / captureGraph / replay (#5); cached CUDA graphs are
  * dropped on every profile switch, A -> B -> A included (#8); infer() keeps the libuv pool free (#7, #9: its GPU
- * work is queued on the addon's own threads). Every test skips with a printed reason where TensorRT or a CUDA GPU
+ * work is queued on the addon's own threads); enqueueAsync() queues enqueueV3 from a work thread (#9). Every test skips with a printed reason where TensorRT or a CUDA GPU
  * is missing (so far they have only been compiled and skipped: no TensorRT library existed on any machine of
  * this project).
  */
@@ -109,6 +109,7 @@ test('a disposed DeviceBuffer still bound to a context is refused before enqueue
     for (const call of [() => ctx.enqueue(stream), () => ctx.replay(stream), () => ctx.captureGraph(stream)]) {
       assert.throws(call, (e) => e instanceof TensorRTError && e.code === 'DISPOSED' && /tensor 'y'/.test(e.message));
     }
+    await assert.rejects(ctx.enqueueAsync(stream), (e) => e instanceof TensorRTError && e.code === 'DISPOSED');
     // binding another buffer makes the context usable again
     const dy2 = new DeviceBuffer(4 * N * 4);
     ctx.setTensorAddress('y', dy2);
@@ -116,6 +117,11 @@ test('a disposed DeviceBuffer still bound to a context is refused before enqueue
     const y = new Float32Array(4 * N);
     await dy2.copyTo(y, { stream });
     close(y, reference(input(4, 1), 4), 'after rebinding');
+    // enqueueAsync: enqueueV3 on a work thread, resolved once queued
+    await dx.copyFrom(input(4, 7), { stream });
+    await ctx.enqueueAsync(stream);
+    await dy2.copyTo(y, { stream });
+    close(y, reference(input(4, 7), 4), 'enqueueAsync');
     dy2.dispose();
   } finally {
     ctx.dispose();
