@@ -44,3 +44,36 @@ describe('one completion mechanism (issue 9)', () => {
     expect(lines[0]).toBeLessThanOrEqual(1.5 * lines[1]);
   });
 });
+
+describe('ExecutionContext.enqueueAsync (library side; the native side needs TensorRT: test/trt/context.test.js)', () => {
+  // A test double of the raw addon's context (our own contract): enqueueAsync resolves after a timer.
+  const { ExecutionContext } = require('../../lib/context') as typeof import('../../lib/context');
+  const { Stream } = require('../../lib/cuda') as typeof import('../../lib/cuda');
+  const fakeStream = () => Object.assign(Object.create(Stream.prototype), { _native: { disposed: false } }) as InstanceType<typeof Stream>;
+
+  test('checks its stream, and runs one call at a time on a context (serialized like infer)', async () => {
+    const log: string[] = [];
+    let n = 0;
+    const native = {
+      disposed: false,
+      enqueueAsync: (s: unknown) => {
+        const k = ++n;
+        log.push(`start ${k} ${s === 'native-stream' ? 'stream' : String(s)}`);
+        return new Promise<void>((r) => setTimeout(() => { log.push(`end ${k}`); r(); }, 5));
+      },
+    };
+    const ctx = ExecutionContext._wrap(native as never, {} as never);
+    await expect(ctx.enqueueAsync('s' as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const s = Object.assign(fakeStream(), { _native: 'native-stream' as never });
+    Object.defineProperty(s, 'disposed', { value: false });
+    const a = ctx.enqueueAsync(s);
+    const b = ctx.enqueueAsync(s);
+    expect(ctx.busy).toBe(true);
+    await Promise.all([a, b]);
+    expect(ctx.busy).toBe(false);
+    expect(log).toEqual(['start 1 stream', 'end 1', 'start 2 stream', 'end 2']);
+    const gone = Object.assign(fakeStream(), {});
+    Object.defineProperty(gone, 'disposed', { value: true });
+    await expect(ctx.enqueueAsync(gone)).rejects.toMatchObject({ code: 'DISPOSED' });
+  });
+});
