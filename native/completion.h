@@ -4,8 +4,10 @@
 // A Job goes through up to three phases before it settles, each optional, in this order:
 //   1. Run()       host work on one of the addon's own work threads (never a libuv pool thread), e.g. a build, a
 //                  parse, a deserialization, or queueing an inference (enqueueV3 may block: weight streaming);
-//   2. the GPU     the job waits until a CUDA event has completed: the addon's completion thread watches the
-//                  events with cudaEventQuery (nobody blocks in cudaEventSynchronize);
+//   2. the GPU     the job waits until a CUDA event has completed, watched with cudaEventQuery (nobody blocks in
+//                  cudaEventSynchronize): by the JS thread's loop itself for jobs it started while it polls
+//                  without blocking anyway (for 0.1 ms after each submission or settlement), else by the addon's
+//                  completion thread, which also takes over what the loop still watches when it stops polling;
 //   3. AfterGpu()  host work on a work thread once the GPU is done (e.g. moving outputs out of pinned staging);
 // then Settle() runs on the JS thread, from the env's uv_async handle, in batches bounded to about 0.5 ms per
 // loop iteration (the promise continuations included), so timers and I/O keep their turn under load; the job is
