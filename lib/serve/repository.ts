@@ -11,7 +11,8 @@
  *   "maxBatchSize": 8,
  *   "dynamicBatching": { "enabled": true, "maxQueueDelayMicroseconds": 0, "preferredBatchSize": [4, 8], "maxQueueSize": 256 },
  *   "instances": 1, "timeoutMs": 30000, "intraOpNumThreads": 0,
- *   "profiles": [{ "x": { "min": [1,3,48,48], "opt": [8,3,48,192], "max": [8,3,48,800] } }], "fp16": false }
+ *   "profiles": [{ "x": { "min": [1,3,48,48], "opt": [8,3,48,192], "max": [8,3,48,800] } }], "fp16": false,
+ *   "inputShapes": { "x": [-1, 3, 48, 192] } }
  * ```
  */
 import * as fs from 'fs';
@@ -32,6 +33,8 @@ export interface ModelConfig {
   intraOpNumThreads?: number;
   profiles?: Record<string, { min: number[]; opt: number[]; max: number[] }>[];
   fp16?: boolean;
+  /** Narrows inputs' dynamic dimensions (-1 stays dynamic), e.g. { "x": [-1, 3, 48, 192] }: fixed shapes are checked per request and let b64 values carry raw tensors. */
+  inputShapes?: Record<string, number[]>;
 }
 
 /** Server-wide defaults, overridden per model by config.json. */
@@ -107,7 +110,7 @@ function readConfig(file: string): ModelConfig {
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalidArg(`${file}: must hold a JSON object`);
   const c = raw as Record<string, unknown>;
-  const allowed = ['backend', 'maxBatchSize', 'dynamicBatching', 'instances', 'timeoutMs', 'intraOpNumThreads', 'profiles', 'fp16'];
+  const allowed = ['backend', 'maxBatchSize', 'dynamicBatching', 'instances', 'timeoutMs', 'intraOpNumThreads', 'profiles', 'fp16', 'inputShapes'];
   for (const k of Object.keys(c)) if (!allowed.includes(k)) throw invalidArg(`${file}: unknown key '${k}' (allowed: ${allowed.join(', ')})`);
   if (c.backend !== undefined && !['auto', 'onnxruntime', 'tensorrt'].includes(c.backend as string)) {
     throw invalidArg(`${file}: backend must be 'auto', 'onnxruntime' or 'tensorrt'`);
@@ -128,7 +131,30 @@ function readConfig(file: string): ModelConfig {
       throw invalidArg(`${file}: dynamicBatching.preferredBatchSize must be a list of positive integers`);
     }
   }
+  if (c.inputShapes !== undefined) {
+    const is = c.inputShapes as Record<string, unknown>;
+    if (!is || typeof is !== 'object' || Array.isArray(is)) throw invalidArg(`${file}: inputShapes must be an object { input: [dims] }`);
+    for (const [k, v] of Object.entries(is)) {
+      if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d) && d >= -1)) throw invalidArg(`${file}: inputShapes.${k} must be a list of integers >= -1`);
+    }
+  }
   return c as ModelConfig;
+}
+
+/** The backend with its inputs' dynamic dimensions narrowed by config.json's inputShapes. */
+function narrowInputs(backend: Backend, shapes: Record<string, number[]> | undefined, where: string): Backend {
+  if (!shapes) return backend;
+  const inputs = backend.inputs.map((spec) => {
+    const s = shapes[spec.name];
+    if (!s) return spec;
+    const ok = s.length === spec.shape.length && s.every((d, i) => spec.shape[i]! < 0 || d === spec.shape[i]);
+    if (!ok) throw invalidArg(`${where}: inputShapes.${spec.name} [${s.join(', ')}] does not fit the model's [${spec.shape.join(', ')}]`);
+    return { ...spec, shape: [...s] };
+  });
+  for (const k of Object.keys(shapes)) {
+    if (!backend.inputs.some((i) => i.name === k)) throw invalidArg(`${where}: inputShapes names '${k}', which is not an input (inputs: ${backend.inputs.map((i) => i.name).join(', ')})`);
+  }
+  return Object.assign(Object.create(null) as object, backend, { inputs }) as Backend;
 }
 
 /** `{ model: { version: file } }` found under `root` (a directory) or for one file. */
@@ -236,9 +262,16 @@ export class Repository {
     const maxBatchSize = cfg.maxBatchSize ?? d.maxBatchSize;
     const instances = Math.max(1, cfg.instances ?? d.instances);
     this.log('info', { model, version, backend: choice.backend, why: choice.reason }, `loading ${model} version ${version} on the ${choice.backend} backend (${choice.reason})`);
-    const backend = choice.backend === 'tensorrt'
+    const created = choice.backend === 'tensorrt'
       ? await createTensorRTBackend(file, { instances, maxBatchSize, profiles: cfg.profiles, fp16: cfg.fp16 })
       : await createOnnxRuntimeBackend(file, { maxBatchSize, intraOpNumThreads: cfg.intraOpNumThreads || d.intraOpNumThreads || undefined });
+    let backend: Backend;
+    try {
+      backend = narrowInputs(created, cfg.inputShapes, `${model}/config.json`);
+    } catch (e) {
+      await created.dispose().catch(() => {});
+      throw e;
+    }
     const db = cfg.dynamicBatching ?? {};
     const batching = db.enabled ?? d.batching;
     const bo: BatcherOptions = {
