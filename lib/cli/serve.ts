@@ -31,6 +31,7 @@ export interface ServeCliOptions {
   maxBodySize: number;
   intraOpThreads?: number;
   logLevel: string;
+  logRequests?: boolean;
 }
 
 export function registerServe(program: Command, version: string): void {
@@ -52,6 +53,7 @@ export function registerServe(program: Command, version: string): void {
     .option('--drain-timeout <s>', 'seconds to finish accepted requests after SIGTERM/SIGINT', intOpt('drain-timeout'), 30)
     .option('--max-body-size <bytes>', 'largest request body (413 beyond)', intOpt('max-body-size', 1), 64 * 1024 * 1024)
     .option('--intra-op-threads <n>', 'onnxruntime threads per run (default: one per core)', intOpt('intra-op-threads', 1))
+    .option('--log-requests', 'log every request and response (JSON, pino)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
       action('serve', async (model: string, o: ServeCliOptions) => {
@@ -75,6 +77,7 @@ export function registerServe(program: Command, version: string): void {
         const server = await createServer({
           model,
           logger: { level: o.logLevel },
+          logRequests: o.logRequests ?? false,
           bodyLimit: o.maxBodySize,
           pollIntervalMs: o.pollInterval * 1000,
           defaults,

@@ -30,6 +30,8 @@ export interface ServeOptions {
   model: string;
   /** Fastify's logger: true for JSON logs at info level, a pino options object, or false (default). */
   logger?: FastifyServerOptions['logger'];
+  /** Log every request and response (Fastify's request logging; default false: start-up, models, errors only). */
+  logRequests?: boolean;
   /** Largest request body in bytes (default 64 MiB); larger ones get 413. */
   bodyLimit?: number;
   /** Scan the repository for new versions this often (ms; 0 = never; default 0). */
@@ -78,7 +80,7 @@ export interface TensorRTServer {
 export async function createServer(options: ServeOptions): Promise<TensorRTServer> {
   if (!options || typeof options.model !== 'string' || !options.model) throw invalidArg('createServer: options.model (a repository directory or a model file) is required');
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
+  const app = Fastify({ logger: options.logger ?? false, disableRequestLogging: !options.logRequests, bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
   let draining = false;
   let metrics: ServeMetrics | null = null;
 
