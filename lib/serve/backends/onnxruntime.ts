@@ -53,13 +53,24 @@ function specOf(m: OrtValueMeta, file: string): TensorSpec {
   return { name: m.name, dtype: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
 }
 
+/**
+ * The ONNX model (a path or its bytes) for a model file: `.onnx` as it is. TensorFlow models (`model.json` TF.js
+ * graph models, `model.pb`) need the converter of issue 13 (`tensorrt-node convert`); this is the one function to
+ * point at it.
+ */
+export async function onnxForModel(file: string): Promise<string | Uint8Array> {
+  if (/\.onnx$/i.test(file)) return file;
+  throw new TensorRTError('UNSUPPORTED', `${file}: the onnxruntime backend runs ONNX; convert TensorFlow models first (tensorrt-node convert ${file} -o model.onnx) and put model.onnx in the version directory`);
+}
+
 export async function createOnnxRuntimeBackend(file: string, options: OnnxRuntimeBackendOptions = {}): Promise<Backend> {
   const ort = loadOnnxRuntime();
+  const model = await onnxForModel(file);
   const sessionOptions: import('onnxruntime-node').InferenceSession.SessionOptions = { executionProviders: ['cpu'] };
   if (options.intraOpNumThreads) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
   let session: import('onnxruntime-node').InferenceSession;
   try {
-    session = await ort.InferenceSession.create(file, sessionOptions);
+    session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);
   } catch (e) {
     throw new TensorRTError('PARSE_ERROR', `onnxruntime cannot load ${file}: ${(e as Error).message}`, { cause: e });
   }

@@ -3,7 +3,7 @@
  * execution context (with its own CUDA stream) per instance, one batch in flight on each.
  *
  * `.engine` files are deserialized with `Engine.load`. ONNX and TensorFlow models go through `engineForModel`, the
- * one function that turns a model file into an engine: it is kept alone so that the engine cache (issue 9,
+ * one function that turns a model file into an engine: it is kept alone so that the engine cache (issue 12,
  * `loadEngine`: build once per model / GPU / TensorRT version) can replace its body.
  *
  * No TensorRT binary exists where this was written: this file is type-checked, and its paths are not run by the
@@ -44,7 +44,7 @@ export async function engineForModel(file: string, options: TensorRTBackendOptio
     const bytes = await buildEngine(file, { fp16: options.fp16, profiles: options.profiles });
     return Engine.load(bytes);
   }
-  throw new TensorRTError('UNSUPPORTED', `${file}: TensorFlow models (model.json / model.pb) are built through the engine cache (issue 9), which this build does not contain; convert the model to ONNX first`);
+  throw new TensorRTError('UNSUPPORTED', `${file}: TensorFlow models (model.json / model.pb) are built through the engine cache (issue 12), which this build does not contain; convert the model to ONNX first`);
 }
 
 function specOf(t: IOTensor): TensorSpec {
