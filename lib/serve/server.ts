@@ -16,7 +16,8 @@
  * To mount it in an application's own HTTP stack: `await server.app.ready()` and hand requests to
  * `server.app.routing(req, res)`, or take its Fastify instance `server.app` as it is.
  */
-import Fastify, { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
+import Fastify, { FastifyInstance, FastifyRequest, FastifyServerOptions, LogController } from 'fastify';
+import * as net from 'net';
 import { invalidArg, TensorRTError } from '../errors';
 import type { BatchResult } from './batcher';
 import { createMetrics, ServeMetrics } from './metrics';
@@ -63,6 +64,9 @@ interface Label {
 
 const LABEL = Symbol('tensorrt-node.serve.label');
 
+/** How long the drain waits with no request in progress before it closes the remaining (idle) connections. */
+const QUIET_MS = 100;
+
 export interface TensorRTServer {
   app: FastifyInstance;
   repository: Repository;
@@ -80,7 +84,7 @@ export interface TensorRTServer {
 export async function createServer(options: ServeOptions): Promise<TensorRTServer> {
   if (!options || typeof options.model !== 'string' || !options.model) throw invalidArg('createServer: options.model (a repository directory or a model file) is required');
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
-  const app = Fastify({ logger: options.logger ?? false, disableRequestLogging: !options.logRequests, bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
+  const app = Fastify({ logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: !options.logRequests }), bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
   let draining = false;
   let metrics: ServeMetrics | null = null;
 
@@ -136,6 +140,14 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
     },
   };
 
+  // Requests being read, run or answered (for the drain), from the first byte parsed to the response's close.
+  let active = 0;
+  app.addHook('onRequest', async (req, reply) => {
+    active++;
+    reply.raw.once('close', () => active--);
+    if (draining) reply.header('connection', 'close'); // keep-alive clients reconnect to another replica
+    void req;
+  });
   app.addHook('onResponse', async (req, reply) => {
     const l = (req as unknown as Record<symbol, Label | undefined>)[LABEL];
     if (!l) return;
@@ -182,6 +194,20 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
       if (draining) return;
       draining = true;
       app.log.info('draining: no new connections; finishing in-flight and queued requests');
+      // Stop listening, but keep the open connections: Node's http close() would also drop idle ones at once,
+      // including those whose request bytes have arrived and are not parsed yet. Those are accepted requests:
+      // wait until no request has been in progress for a quiet period, then close the rest.
+      const srv = app.server;
+      if (srv.listening) net.Server.prototype.close.call(srv);
+      let quietSince = 0;
+      while (true) {
+        const busy = active > 0 || repository.all().some((v) => v.batcher.queueDepth > 0 || v.batcher.inFlight > 0);
+        const now = Date.now();
+        if (busy) quietSince = 0;
+        else if (!quietSince) quietSince = now;
+        else if (now - quietSince >= QUIET_MS) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
       await app.close();
       await repository.close();
       app.log.info('drained');

@@ -79,7 +79,18 @@ d('serve: SIGTERM drains (child process)', () => {
         return r;
       }));
     await sentAll;
-    await new Promise((r) => setTimeout(r, 150)); // let the server read them all
+    // accepted = read and handed to the batcher: wait until the server counts every request as in flight or answered
+    const inFlight = async () => {
+      const m = await new Promise<string>((resolve, reject) => {
+        http.get(new URL('/metrics', base), { agent: false }, (res) => {
+          let t = '';
+          res.on('data', (c: Buffer) => (t += c.toString()));
+          res.on('end', () => resolve(t));
+        }).on('error', reject);
+      });
+      return Number(/tensorrt_node_requests_in_flight\{model="model"\} (\d+)/.exec(m)?.[1] ?? 0);
+    };
+    while ((await inFlight()) + answered < N) await new Promise((r) => setTimeout(r, 5));
     const answeredBeforeSigterm = answered;
     const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
     child.kill('SIGTERM');

@@ -12,6 +12,11 @@ export interface OnnxRuntimeBackendOptions {
   maxBatchSize?: number;
   /** onnxruntime intra-op threads per run (default: onnxruntime's, one per core). */
   intraOpNumThreads?: number;
+  /**
+   * Let onnxruntime's idle pool threads spin (its default). Off by default here: spinning threads take the cores
+   * the server's event loop needs to read and answer requests.
+   */
+  allowSpinning?: boolean;
 }
 
 type Ort = typeof import('onnxruntime-node');
@@ -68,6 +73,8 @@ export async function createOnnxRuntimeBackend(file: string, options: OnnxRuntim
   const model = await onnxForModel(file);
   const sessionOptions: import('onnxruntime-node').InferenceSession.SessionOptions = { executionProviders: ['cpu'] };
   if (options.intraOpNumThreads) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
+  const spin = options.allowSpinning ? '1' : '0';
+  sessionOptions.extra = { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } };
   let session: import('onnxruntime-node').InferenceSession;
   try {
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);
