@@ -91,8 +91,19 @@ async function load(base, req, connections) {
   };
 }
 
-/** Sequential requests on one keep-alive connection: per-request latency in µs (hrtime). */
-async function sequential(base, req, n) {
+/**
+ * The server's overhead at concurrency 1: sequential binary requests on one keep-alive connection, interleaved
+ * with in-process onnxruntime runs of the same input (one pair after the other, so that the machine's changing
+ * load hits both alike); per-request times in µs from hrtime (autocannon's latencies are whole milliseconds).
+ */
+async function overheadPairs(base, req, x, n) {
+  const ort = require('onnxruntime-node');
+  const s = await ort.InferenceSession.create(CLS_MODEL);
+  const run = async () => {
+    const t0 = process.hrtime.bigint();
+    await s.run({ x: new ort.Tensor('float32', x, [1, 3, 48, 192]) });
+    return Number(process.hrtime.bigint() - t0) / 1000;
+  };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const url = new URL('/v2/models/model/infer', base);
   const one = () => new Promise((resolve, reject) => {
@@ -104,26 +115,21 @@ async function sequential(base, req, n) {
     q.on('error', reject);
     q.end(req.body);
   });
-  for (let i = 0; i < 50; i++) await one();
-  const us = [];
-  for (let i = 0; i < n; i++) us.push(await one());
-  agent.destroy();
-  return us;
-}
-
-async function inProcess(x, n) {
-  const ort = require('onnxruntime-node');
-  const s = await ort.InferenceSession.create(CLS_MODEL);
-  const run = () => s.run({ x: new ort.Tensor('float32', x, [1, 3, 48, 192]) });
-  for (let i = 0; i < 50; i++) await run();
-  const us = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
+  for (let i = 0; i < 50; i++) {
+    await one();
     await run();
-    us.push(Number(process.hrtime.bigint() - t0) / 1000);
   }
+  const httpUs = [], inprocUs = [], diffUs = [];
+  for (let i = 0; i < n; i++) {
+    const a = await one();
+    const b = await run();
+    httpUs.push(a);
+    inprocUs.push(b);
+    diffUs.push(a - b);
+  }
+  agent.destroy();
   await s.release();
-  return us;
+  return { httpUs, inprocUs, diffUs };
 }
 
 function decodeBench(json) {
@@ -173,19 +179,18 @@ async function main() {
   };
   result.decode = decodeBench(b.json.body);
   console.log('decode', result.decode);
-  const inproc = await inProcess(x, 1000);
-  result.inProcess = { p50Us: round(median(inproc), 1), p99Us: round(percentile(inproc, 99), 1) };
-  console.log('in-process onnxruntime (batch 1)', result.inProcess);
 
   result.runs = [];
   for (const batching of [true, false]) {
     const s = await startServer(repo, batching ? ['--max-batch-size', '64'] : ['--no-batching']);
     try {
       if (batching) {
-        const seq = await sequential(s.base, b.binary, 1000);
-        result.sequentialBinary = { p50Us: round(median(seq), 1), p99Us: round(percentile(seq, 99), 1) };
-        result.overheadP50Us = round(result.sequentialBinary.p50Us - result.inProcess.p50Us, 1);
-        console.log('sequential client, binary', result.sequentialBinary, 'overhead p50 µs', result.overheadP50Us);
+        const o = await overheadPairs(s.base, b.binary, x, 1000);
+        result.inProcess = { p50Us: round(median(o.inprocUs), 1), p99Us: round(percentile(o.inprocUs, 99), 1), minUs: round(Math.min(...o.inprocUs), 1) };
+        result.sequentialBinary = { p50Us: round(median(o.httpUs), 1), p99Us: round(percentile(o.httpUs, 99), 1), minUs: round(Math.min(...o.httpUs), 1) };
+        result.overheadP50Us = round(median(o.diffUs), 1);
+        result.overheadOfP50sUs = round(result.sequentialBinary.p50Us - result.inProcess.p50Us, 1);
+        console.log('in-process onnxruntime', result.inProcess, 'HTTP binary c=1', result.sequentialBinary, 'overhead (median of paired differences) µs', result.overheadP50Us);
       }
       for (const c of [1, 8, 64]) {
         const r = { batching, tensors: 'binary', ...(await load(s.base, b.binary, c)) };
