@@ -264,7 +264,7 @@ export class Repository {
     this.log('info', { model, version, backend: choice.backend, why: choice.reason }, `loading ${model} version ${version} on the ${choice.backend} backend (${choice.reason})`);
     const created = choice.backend === 'tensorrt'
       ? await createTensorRTBackend(file, { instances, maxBatchSize, profiles: cfg.profiles, fp16: cfg.fp16 })
-      : await createOnnxRuntimeBackend(file, { maxBatchSize, intraOpNumThreads: cfg.intraOpNumThreads || d.intraOpNumThreads || undefined });
+      : await createOnnxRuntimeBackend(file, { instances, maxBatchSize, intraOpNumThreads: cfg.intraOpNumThreads || d.intraOpNumThreads || undefined });
     let backend: Backend;
     try {
       backend = narrowInputs(created, cfg.inputShapes, `${model}/config.json`);
