@@ -132,6 +132,35 @@ async function overheadPairs(base, req, x, n) {
   return { httpUs, inprocUs, diffUs };
 }
 
+/**
+ * The floor under any HTTP server here: a bare Fastify route that takes the same binary body and answers 16 bytes,
+ * client and server in this process, sequential on one keep-alive connection (p50 in µs).
+ */
+async function transportFloor(body, headers) {
+  const Fastify = require('fastify');
+  const app = Fastify();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_r, b, done) => done(null, b));
+  app.post('/x', async (_req, reply) => reply.send(Buffer.alloc(16)));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${app.server.address().port}/x`;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const one = () => new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const q = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(body.length) } }, (r) => {
+      r.resume();
+      r.on('end', () => resolve(Number(process.hrtime.bigint() - t0) / 1000));
+    });
+    q.end(body);
+  });
+  for (let i = 0; i < 200; i++) await one();
+  const us = [];
+  for (let i = 0; i < 1000; i++) us.push(await one());
+  agent.destroy();
+  await app.close();
+  return { p50Us: round(median(us), 1), minUs: round(Math.min(...us), 1) };
+}
+
 function decodeBench(json) {
   const { parseJsonBody } = require(path.join(ROOT, 'dist', 'serve', 'tensor.js'));
   const { decodeInfer } = require(path.join(ROOT, 'dist', 'serve', 'protocols', 'kserve-v2.js'));
@@ -179,6 +208,8 @@ async function main() {
   };
   result.decode = decodeBench(b.json.body);
   console.log('decode', result.decode);
+  result.bareFastifySameBody = await transportFloor(b.binary.body, b.binary.headers);
+  console.log('bare Fastify route, same binary body, in-process client', result.bareFastifySameBody);
 
   result.runs = [];
   for (const batching of [true, false]) {
