@@ -146,7 +146,7 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
     active++;
     reply.raw.once('close', () => active--);
     if (draining) reply.header('connection', 'close'); // keep-alive clients reconnect to another replica
-    void req;
+    void req; // (hook signature)
   });
   app.addHook('onResponse', async (req, reply) => {
     const l = (req as unknown as Record<symbol, Label | undefined>)[LABEL];

@@ -11,7 +11,7 @@
  */
 import { buildEngine } from '../../build';
 import { Engine, type IOTensor } from '../../engine';
-import type { ExecutionContext } from '../../context';
+import type { ExecutionContext, InferInputs } from '../../context';
 import { TensorRTError } from '../../errors';
 import { runtimeInfo } from '../../info';
 import type { Backend } from '../batcher';
@@ -74,9 +74,9 @@ export async function createTensorRTBackend(file: string, options: TensorRTBacke
     outputs,
     maxBatchSize,
     async run(ins: Tensor[], instance: number): Promise<Tensor[]> {
-      const feed: Record<string, { data: ServeArray; shape: number[] }> = {};
+      const feed: InferInputs = {};
       for (const t of ins) feed[t.name] = { data: t.data, shape: t.shape };
-      const r = await contexts[instance]!.inferWithShapes(feed as never);
+      const r = await contexts[instance]!.inferWithShapes(feed);
       return outputs.map((o) => ({ name: o.name, dtype: o.dtype, shape: r[o.name]!.shape, data: r[o.name]!.data as ServeArray }));
     },
     async dispose() {

@@ -14,7 +14,7 @@
  * Errors are `{"error": "..."}`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { invalidArg, TensorRTError } from '../../errors';
+import { invalidArg } from '../../errors';
 import type { ModelVersion } from '../repository';
 import type { ProtocolContext } from '../server';
 import {
@@ -211,5 +211,4 @@ export function registerKServeV2(app: FastifyInstance, ctx: ProtocolContext): vo
     app.get(`${prefix}/ready`, ready);
     app.post(`${prefix}/infer`, infer);
   }
-  void TensorRTError;
 }
