@@ -98,7 +98,9 @@ async function load(base, req, connections) {
  */
 async function overheadPairs(base, req, x, n) {
   const ort = require('onnxruntime-node');
-  const s = await ort.InferenceSession.create(CLS_MODEL);
+  // The server's session settings (pool threads do not spin): with onnxruntime's default, the in-process session's
+  // threads spin after each run and take the cores from the server during the request that follows.
+  const s = await ort.InferenceSession.create(CLS_MODEL, { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } });
   const run = async () => {
     const t0 = process.hrtime.bigint();
     await s.run({ x: new ort.Tensor('float32', x, [1, 3, 48, 192]) });
