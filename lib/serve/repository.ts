@@ -208,7 +208,7 @@ export class Repository {
   async start(): Promise<void> {
     await this.poll(true);
     if (this.models.size === 0) {
-      const why = [...this.failed.entries()].map(([k, v]) => `${k}: ${v}`).join('; ');
+      const why = [...this.failed.entries()].filter(([k]) => !k.includes('@')).map(([k, v]) => `${k}: ${v}`).join('; ');
       throw new TensorRTError('INVALID_ARGUMENT', `no model could be loaded from ${this.root}${why ? ` (${why})` : ' (expected <repo>/<model>/<version>/model.onnx or a model file)'}`);
     }
     if (this.options.pollIntervalMs && this.options.pollIntervalMs > 0) {
@@ -237,7 +237,17 @@ export class Repository {
       const newest = Math.max(...versions.keys());
       const loaded = this.models.get(name);
       const current = loaded ? Math.max(...[...loaded.values()].filter((v) => v.state === 'AVAILABLE').map((v) => v.version), 0) : 0;
-      if (newest <= current || this.failed.get(`${name}/${newest}`)) continue;
+      if (newest <= current) continue;
+      // A version that failed to load is tried again once its file changes (size or modification time).
+      let stamp = '';
+      try {
+        const st = fs.statSync(versions.get(newest)!);
+        stamp = `${st.size}:${st.mtimeMs}`;
+      } catch {
+        continue;
+      }
+      const failKey = `${name}/${newest}@${stamp}`;
+      if (this.failed.has(failKey)) continue;
       try {
         const cfg = config ? readConfig(config) : {};
         const mv = await this.loadVersion(name, newest, versions.get(newest)!, cfg);
@@ -249,7 +259,7 @@ export class Repository {
         for (const old of m.values()) if (old !== mv && old.state === 'AVAILABLE') void this.unload(old);
       } catch (e) {
         const msg = (e as Error).message;
-        this.failed.set(`${name}/${newest}`, msg);
+        this.failed.set(failKey, msg);
         this.failed.set(name, msg);
         this.log('error', { model: name, version: newest, err: msg }, 'model version failed to load');
       }
