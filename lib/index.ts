@@ -89,3 +89,8 @@ export {
 } from './config';
 export { OnnxParser, UffParser, type UffInputOrder } from './parser';
 export { buildEngine, type BuildOptions } from './build';
+export {
+  convertTensorFlow, convertTensorFlowToFile, convertGraph as convertTensorFlowGraph, detectTensorFlowFormat, readTensorFlowGraph,
+  supportedOps as tensorFlowSupportedOps,
+} from './tensorflow';
+export type { ConvertTensorFlowOptions, ConvertReport as TensorFlowConvertReport, TensorFlowFormat } from './tensorflow';

@@ -28,7 +28,7 @@ export function detectTensorFlowFormat(p: string): TensorFlowFormat | undefined 
   if (st.isDirectory()) return fs.existsSync(path.join(p, 'saved_model.pb')) ? 'saved-model' : undefined;
   const base = path.basename(p).toLowerCase();
   if (base.endsWith('.json') || base.endsWith('.js')) return 'tfjs-graph-model';
-  if (base.endsWith('.pb') || base.endsWith('.pbtxt') === false && base.endsWith('.graphdef')) return 'frozen-graphdef';
+  if (base.endsWith('.pb') || base.endsWith('.graphdef')) return 'frozen-graphdef';
   return undefined;
 }
 
