@@ -88,6 +88,36 @@ export function convertGraph(graph: TfGraph, options: ConvertOptions = {}): { mo
     inputOverride.set(nm, i.shape);
   }
 
+  // Nodes the outputs depend on (cycle-tolerant walk), so that unsupported ops are all listed before anything else.
+  const reachable: TfNode[] = [];
+  {
+    const seen = new Set<string>();
+    const todo = outputs.map((o) => parseInput(o).node);
+    while (todo.length) {
+      const nm = todo.pop()!;
+      if (seen.has(nm)) continue;
+      seen.add(nm);
+      const n = byName.get(nm);
+      if (!n) throw new TensorRTError('PARSE_ERROR', `node ${nm} is referenced but not defined`);
+      reachable.push(n);
+      if (!inputOverride.has(nm)) for (const s of n.input) if (!s.startsWith('^')) todo.push(parseInput(s).node);
+    }
+  }
+  // Unsupported ops, all at once.
+  const missing = new Map<string, { count: number; node: string }>();
+  for (const n of reachable) {
+    if (inputOverride.has(n.name) || DRIVER_OPS.has(n.op) || OPS[n.op]) continue;
+    const m = missing.get(n.op);
+    if (m) m.count++;
+    else missing.set(n.op, { count: 1, node: n.name });
+  }
+  if (missing.size > 0) {
+    const list = [...missing].map(([op, m]) => `${op} ×${m.count} (e.g. ${m.node})`).join(', ');
+    const err = new TensorRTError('UNSUPPORTED_OP', `the model uses ${missing.size} unsupported TensorFlow op type(s): ${list}`);
+    (err as TensorRTError & { unsupportedOps?: unknown }).unsupportedOps = [...missing].map(([op, m]) => ({ op, count: m.count, node: m.node }));
+    throw err;
+  }
+
   // Nodes needed, in topological order (iterative DFS over data inputs); inputs named by the user cut the graph.
   const order: TfNode[] = [];
   const state = new Map<string, number>();
@@ -117,21 +147,6 @@ export function convertGraph(graph: TfGraph, options: ConvertOptions = {}): { mo
       }
     }
   }
-  // Unsupported ops, all at once.
-  const missing = new Map<string, { count: number; node: string }>();
-  for (const n of order) {
-    if (inputOverride.has(n.name) || DRIVER_OPS.has(n.op) || OPS[n.op]) continue;
-    const m = missing.get(n.op);
-    if (m) m.count++;
-    else missing.set(n.op, { count: 1, node: n.name });
-  }
-  if (missing.size > 0) {
-    const list = [...missing].map(([op, m]) => `${op} ×${m.count} (e.g. ${m.node})`).join(', ');
-    const err = new TensorRTError('UNSUPPORTED_OP', `the model uses ${missing.size} unsupported TensorFlow op type(s): ${list}`);
-    (err as TensorRTError & { unsupportedOps?: unknown }).unsupportedOps = [...missing].map(([op, m]) => ({ op, count: m.count, node: m.node }));
-    throw err;
-  }
-
   const reserved = new Set<string>(outputs);
   const ctx = new Ctx(opset, reserved);
   const values = new Map<string, Value>();

@@ -16,6 +16,8 @@ import type { TfjsArtifacts } from '../../lib/tensorflow/tfjs';
 import { parseLiteral, wrappedExport } from '../../lib/tensorflow/literal';
 import { A, GraphBuilder } from './helpers/tf-graph';
 import { fetchNpmPackage, seeded } from './helpers/tf-models';
+import { writeFrozenGraph, writeSavedModel } from './helpers/tf-write';
+import { readBundle, writeBundle } from '../../lib/tensorflow/bundle';
 
 let ort: typeof import('onnxruntime-node') | undefined;
 try {
@@ -33,9 +35,9 @@ beforeAll(async () => {
 interface Agreement { worst: number; ortMs: number; tfMs: number; convertMs: number; nodes: number }
 
 /** Runs artifacts in TF.js and converted in onnxruntime; asserts every output agrees; returns figures. */
-async function agree(a: TfjsArtifacts, feeds: Record<string, { data: Float32Array | Int32Array; shape: number[] }>, outputs?: string[]): Promise<Agreement> {
+async function agree(a: TfjsArtifacts, feeds: Record<string, { data: Float32Array | Int32Array; shape: number[] }>, outputs?: string[], converted?: ReturnType<typeof convertGraph>): Promise<Agreement> {
   const t0 = performance.now();
-  const { model, report } = convertGraph(tfjsToGraph(a), outputs ? { outputs } : {});
+  const { model, report } = converted ?? convertGraph(tfjsToGraph(a), outputs ? { outputs } : {});
   const convertMs = performance.now() - t0;
   const session = await ort!.InferenceSession.create(saveModel(model));
   const ortFeeds: Record<string, import('onnxruntime-node').Tensor> = {};
@@ -145,6 +147,44 @@ describe('TF.js graph models → ONNX agree with TF.js', () => {
     ];
     const r = await agree(g.artifacts(), { x: { data: seeded(2 * 6 * 8 * 4, 3, -1, 1), shape: [2, 6, 8, 4] } }, [...outs.filter((o) => !['split', 'splitv', 'unpack'].includes(o)), 'split', 'split:1', 'splitv:1', 'splitv:2', 'unpack:1']);
     expect(r.worst).toBeLessThanOrEqual(1e-4);
+  });
+});
+
+describe('frozen GraphDef and SavedModel (written from the same weights) agree with TF.js', () => {
+  let dir: string;
+  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-pb-')); });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const feeds = { x: { data: seeded(17 * 19 * 3, 2, -1, 1), shape: [1, 17, 19, 3] } };
+
+  itOrt('frozen .pb (weights in Const nodes)', async () => {
+    const a = cnn('uint8');
+    writeFrozenGraph(a, path.join(dir, 'frozen.pb'));
+    const res = convertTensorFlow(path.join(dir, 'frozen.pb'), { outputs: ['probs', 'sig'] });
+    expect(res.report.format).toBe('frozen-graphdef');
+    const r = await agree(a, feeds, undefined, res);
+    expect(r.worst).toBeLessThanOrEqual(1e-4);
+  });
+
+  itOrt('SavedModel (serving_default signature, variables/ bundle)', async () => {
+    const a = cnn();
+    writeSavedModel(a, dir, { images: 'x:0' }, { probabilities: 'probs:0', gates: 'sig:0' });
+    const res = convertTensorFlow(dir);
+    expect(res.report.format).toBe('saved-model');
+    expect(res.report.ops.VariableV2 ?? 0).toBe(0);
+    expect(res.report.inputs.map((i) => i.name)).toEqual(['x']);
+    expect(res.report.outputs.map((o) => o.name)).toEqual(['sig', 'probs']);
+    const r = await agree(a, feeds, undefined, res);
+    expect(r.worst).toBeLessThanOrEqual(1e-4);
+    expect(() => convertTensorFlow(dir, { signature: 'nope' })).toThrow(/no signature "nope" \(have: serving_default\)/);
+  });
+
+  it('tensor bundle round trip', () => {
+    const t = new Map([['a/kernel', { dtype: 'float32' as const, shape: [2, 3], data: seeded(6, 1) }], ['b', { dtype: 'int32' as const, shape: [2], data: Int32Array.of(7, -8) }]]);
+    writeBundle(path.join(dir, 'v'), t);
+    const back = readBundle(path.join(dir, 'v'));
+    expect([...back.keys()].sort()).toEqual(['a/kernel', 'b']);
+    expect(Array.from(back.get('a/kernel')!.data as Float32Array)).toEqual(Array.from(t.get('a/kernel')!.data));
+    expect(Array.from(back.get('b')!.data as Int32Array)).toEqual([7, -8]);
   });
 });
 
