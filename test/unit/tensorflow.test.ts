@@ -50,7 +50,7 @@ async function agree(a: TfjsArtifacts, feeds: Record<string, { data: Float32Arra
   for (const [k, v] of Object.entries(feeds)) tfFeeds[k] = tf.tensor(v.data, v.shape);
   const names = report.outputs.map((o) => o.name);
   t = performance.now();
-  const refs = m.execute(tfFeeds, names) as tf.Tensor | tf.Tensor[];
+  const refs = (await m.executeAsync(tfFeeds, names)) as tf.Tensor | tf.Tensor[];
   const tfMs = performance.now() - t;
   const refList = Array.isArray(refs) ? refs : [refs];
   let worst = 0;
@@ -239,4 +239,23 @@ describe('nsfwjs@4.3.0 mobilenet_v2_mid (uint8 weights in JS-wrapped shards)', (
     const r = await agree(a, { input: { data: seeded(224 * 224 * 3, 7, 0, 1), shape: [1, 224, 224, 3] } });
     console.log(`nsfwjs mobilenet_v2_mid: convert ${report.convertMs.toFixed(0)} ms, ${report.onnxNodes} ONNX nodes, worst relative error ${r.worst.toExponential(2)}, onnxruntime ${r.ortMs.toFixed(0)} ms vs TF.js cpu ${r.tfMs.toFixed(0)} ms`);
   });
+});
+
+describe('handtrackjs@0.1.5 ssd320fpnlite (base, fp16, int8): raw detection heads', () => {
+  const pkg = fetchNpmPackage('handtrackjs', '0.1.5');
+  const run = ort && 'dir' in pkg ? it : it.skip;
+  if (!('dir' in pkg)) console.log(`handtrackjs test skipped: ${pkg.skip}`);
+  // The graph's preprocessing is a TF1 while loop (map over the batch) that the converter does not handle yet;
+  // the network from the preprocessed image to the raw box encodings and class scores converts and is compared.
+  const FEED = 'StatefulPartitionedCall/map/TensorArrayV2Stack/TensorListStack';
+  for (const variant of ['base', 'fp16', 'int8']) {
+    run(`${variant}: raw heads agree with TF.js`, async () => {
+      const p = path.join((pkg as { dir: string }).dir, `models/webmodel/ssd320fpnlite/${variant}/model.json`);
+      const a = loadTfjsArtifacts(p);
+      const hw = 320;
+      const res = convertGraph(tfjsToGraph(a), { inputs: [{ name: FEED, shape: [1, hw, hw, 3] }], outputs: ['Identity_6:0', 'Identity_7:0'] });
+      const r = await agree(a, { [FEED]: { data: seeded(hw * hw * 3, 9, -1, 1), shape: [1, hw, hw, 3] } }, undefined, res);
+      console.log(`handtrackjs ssd320fpnlite/${variant}: ${res.report.onnxNodes} ONNX nodes, worst relative error ${r.worst.toExponential(2)}, onnxruntime ${r.ortMs.toFixed(0)} ms vs TF.js cpu ${r.tfMs.toFixed(0)} ms`);
+    });
+  }
 });
