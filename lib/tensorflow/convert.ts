@@ -89,7 +89,7 @@ export function convertGraph(graph: TfGraph, options: ConvertOptions = {}): { mo
   }
 
   // Nodes the outputs depend on (cycle-tolerant walk), so that unsupported ops are all listed before anything else.
-  const reachable: TfNode[] = [];
+  let reachable: TfNode[] = [];
   {
     const seen = new Set<string>();
     const todo = outputs.map((o) => parseInput(o).node);
@@ -102,6 +102,7 @@ export function convertGraph(graph: TfGraph, options: ConvertOptions = {}): { mo
       reachable.push(n);
       if (!inputOverride.has(nm)) for (const s of n.input) if (!s.startsWith('^')) todo.push(parseInput(s).node);
     }
+    reachable = graph.nodes.filter((n) => seen.has(n.name)); // in the graph's order, for stable messages
   }
   // Unsupported ops, all at once.
   const missing = new Map<string, { count: number; node: string }>();

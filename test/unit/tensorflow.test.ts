@@ -15,61 +15,13 @@ import { convertGraph, convertTensorFlow, loadTfjsArtifacts, tfjsToGraph } from 
 import type { TfjsArtifacts } from '../../lib/tensorflow/tfjs';
 import { parseLiteral, wrappedExport } from '../../lib/tensorflow/literal';
 import { A, GraphBuilder } from './helpers/tf-graph';
-import { fetchNpmPackage, seeded } from './helpers/tf-models';
+import { seeded } from './helpers/tf-models';
+import { agree, ort } from './helpers/tf-agree';
 import { writeFrozenGraph, writeSavedModel } from './helpers/tf-write';
 import { readBundle, writeBundle } from '../../lib/tensorflow/bundle';
 
-let ort: typeof import('onnxruntime-node') | undefined;
-try {
-  ort = require('onnxruntime-node');
-} catch {
-  console.log('TensorFlow agreement tests skipped: onnxruntime-node (optional dependency) is not installed');
-}
 const itOrt = ort ? it : it.skip;
-
-beforeAll(async () => {
-  tf.env().set('IS_TEST', true); // no "install tfjs-node" banner
-  await tf.setBackend('cpu');
-});
-
-interface Agreement { worst: number; ortMs: number; tfMs: number; convertMs: number; nodes: number }
-
-/** Runs artifacts in TF.js and converted in onnxruntime; asserts every output agrees; returns figures. */
-async function agree(a: TfjsArtifacts, feeds: Record<string, { data: Float32Array | Int32Array; shape: number[] }>, outputs?: string[], converted?: ReturnType<typeof convertGraph>): Promise<Agreement> {
-  const t0 = performance.now();
-  const { model, report } = converted ?? convertGraph(tfjsToGraph(a), outputs ? { outputs } : {});
-  const convertMs = performance.now() - t0;
-  const session = await ort!.InferenceSession.create(saveModel(model));
-  const ortFeeds: Record<string, import('onnxruntime-node').Tensor> = {};
-  for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new ort!.Tensor(v.data instanceof Int32Array ? 'int32' : 'float32', v.data, v.shape);
-  let t = performance.now();
-  const got = await session.run(ortFeeds);
-  const ortMs = performance.now() - t;
-  const m = await tf.loadGraphModel(tf.io.fromMemory({ modelTopology: a.modelTopology as never, weightSpecs: a.weightSpecs as never, weightData: a.weightData.slice().buffer }));
-  const tfFeeds: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(feeds)) tfFeeds[k] = tf.tensor(v.data, v.shape);
-  const names = report.outputs.map((o) => o.name);
-  t = performance.now();
-  const refs = (await m.executeAsync(tfFeeds, names)) as tf.Tensor | tf.Tensor[];
-  const tfMs = performance.now() - t;
-  const refList = Array.isArray(refs) ? refs : [refs];
-  let worst = 0;
-  names.forEach((name, i) => {
-    const ref = refList[i]!;
-    const out = got[name]!;
-    expect({ name, shape: Array.from(out.dims) }).toEqual({ name, shape: ref.shape });
-    const r = ref.dataSync();
-    const o = out.data as ArrayLike<number | bigint>;
-    let md = 0, mr = 0;
-    for (let j = 0; j < r.length; j++) {
-      md = Math.max(md, Math.abs(Number(o[j]) - r[j]!));
-      mr = Math.max(mr, Math.abs(r[j]!));
-    }
-    expect({ name, diff: md <= 1e-4 * mr || md === 0 }).toEqual({ name, diff: true });
-    worst = Math.max(worst, mr > 0 ? md / mr : md);
-  });
-  return { worst, ortMs, tfMs, convertMs, nodes: report.onnxNodes };
-}
+if (!ort) console.log('TensorFlow agreement tests skipped: onnxruntime-node (optional dependency) is not installed');
 
 /** A small CNN with the image-classification op set; weights optionally float16/uint8-quantized. */
 function cnn(quant?: 'float16' | 'uint8'): TfjsArtifacts {
@@ -223,39 +175,3 @@ describe('unsupported ops and bad input', () => {
   });
 });
 
-describe('nsfwjs@4.3.0 mobilenet_v2_mid (uint8 weights in JS-wrapped shards)', () => {
-  const pkg = fetchNpmPackage('nsfwjs', '4.3.0');
-  const run = ort && 'dir' in pkg ? it : it.skip;
-  if (!('dir' in pkg)) console.log(`nsfwjs test skipped: ${pkg.skip}`);
-  run('converts and agrees with TF.js on a seeded image', async () => {
-    const p = path.join((pkg as { dir: string }).dir, 'dist/models/mobilenet_v2_mid/model.min.js');
-    const a = loadTfjsArtifacts(p);
-    const { model, report } = convertTensorFlow(p, { inputs: [{ name: 'input', shape: [1, 224, 224, 3] }] });
-    expect(report.inputs).toEqual([{ name: 'input', dtype: 'float32', shape: [1, 224, 224, 3] }]);
-    expect(report.outputs).toEqual([{ name: 'Identity', dtype: 'float32', shape: [1, 5] }]);
-    // NCHW inside: one transpose at the input, none between the 52 convolutions.
-    const transposes = (model.graph?.node ?? []).filter((n) => n.opType === 'Transpose').length;
-    expect(transposes).toBe(1);
-    const r = await agree(a, { input: { data: seeded(224 * 224 * 3, 7, 0, 1), shape: [1, 224, 224, 3] } });
-    console.log(`nsfwjs mobilenet_v2_mid: convert ${report.convertMs.toFixed(0)} ms, ${report.onnxNodes} ONNX nodes, worst relative error ${r.worst.toExponential(2)}, onnxruntime ${r.ortMs.toFixed(0)} ms vs TF.js cpu ${r.tfMs.toFixed(0)} ms`);
-  });
-});
-
-describe('handtrackjs@0.1.5 ssd320fpnlite (base, fp16, int8): raw detection heads', () => {
-  const pkg = fetchNpmPackage('handtrackjs', '0.1.5');
-  const run = ort && 'dir' in pkg ? it : it.skip;
-  if (!('dir' in pkg)) console.log(`handtrackjs test skipped: ${pkg.skip}`);
-  // The graph's preprocessing is a TF1 while loop (map over the batch) that the converter does not handle yet;
-  // the network from the preprocessed image to the raw box encodings and class scores converts and is compared.
-  const FEED = 'StatefulPartitionedCall/map/TensorArrayV2Stack/TensorListStack';
-  for (const variant of ['base', 'fp16', 'int8']) {
-    run(`${variant}: raw heads agree with TF.js`, async () => {
-      const p = path.join((pkg as { dir: string }).dir, `models/webmodel/ssd320fpnlite/${variant}/model.json`);
-      const a = loadTfjsArtifacts(p);
-      const hw = 320;
-      const res = convertGraph(tfjsToGraph(a), { inputs: [{ name: FEED, shape: [1, hw, hw, 3] }], outputs: ['Identity_6:0', 'Identity_7:0'] });
-      const r = await agree(a, { [FEED]: { data: seeded(hw * hw * 3, 9, -1, 1), shape: [1, hw, hw, 3] } }, undefined, res);
-      console.log(`handtrackjs ssd320fpnlite/${variant}: ${res.report.onnxNodes} ONNX nodes, worst relative error ${r.worst.toExponential(2)}, onnxruntime ${r.ortMs.toFixed(0)} ms vs TF.js cpu ${r.tfMs.toFixed(0)} ms`);
-    });
-  }
-});
