@@ -12,9 +12,10 @@ import { tensorFromAttr } from './tensor';
 import { mathOps } from './ops/math';
 import { convOps } from './ops/conv';
 import { arrayOps } from './ops/array';
+import { detectionOps } from './ops/detection';
 import type { OpTable } from './ops/types';
 
-export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps };
+export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...detectionOps };
 /** Ops handled by the driver itself. */
 const DRIVER_OPS = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
 

@@ -102,6 +102,39 @@ describe('TF.js graph models → ONNX agree with TF.js', () => {
   });
 });
 
+describe('detection ops agree with TF.js', () => {
+  itOrt('NonMaxSuppressionV3/V4/V5, TopKV2, Where, Range, Conv2DBackpropInput, DepthToSpace', async () => {
+    const g = new GraphBuilder();
+    const N = 40;
+    const boxes = g.input('boxes', [N, 4]);
+    const scores = g.input('scores', [N]);
+    const x = g.input('x', [1, 4, 4, 8]);
+    const T = { T: A.type('DT_FLOAT') };
+    const maxOut = g.const('max_out', Int32Array.of(7), []);
+    const iou = g.const('iou', Float32Array.of(0.3), []);
+    const thr = g.const('thr', Float32Array.of(0.2), []);
+    const sigma = g.const('sigma', Float32Array.of(0), []);
+    g.op('nms3', 'NonMaxSuppressionV3', [boxes, scores, maxOut, iou, thr], T);
+    g.op('nms4', 'NonMaxSuppressionV4', [boxes, scores, maxOut, iou, thr], { ...T, pad_to_max_output_size: A.b(true) });
+    g.op('nms5', 'NonMaxSuppressionV5', [boxes, scores, maxOut, iou, thr, sigma], { ...T, pad_to_max_output_size: A.b(false) });
+    g.op('topk', 'TopKV2', [g.op('sq', 'Reshape', [scores, g.ints('r', [4, 10])], T), g.const('k', Int32Array.of(3), [])], { ...T, sorted: A.b(true) });
+    g.op('where', 'Where', [g.op('gt', 'Greater', [scores, g.const('half', Float32Array.of(0.5), [])], T)], { T: A.type('DT_BOOL') });
+    g.op('range', 'Range', [g.const('r0', Int32Array.of(2), []), g.const('r1', Int32Array.of(17), []), g.const('r2', Int32Array.of(4), [])], { Tidx: A.type('DT_INT32') });
+    const f = g.const('deconv_w', seeded(3 * 3 * 5 * 8, 31, -0.5, 0.5), [3, 3, 5, 8]);
+    g.op('deconv', 'Conv2DBackpropInput', [g.ints('in_sizes', [1, 8, 8, 5]), f, x], { ...T, strides: A.ints([1, 2, 2, 1]), padding: A.s('SAME'), data_format: A.s('NHWC'), dilations: A.ints([1, 1, 1, 1]) });
+    g.op('d2s', 'DepthToSpace', [x], { ...T, block_size: A.i(2), data_format: A.s('NHWC') });
+    // SpaceToDepth: TF.js has no kernel for it, so no oracle here.
+    const y1 = seeded(N, 41, 0, 0.8), x1 = seeded(N, 42, 0, 0.8), hh = seeded(N, 43, 0.05, 0.3), ww = seeded(N, 44, 0.05, 0.3);
+    const bx = new Float32Array(N * 4);
+    for (let i = 0; i < N; i++) bx.set([y1[i]!, x1[i]!, y1[i]! + hh[i]!, x1[i]! + ww[i]!], 4 * i);
+    const r = await agree(g.artifacts(), {
+      boxes: { data: bx, shape: [N, 4] }, scores: { data: seeded(N, 45), shape: [N] }, x: { data: seeded(128, 46, -1, 1), shape: [1, 4, 4, 8] },
+    // nms5:2 (valid_outputs) has no oracle: TF.js's NonMaxSuppressionV5 returns only indices and scores.
+    }, ['nms3', 'nms4', 'nms4:1', 'nms5', 'nms5:1', 'topk', 'topk:1', 'where', 'range', 'deconv', 'd2s']);
+    expect(r.worst).toBeLessThanOrEqual(1e-4);
+  });
+});
+
 describe('frozen GraphDef and SavedModel (written from the same weights) agree with TF.js', () => {
   let dir: string;
   beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-pb-')); });
