@@ -5,7 +5,10 @@
  * converted to ONNX and compared with TF.js (cpu backend) on seeded inputs: every output within
  * max|a−b| ≤ 1e-4 × max|ref|. Skips with one printed reason when the registry cannot be reached.
  */
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { writeFrozenGraph, writeSavedModel } from './helpers/tf-write';
 import { convertGraph, convertTensorFlow, loadTfjsArtifacts, tfjsToGraph } from '../../lib/tensorflow';
 import { agree, ort } from './helpers/tf-agree';
 import { fetchNpmPackage, seeded } from './helpers/tf-models';
@@ -23,8 +26,23 @@ describe('nsfwjs@4.3.0 mobilenet_v2_mid (uint8 weights in JS-wrapped shards)', (
     // NCHW inside: one transpose at the input, none between the 52 convolutions.
     const transposes = (model.graph?.node ?? []).filter((n) => n.opType === 'Transpose').length;
     expect(transposes).toBe(1);
-    const r = await agree(a, { input: { data: seeded(224 * 224 * 3, 7, 0, 1), shape: [1, 224, 224, 3] } });
-    console.log(`nsfwjs mobilenet_v2_mid: convert ${report.convertMs.toFixed(0)} ms, ${report.onnxNodes} ONNX nodes, worst relative error ${r.worst.toExponential(2)}, onnxruntime ${r.ortMs.toFixed(0)} ms vs TF.js cpu ${r.tfMs.toFixed(0)} ms`);
+    // The same weights written as a frozen GraphDef and as a SavedModel convert to the same function.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsfw-'));
+    try {
+      const shape = [{ name: 'input', shape: [1, 224, 224, 3] }];
+      writeFrozenGraph(a, path.join(dir, 'frozen.pb'));
+      const t0 = performance.now();
+      const pb = convertTensorFlow(path.join(dir, 'frozen.pb'), { inputs: shape, outputs: ['Identity'] });
+      const pbMs = performance.now() - t0;
+      writeSavedModel(a, path.join(dir, 'saved'), { images: 'input:0' }, { scores: 'Identity:0' });
+      const sm = convertTensorFlow(path.join(dir, 'saved'), { inputs: shape });
+      expect(sm.report.format).toBe('saved-model');
+      const r = await agree(a, { input: { data: seeded(224 * 224 * 3, 7, 0, 1), shape: [1, 224, 224, 3] } }, undefined, { model, report }, [{ model: pb }, { model: sm }]);
+      console.log(`nsfwjs as frozen .pb (${fs.statSync(path.join(dir, 'frozen.pb')).size} bytes): convert ${pbMs.toFixed(0)} ms`);
+      console.log(`nsfwjs mobilenet_v2_mid: convert ${report.convertMs.toFixed(0)} ms, ${report.onnxNodes} ONNX nodes, worst relative error ${r.worst.toExponential(2)}, onnxruntime ${r.ortMs.toFixed(0)} ms vs TF.js cpu ${r.tfMs.toFixed(0)} ms`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

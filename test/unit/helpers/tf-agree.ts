@@ -25,7 +25,17 @@ function tfReady(): Promise<unknown> {
 export interface Agreement { worst: number; ortMs: number; tfMs: number; convertMs: number; nodes: number }
 
 /** Runs artifacts in TF.js and converted in onnxruntime; asserts every output agrees; returns figures. */
-export async function agree(a: TfjsArtifacts, feeds: Record<string, { data: Float32Array | Int32Array; shape: number[] }>, outputs?: string[], converted?: ReturnType<typeof convertGraph>): Promise<Agreement> {
+/**
+ * `also`: further conversions of the same model (e.g. written as a frozen .pb or a SavedModel), compared with the
+ * same TF.js results; their outputs are matched by position.
+ */
+export async function agree(
+  a: TfjsArtifacts,
+  feeds: Record<string, { data: Float32Array | Int32Array; shape: number[] }>,
+  outputs?: string[],
+  converted?: ReturnType<typeof convertGraph>,
+  also: { model: ReturnType<typeof convertGraph>; feeds?: Record<string, string> }[] = [],
+): Promise<Agreement> {
   await tfReady();
   const t0 = performance.now();
   const { model, report } = converted ?? convertGraph(tfjsToGraph(a), outputs ? { outputs } : {});
@@ -59,6 +69,24 @@ export async function agree(a: TfjsArtifacts, feeds: Record<string, { data: Floa
     expect({ name, diff: md <= 1e-4 * mr || md === 0 }).toEqual({ name, diff: true });
     worst = Math.max(worst, mr > 0 ? md / mr : md);
   });
+  for (const other of also) {
+    const s2 = await ort!.InferenceSession.create(saveModel(other.model.model));
+    const f2: typeof ortFeeds = {};
+    for (const [k, v] of Object.entries(ortFeeds)) f2[other.feeds?.[k] ?? k] = v;
+    const got2 = await s2.run(f2);
+    other.model.report.outputs.forEach((o, i) => {
+      const r = refList[i]!.dataSync();
+      const d = got2[o.name]!.data as Float32Array;
+      expect(Array.from(got2[o.name]!.dims)).toEqual(refList[i]!.shape);
+      let md = 0, mr = 0;
+      for (let j = 0; j < r.length; j++) {
+        md = Math.max(md, Math.abs(d[j]! - r[j]!));
+        mr = Math.max(mr, Math.abs(r[j]!));
+      }
+      expect({ name: o.name, diff: md <= 1e-4 * mr || md === 0 }).toEqual({ name: o.name, diff: true });
+      worst = Math.max(worst, mr > 0 ? md / mr : md);
+    });
+  }
   return { worst, ortMs, tfMs, convertMs, nodes: report.onnxNodes };
 }
 
