@@ -128,18 +128,21 @@ export function elementCount(shape: number[]): number {
   return shape.reduce((a, d) => a * d, 1);
 }
 
-/** Converts IEEE half floats to float32. */
+let halfTable: Float32Array | undefined;
+
+/** Converts IEEE half floats to float32 (through a 65,536-entry table). */
 export function halfToFloat(h: Uint16Array): Float32Array {
-  const out = new Float32Array(h.length);
-  for (let i = 0; i < h.length; i++) {
-    const x = h[i]!;
-    const s = x & 0x8000 ? -1 : 1;
-    const e = (x >> 10) & 0x1f;
-    const m = x & 0x3ff;
-    if (e === 0) out[i] = s * m * 2 ** -24;
-    else if (e === 31) out[i] = m ? NaN : s * Infinity;
-    else out[i] = s * (1 + m / 1024) * 2 ** (e - 15);
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let x = 0; x < 65536; x++) {
+      const s = x & 0x8000 ? -1 : 1;
+      const e = (x >> 10) & 0x1f;
+      const m = x & 0x3ff;
+      halfTable[x] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
+    }
   }
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) out[i] = halfTable[h[i]!]!;
   return out;
 }
 

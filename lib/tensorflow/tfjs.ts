@@ -122,7 +122,11 @@ export function decodeWeights(specs: TfjsWeightSpec[], data: Uint8Array, what: s
         const scale = q.scale ?? 1;
         const min = q.min ?? 0;
         if (dtype === 'int32') t = { dtype, shape: s.shape, data: Int32Array.from(raw, (v) => Math.round(v * scale + min)) };
-        else t = { dtype: 'float32', shape: s.shape, data: Float32Array.from(raw, (v) => v * scale + min) };
+        else {
+          const f = new Float32Array(n);
+          for (let i = 0; i < n; i++) f[i] = raw[i]! * scale + min;
+          t = { dtype: 'float32', shape: s.shape, data: f };
+        }
       }
     } else {
       const es = dtype === 'bool' || dtype === 'uint8' || dtype === 'int8' ? 1 : dtype === 'float16' || dtype === 'int16' || dtype === 'uint16' ? 2 : dtype === 'int64' || dtype === 'float64' ? 8 : 4;
