@@ -103,7 +103,7 @@ describe('TF.js graph models → ONNX agree with TF.js', () => {
 });
 
 describe('detection ops agree with TF.js', () => {
-  itOrt('NonMaxSuppressionV3/V4/V5, TopKV2, Where, Range, Conv2DBackpropInput, DepthToSpace', async () => {
+  itOrt('NonMaxSuppressionV3/V4/V5, TopKV2, Where, Range, Conv2DBackpropInput, DepthToSpace, SpaceToBatchND/BatchToSpaceND', async () => {
     const g = new GraphBuilder();
     const N = 40;
     const boxes = g.input('boxes', [N, 4]);
@@ -124,13 +124,17 @@ describe('detection ops agree with TF.js', () => {
     g.op('deconv', 'Conv2DBackpropInput', [g.ints('in_sizes', [1, 8, 8, 5]), f, x], { ...T, strides: A.ints([1, 2, 2, 1]), padding: A.s('SAME'), data_format: A.s('NHWC'), dilations: A.ints([1, 1, 1, 1]) });
     g.op('d2s', 'DepthToSpace', [x], { ...T, block_size: A.i(2), data_format: A.s('NHWC') });
     // SpaceToDepth: TF.js has no kernel for it, so no oracle here.
+    // Dilated convolution as TF1 graphs spell it: SpaceToBatchND → Conv2D (VALID) → BatchToSpaceND.
+    const s2b = g.op('s2b', 'SpaceToBatchND', [x, g.ints('blk', [2, 2]), g.const('s2b_pad', Int32Array.from([2, 2, 2, 2]), [2, 2])], T);
+    const dconv = g.op('dconv', 'Conv2D', [s2b, g.const('dil_w', seeded(3 * 3 * 8 * 4, 47, -0.5, 0.5), [3, 3, 8, 4])], { ...T, strides: A.ints([1, 1, 1, 1]), padding: A.s('VALID'), data_format: A.s('NHWC'), dilations: A.ints([1, 1, 1, 1]) });
+    g.op('b2s', 'BatchToSpaceND', [dconv, g.ints('blk2', [2, 2]), g.const('b2s_crop', Int32Array.from([0, 0, 0, 0]), [2, 2])], T);
     const y1 = seeded(N, 41, 0, 0.8), x1 = seeded(N, 42, 0, 0.8), hh = seeded(N, 43, 0.05, 0.3), ww = seeded(N, 44, 0.05, 0.3);
     const bx = new Float32Array(N * 4);
     for (let i = 0; i < N; i++) bx.set([y1[i]!, x1[i]!, y1[i]! + hh[i]!, x1[i]! + ww[i]!], 4 * i);
     const r = await agree(g.artifacts(), {
       boxes: { data: bx, shape: [N, 4] }, scores: { data: seeded(N, 45), shape: [N] }, x: { data: seeded(128, 46, -1, 1), shape: [1, 4, 4, 8] },
     // nms5:2 (valid_outputs) has no oracle: TF.js's NonMaxSuppressionV5 returns only indices and scores.
-    }, ['nms3', 'nms4', 'nms4:1', 'nms5', 'nms5:1', 'topk', 'topk:1', 'where', 'range', 'deconv', 'd2s']);
+    }, ['nms3', 'nms4', 'nms4:1', 'nms5', 'nms5:1', 'topk', 'topk:1', 'where', 'range', 'deconv', 'd2s', 's2b', 'b2s']);
     expect(r.worst).toBeLessThanOrEqual(1e-4);
   });
 });

@@ -139,3 +139,42 @@ export const detectionOps: OpTable = {
   SpaceToDepth: spaceDepth('SpaceToDepth'),
   Conv2DBackpropInput: conv2dBackpropInput,
 };
+
+/** SpaceToBatchND for 4-D NHWC input and 2 block dimensions (dilated convolutions of TF1 graphs). */
+function spaceToBatch(c: Ctx, n: TfNode, ins: Value[]): Value[] {
+  const [x, bv, pv] = ins as [Value, Value, Value];
+  if (!bv.value || !pv.value) throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: SpaceToBatchND needs constant block_shape and paddings`);
+  const b = numbers(bv.value);
+  const p = numbers(pv.value);
+  const s = x.shape;
+  if (b.length !== 2 || !s || s.length !== 4 || s[1]! < 0 || s[2]! < 0 || s[3]! < 0) {
+    throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: SpaceToBatchND needs a 4-D input of known H, W, C and a 2-D block`);
+  }
+  const H = s[1]! + p[0]! + p[1]!, W = s[2]! + p[2]! + p[3]!, C = s[3]!;
+  const padded = c.node1('Pad', [c.ref(x), c.i64([0, p[0]!, p[2]!, 0, 0, p[1]!, p[3]!, 0])], { mode: 'constant' });
+  const r1 = c.node1('Reshape', [padded, c.i64([-1, H / b[0]!, b[0]!, W / b[1]!, b[1]!, C])]);
+  const t = c.node1('Transpose', [r1], { perm: [2, 4, 0, 1, 3, 5] });
+  const y = c.node1('Reshape', [t, c.i64([-1, H / b[0]!, W / b[1]!, C])]);
+  return [v(x.dtype, y, [s[0]! < 0 ? -1 : s[0]! * b[0]! * b[1]!, H / b[0]!, W / b[1]!, C])];
+}
+
+/** BatchToSpaceND, the inverse, for 4-D NHWC input and 2 block dimensions. */
+function batchToSpace(c: Ctx, n: TfNode, ins: Value[]): Value[] {
+  const [x, bv, cv] = ins as [Value, Value, Value];
+  if (!bv.value || !cv.value) throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: BatchToSpaceND needs constant block_shape and crops`);
+  const b = numbers(bv.value);
+  const cr = numbers(cv.value);
+  const s = x.shape;
+  if (b.length !== 2 || !s || s.length !== 4 || s[1]! < 0 || s[2]! < 0 || s[3]! < 0) {
+    throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: BatchToSpaceND needs a 4-D input of known H, W, C and a 2-D block`);
+  }
+  const h = s[1]!, w = s[2]!, C = s[3]!;
+  const r1 = c.node1('Reshape', [c.ref(x), c.i64([b[0]!, b[1]!, -1, h, w, C])]);
+  const t = c.node1('Transpose', [r1], { perm: [2, 3, 0, 4, 1, 5] });
+  const r2 = c.node1('Reshape', [t, c.i64([-1, h * b[0]!, w * b[1]!, C])]);
+  const H = h * b[0]! - cr[0]! - cr[1]!, W = w * b[1]! - cr[2]! - cr[3]!;
+  const y = c.node1('Slice', [r2, c.i64([cr[0]!, cr[2]!]), c.i64([cr[0]! + H, cr[2]! + W]), c.i64([1, 2])]);
+  return [v(x.dtype, y, [s[0]! < 0 ? -1 : s[0]! / (b[0]! * b[1]!), H, W, C])];
+}
+detectionOps.SpaceToBatchND = spaceToBatch;
+detectionOps.BatchToSpaceND = batchToSpace;

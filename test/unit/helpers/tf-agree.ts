@@ -51,7 +51,12 @@ export async function agree(
   for (const [k, v] of Object.entries(feeds)) tfFeeds[k] = tf.tensor(v.data, v.shape);
   const names = report.outputs.map((o) => o.name);
   t = performance.now();
-  const refs = (await m.executeAsync(tfFeeds, names)) as tf.Tensor | tf.Tensor[];
+  let refs: tf.Tensor | tf.Tensor[];
+  try {
+    refs = m.execute(tfFeeds, names);
+  } catch {
+    refs = (await m.executeAsync(tfFeeds, names)) as tf.Tensor | tf.Tensor[]; // graphs with dynamic ops (NMS, Where)
+  }
   const tfMs = performance.now() - t;
   const refList = Array.isArray(refs) ? refs : [refs];
   let worst = 0;
