@@ -204,6 +204,23 @@ describe('unsupported ops and bad input', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('corrupt or incomplete files: PARSE_ERROR / IO_ERROR, never a crash', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-bad-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'frozen.pb'), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]));
+      expect(() => convertTensorFlow(path.join(dir, 'frozen.pb'))).toThrow(expect.objectContaining({ code: 'PARSE_ERROR' }));
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [{ paths: ['missing.bin'], weights: [] }] }));
+      expect(() => convertTensorFlow(path.join(dir, 'model.json'))).toThrow(expect.objectContaining({ code: 'IO_ERROR' }));
+      fs.writeFileSync(path.join(dir, 'm2.json'), '{"format": "graph-model", "modelTopology": {');
+      expect(() => convertTensorFlow(path.join(dir, 'm2.json'))).toThrow(expect.objectContaining({ code: 'PARSE_ERROR' }));
+      fs.mkdirSync(path.join(dir, 'sm'));
+      fs.writeFileSync(path.join(dir, 'sm', 'saved_model.pb'), Buffer.from('not a protobuf at all'));
+      expect(() => convertTensorFlow(path.join(dir, 'sm'))).toThrow(expect.objectContaining({ name: 'TensorRTError' }));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads JS-wrapped literals without executing them', () => {
     expect(parseLiteral('{a:!0,b:!1,"c":[.5,-1e-3,"x\\"y"],d:null}', 't')).toEqual({ a: true, b: false, c: [0.5, -0.001, 'x"y'], d: null });
     const src = '!function(t){module.exports=t()}(function(){return {1:[function(t,e,a){e.exports="QUJD"},{}]}});';

@@ -20,7 +20,7 @@ function constNums(n: TfNode, v: Value | undefined, what: string): number[] {
 
 function rankOf(n: TfNode, v: Value): number {
   const r = v.shape?.length;
-  if (r === undefined) throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: ${n.op} on a tensor of unknown rank`);
+  if (r === undefined) throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: ${n.op} on a tensor of unknown rank (give the graph inputs' shapes: --inputs name:1x224x224x3)`);
   return r;
 }
 
