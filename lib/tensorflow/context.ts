@@ -6,7 +6,7 @@
  */
 import { onnx } from '../onnx';
 import { TensorRTError } from '../errors';
-import { elementCount, type TfData, type TfDType, type TfNode, type TfTensor } from './graph';
+import { elementCount, type TfData, type TfDType, type TfGraph, type TfNode, type TfTensor } from './graph';
 
 const AT = onnx.AttributeProto.AttributeType;
 const DT = onnx.TensorProto.DataType;
@@ -24,6 +24,10 @@ export interface Value {
   nchw?: string;
   /** Known contents (Const nodes and what folds from them). */
   value?: TfTensor;
+  /** An ONNX sequence of tensors of `dtype` (a TF TensorList). */
+  seq?: boolean;
+  /** A TF TensorList held as the stacked tensor itself (TensorListFromTensor, read-only in the graph). */
+  tlist?: boolean;
 }
 
 export type AttrSpec = number | number[] | string | { f: number } | { floats: number[] } | { t: onnx.ITensorProto } | { g: onnx.IGraphProto };
@@ -110,14 +114,28 @@ export function broadcastShapes(a?: number[], b?: number[]): number[] | undefine
 
 export class Ctx {
   readonly nodes: onnx.NodeProto[] = [];
-  readonly initializers: onnx.TensorProto[] = [];
-  private readonly used = new Set<string>();
-  private readonly constCache = new Map<string, string>();
+  readonly initializers: onnx.TensorProto[];
+  private readonly used: Set<string>;
+  private readonly constCache: Map<string, string>;
   /** The TF node being converted (names of emitted ONNX nodes derive from it). */
   current?: TfNode;
+  /** The graph being converted and the op counts of the report (for ops that convert sub-graphs: loops). */
+  env?: { graph: TfGraph; report: { ops: Record<string, number> } };
 
-  constructor(readonly opset: number, reserved: Iterable<string>) {
+  constructor(readonly opset: number, reserved: Iterable<string>, parent?: Ctx) {
+    // A child context (a Loop body) emits its own nodes but shares names and initializers with its parent: ONNX
+    // subgraphs see the outer scope's values.
+    this.used = parent ? parent.used : new Set<string>();
+    this.initializers = parent ? parent.initializers : [];
+    this.constCache = parent ? parent.constCache : new Map<string, string>();
     for (const r of reserved) this.used.add(r);
+  }
+
+  child(): Ctx {
+    const c = new Ctx(this.opset, [], this);
+    if (this.current) c.current = this.current;
+    if (this.env) c.env = this.env;
+    return c;
   }
 
   unique(base: string): string {

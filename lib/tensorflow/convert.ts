@@ -13,14 +13,16 @@ import { mathOps } from './ops/math';
 import { convOps } from './ops/conv';
 import { arrayOps } from './ops/array';
 import { detectionOps } from './ops/detection';
+import { collapseWhileLoops, controlOps, loopMembers } from './control';
 import type { OpTable } from './ops/types';
 
-export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...detectionOps };
+export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...detectionOps, ...controlOps };
 /** Ops handled by the driver itself. */
 const DRIVER_OPS = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
 
 export function supportedOps(): string[] {
-  return [...new Set([...Object.keys(OPS), ...DRIVER_OPS])].sort();
+  const loop = ['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond'];
+  return [...new Set([...Object.keys(OPS).filter((o) => !o.startsWith('_Tf')), ...DRIVER_OPS, ...loop])].sort();
 }
 
 export interface ConvertOptions {
@@ -62,8 +64,15 @@ function valueInfo(name: string, dtype: TfDType, shape: number[] | undefined): o
   return onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType }) });
 }
 
-export function convertGraph(graph: TfGraph, options: ConvertOptions = {}): { model: onnx.ModelProto; report: ConvertReport } {
+export function convertGraph(original: TfGraph, options: ConvertOptions = {}): { model: onnx.ModelProto; report: ConvertReport } {
   const t0 = performance.now();
+  let graph = original;
+  try {
+    graph = collapseWhileLoops(original);
+  } catch (e) {
+    // A loop shape not handled (nested, tf.cond): its ops are listed as unsupported below.
+    if (!(e instanceof TensorRTError)) throw e;
+  }
   const opset = options.opset ?? 13;
   if (!Number.isInteger(opset) || opset < 13 || opset > 21) throw new TensorRTError('INVALID_ARGUMENT', `opset ${opset} not supported (13..21)`);
   const byName = new Map<string, TfNode>();
@@ -107,7 +116,7 @@ export function convertGraph(graph: TfGraph, options: ConvertOptions = {}): { mo
   }
   // Unsupported ops, all at once.
   const missing = new Map<string, { count: number; node: string }>();
-  for (const n of reachable) {
+  for (const n of reachable.flatMap((r) => [r, ...loopMembers(r)])) {
     if (inputOverride.has(n.name) || DRIVER_OPS.has(n.op) || OPS[n.op]) continue;
     const m = missing.get(n.op);
     if (m) m.count++;
@@ -151,13 +160,19 @@ export function convertGraph(graph: TfGraph, options: ConvertOptions = {}): { mo
   }
   const reserved = new Set<string>(outputs);
   const ctx = new Ctx(opset, reserved);
+  ctx.env = { graph, report: { ops: {} } };
   const values = new Map<string, Value>();
   const inputsInfo: onnx.ValueInfoProto[] = [];
   const report: ConvertReport = { format: graph.format, ops: {}, tfNodes: order.length, onnxNodes: 0, inputs: [], outputs: [], opset, convertMs: 0 };
+  ctx.env.report = report;
   const sigShape = new Map<string, { dtype?: TfDType; shape?: number[] }>();
   for (const i of graph.inputs ?? []) sigShape.set(parseInput(i.name).node, i);
 
   for (const n of order) {
+    if (!(inputOverride.has(n.name) || n.op === 'Placeholder' || n.op === 'PlaceholderWithDefault')) {
+      convertNodes(ctx, [n], values, graph, report);
+      continue;
+    }
     ctx.current = n;
     report.ops[n.op] = (report.ops[n.op] ?? 0) + 1;
     if (inputOverride.has(n.name) || n.op === 'Placeholder' || n.op === 'PlaceholderWithDefault') {
@@ -177,6 +192,35 @@ export function convertGraph(graph: TfGraph, options: ConvertOptions = {}): { mo
       report.inputs.push({ name, dtype, shape: (shape ?? []).map((d) => (d >= 0 ? d : -1)) });
       continue;
     }
+  }
+  ctx.current = undefined;
+  const outputsInfo: onnx.ValueInfoProto[] = [];
+  for (const o of outputs) {
+    const v = values.get(o);
+    if (!v) throw new TensorRTError('INVALID_ARGUMENT', `output ${o} was not produced`);
+    const src = ctx.ref(v);
+    ctx.nodes.push(onnx.NodeProto.create({ name: `${o}/output`, opType: 'Identity', input: [src], output: [o] }));
+    outputsInfo.push(valueInfo(o, v.dtype, v.shape));
+    report.outputs.push({ name: o, dtype: v.dtype, shape: (v.shape ?? []).map((d) => (d >= 0 ? d : -1)) });
+  }
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'tensorrt-node',
+    producerVersion: 'tensorflow-converter',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: opset })],
+    graph: onnx.GraphProto.create({ name: 'tensorflow', node: ctx.nodes, initializer: ctx.initializers, input: inputsInfo, output: outputsInfo }),
+  });
+  report.onnxNodes = ctx.nodes.length;
+  report.tfNodes = Object.values(report.ops).reduce((a, k) => a + k, 0);
+  report.convertMs = performance.now() - t0;
+  return { model, report };
+}
+
+/** Converts TF nodes (in topological order) into `ctx`, reading and writing TF tensor values in `values`. */
+export function convertNodes(ctx: Ctx, nodes: TfNode[], values: Map<string, Value>, graph: TfGraph, report: ConvertReport): void {
+  for (const n of nodes) {
+    ctx.current = n;
+    if (!n.op.startsWith('_Tf')) report.ops[n.op] = (report.ops[n.op] ?? 0) + 1; // a loop counts its own ops
     if (n.op === 'Const') {
       const t: TfTensor | undefined = graph.weights.get(n.name) ?? tensorFromAttr(n.attr.value?.tensor, n.name);
       if (!t) throw new TensorRTError('PARSE_ERROR', `Const ${n.name} has no value (missing from the weights)`);
@@ -198,24 +242,4 @@ export function convertGraph(graph: TfGraph, options: ConvertOptions = {}): { mo
     }
     outs.forEach((v, i) => values.set(tensorName(n.name, i), v));
   }
-  ctx.current = undefined;
-  const outputsInfo: onnx.ValueInfoProto[] = [];
-  for (const o of outputs) {
-    const v = values.get(o);
-    if (!v) throw new TensorRTError('INVALID_ARGUMENT', `output ${o} was not produced`);
-    const src = ctx.ref(v);
-    ctx.nodes.push(onnx.NodeProto.create({ name: `${o}/output`, opType: 'Identity', input: [src], output: [o] }));
-    outputsInfo.push(valueInfo(o, v.dtype, v.shape));
-    report.outputs.push({ name: o, dtype: v.dtype, shape: (v.shape ?? []).map((d) => (d >= 0 ? d : -1)) });
-  }
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'tensorrt-node',
-    producerVersion: 'tensorflow-converter',
-    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: opset })],
-    graph: onnx.GraphProto.create({ name: 'tensorflow', node: ctx.nodes, initializer: ctx.initializers, input: inputsInfo, output: outputsInfo }),
-  });
-  report.onnxNodes = ctx.nodes.length;
-  report.convertMs = performance.now() - t0;
-  return { model, report };
 }

@@ -9,7 +9,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { writeFrozenGraph, writeSavedModel } from './helpers/tf-write';
-import { convertGraph, convertTensorFlow, loadTfjsArtifacts, tfjsToGraph } from '../../lib/tensorflow';
+import * as tf from '@tensorflow/tfjs';
+import { saveModel } from '../../lib/onnx';
+import { convertTensorFlow, loadTfjsArtifacts } from '../../lib/tensorflow';
 import { agree, ort } from './helpers/tf-agree';
 import { fetchNpmPackage, seeded } from './helpers/tf-models';
 
@@ -46,21 +48,74 @@ describe('nsfwjs@4.3.0 mobilenet_v2_mid (uint8 weights in JS-wrapped shards)', (
   });
 });
 
-describe('handtrackjs@0.1.5 ssd320fpnlite (base, fp16, int8): raw detection heads', () => {
+describe('handtrackjs@0.1.5 ssd320fpnlite (base, fp16, int8): whole detector with its while loop and NMS', () => {
   const pkg = fetchNpmPackage('handtrackjs', '0.1.5');
   const run = ort && 'dir' in pkg ? it : it.skip;
   if (!('dir' in pkg)) console.log(`handtrackjs test skipped: ${pkg.skip}`);
-  // The graph's preprocessing is a TF1 while loop (map over the batch) that the converter does not handle yet;
-  // the network from the preprocessed image to the raw box encodings and class scores converts and is compared.
-  const FEED = 'StatefulPartitionedCall/map/TensorArrayV2Stack/TensorListStack';
+  // Outputs (the model's signature): Identity_6 raw box encodings, Identity_7 raw class scores (compared strictly);
+  // Identity_1 boxes, Identity_4 scores, Identity_2 classes, Identity_5 number of detections (post-NMS: compared as
+  // a set of boxes), Identity anchor indices and Identity_3 per-class scores of the detections.
   for (const variant of ['base', 'fp16', 'int8']) {
-    run(`${variant}: raw heads agree with TF.js`, async () => {
+    run(`${variant}: raw heads agree strictly, post-NMS detections as box sets`, async () => {
       const p = path.join((pkg as { dir: string }).dir, `models/webmodel/ssd320fpnlite/${variant}/model.json`);
       const a = loadTfjsArtifacts(p);
-      const hw = 320;
-      const res = convertGraph(tfjsToGraph(a), { inputs: [{ name: FEED, shape: [1, hw, hw, 3] }], outputs: ['Identity_6:0', 'Identity_7:0'] });
-      const r = await agree(a, { [FEED]: { data: seeded(hw * hw * 3, 9, -1, 1), shape: [1, hw, hw, 3] } }, undefined, res);
-      console.log(`handtrackjs ssd320fpnlite/${variant}: ${res.report.onnxNodes} ONNX nodes, worst relative error ${r.worst.toExponential(2)}, onnxruntime ${r.ortMs.toFixed(0)} ms vs TF.js cpu ${r.tfMs.toFixed(0)} ms`);
+      const [H, W] = [240, 320];
+      const t0 = performance.now();
+      const { model, report } = convertTensorFlow(p, { inputs: [{ name: 'input_tensor', shape: [1, H, W, 3] }] });
+      const convertMs = performance.now() - t0;
+      expect(report.ops.LoopCond).toBe(1);
+      expect(model.graph!.node!.some((n) => n.opType === 'Loop')).toBe(true);
+      const img = Uint8Array.from(seeded(H * W * 3, 5, 0, 256), (v) => Math.floor(v));
+      const session = await ort!.InferenceSession.create(saveModel(model));
+      let t = performance.now();
+      const got = await session.run({ input_tensor: new ort!.Tensor('uint8', img, [1, H, W, 3]) });
+      const ortMs = performance.now() - t;
+      const ref = await runTfjs(a, { input_tensor: tf.tensor(Int32Array.from(img), [1, H, W, 3], 'int32') }, report.outputs.map((o) => o.name));
+      const data = (k: string) => Array.from(got[k]!.data as Float32Array);
+      let worst = 0;
+      for (const k of ['Identity_6', 'Identity_7']) {
+        expect(Array.from(got[k]!.dims)).toEqual(ref.out[k]!.shape);
+        worst = Math.max(worst, relErr(data(k), ref.out[k]!.data));
+      }
+      expect(worst).toBeLessThanOrEqual(1e-4);
+      // Post-NMS: the detections clearly above the cut-off score must be the same set (class, score, box).
+      const dets = (boxes: number[], scores: number[], classes: number[], n: number) =>
+        Array.from({ length: n }, (_v, i) => ({ cls: classes[i]!, score: scores[i]!, box: boxes.slice(4 * i, 4 * i + 4) }));
+      const n1 = data('Identity_5')[0]!;
+      const n2 = ref.out.Identity_5!.data[0]!;
+      expect(n1).toBe(n2);
+      const mine = dets(data('Identity_1'), data('Identity_4'), data('Identity_2'), n1);
+      const theirs = dets(ref.out.Identity_1!.data, ref.out.Identity_4!.data, ref.out.Identity_2!.data, n2);
+      const top = Math.max(...theirs.map((d) => d.score));
+      const cut = Math.min(...theirs.map((d) => d.score)) + 1e-4 * top;
+      const clear = (ds: typeof mine) => ds.filter((d) => d.score > cut);
+      expect(clear(mine).length).toBe(clear(theirs).length);
+      for (const d of clear(mine)) {
+        const match = theirs.find((e) => e.cls === d.cls && Math.abs(e.score - d.score) <= 1e-4 * top && e.box.every((v, j) => Math.abs(v - d.box[j]!) <= 1e-4));
+        expect({ detection: d, matched: match !== undefined }).toEqual({ detection: d, matched: true });
+      }
+      console.log(`handtrackjs ssd320fpnlite/${variant} (whole graph): ${report.tfNodes} TF nodes → ${report.onnxNodes} ONNX nodes, convert ${convertMs.toFixed(0)} ms, raw heads worst relative error ${worst.toExponential(2)}, ${clear(mine).length} of ${n1} detections matched as a set, onnxruntime ${ortMs.toFixed(0)} ms vs TF.js cpu ${ref.ms.toFixed(0)} ms`);
+      t = performance.now();
     });
   }
 });
+
+function relErr(a: number[], r: number[]): number {
+  let md = 0, mr = 0;
+  for (let i = 0; i < r.length; i++) {
+    md = Math.max(md, Math.abs(a[i]! - r[i]!));
+    mr = Math.max(mr, Math.abs(r[i]!));
+  }
+  return mr > 0 ? md / mr : md;
+}
+
+async function runTfjs(a: ReturnType<typeof loadTfjsArtifacts>, feeds: Record<string, tf.Tensor>, names: string[]): Promise<{ out: Record<string, { shape: number[]; data: number[] }>; ms: number }> {
+  await tf.setBackend('cpu');
+  const m = await tf.loadGraphModel(tf.io.fromMemory({ modelTopology: a.modelTopology as never, weightSpecs: a.weightSpecs as never, weightData: a.weightData.slice().buffer }));
+  const t = performance.now();
+  const res = (await m.executeAsync(feeds, names)) as tf.Tensor[];
+  const ms = performance.now() - t;
+  const out: Record<string, { shape: number[]; data: number[] }> = {};
+  names.forEach((k, i) => { out[k] = { shape: res[i]!.shape, data: Array.from(res[i]!.dataSync()) }; });
+  return { out, ms };
+}

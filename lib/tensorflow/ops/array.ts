@@ -244,6 +244,17 @@ export const arrayOps: OpTable = {
   SplitV: (c, n, ins) => split(c, n, ins[0]!, ins[2], constNums(n, ins[1], 'size_splits'), attrInt(n, 'num_split', 1)),
   Slice: (c, n, ins) => {
     const x = ins[0]!;
+    if (!ins[1]!.value || !ins[2]!.value) {
+      // Computed begin/size: end = begin + size, or the end of the axis where size is −1.
+      const r = ins[1]!.shape?.[0] ?? x.shape?.length;
+      if (r === undefined || r < 0) throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: Slice with computed begin/size of unknown length`);
+      const b = c.int64(ins[1]!);
+      const sz = c.int64(ins[2]!);
+      const e = c.node1('Where', [c.node1('Less', [sz, c.i64([0], true)]), c.i64([BIG], true), c.node1('Add', [b, sz])]);
+      const axes = Array.from({ length: r }, (_v, i) => i);
+      const shape = ins[2]!.value ? numbers(ins[2]!.value) : new Array<number>(r).fill(-1);
+      return [out(x.dtype, c.node1('Slice', [c.ref(x), b, e, c.i64(axes)]), shape.map((d) => (d < 0 ? -1 : d)))];
+    }
     const begin = constNums(n, ins[1], 'begin');
     const size = constNums(n, ins[2], 'size');
     const ends = begin.map((b, i) => (size[i]! < 0 ? BIG : b + size[i]!));
@@ -271,7 +282,7 @@ export const arrayOps: OpTable = {
   Fill: (c, _n, ins) => {
     const dims = ins[0]!;
     const v = ins[1]!;
-    const shape = dims.value ? numbers(dims.value) : undefined;
+    const shape = dims.value ? numbers(dims.value) : dims.shape?.length === 1 && dims.shape[0]! >= 0 ? new Array<number>(dims.shape[0]!).fill(-1) : undefined;
     return [out(v.dtype, c.node1('Expand', [c.ref(v), c.int64(dims)]), shape)];
   },
   ZerosLike: (c, _n, ins) => [out(ins[0]!.dtype, c.node1('Mul', [c.ref(ins[0]!), c.scalar(0, ins[0]!.dtype)]), ins[0]!.shape)],
@@ -302,6 +313,13 @@ export const arrayOps: OpTable = {
 function pad(mode: string) {
   return (c: Ctx, n: TfNode, ins: Value[]): Value[] => {
     const x = ins[0]!;
+    if (!ins[1]!.value && mode !== 'mirror') {
+      // Computed paddings [rank, 2] → ONNX pads [begins..., ends...].
+      const pads = c.node1('Reshape', [c.node1('Transpose', [c.int64(ins[1]!)], { perm: [1, 0] }), c.i64([-1])]);
+      const inputs = [c.ref(x), pads];
+      if (ins[2]) inputs.push(c.ref(ins[2]));
+      return [out(x.dtype, c.node1('Pad', inputs, { mode: 'constant' }), x.shape?.map(() => -1))];
+    }
     const p = constNums(n, ins[1], 'paddings');
     const r = p.length / 2;
     let m = mode;
