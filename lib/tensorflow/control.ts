@@ -12,7 +12,7 @@
  */
 import { onnx } from '../onnx';
 import { TensorRTError } from '../errors';
-import { attrBool, attrStr, attrType, parseInput, tensorName, type TfGraph, type TfNode } from './graph';
+import { attrBool, attrShape, attrStr, attrType, parseInput, tensorName, type TfGraph, type TfNode } from './graph';
 import { numbers, onnxType, type Ctx, type Value } from './context';
 import type { OpTable } from './ops/types';
 
@@ -296,4 +296,53 @@ export const controlOps: OpTable = {
     const len = ins[0]!.tlist ? c.node1('Squeeze', [c.node1('Slice', [c.node1('Shape', [c.ref(ins[0]!)]), c.i64([0]), c.i64([1])]), c.i64([0])]) : c.node1('SequenceLength', [c.ref(ins[0]!)]);
     return [{ dtype: 'int32', shape: [], nhwc: c.node1('Cast', [len], { to: DT.INT32 }) }];
   },
+};
+
+// TF1 TensorArrays (TensorArrayV3 family): the array's state travels in its `flow` tensor, which is what TF threads
+// through loops; here the flow value IS the array (an ONNX sequence, or the tensor itself after a Scatter of a
+// whole tensor), and the handle is a placeholder scalar. Writes append; Gather stacks the whole array.
+function flowOf(ins: Value[]): Value {
+  return ins[ins.length - 1]!;
+}
+controlOps.TensorArrayV3 = (c, n) => {
+  const dt = attrType(n, 'dtype') ?? 'float32';
+  const handle: Value = { dtype: 'float32', shape: [], value: { dtype: 'float32', shape: [], data: Float32Array.of(0) } };
+  return [handle, { dtype: dt, seq: true, nhwc: c.node1('SequenceEmpty', [], { dtype: onnxType(dt) }) }];
+};
+controlOps.TensorArrayScatterV3 = (_c, n, ins) => {
+  // Scatter of a whole tensor along axis 0 (TensorArray.unstack: indices = range(n)).
+  const idx = ins[1]!;
+  if (idx.value) {
+    const v = numbers(idx.value);
+    if (!v.every((x, i) => x === i)) throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: TensorArrayScatterV3 with indices other than 0..n-1`);
+  }
+  return [{ ...ins[2]!, tlist: true }];
+};
+controlOps.TensorArrayReadV3 = (c, _n, ins) => {
+  const list = flowOf(ins);
+  const idx = ins[1]!.shape && ins[1]!.shape.length === 0 ? c.ref(ins[1]!) : c.node1('Reshape', [c.ref(ins[1]!), c.i64([])]);
+  const v: Value = { dtype: list.dtype, nhwc: list.tlist ? c.node1('Gather', [c.ref(list), idx], { axis: 0 }) : c.node1('SequenceAt', [c.ref(list), idx]) };
+  if (list.tlist && list.shape) v.shape = list.shape.slice(1);
+  const es = attrShape(_n.attr.element_shape);
+  if (!v.shape && es) v.shape = es;
+  return [v];
+};
+controlOps.TensorArrayWriteV3 = (c, n, ins) => {
+  const list = flowOf(ins);
+  if (list.tlist) throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: TensorArrayWriteV3 into an array made by Scatter`);
+  return [{ dtype: list.dtype, seq: true, nhwc: c.node1('SequenceInsert', [c.ref(list), c.ref(ins[2]!), c.ref(ins[1]!)]) }];
+};
+controlOps.TensorArrayGatherV3 = (c, n, ins) => {
+  // Gather of every element (TensorArray.stack: indices = range(size)).
+  const list = flowOf(ins);
+  if (list.tlist) return [{ ...list, tlist: false }];
+  const v: Value = { dtype: list.dtype, nhwc: c.node1('ConcatFromSequence', [c.ref(list)], { axis: 0, new_axis: 1 }) };
+  const es = attrShape(n.attr.element_shape);
+  if (es) v.shape = [-1, ...es];
+  return [v];
+};
+controlOps.TensorArraySizeV3 = (c, _n, ins) => {
+  const list = flowOf(ins);
+  const len = list.tlist ? c.node1('Squeeze', [c.node1('Slice', [c.node1('Shape', [c.ref(list)]), c.i64([0]), c.i64([1])]), c.i64([0])]) : c.node1('SequenceLength', [c.ref(list)]);
+  return [{ dtype: 'int32', shape: [], nhwc: c.node1('Cast', [len], { to: DT.INT32 }) }];
 };

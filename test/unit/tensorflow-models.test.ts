@@ -100,6 +100,42 @@ describe('handtrackjs@0.1.5 ssd320fpnlite (base, fp16, int8): whole detector wit
   }
 });
 
+describe('handtrackjs@0.1.5 ssdlitemobilenetv2: binary GraphDef + weights manifest with TF1 while loop and TensorArrayV3', () => {
+  const pkg = fetchNpmPackage('handtrackjs', '0.1.5');
+  const run = ort && 'dir' in pkg ? it : it.skip;
+  run('converts; its raw heads agree with TF.js', async () => {
+    const dir = path.join((pkg as { dir: string }).dir, 'models/web/ssdlitemobilenetv2');
+    const pb = path.join(dir, 'tensorflowjs_model.pb');
+    const [H, W] = [240, 320];
+    const t0 = performance.now();
+    const { model, report } = convertTensorFlow(pb, { inputs: [{ name: 'image_tensor', shape: [1, H, W, 3] }] });
+    const convertMs = performance.now() - t0;
+    expect(report.ops.TensorArrayV3).toBe(2);
+    expect(report.outputs.map((o) => o.name)).toEqual(['Postprocessor/Slice', 'Postprocessor/ExpandDims_1']);
+    // TF.js 4 no longer loads .pb files: it runs the same GraphDef given as model.json topology (decoded by the
+    // converter's protobuf schema) with the package's own weights manifest and shards.
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'weights_manifest.json'), 'utf8')) as { paths: string[]; weights: never[] }[];
+    const shards = Buffer.concat(manifest.flatMap((g) => g.paths.map((s) => fs.readFileSync(path.join(dir, s)))));
+    const { readTensorFlowGraph } = await import('../../lib/tensorflow');
+    const g = readTensorFlowGraph(pb);
+    const a = { modelTopology: { node: g.nodes, versions: { producer: 27, minConsumer: 0 } }, weightSpecs: manifest.flatMap((m) => m.weights), weightData: new Uint8Array(shards) } as unknown as ReturnType<typeof loadTfjsArtifacts>;
+    const img = Uint8Array.from(seeded(H * W * 3, 6, 0, 256), (v) => Math.floor(v));
+    const session = await ort!.InferenceSession.create(saveModel(model));
+    const t = performance.now();
+    const got = await session.run({ image_tensor: new ort!.Tensor('uint8', img, [1, H, W, 3]) });
+    const ortMs = performance.now() - t;
+    const names = report.outputs.map((o) => o.name);
+    const ref = await runTfjs(a, { image_tensor: tf.tensor(Int32Array.from(img), [1, H, W, 3], 'int32') }, names);
+    let worst = 0;
+    for (const k of names) {
+      expect(Array.from(got[k]!.dims)).toEqual(ref.out[k]!.shape);
+      worst = Math.max(worst, relErr(Array.from(got[k]!.data as Float32Array), ref.out[k]!.data));
+    }
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    console.log(`handtrackjs ssdlitemobilenetv2 (.pb + manifest, ${(fs.statSync(pb).size / 1e6).toFixed(1)} MB graph): ${report.tfNodes} TF nodes → ${report.onnxNodes} ONNX nodes, convert ${convertMs.toFixed(0)} ms, worst relative error ${worst.toExponential(2)}, onnxruntime ${ortMs.toFixed(0)} ms vs TF.js cpu ${ref.ms.toFixed(0)} ms`);
+  });
+});
+
 function relErr(a: number[], r: number[]): number {
   let md = 0, mr = 0;
   for (let i = 0; i < r.length; i++) {
