@@ -18,6 +18,10 @@ const models = [
   ['nsfwjs inception_v3 (JS-wrapped)', 'nsfwjs-4.3.0/package/dist/models/inception_v3/model.min.js', { inputs: [{ name: 'input_1', shape: [1, 299, 299, 3] }] }],
   ...['base', 'fp16', 'int8'].map((v) => [`handtrackjs ssd320fpnlite/${v} (to raw heads)`, `handtrackjs-0.1.5/package/models/webmodel/ssd320fpnlite/${v}/model.json`,
     { inputs: [{ name: 'StatefulPartitionedCall/map/TensorArrayV2Stack/TensorListStack', shape: [1, 320, 320, 3] }], outputs: ['Identity_6:0', 'Identity_7:0'] }]),
+  ...['base', 'fp16', 'int8'].map((v) => [`handtrackjs ssd320fpnlite/${v} (whole detector: while loop, NMS)`, `handtrackjs-0.1.5/package/models/webmodel/ssd320fpnlite/${v}/model.json`,
+    { inputs: [{ name: 'input_tensor', shape: [1, 240, 320, 3] }] }]),
+  ['handtrackjs ssdlitemobilenetv2 (GraphDef .pb + weights manifest, TF1 loop)', 'handtrackjs-0.1.5/package/models/web/ssdlitemobilenetv2/tensorflowjs_model.pb',
+    { inputs: [{ name: 'image_tensor', shape: [1, 240, 320, 3] }] }],
 ];
 function bytesOf(p) {
   const d = path.dirname(p);
