@@ -1,4 +1,6 @@
 /**
+ * @jest-environment ./test/unit/quantize.environment.js
+ *
  * `tensorrt-node convert` and the TensorFlow hooks of `inspect`: a TF.js graph model written to disk (model.json +
  * binary shard) converts to a loadable ONNX file; an unsupported model exits 1 listing its ops and writes nothing.
  */
@@ -10,6 +12,7 @@ import { parseTfInputs } from '../../lib/cli/convert';
 import { loadModel, modelInfo } from '../../lib/onnx';
 import { A, GraphBuilder } from './helpers/tf-graph';
 import { seeded } from './helpers/tf-models';
+import { writeNpyFile } from '../../lib/npy';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -85,4 +88,25 @@ test('inspect takes a TF.js model directly (converted in memory)', async () => {
 
 test('--inputs parsing', () => {
   expect(parseTfInputs('a:1x224x224x3,b,c:0:?x3')).toEqual([{ name: 'a', shape: [1, 224, 224, 3] }, { name: 'b' }, { name: 'c:0', shape: [-1, 3] }]);
+});
+
+let hasOrt = true;
+try {
+  require.resolve('onnxruntime-node');
+} catch {
+  hasOrt = false;
+  console.log('convert → quantize test skipped: onnxruntime-node (optional dependency) is not installed');
+}
+(hasOrt ? test : test.skip)('quantize takes a TF.js model directly (converted in memory), Q/DQ around its convolution', async () => {
+  const m = writeModel(dir, small());
+  fs.mkdirSync(path.join(dir, 'calib'));
+  for (let i = 0; i < 3; i++) writeNpyFile(path.join(dir, 'calib', `b${i}.npy`), { dtype: 'float32', shape: [1, 8, 8, 3], data: seeded(192, 50 + i, -1, 1) });
+  const o = path.join(dir, 'q.onnx');
+  const r = await cli(['quantize', m, '--calib', path.join(dir, 'calib'), '-o', o, '--method', 'minmax', '--json']);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  const info = modelInfo(loadModel(o));
+  expect(info.inputs).toEqual([{ name: 'images', dtype: 'float32', shape: ['N', 8, 8, 3] }]);
+  expect(info.opTypeHistogram.QuantizeLinear).toBeGreaterThan(0);
+  expect(info.opTypeHistogram.Conv).toBe(1);
 });
