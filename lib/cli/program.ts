@@ -16,6 +16,8 @@ import { registerInfo } from './info';
 import { registerInspect } from './inspect';
 import { registerQuantize } from './quantize';
 import { registerRun } from './run';
+import { registerServe } from './serve';
+import { registerExportTriton } from './export-triton';
 
 /** tensorrt-node's version, from its package.json. */
 export function packageVersion(): string {
@@ -34,6 +36,7 @@ Examples:
   tensorrt-node run model.engine --input input=image.npy --output-dir out/
   tensorrt-node bench model.engine --shapes input:8x3x224x224 --iterations 200 --streams 2
   tensorrt-node inspect model.engine --json
+  tensorrt-node serve models/ --port 8501
   tensorrt-node convert model.json -o model.onnx --inputs input:1x224x224x3
 
 Exit codes: 0 success, 1 user error (bad arguments or files, TensorRT or GPU missing), 2 internal failure.
@@ -67,6 +70,8 @@ export function createProgram(out: CliIo): Command {
   registerInspect(program);
   registerInfo(program, packageVersion());
   registerQuantize(program);
+  registerServe(program, packageVersion());
+  registerExportTriton(program);
   registerConvert(program);
   return program;
 }
