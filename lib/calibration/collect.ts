@@ -119,6 +119,12 @@ export interface CollectOptions {
   inputShapes?: Record<string, number[]>;
   onBatch?(e: { batch: number; samples: number }): void;
   signal?: AbortSignal;
+  /**
+   * Overlap the runner's work on batch i+1 with the histogram updates of batch i (default true): the runner
+   * (onnxruntime's own threads, or the GPU) and the JS thread then work at the same time, so a 2-core machine uses
+   * both cores.
+   */
+  pipeline?: boolean;
   /** Keep copies of the first `keep` batches (for an accuracy check afterwards). Default 0. */
   keep?: number;
 }
@@ -131,6 +137,19 @@ export interface CollectResult {
   samples: number;
   /** Copies of the first `options.keep` batches. */
   kept: ShapedBatch[];
+  /** NaN / infinite values found in the calibration data itself, per input: values and batches holding any. */
+  inputNonFinite: Map<string, { values: number; batches: number }>;
+}
+
+/** Number of NaN / infinite values in an array. */
+export function countNonFinite(data: ArrayLike<number>): number {
+  let bad = 0;
+  const n = data.length;
+  for (let i = 0; i < n; i++) {
+    const v = data[i];
+    if (v - v !== 0) bad++; // NaN and +-Infinity give NaN
+  }
+  return bad;
 }
 
 /** Validates a batch against the model inputs and fills in shapes from the model for flat arrays. */
@@ -200,16 +219,41 @@ export async function collectStatistics(
   let batches = 0;
   let samples = 0;
   const kept: ShapedBatch[] = [];
+  const inputNonFinite = new Map<string, { values: number; batches: number }>();
   const max = options.maxBatches ?? Infinity;
-  while (batches < max) {
+  const pipeline = options.pipeline ?? true;
+  let started = 0;
+  const read = async (): Promise<{ batch: ShapedBatch; out: Promise<Record<string, { data: TypedArray; shape: number[] }>> } | null> => {
+    if (started >= max) return null;
     if (options.signal?.aborted) throw new TensorRTError('INVALID_ARGUMENT', 'calibration aborted');
     const raw = await nextBatch(calibrator, inputNames);
-    if (!raw) break;
+    if (!raw) return null;
+    started++;
     const batch = checkBatch(raw, inputs, calibrator.batchSize, options.inputShapes);
+    for (const name of inputNames) {
+      const bad = countNonFinite(batch[name].data as Float32Array);
+      if (bad > 0) {
+        const e = inputNonFinite.get(name) ?? { values: 0, batches: 0 };
+        e.values += bad;
+        e.batches++;
+        inputNonFinite.set(name, e);
+      }
+    }
     if (kept.length < (options.keep ?? 0)) {
       kept.push(Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, { data: v.data.slice(), shape: [...v.shape] }])));
     }
-    const out = fetch.length > 0 ? await runner.run(batch, fetch) : {};
+    const out = fetch.length > 0 ? runner.run(batch, fetch) : Promise.resolve({});
+    out.catch(() => undefined); // awaited below; avoids an unhandled rejection while the previous batch is added
+    return { batch, out };
+  };
+  let pending = await read();
+  while (pending) {
+    const { batch, out: outP } = pending;
+    const out = await outP;
+    pending = null;
+    // start the next batch on the runner before the histograms of this one are updated
+    let next: Promise<Awaited<ReturnType<typeof read>>> | null = null;
+    if (pipeline) next = read();
     for (const t of tensors) {
       const v = inputSet.has(t) ? batch[t] : out[t];
       if (!v) continue;
@@ -220,7 +264,8 @@ export async function collectStatistics(
     batches++;
     samples += batch[inputNames[0]]?.shape[0] ?? calibrator.batchSize;
     options.onBatch?.({ batch: batches, samples });
+    pending = next ? await next : await read();
   }
   if (batches === 0) throw invalidArg('the calibrator gave no batches');
-  return { histograms, shapes, batches, samples, kept };
+  return { histograms, shapes, batches, samples, kept, inputNonFinite };
 }

@@ -10,7 +10,7 @@ import { SingleBar } from 'cli-progress';
 import { action, io, requireCuda, requireTensorRT, UsageError } from './common';
 import { loadModel, modelInfo, saveModel } from '../onnx';
 import { npyDirectoryCalibrator, type CalibrationMethod } from '../calibration/calibrator';
-import { quantize, type QuantizeSummary } from '../calibration/quantize';
+import { quantize, type QuantizeProgress, type QuantizeSummary } from '../calibration/quantize';
 import { createTensorRTRunner } from '../calibration/trt-runner';
 
 interface QuantizeCliOptions {
@@ -76,6 +76,13 @@ export function formatSummary(s: QuantizeSummary, file: string, params: { inputs
         ] as [string, string][])
       : []),
     ['opset', s.opset === s.opsetBefore ? String(s.opset) : `${s.opsetBefore} -> ${s.opset}`],
+    ...(s.upgrade
+      ? ([['upgrade', `${s.upgrade.converted} nodes converted; ${s.upgrade.verified ? `float outputs before/after ${s.upgrade.maxAbsDiff === 0 ? 'bit-identical' : `within ${s.upgrade.maxAbsDiff!.toExponential(1)}`} (onnxruntime, 1 calibration batch)` : s.upgrade.note ?? 'not verified'}`]] as [string, string][])
+      : []),
+    ...(s.nonFinite.values > 0 || Object.keys(s.nonFinite.inputs).length > 0
+      ? ([['non-finite', `${Object.entries(s.nonFinite.inputs).map(([k, v]) => `${v.values} NaN/Inf in input ${k} (${v.batches} batches)`).join(', ') || 'none in the data'}; ${s.nonFinite.values} in ${s.nonFinite.tensors} computed tensors (ignored)`]] as [string, string][])
+      : []),
+    ...(s.cacheTensors > 0 ? ([['cache', `${s.cacheTensors} tensor scales`]] as [string, string][]) : []),
     ['size', `${(params.inputs / 1e6).toFixed(2)} MB -> ${(params.output / 1e6).toFixed(2)} MB`],
     ['time', `${s.seconds.toFixed(2)} s`],
     ['output', file],
@@ -142,10 +149,29 @@ export function registerQuantize(program: Command): void {
         const total = cal.source.count;
         const showBar = io().isTTY && o.progress !== false && !o.json;
         const bar = showBar
-          ? new SingleBar({ format: 'calibrating [{bar}] {value}/{total} batches | {rate} samples/s', hideCursor: true, clearOnComplete: true, stream: io().progressStream, barsize: 30 })
+          ? new SingleBar({ format: '{phase} [{bar}] {value}/{total} {unit} | {detail}', hideCursor: true, clearOnComplete: true, stream: io().progressStream, barsize: 30 })
           : null;
         const t0 = performance.now();
-        bar?.start(total, 0, { rate: '-' });
+        bar?.start(total, 0, { phase: 'statistics', unit: 'batches', detail: '- samples/s' });
+        let phase = 'statistics';
+        const onProgress = (e: QuantizeProgress) => {
+          if (!bar) return;
+          if (e.phase !== phase) {
+            phase = e.phase;
+            bar.setTotal(e.tensors ?? 1);
+          }
+          if (e.phase === 'statistics') {
+            bar.update(e.batch, { phase: 'statistics', unit: 'batches', detail: `${(e.samples / ((performance.now() - t0) / 1000)).toFixed(1)} samples/s` });
+          } else if (e.phase === 'thresholds') {
+            bar.update(e.tensor ?? 0, { phase: 'thresholds', unit: 'tensors', detail: `${method} ${e.name ?? ''}` });
+          } else if (e.phase === 'accuracy') {
+            if (e.tensors !== undefined) bar.setTotal(e.tensors);
+            const what = e.step === 'strict' ? 'all quantized' : e.step === 'rank' ? `sensitivity of ${e.name}` : `kept in float: ${e.tensor}, last ${e.name}`;
+            bar.update(e.tensor ?? 1, { phase: 'accuracy', unit: 'tensors', detail: `${what}: cosine ${e.cosine?.toFixed(4) ?? '-'}` });
+          } else {
+            bar.update(1, { phase: e.phase === 'verify-upgrade' ? 'upgrade check' : 'rewriting', unit: '', detail: '' });
+          }
+        };
         let result;
         try {
           result = await quantize(model, cal, {
@@ -163,11 +189,12 @@ export function registerQuantize(program: Command): void {
             accuracyTarget,
             accuracyBatches,
             ...(o.backend === 'tensorrt' ? { runner: (m) => createTensorRTRunner(m) } : {}),
-            onProgress: (e) => bar?.update(e.batch, { rate: (e.samples / ((performance.now() - t0) / 1000)).toFixed(1) }),
+            onProgress,
           });
         } finally {
           bar?.stop();
         }
+        bar?.start(1, 0, { phase: 'writing', unit: '', detail: out });
         const bytes = saveModel(result.model);
         const tmp = `${out}.tmp-${process.pid}`;
         try {
@@ -176,6 +203,9 @@ export function registerQuantize(program: Command): void {
         } catch (e) {
           fs.rmSync(tmp, { force: true });
           throw e;
+        } finally {
+          bar?.update(1);
+          bar?.stop();
         }
         const s = result.summary;
         if (o.json) {
@@ -183,6 +213,13 @@ export function registerQuantize(program: Command): void {
           io().out(`${JSON.stringify({ ...rest, output: out, amax: Object.fromEntries(amax) }, null, 2)}\n`);
         } else {
           io().out(`quantized ${modelPath}\n${formatSummary(s, o.output, { inputs: inputBytes, output: bytes.length })}`);
+        }
+        if (s.accuracy && !s.accuracy.met) {
+          // the model is written (it is the closest to the target that was found), but the run did not do what was asked
+          io().err(
+            `tensorrt-node quantize: accuracy target ${s.accuracy.target} NOT met: output cosine ${s.accuracy.cosine.toFixed(4)} with ${s.accuracy.keptInFloat.length} tensor(s) kept in float; the model was still written to ${o.output}\n`,
+          );
+          io().exitCode = 1;
         }
       }),
     );
