@@ -309,9 +309,25 @@ function reshapeShape(x: Shape, target: Dim[], allowZero: boolean, sym: () => st
   const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? x?.[i] ?? sym() : d));
   const neg = out.findIndex((d) => d === -1);
   if (neg >= 0) {
-    const total = x ? prod(x) : undefined;
-    const rest = prod(out.filter((_, i) => i !== neg));
-    out[neg] = typeof total === 'number' && typeof rest === 'number' && rest > 0 ? total / rest : sym();
+    // numeric products on both sides after cancelling the symbols the output takes over from the input
+    let known: number | undefined;
+    if (x) {
+      const left = [...x];
+      let rest = 1;
+      let ok = true;
+      out.forEach((d, i) => {
+        if (i === neg) return;
+        if (typeof d === 'number') rest *= d;
+        else {
+          const k = left.indexOf(d);
+          if (k >= 0) left.splice(k, 1);
+          else ok = false;
+        }
+      });
+      const total = prod(left);
+      if (ok && typeof total === 'number' && rest > 0) known = total / rest;
+    }
+    out[neg] = known ?? sym();
   }
   return out;
 }
