@@ -394,7 +394,8 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
     // every tensor of the network as given (for the cache), or only the quantized ones
     const measured = new Set(actTensors);
     // default: every tensor, unless the calibrator is one of ours without a cache file (its writeCache() keeps nothing)
-    const cacheAll = options.cacheTensors ?? (calibrator instanceof Calibrator && !calibrator.cacheFile ? 'quantized' : 'all');
+    const keepsNothing = calibrator instanceof Calibrator && !calibrator.cacheFile && calibrator.writeCache === Calibrator.prototype.writeCache;
+    const cacheAll = options.cacheTensors ?? (keepsNothing ? 'quantized' : 'all');
     if (cacheAll === 'all') {
       const init = new Set((original.graph.initializer ?? []).map((t) => t.name ?? ''));
       for (const i of original.graph.input ?? []) if (!init.has(i.name ?? '')) measured.add(i.name ?? '');
@@ -422,8 +423,9 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
     samples = r.samples;
     shapes = r.shapes;
     for (const [k, v] of r.inputNonFinite) nonFinite.inputs[k] = v;
-    for (const h of r.histograms.values()) {
-      if (h.nonFinite > 0) {
+    const inputNames = new Set(inputs.map((i) => i.name));
+    for (const [t, h] of r.histograms) {
+      if (h.nonFinite > 0 && !inputNames.has(t)) {
         nonFinite.tensors++;
         nonFinite.values += h.nonFinite;
       }
@@ -813,7 +815,7 @@ async function accuracyFallback(
   const samples = evalBatches.reduce((a, b) => a + (Object.values(b)[0]?.shape[0] ?? 1), 0);
   const report: AccuracyReport = { target, cosineStrict, cosine: cosineStrict, met: cosineStrict >= target, batches: evalBatches.length, samples, keptInFloat: [], seconds: 0 };
   let result = strict;
-  if (!report.met) {
+  if (!report.met && (options.maxFallbackTensors ?? 1) > 0) {
     // sensitivity: the model with only tensor t quantized
     const cands = strict.candidates;
     const alone = new Map<string, number>();

@@ -32,6 +32,7 @@ interface QuantizeCliOptions {
   backend: string;
   accuracyTarget?: string;
   accuracyBatches?: string;
+  maxFallbackTensors?: string;
 }
 
 const METHODS: CalibrationMethod[] = ['entropy', 'minmax', 'percentile'];
@@ -114,6 +115,7 @@ export function registerQuantize(program: Command): void {
     .option('--no-fold-batch-norm', 'do not fold BatchNormalization into Conv')
     .option('--accuracy-target <cosine>', 'keep the most sensitive tensors in float until the output cosine (float vs INT8, on calibration batches) reaches this, e.g. 0.99')
     .option('--accuracy-batches <n>', 'calibration batches used to measure the accuracy (default 16)')
+    .option('--max-fallback-tensors <n>', 'with --accuracy-target: keep at most n tensors in float (default: no limit)')
     .option('--backend <name>', 'what runs the float model for statistics: onnxruntime (CPU) or tensorrt (GPU)', 'onnxruntime')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the summary as JSON')
@@ -126,6 +128,9 @@ export function registerQuantize(program: Command): void {
         const limit = parseBatches(o.batches);
         const accuracyTarget = parseTarget(o.accuracyTarget);
         const accuracyBatches = parseBatches(o.accuracyBatches, '--accuracy-batches');
+        if (o.maxFallbackTensors !== undefined && !/^\d+$/.test(o.maxFallbackTensors.trim())) throw new UsageError(`--max-fallback-tensors must be a non-negative integer, got "${o.maxFallbackTensors}"`);
+        const maxFallbackTensors = o.maxFallbackTensors !== undefined ? Number(o.maxFallbackTensors) : undefined;
+        if (maxFallbackTensors !== undefined && accuracyTarget === undefined) throw new UsageError('--max-fallback-tensors needs --accuracy-target');
         if (accuracyBatches !== undefined && accuracyTarget === undefined) throw new UsageError('--accuracy-batches needs --accuracy-target');
         if (o.backend !== 'onnxruntime' && o.backend !== 'tensorrt') throw new UsageError(`--backend must be onnxruntime or tensorrt, got "${o.backend}"`);
         const out = path.resolve(o.output);
@@ -188,6 +193,7 @@ export function registerQuantize(program: Command): void {
             foldBatchNorm: o.foldBatchNorm,
             accuracyTarget,
             accuracyBatches,
+            maxFallbackTensors,
             ...(o.backend === 'tensorrt' ? { runner: (m) => createTensorRTRunner(m) } : {}),
             onProgress,
           });
