@@ -8,6 +8,7 @@ import { TensorRTError, invalidArg } from '../errors';
 import type { TypedArray } from '../dtypes';
 import { onnx, saveModel, toNumber } from '../onnx';
 import { AbsHistogram, DEFAULT_BINS } from './histogram';
+import { createHistogramPool, defaultStatisticsWorkers } from './histogram-pool';
 import type { CalibratorLike } from './types';
 import type { ShapedBatch, ShapedTensor } from './calibrator';
 
@@ -125,6 +126,11 @@ export interface CollectOptions {
    * both cores.
    */
   pipeline?: boolean;
+  /**
+   * Worker threads that update the histograms (default: the cores beside the JS thread, 1 to 4; 0: in-thread).
+   * The result is the same either way (each tensor's batches are added in order).
+   */
+  workers?: number;
   /** Keep copies of the first `keep` batches (for an accuracy check afterwards). Default 0. */
   keep?: number;
 }
@@ -246,25 +252,33 @@ export async function collectStatistics(
     out.catch(() => undefined); // awaited below; avoids an unhandled rejection while the previous batch is added
     return { batch, out };
   };
-  let pending = await read();
-  while (pending) {
-    const { batch, out: outP } = pending;
-    const out = await outP;
-    pending = null;
-    // start the next batch on the runner before the histograms of this one are updated
-    let next: Promise<Awaited<ReturnType<typeof read>>> | null = null;
-    if (pipeline) next = read();
-    for (const t of tensors) {
-      const v = inputSet.has(t) ? batch[t] : out[t];
-      if (!v) continue;
-      if (!(v.data instanceof Float32Array)) continue; // not a float tensor: nothing to calibrate
-      histograms.get(t)!.add(v.data);
-      if (!shapes.has(t)) shapes.set(t, v.shape.map((d) => toNumber(d)));
+  const pool = (options.workers ?? defaultStatisticsWorkers()) > 0 ? createHistogramPool(tensors, bins, options.workers ?? defaultStatisticsWorkers()) : null;
+  try {
+    let pending = await read();
+    while (pending) {
+      const { batch, out: outP } = pending;
+      const out = await outP;
+      pending = null;
+      // start the next batch on the runner before the histograms of this one are updated
+      let next: Promise<Awaited<ReturnType<typeof read>>> | null = null;
+      if (pipeline) next = read();
+      for (const t of tensors) {
+        const v = inputSet.has(t) ? batch[t] : out[t];
+        if (!v) continue;
+        if (!(v.data instanceof Float32Array)) continue; // not a float tensor: nothing to calibrate
+        if (pool) pool.add(t, v.data);
+        else histograms.get(t)!.add(v.data);
+        if (!shapes.has(t)) shapes.set(t, v.shape.map((d) => toNumber(d)));
+      }
+      batches++;
+      samples += batch[inputNames[0]]?.shape[0] ?? calibrator.batchSize;
+      if (pool) await pool.endBatch(batches);
+      options.onBatch?.({ batch: batches, samples });
+      pending = next ? await next : await read();
     }
-    batches++;
-    samples += batch[inputNames[0]]?.shape[0] ?? calibrator.batchSize;
-    options.onBatch?.({ batch: batches, samples });
-    pending = next ? await next : await read();
+    if (pool) for (const [t, h] of await pool.finish()) histograms.set(t, h);
+  } finally {
+    await pool?.terminate();
   }
   if (batches === 0) throw invalidArg('the calibrator gave no batches');
   return { histograms, shapes, batches, samples, kept, inputNonFinite };

@@ -87,6 +87,8 @@ export interface QuantizeOptions {
    * 'all', except for a Calibrator of this library without `cacheFile` (nothing would keep the cache): 'quantized'.
    */
   cacheTensors?: 'all' | 'quantized';
+  /** Worker threads for the histogram updates (default: the cores beside the JS thread, 1 to 4; 0: in-thread). */
+  statisticsWorkers?: number;
 }
 
 /** One progress event of quantize(). `batch` / `samples` are those read so far in every phase. */
@@ -414,6 +416,7 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
         signal: options.signal,
         onBatch: (e) => options.onProgress?.({ phase: 'statistics', ...e, batches: options.expectedBatches }),
         keep: Math.max(accuracyBatches, upgrade ? 1 : 0),
+        ...(options.statisticsWorkers !== undefined ? { workers: options.statisticsWorkers } : {}),
       });
     } finally {
       await runner.dispose?.();

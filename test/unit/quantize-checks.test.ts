@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { onnx, makeTensor, saveModel, loadModel } from '../../lib/onnx';
-import { quantize, calibrate, createCalibrator, parseCalibrationCache, type QuantizeProgress, type CalibratorLike } from '../../lib/calibration';
+import { quantize, calibrate, createCalibrator, parseCalibrationCache, collectStatistics, createOrtRunner, exposeTensors, type QuantizeProgress, type CalibratorLike } from '../../lib/calibration';
 import { runCli } from '../../lib/cli/program';
 import { writeNpyFile } from '../../lib/npy';
 
@@ -130,6 +130,25 @@ maybe('progress of every phase, cache coverage', () => {
     expect(convIntoBn.length).toBe(35);
     for (const t of [...convIntoBn, 'x']) expect(fromQuantize.scales.has(t)).toBe(true);
     for (const [t, s] of fromQuantize.scales) expect(s).toBeCloseTo(all.scales.get(t)!, 5);
+  });
+});
+
+maybe('statistics pass on worker threads', () => {
+  test('histograms built by 2 workers equal those built in-thread, bit for bit (cls, 3 batches, every tensor)', async () => {
+    const cls = loadModel(data.CLS_MODEL);
+    const tensors = ['x', ...(cls.graph!.node ?? []).flatMap((n) => n.output ?? [])];
+    const runner = await createOrtRunner(exposeTensors(cls, tensors));
+    const run = (workers: number) =>
+      collectStatistics(runner, createCalibrator('entropy', { batches: [0, 1, 2].map((s) => ({ x: { data: data.textLine(1000 + s), shape: [1, 3, 48, 192] } })) }), [{ name: 'x', shape: ['N', 3, 48, 192] }], tensors, { method: 'entropy', workers });
+    const a = await run(0);
+    const b = await run(2);
+    await runner.dispose?.();
+    expect(b.histograms.size).toBe(a.histograms.size);
+    for (const [t, h] of a.histograms) {
+      const g = b.histograms.get(t)!;
+      expect([g.range, g.amax, g.total, g.nonFinite]).toEqual([h.range, h.amax, h.total, h.nonFinite]);
+      expect(Buffer.from(g.counts.buffer).equals(Buffer.from(h.counts.buffer))).toBe(true);
+    }
   });
 });
 
