@@ -7,7 +7,9 @@ const [file, dir, method] = process.argv.slice(2);
 (async () => {
   const t0 = performance.now();
   let tStats = 0;
+  const workers = process.env.STATISTICS_WORKERS;
   const r = await quantize(file, npyDirectoryCalibrator(dir, { method, percentile: 99.99 }), {
+    ...(workers !== undefined ? { statisticsWorkers: Number(workers) } : {}),
     onProgress: (e) => {
       if (e.phase === 'statistics') tStats = performance.now();
     },

@@ -46,7 +46,11 @@ for (const which of models) {
   fs.mkdirSync(dir);
   for (let i = 0; i < n; i++) writeNpy(path.join(dir, `${String(i).padStart(5, '0')}.npy`), shape, data.textLine(1000 + i, 48, shape[3]));
   for (const method of methods) {
-    const ours = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'vs-ort-one.js'), file, dir, method], { encoding: 'utf8' }));
+    const one = (env) => JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'vs-ort-one.js'), file, dir, method], { encoding: 'utf8', env: { ...process.env, ...env } }));
+    const ours = one({});
+    const inThread = one({ STATISTICS_WORKERS: '0' });
+    ours.inThreadSeconds = inThread.seconds;
+    ours.inThreadStatisticsSeconds = inThread.statisticsSeconds;
     let theirs;
     try {
       theirs = JSON.parse(execFileSync(python, [path.join(__dirname, 'ort_quantize.py'), file, dir, path.join(tmp, `${which}-${method}-ort.onnx`), method], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop());
@@ -58,11 +62,11 @@ for (const which of models) {
     console.log(JSON.stringify(row));
   }
 }
-console.log('\n| model | method | samples | tensorrt-node quantize() s | statistics pass s | onnxruntime quantize_static s | ratio |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('\n| model | method | samples | tensorrt-node quantize() s | statistics pass s | same, histograms in-thread: total / statistics s | onnxruntime quantize_static s | ratio |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const t = r.onnxruntimePython.seconds;
-  console.log(`| ${r.model} | ${r.method} | ${r.batches} | ${r.tensorrtNode.seconds.toFixed(2)} | ${r.tensorrtNode.statisticsSeconds.toFixed(2)} | ${t === undefined ? r.onnxruntimePython.error : t.toFixed(2)} | ${t === undefined ? '-' : (t / r.tensorrtNode.seconds).toFixed(2) + 'x'} |`);
+  console.log(`| ${r.model} | ${r.method} | ${r.batches} | ${r.tensorrtNode.seconds.toFixed(2)} | ${r.tensorrtNode.statisticsSeconds.toFixed(2)} | ${r.tensorrtNode.inThreadSeconds.toFixed(2)} / ${r.tensorrtNode.inThreadStatisticsSeconds.toFixed(2)} | ${t === undefined ? r.onnxruntimePython.error : t.toFixed(2)} | ${t === undefined ? '-' : (t / r.tensorrtNode.seconds).toFixed(2) + 'x'} |`);
 }
 console.log(`\n${new Date().toISOString()} ${os.cpus()[0].model} x${os.cpus().length}, node ${process.version}, onnxruntime-node ${require('onnxruntime-node/package.json').version}, Python: ${rows[0] ? JSON.stringify({ onnxruntime: rows[0].onnxruntimePython.onnxruntime, numpy: rows[0].onnxruntimePython.numpy }) : ''}`);
 fs.rmSync(tmp, { recursive: true, force: true });
