@@ -444,10 +444,15 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
   }
 
   // 3. The upgrade must not change what the float model computes: run both on the same calibration batch.
+  let evalBatches = kept.slice(0, accuracyBatches);
+  if (options.accuracyTarget !== undefined && evalBatches.length === 0) {
+    // scales came from the cache: read the evaluation batches now
+    evalBatches = await readBatches(calibrator, inputs, options, accuracyBatches);
+  }
   if (upgrade) {
-    let check = kept.slice(0, 1);
-    if (check.length === 0) check = await readBatches(calibrator, inputs, options, 1);
-    Object.assign(upgrade, await verifyUpgrade(original, upgraded, check[0]));
+    const check = kept[0] ?? evalBatches[0] ?? (await readBatches(calibrator, inputs, options, 1).catch(() => []))[0];
+    if (check) Object.assign(upgrade, await verifyUpgrade(original, upgraded, check));
+    else upgrade.note = 'not verified: the scales came from the cache and the calibrator gave no batch to run';
     progress({ phase: 'verify-upgrade' });
   }
 
@@ -459,11 +464,6 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
   let result = strict;
   let accuracy: AccuracyReport | undefined;
   if (options.accuracyTarget !== undefined) {
-    let evalBatches = kept.slice(0, accuracyBatches);
-    if (evalBatches.length === 0) {
-      // scales came from the cache: read the evaluation batches now
-      evalBatches = await readBatches(calibrator, inputs, options, accuracyBatches);
-    }
     const r = await accuracyFallback(m, options, amax, shapes, perChannel, strict, evalBatches, options.accuracyTarget, (e) => progress({ phase: 'accuracy', ...e }));
     result = r.result;
     accuracy = r.report;
