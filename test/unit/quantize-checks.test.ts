@@ -209,6 +209,24 @@ maybe('tensorrt-node quantize: exit codes', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  test('on a terminal, the progress bar follows the phases: statistics, accuracy search (tensor i of n, cosine), writing', async () => {
+    const { PassThrough } = await import('stream');
+    const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 160 });
+    let drawn = '';
+    tty.on('data', (d: Buffer) => (drawn += d.toString()));
+    const out = path.join(dir, 'bar.onnx');
+    const code = await runCli(['quantize', data.CLS_MODEL, '--calib', path.join(dir, 'ok'), '-o', out, '--method', 'minmax', '--accuracy-target', '1', '--accuracy-batches', '1', '--max-fallback-tensors', '1'], {
+      out: () => undefined,
+      err: () => undefined,
+      isTTY: true,
+      progressStream: tty,
+    });
+    expect(code).toBe(1); // the target is out of reach with one tensor in float
+    expect(drawn).toMatch(/statistics \[[^\]]*\] 0\/2 batches/);
+    expect(drawn).toMatch(/accuracy \[[^\]]*\] \d+\/\d+ tensors \| sensitivity of \S+: cosine [01]\.\d{4}/);
+    expect(drawn).toMatch(/writing \[[^\]]*\] 0\/1/);
+  });
+
   test('nothing to quantize: exit 1 with the reason', async () => {
     const r = await cli('quantize', data.CLS_MODEL, '--calib', path.join(dir, 'ok'), '-o', path.join(dir, 'none.onnx'), '--exclude-op-types', 'Conv,Gemm,MatMul');
     expect(r.code).toBe(1);
