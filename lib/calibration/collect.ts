@@ -127,8 +127,10 @@ export interface CollectOptions {
    */
   pipeline?: boolean;
   /**
-   * Worker threads that update the histograms (default: the cores beside the JS thread, 1 to 4; 0: in-thread).
-   * The result is the same either way (each tensor's batches are added in order).
+   * Worker threads that update the histograms (default 0: on the JS thread, overlapped with the runner's work on
+   * the next batch). The result is the same either way (each tensor's batches are added in order). Measured on 2
+   * shared cores, workers were no faster (onnxruntime's own threads already use both cores): see
+   * docs/quantization.md.
    */
   workers?: number;
   /** Keep copies of the first `keep` batches (for an accuracy check afterwards). Default 0. */
@@ -252,7 +254,7 @@ export async function collectStatistics(
     out.catch(() => undefined); // awaited below; avoids an unhandled rejection while the previous batch is added
     return { batch, out };
   };
-  const pool = (options.workers ?? defaultStatisticsWorkers()) > 0 ? createHistogramPool(tensors, bins, options.workers ?? defaultStatisticsWorkers()) : null;
+  const pool = (options.workers ?? 0) > 0 ? createHistogramPool(tensors, bins, options.workers ?? defaultStatisticsWorkers()) : null;
   try {
     let pending = await read();
     while (pending) {

@@ -87,7 +87,7 @@ export interface QuantizeOptions {
    * 'all', except for a Calibrator of this library without `cacheFile` (nothing would keep the cache): 'quantized'.
    */
   cacheTensors?: 'all' | 'quantized';
-  /** Worker threads for the histogram updates (default: the cores beside the JS thread, 1 to 4; 0: in-thread). */
+  /** Worker threads for the histogram updates (default 0: on the JS thread, overlapped with the model run of the next batch). */
   statisticsWorkers?: number;
 }
 
@@ -405,7 +405,9 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
       for (const n of original.graph.node ?? []) for (const o of n.output ?? []) if (o && !init.has(o) && have.has(o)) measured.add(o);
     }
     const statsModel = exposeTensors(upgraded, measured);
-    const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel);
+    // 'basic': with dozens of intermediate tensors exposed, onnxruntime's layout optimizations ('all') add a reorder
+    // per exposed tensor and run slower (PP-OCR rec: 175 vs 115 ms per batch, scripts/bench/vs-ort.js)
+    const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel, { graphOptimizationLevel: 'basic' });
     let r;
     try {
       r = await collectStatistics(runner, calibrator, inputs, [...measured], {
