@@ -73,9 +73,14 @@ maybe('calibration data checks (quantize())', () => {
     );
   });
 
-  test('values of 3e38 (finite in the data, infinite after the first layer) are refused', async () => {
-    await expect(quantize(convModel(), createCalibrator('minmax', { batches: batches(2, (b, i) => (i % 2 ? 3e38 : -3e38)) }))).rejects.toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^calibration data unusable: 1 of 3 tensors have no finite value in 2 batches \(c2\); NaN\/infinite values: none in the calibration data, \d+ in 2 tensor\(s\) computed from it$/) }),
+  test('values of 3e38 (finite in the data, infinite after the first layers of PP-OCR cls) are refused', async () => {
+    // the issue's case: this used to calibrate 2 of 61 tensors and exit 0
+    const x = { data: new Float32Array(3 * 48 * 192).map((_, i) => (i % 2 ? 3e38 : -3e38)), shape: [1, 3, 48, 192] };
+    await expect(quantize(data.CLS_MODEL, createCalibrator('minmax', { batches: [{ x }] }))).rejects.toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/^calibration data unusable: \d+ of 61 tensors have no finite value in 1 batch \(relu_0\.tmp_0, .*\); NaN\/infinite values: none in the calibration data, \d+ in \d+ tensor\(s\) computed from it$/),
+      }),
     );
   });
 
@@ -153,9 +158,9 @@ maybe('statistics pass on worker threads', () => {
 });
 
 maybe('PP-OCR rec (opset 9, 1x3x48x320): upgraded (verified bit-identical), quantized, agrees with the float model', () => {
-  test('minmax strict, 8 calibration / 8 held-out lines: mean per-sample output cosine >= 0.97', async () => {
+  test('minmax strict, 16 calibration / 8 held-out lines: mean per-sample output cosine >= 0.97', async () => {
     const line = (seed: number) => ({ data: data.textLine(seed, 48, 320), shape: [1, 3, 48, 320] });
-    const cal = createCalibrator('minmax', { batches: Array.from({ length: 8 }, (_, i) => ({ x: line(1000 + i) })) });
+    const cal = createCalibrator('minmax', { batches: Array.from({ length: 16 }, (_, i) => ({ x: line(1000 + i) })) });
     const { model, summary } = await quantize(REC_MODEL, cal);
     expect(summary).toMatchObject({ opsetBefore: 9, opset: 13, perChannel: true, upgrade: { from: 9, to: 13, verified: true, maxAbsDiff: 0 } });
     expect(summary.nodesQuantized).toBeGreaterThan(40);
@@ -177,7 +182,7 @@ maybe('PP-OCR rec (opset 9, 1x3x48x320): upgraded (verified bit-identical), quan
     }
     // eslint-disable-next-line no-console
     console.log(`rec minmax strict: mean per-sample cosine ${(sum / 8).toFixed(4)}`);
-    expect(sum / 8).toBeGreaterThanOrEqual(0.97); // 0.9743 measured (per-sample min 0.956)
+    expect(sum / 8).toBeGreaterThanOrEqual(0.97); // 0.9813 measured (per-sample min 0.968)
   });
 });
 
