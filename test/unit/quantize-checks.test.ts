@@ -84,6 +84,12 @@ maybe('calibration data checks (quantize())', () => {
     );
   });
 
+  test('calibrate() (the implicit-INT8 cache of every tensor) refuses all-NaN data too', async () => {
+    await expect(calibrate(convModel(), createCalibrator('minmax', { batches: batches(2, () => NaN) }))).rejects.toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^calibration data unusable: 6 tensor\(s\) saw only NaN\/infinite values \(x, c1, r1, c2, \.\.\.\); NaN\/infinite values: 64 in input "x" \(2 batches\)$/) }),
+    );
+  });
+
   test('NaN / Inf mixed into usable data: counted and reported, the rest calibrates', async () => {
     const r = await quantize(convModel(), createCalibrator('minmax', { batches: batches(3, (b, i) => (b === 1 && i < 3 ? [NaN, Infinity, -Infinity][i] : Math.sin(i + b))) }));
     expect(r.summary.nonFinite.inputs).toEqual({ x: { values: 3, batches: 1 } });
