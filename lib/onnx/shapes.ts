@@ -7,7 +7,7 @@
  * quantized here and leaves the rest unknown (undefined), which callers treat as "not knowable".
  */
 import { onnx, toNumber } from './index';
-import { GraphIndex, attrInt, attrInts, getAttr, isDefaultDomain, opsetOf } from './graph';
+import { attrInt, attrInts, getAttr, isDefaultDomain, opsetOf } from './graph';
 
 /** A dim: a number when static, a symbol (string) otherwise. */
 export type Dim = number | string;
@@ -69,7 +69,6 @@ const prod = (ds: Dim[]): Dim | undefined => (ds.every((d) => typeof d === 'numb
 export function inferShapes(model: onnx.IModelProto): ShapeInfo {
   const g = model.graph ?? {};
   const opset = opsetOf(model);
-  const idx = new GraphIndex(g);
   const shapes = new Map<string, Dim[]>();
   const values = new Map<string, Dim[]>();
   let symCounter = 0;
@@ -283,7 +282,6 @@ export function inferShapes(model: onnx.IModelProto): ShapeInfo {
       if (v) values.set(outs[0], v);
     }
   }
-  void idx;
   return { shapes, values };
 }
 
