@@ -12,6 +12,7 @@ import * as path from 'path';
 import { onnx, makeTensor, saveModel, loadModel } from '../../lib/onnx';
 import { quantize, calibrate, createCalibrator, parseCalibrationCache, collectStatistics, createOrtRunner, exposeTensors, type QuantizeProgress, type CalibratorLike } from '../../lib/calibration';
 import { runCli } from '../../lib/cli/program';
+import { createHistogramPool } from '../../lib/calibration/histogram-pool';
 import { writeNpyFile } from '../../lib/npy';
 
 type Ort = {
@@ -146,6 +147,10 @@ maybe('progress of every phase, cache coverage', () => {
 
 maybe('statistics pass on worker threads', () => {
   test('histograms built by 2 workers equal those built in-thread, bit for bit (cls, 3 batches, every tensor)', async () => {
+    // the workers load the compiled module (npm test builds dist/ first): make sure they really ran
+    const probe = createHistogramPool(['t'], 2048, 1);
+    expect(probe).not.toBeNull();
+    await probe!.terminate();
     const cls = loadModel(data.CLS_MODEL);
     const tensors = ['x', ...(cls.graph!.node ?? []).flatMap((n) => n.output ?? [])];
     const runner = await createOrtRunner(exposeTensors(cls, tensors));
