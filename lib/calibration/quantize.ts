@@ -353,7 +353,7 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
         r = r2;
       }
     }
-    if (!r.ok) throw new TensorRTError('UNSUPPORTED', `cannot quantize: the model's opset ${opsetBefore} has no Q/DQ and it cannot be upgraded to ${target}: ${r.reason}`);
+    if (!r.ok) throw new TensorRTError('UNSUPPORTED', `cannot quantize: the model (opset ${opsetBefore}) cannot be upgraded to opset ${target}, which Q/DQ needs: ${r.reason}`);
     if (r.to !== opsetBefore) {
       upgraded = up;
       upgrade = { from: opsetBefore, to: r.to, converted: r.converted, verified: false };
