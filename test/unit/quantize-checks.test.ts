@@ -91,6 +91,19 @@ maybe('calibration data checks (quantize())', () => {
     );
   });
 
+  test('a model whose opset cannot be raised to one with Q/DQ: UNSUPPORTED naming the node, the op and why', async () => {
+    const m = convModel();
+    m.graph!.node!.push(onnx.NodeProto.create({ name: 'up', opType: 'Upsample', input: ['y', 'scales'], output: ['z'] }));
+    m.graph!.input!.push(onnx.ValueInfoProto.create({ name: 'scales', type: { tensorType: { elemType: D.FLOAT, shape: { dim: [{ dimValue: 4 }] } } } }));
+    m.graph!.output = [onnx.ValueInfoProto.create({ name: 'z', type: { tensorType: { elemType: D.FLOAT } } })];
+    await expect(quantize(m, createCalibrator('minmax', { batches: batches(1, (b, i) => i) }))).rejects.toThrow(
+      expect.objectContaining({
+        code: 'UNSUPPORTED',
+        message: 'cannot quantize: the model (opset 9) cannot be upgraded to opset 13, which Q/DQ needs: Upsample node "up": nearest mode with scales that are not constant: the rounding (floor for upsampling, ceil for downsampling) cannot be chosen',
+      }),
+    );
+  });
+
   test('NaN / Inf mixed into usable data: counted and reported, the rest calibrates', async () => {
     const r = await quantize(convModel(), createCalibrator('minmax', { batches: batches(3, (b, i) => (b === 1 && i < 3 ? [NaN, Infinity, -Infinity][i] : Math.sin(i + b))) }));
     expect(r.summary.nonFinite.inputs).toEqual({ x: { values: 3, batches: 1 } });
