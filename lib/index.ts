@@ -89,3 +89,22 @@ export {
 } from './config';
 export { OnnxParser, UffParser, type UffInputOrder } from './parser';
 export { buildEngine, type BuildOptions } from './build';
+export {
+  loadEngine,
+  EngineCache,
+  CacheStore,
+  defaultCacheDir,
+  currentTarget,
+  compareTargets,
+  type LoadEngineOptions,
+  type EngineCacheOptions,
+  type CacheLoadOptions,
+  type CacheLoadResult,
+  type CacheEvent,
+  type CacheBuildFunction,
+  type CacheTarget,
+  type KeyComponents,
+  type EntryInfo,
+  type PruneOptions,
+  type PruneResult,
+} from './engine-cache';
