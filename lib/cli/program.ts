@@ -11,6 +11,7 @@ import { packageRoot } from '../native';
 import { processIo, reportError, setIo, type CliIo } from './common';
 import { registerBench } from './bench';
 import { registerBuild } from './build';
+import { registerCache } from './cache';
 import { registerInfo } from './info';
 import { registerInspect } from './inspect';
 import { registerQuantize } from './quantize';
@@ -33,6 +34,8 @@ Examples:
   tensorrt-node run model.engine --input input=image.npy --output-dir out/
   tensorrt-node bench model.engine --shapes input:8x3x224x224 --iterations 200 --streams 2
   tensorrt-node inspect model.engine --json
+  tensorrt-node run model.onnx --cache-dir /var/cache/trt --fp16   (built on first use, loaded after)
+  tensorrt-node cache ls --cache-dir /var/cache/trt
 
 Exit codes: 0 success, 1 user error (bad arguments or files, TensorRT or GPU missing), 2 internal failure.
 Run \`tensorrt-node <command> --help\` for a command's options.`;
@@ -65,6 +68,7 @@ export function createProgram(out: CliIo): Command {
   registerInspect(program);
   registerInfo(program, packageVersion());
   registerQuantize(program);
+  registerCache(program);
   return program;
 }
 
