@@ -252,7 +252,8 @@ export class EngineCache<E = Engine> {
       return { key: keyOf(components), components };
     };
     let { key, components } = await computeKey();
-    await this.store.ensure();
+    // (Directories are created only when something is to be written: a read-only cache, pre-built in CI and
+    // mounted read-only, serves hits.)
     const signal = o.signal;
     const badPlans = new Set<string>(); // SHA-256 of plans TensorRT refused here
     let rebuildReason: string | null = null;
@@ -278,7 +279,13 @@ export class EngineCache<E = Engine> {
         rebuildReason = `corrupt entry: ${r.reason}`;
       }
       // 2. Take the entry's lock to build (or to remove a bad entry); if another process holds it, wait for its result.
-      const got = await FileLock.tryAcquire(this.store.lockPath(key), { staleMs: this.lockStaleMs });
+      await this.store.ensure();
+      let got: Awaited<ReturnType<typeof FileLock.tryAcquire>>;
+      try {
+        got = await FileLock.tryAcquire(this.store.lockPath(key), { staleMs: this.lockStaleMs });
+      } catch (e) {
+        throw new TensorRTError('IO_ERROR', `engine cache: cannot create the lock ${this.store.lockPath(key)} (${rebuildReason ?? 'no entry'}): ${(e as Error).message}`, { cause: e });
+      }
       if (!got.lock) {
         if (waitedFor !== key) {
           waitedFor = key;
