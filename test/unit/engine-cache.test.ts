@@ -435,18 +435,23 @@ describe('several real processes', () => {
   afterEach(() => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
-  function child(args: Record<string, unknown>): { proc: ChildProcess; done: Promise<ChildOut> } {
+  function child(args: Record<string, unknown>): { proc: ChildProcess; done: Promise<ChildOut>; printed: (re: RegExp) => Promise<void> } {
     const proc = spawn(process.execPath, [CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(proc);
     let out = '';
-    proc.stdout!.on('data', (d) => (out += d));
+    const watchers: { re: RegExp; resolve: () => void }[] = [];
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      for (const w of watchers.splice(0)) if (w.re.test(out)) w.resolve(); else watchers.push(w);
+    });
+    const printed = (re: RegExp) => new Promise<void>((resolve) => (re.test(out) ? resolve() : watchers.push({ re, resolve })));
     const done = new Promise<ChildOut>((resolve) => {
       proc.on('close', (code) => {
         const lines = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
         resolve({ events: lines.filter((l) => l.event), result: lines.find((l) => l.result)?.result, error: lines.find((l) => l.error)?.error, code });
       });
     });
-    return { proc, done };
+    return { proc, done, printed };
   }
   const waitFor = async (file: string, ms = 30_000) => {
     const t0 = Date.now();
@@ -476,6 +481,21 @@ describe('several real processes', () => {
     expect(fs.readdirSync(s.locksDir)).toEqual([]);
   });
 
+  t('4 processes finding the same corrupt entry: one removes and rebuilds it, the others load the rebuilt one', async () => {
+    const dir = freshDir();
+    const m = write('corrupt-multi.onnx', model([14, 14, 14, 14]));
+    const log = path.join(tmp, `builds-${n}.log`);
+    const first = await child({ dir, model: m, log, plan: 'plan-double v1' }).done;
+    expect(first.result).toMatchObject({ outcome: 'built' });
+    fs.truncateSync(new CacheStore(dir).planPath(first.result!.key), 3);
+    const outs = await Promise.all(Array.from({ length: 4 }, () => child({ dir, model: m, log, buildMs: 1000, plan: 'plan-double v2' }).done));
+    expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2); // the first build + ONE rebuild
+    expect(outs.map((o) => o.result!.engine)).toEqual(Array(4).fill('plan-double v2'));
+    expect(outs.map((o) => o.result!.outcome).sort()).toEqual(['hit', 'hit', 'hit', 'rebuilt']);
+    const rebuilder = outs.find((o) => o.result!.outcome === 'rebuilt')!;
+    expect(rebuilder.events.find((e) => e.event === 'rebuild')!.reason).toMatch(/truncated/);
+  });
+
   t('a lock holder killed mid-build (SIGKILL) does not block the others: its lock is recovered and the engine built', async () => {
     const dir = freshDir();
     const m = write('killed.onnx', model([13, 13, 13, 13]));
@@ -485,7 +505,7 @@ describe('several real processes', () => {
     const a = child({ dir, model: m, log, marker, hang: true, plan: 'never', lockStaleMs: 600_000 });
     await waitFor(marker);
     const b = child({ dir, model: m, log, buildMs: 0, plan: 'plan-double from B', lockStaleMs: 600_000 });
-    await new Promise((r) => setTimeout(r, 500)); // B is waiting for A
+    await b.printed(/"event":"wait"/); // B is waiting for A
     a.proc.kill('SIGKILL');
     const outB = await b.done;
     expect((await a.done).code).toBeNull(); // killed
