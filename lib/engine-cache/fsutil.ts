@@ -13,16 +13,40 @@ import * as path from 'path';
 /** Prefix of every temp file the cache creates (`cache prune` removes the leftovers of killed writers). */
 export const TEMP_PREFIX = '.tmp-';
 
-/** A unique temp-file name beside `target`: `.tmp-<host>-<pid>-<random>-<basename>`. */
-export function tempPathFor(target: string): string {
-  const host = os.hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 40);
-  return path.join(path.dirname(target), `${TEMP_PREFIX}${host}-${process.pid}-${randomBytes(4).toString('hex')}-${path.basename(target)}`);
+let pidNamespace: string | null = null;
+/** This process's PID namespace (Linux: the link /proc/self/ns/pid, e.g. "pid:[4026531836]"; '' where unknown). */
+export function currentPidNamespace(): string {
+  if (pidNamespace === null) {
+    try {
+      pidNamespace = fs.readlinkSync('/proc/self/ns/pid');
+    } catch {
+      pidNamespace = '';
+    }
+  }
+  return pidNamespace;
 }
 
-/** Owner of a temp file named by tempPathFor, or null for other names. */
-export function tempOwner(name: string): { host: string; pid: number } | null {
-  const m = /^\.tmp-(.+)-(\d+)-[0-9a-f]{8}-/.exec(name);
-  return m ? { host: m[1], pid: Number(m[2]) } : null;
+/** This host's name as it appears in temp-file names. */
+export function hostTag(): string {
+  return os.hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 40);
+}
+
+const pidnsTag = () => currentPidNamespace().replace(/\D/g, '');
+
+/** A unique temp-file name beside `target`: `.tmp-<host>-<pid namespace>-<pid>-<random>-<basename>`. */
+export function tempPathFor(target: string): string {
+  return path.join(path.dirname(target), `${TEMP_PREFIX}${hostTag()}-${pidnsTag()}-${process.pid}-${randomBytes(4).toString('hex')}-${path.basename(target)}`);
+}
+
+/**
+ * Whether a temp file named by tempPathFor belongs to a process of this host and PID namespace that no longer
+ * exists (a writer that was killed): then it can be removed. False for other names and other hosts.
+ */
+export function tempOwnerGone(name: string): { pid: number } | null {
+  const m = /^\.tmp-(.+)-(\d*)-(\d+)-[0-9a-f]{8}-/.exec(name);
+  if (!m || m[1] !== hostTag() || m[2] !== pidnsTag()) return null;
+  const pid = Number(m[3]);
+  return processAlive(pid) ? null : { pid };
 }
 
 /** fsync of a directory, so that a rename in it is durable. Some file systems refuse it (EINVAL/EISDIR): ignored. */

@@ -25,7 +25,9 @@
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
-import { processAlive } from './fsutil';
+import { currentPidNamespace, processAlive } from './fsutil';
+
+export { currentPidNamespace };
 
 export interface LockHolder {
   pid: number;
@@ -43,19 +45,6 @@ export interface LockOptions {
   staleMs?: number;
   /** How often the holder refreshes the mtime (default staleMs / 6). */
   heartbeatMs?: number;
-}
-
-let pidNamespace: string | null = null;
-/** This process's PID namespace ('' where unknown). */
-export function currentPidNamespace(): string {
-  if (pidNamespace === null) {
-    try {
-      pidNamespace = fs.readlinkSync('/proc/self/ns/pid');
-    } catch {
-      pidNamespace = '';
-    }
-  }
-  return pidNamespace;
 }
 
 /** Reads a lock file: the holder (null when unreadable or still being written), its inode and mtime; null when absent. */

@@ -12,10 +12,9 @@
  * entry's last use (refreshed on every hit), which `prune --older-than` and `--max-size` go by.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { TensorRTError } from '../errors';
-import { processAlive, readFileHashed, TEMP_PREFIX, tempOwner, writeFileAtomic } from './fsutil';
+import { readFileHashed, TEMP_PREFIX, tempOwnerGone, writeFileAtomic } from './fsutil';
 import { FileLock, readLock, staleReason, type LockOptions } from './lock';
 import { KEY_FORMAT, type KeyComponents } from './key';
 
@@ -244,9 +243,8 @@ export class CacheStore {
         if (!st) continue;
         let reason: string | null = null;
         if (n.startsWith(TEMP_PREFIX)) {
-          const owner = tempOwner(n);
-          const host = os.hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 40);
-          if (owner && owner.host === host && !processAlive(owner.pid)) reason = `temp file of a process that is gone (pid ${owner.pid})`;
+          const gone = tempOwnerGone(n);
+          if (gone) reason = `temp file of a process that is gone (pid ${gone.pid})`;
           else if (now - st.mtimeMs > Math.max(leftoverAge, 24 * 3600_000)) reason = 'temp file older than a day';
         } else if (/\.lock\.stale-/.test(n)) {
           reason = 'leftover of a lock take-over';
