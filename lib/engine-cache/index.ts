@@ -457,6 +457,8 @@ export interface LoadEngineOptions extends CacheLoadOptions {
   cacheDir?: string;
   /** Options of the Runtime that deserializes the engine. */
   runtime?: RuntimeOptions;
+  /** A build lock without heartbeat for this long is taken over (default 30 s; see docs/engine-cache.md). */
+  lockStaleMs?: number;
 }
 
 /** The default cache directory: $TENSORRT_NODE_CACHE_DIR, else $XDG_CACHE_HOME/tensorrt-node, else ~/.cache/tensorrt-node. */
@@ -472,11 +474,11 @@ export function defaultCacheDir(): string {
  */
 export async function loadEngine(model: string | Uint8Array, options: LoadEngineOptions = {}): Promise<Engine> {
   if (options === null || typeof options !== 'object') throw invalidArg('loadEngine options must be an object');
-  const { cacheDir, runtime, ...rest } = options;
+  const { cacheDir, runtime, lockStaleMs, ...rest } = options;
   if (cacheDir !== undefined && (typeof cacheDir !== 'string' || cacheDir.length === 0)) throw invalidArg('loadEngine: cacheDir must be a directory path');
   const ro = checkRuntimeOptions(runtime);
   const dir = cacheDir ?? process.env.TENSORRT_NODE_CACHE_DIR;
-  const cache = new EngineCache<Engine>({ dir: dir ?? os.tmpdir(), deserialize: (plan) => Engine.load(plan, ro) });
+  const cache = new EngineCache<Engine>({ dir: dir ?? os.tmpdir(), deserialize: (plan) => Engine.load(plan, ro), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
   if (!dir) NO_DIR.add(cache); // engine files need no cache directory; ONNX models are refused in load()
   return (await cache.load(model, rest)).engine;
 }

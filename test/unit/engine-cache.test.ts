@@ -14,7 +14,7 @@ import { onnx } from 'onnx-proto';
 import { TensorRTError } from '../../lib/errors';
 import type { BuildOptions } from '../../lib/build';
 import { CacheStore, EngineCache, compareTargets, keyOf, type CacheEvent, type CacheTarget, type KeyComponents } from '../../lib/engine-cache';
-import { FileLock } from '../../lib/engine-cache/lock';
+import { FileLock, currentPidNamespace, staleReason } from '../../lib/engine-cache/lock';
 
 const root = path.join(__dirname, '..', '..');
 const CHILD = path.join(__dirname, 'fixtures', 'cache-child.js');
@@ -368,6 +368,22 @@ describe('cache in one process (test doubles of build and deserialize)', () => {
 
 // ------------------------------------------------------------------------------------------------------------
 describe('lock', () => {
+  test('staleReason: a dead holder on this host at once; a silent one after staleMs; a live or fresh one never', () => {
+    const now = Date.now();
+    const here = { host: os.hostname(), pidns: currentPidNamespace(), since: '', token: '' };
+    // a pid that does not exist: a child that has exited
+    const dead = require('child_process').spawnSync(process.execPath, ['-e', '0']).pid as number;
+    expect(staleReason({ holder: { ...here, pid: dead }, mtimeMs: now }, 30_000, now)).toMatch(new RegExp(`pid ${dead} .* is gone`));
+    expect(staleReason({ holder: { ...here, pid: process.pid }, mtimeMs: now - 10_000 }, 30_000, now)).toBeNull();
+    expect(staleReason({ holder: { ...here, pid: process.pid }, mtimeMs: now - 40_000 }, 30_000, now)).toMatch(/no heartbeat .* for 40\.0 s/);
+    // another PID namespace (another container with the same host name): its pids are not ours to check
+    expect(staleReason({ holder: { ...here, pidns: 'pid:[1]', pid: dead }, mtimeMs: now }, 30_000, now)).toBeNull();
+    expect(staleReason({ holder: { ...here, host: 'another-host.test', pid: dead }, mtimeMs: now }, 30_000, now)).toBeNull();
+    // a lock file still being written (no content yet): judged by its mtime only
+    expect(staleReason({ holder: null, mtimeMs: now }, 30_000, now)).toBeNull();
+    expect(staleReason({ holder: null, mtimeMs: now - 31_000 }, 30_000, now)).toMatch(/no heartbeat/);
+  });
+
   test('a lock of another host with a live heartbeat is waited for, not taken', async () => {
     const dir = freshDir();
     const c = doubleCache(dir);
