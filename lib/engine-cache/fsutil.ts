@@ -103,7 +103,21 @@ export async function copyFileAtomic(src: string, target: string): Promise<void>
   await fsyncDir(path.dirname(target));
 }
 
-/** SHA-256 (hex) of bytes. */
+/**
+ * SHA-256 (hex) of bytes in 4 MiB slices, yielding to the event loop between them, so that hashing a large model
+ * or plan never holds the JS thread for more than a few milliseconds at a time.
+ */
+export async function sha256Chunked(data: Uint8Array): Promise<string> {
+  const h = createHash('sha256');
+  const step = 4 << 20;
+  for (let off = 0; off < data.byteLength; off += step) {
+    h.update(data.subarray(off, Math.min(off + step, data.byteLength)));
+    if (off + step < data.byteLength) await new Promise<void>((r) => setImmediate(r));
+  }
+  return h.digest('hex');
+}
+
+/** SHA-256 (hex) of bytes (small data: manifests, calibration caches, key text). */
 export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }

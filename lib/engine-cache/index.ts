@@ -30,7 +30,7 @@ import { checkRuntimeOptions, type RuntimeOptions } from '../runtime';
 import { runtimeInfo } from '../info';
 import { getDevice, getDeviceProperties } from '../cuda';
 import { packageRoot } from '../native';
-import { fsyncDir, sha256, sleep, tempPathFor } from './fsutil';
+import { fsyncDir, sha256Chunked, sleep, tempPathFor } from './fsutil';
 import { FileLock, type LockHolder } from './lock';
 import { digestModel, KEY_FORMAT, keyOf, normaliseOptions, targetId, type CacheTarget, type KeyComponents } from './key';
 import { CacheStore, MANIFEST_KIND, parseManifest, type Manifest } from './store';
@@ -331,7 +331,7 @@ export class EngineCache<E = Engine> {
           key,
           modelName: src.path ? path.basename(src.path) : null,
           components,
-          plan: { file: path.basename(this.store.planPath(key)), bytes: plan.length, sha256: sha256(plan) },
+          plan: { file: path.basename(this.store.planPath(key)), bytes: plan.length, sha256: await sha256Chunked(plan) },
           createdAt: new Date().toISOString(),
           buildMs,
           builtBy: { host: os.hostname(), pid: process.pid },
@@ -404,7 +404,7 @@ export class EngineCache<E = Engine> {
               `${mismatches.join('; ')}. Rebuild it (loadEngine with the ONNX model and a cacheDir does so automatically)`,
           );
         }
-        const sha = sha256(src.bytes);
+        const sha = await sha256Chunked(src.bytes);
         if (src.bytes.length !== m.plan.bytes || sha !== m.plan.sha256) {
           throw new TensorRTError('DESERIALIZE_ERROR', `${src.path} does not match its manifest ${manifestFile} (size or SHA-256 differs): the file is corrupt or was replaced`);
         }

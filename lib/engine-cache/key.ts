@@ -21,7 +21,7 @@ import { onnx } from 'onnx-proto';
 import { invalidArg, TensorRTError } from '../errors';
 import type { BuildOptions } from '../build';
 import type { BuilderFlag } from '../config';
-import { hashFile, sha256 } from './fsutil';
+import { hashFile, sha256, sha256Chunked } from './fsutil';
 
 /** Format of keys and manifests: bumped whenever either changes meaning. */
 export const KEY_FORMAT = 1;
@@ -188,7 +188,7 @@ export function externalDataLocations(model: onnx.IModelProto): { tensor: string
  * need it.
  */
 export async function digestModel(bytes: Uint8Array, modelPath: string | null): Promise<ModelDigest> {
-  const digest: ModelDigest = { sha256: sha256(bytes), bytes: bytes.byteLength, externalData: [] };
+  const digest: ModelDigest = { sha256: await sha256Chunked(bytes), bytes: bytes.byteLength, externalData: [] };
   // Cheap test first: external data is named by a "location" entry; without that string there is none.
   if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf('location') < 0) return digest;
   let model: onnx.ModelProto;
