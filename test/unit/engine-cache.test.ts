@@ -394,11 +394,11 @@ describe('lock', () => {
     const lockFile = store.lockPath(key);
     fs.writeFileSync(lockFile, JSON.stringify({ pid: 1, host: 'another-host.test', pidns: 'x', since: new Date().toISOString(), token: 't' }));
     const beat = setInterval(() => { const now = new Date(); try { fs.utimesSync(lockFile, now, now); } catch { /* removed */ } }, 100);
-    const cache = new EngineCache<string>({ dir, target: () => TARGET, build: async () => Buffer.from('built'), deserialize: async (p) => p.toString(), lockStaleMs: 1000, pollMs: 50 });
+    const cache = new EngineCache<string>({ dir, target: () => TARGET, build: async () => Buffer.from('built'), deserialize: async (p) => p.toString(), lockStaleMs: 2000, pollMs: 50 });
     const events: CacheEvent[] = [];
     let done = false;
     const p = cache.load(m, { onCacheEvent: (e) => events.push(e) }).then((r) => { done = true; return r; });
-    await new Promise((r) => setTimeout(r, 1500)); // longer than lockStaleMs: the heartbeat keeps it live
+    await new Promise((r) => setTimeout(r, 2500)); // longer than lockStaleMs: the heartbeat keeps it live
     expect(done).toBe(false);
     expect(events.map((e) => e.type)).toEqual(['wait']);
     expect(events[0].holder).toMatchObject({ host: 'another-host.test' });
