@@ -1,5 +1,5 @@
 /**
- * The `tensorrt-node` command-line program (commander): build, run, bench, inspect, info, quantize. `runCli`
+ * The `tensorrt-node` command-line program (commander): build, run, bench, inspect, info, quantize, cache. `runCli`
  * runs it on an argument list and resolves to the exit code (0 success, 1 user error, 2 internal failure),
  * writing through a CliIo so that tests can run it in-process and read what it printed.
  */
