@@ -56,6 +56,8 @@ export function formatCacheEvent(e: CacheEvent): string {
       return `cache: ${e.model}${key}: ${e.reason}`;
     case 'stored':
       return `cache: stored ${e.path} (${formatBytes(e.bytes ?? 0)}, built in ${formatMs(e.buildMs ?? 0)})`;
+    case 'uncached':
+      return `cache: ${e.model}${key}: not cached: ${e.reason}`;
     case 'engine-file':
       return `engine ${e.path ?? e.model}: ${e.reason}`;
     default:

@@ -7,7 +7,7 @@
  *   cacheDir: '/var/cache/tensorrt-node',   // a shared volume in Kubernetes: every replica reuses one build
  *   fp16: true,
  *   profiles: [{ images: { min: [1, 3, 640, 640], opt: [4, 3, 640, 640], max: [8, 3, 640, 640] } }],
- *   onCacheEvent: (e) => console.log(e.type, e.reason ?? ''),   // hit | miss | rebuild | wait | lock-recovered | stored
+ *   onCacheEvent: (e) => console.log(e.type, e.reason ?? ''),   // hit | miss | rebuild | wait | lock-recovered | stored | uncached
  * });
  * ```
  * For an ONNX model the key (lib/engine-cache/key.ts) is computed; a valid entry is deserialized, else the engine is
@@ -50,9 +50,11 @@ export interface CacheEvent {
    * - `wait`: another process is building this entry (`holder`): waiting for its result.
    * - `lock-recovered`: a lock left by a process that died (or stopped its heartbeat) was taken over (`reason`).
    * - `stored`: the built engine was written to the cache (`path`, `bytes`, `buildMs`).
+   * - `uncached`: the cache directory cannot be written (read-only, full, not a directory: `reason`): the engine
+   *   is built and returned all the same, but not kept.
    * - `engine-file`: an engine file / bytes was loaded directly (`reason`: how it was checked).
    */
-  type: 'hit' | 'miss' | 'rebuild' | 'wait' | 'lock-recovered' | 'stored' | 'engine-file';
+  type: 'hit' | 'miss' | 'rebuild' | 'wait' | 'lock-recovered' | 'stored' | 'uncached' | 'engine-file';
   /** The model file name, or '<bytes>'. */
   model: string;
   key?: string;
@@ -279,12 +281,17 @@ export class EngineCache<E = Engine> {
         rebuildReason = `corrupt entry: ${r.reason}`;
       }
       // 2. Take the entry's lock to build (or to remove a bad entry); if another process holds it, wait for its result.
-      await this.store.ensure();
       let got: Awaited<ReturnType<typeof FileLock.tryAcquire>>;
       try {
+        await this.store.ensure();
         got = await FileLock.tryAcquire(this.store.lockPath(key), { staleMs: this.lockStaleMs });
       } catch (e) {
-        throw new TensorRTError('IO_ERROR', `engine cache: cannot create the lock ${this.store.lockPath(key)} (${rebuildReason ?? 'no entry'}): ${(e as Error).message}`, { cause: e });
+        // The cache cannot be written (a read-only mount, a full disk): build without it rather than fail the start.
+        const why = `cannot write to the cache ${this.store.dir} (${(e as Error).message.split('\n')[0]}): building without caching`;
+        emit(onCacheEvent, { type: 'uncached', model: modelName, key, reason: `${rebuildReason ?? 'no entry'}; ${why}` });
+        const plan = Buffer.from(await this.buildFn(src.path && src.hasExternalData ? src.path : src.bytes, o));
+        if (plan.length === 0) throw new TensorRTError('BUILD_FAILED', 'engine cache: the build returned an empty plan');
+        return { engine: await this.deserializeFn(plan), key, outcome: 'built', path: null, reason: why };
       }
       if (!got.lock) {
         if (waitedFor !== key) {
@@ -336,8 +343,16 @@ export class EngineCache<E = Engine> {
           buildMs,
           builtBy: { host: os.hostname(), pid: process.pid },
         };
-        await this.store.write(manifest, plan);
-        emit(onCacheEvent, { type: 'stored', model: modelName, key, path: this.store.planPath(key), bytes: plan.length, buildMs });
+        let stored = true;
+        try {
+          await this.store.write(manifest, plan);
+        } catch (e) {
+          // Full disk, read-only file: the engine is still good; report that it is not kept.
+          stored = false;
+          await this.store.remove(key).catch(() => undefined);
+          emit(onCacheEvent, { type: 'uncached', model: modelName, key, reason: `the built engine could not be stored: ${(e as Error).message.split('\n')[0]}` });
+        }
+        if (stored) emit(onCacheEvent, { type: 'stored', model: modelName, key, path: this.store.planPath(key), bytes: plan.length, buildMs });
         let engine: E;
         try {
           engine = await this.deserializeFn(plan);
@@ -348,7 +363,7 @@ export class EngineCache<E = Engine> {
           }
           throw e;
         }
-        const out: CacheLoadResult<E> = { engine, key, outcome: rebuildReason ? 'rebuilt' : 'built', path: this.store.planPath(key), reason };
+        const out: CacheLoadResult<E> = { engine, key, outcome: rebuildReason ? 'rebuilt' : 'built', path: stored ? this.store.planPath(key) : null, reason };
         return out;
       } finally {
         await lock.release();

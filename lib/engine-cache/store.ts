@@ -121,7 +121,8 @@ export class CacheStore {
     try {
       text = await fs.promises.readFile(this.manifestPath(key), 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'absent' };
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 'absent' };
       throw new TensorRTError('IO_ERROR', `engine cache: cannot read ${this.manifestPath(key)}: ${(e as Error).message}`, { cause: e });
     }
     const m = parseManifest(text);
@@ -169,7 +170,8 @@ export class CacheStore {
     try {
       names = await fs.promises.readdir(this.enginesDir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return [];
       throw new TensorRTError('IO_ERROR', `engine cache: cannot read ${this.enginesDir}: ${(e as Error).message}`, { cause: e });
     }
     const keys = new Set<string>();

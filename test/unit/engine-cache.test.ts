@@ -297,6 +297,23 @@ describe('cache in one process (test doubles of build and deserialize)', () => {
     expect([...fs.readdirSync(s.enginesDir), ...fs.readdirSync(s.locksDir), ...fs.readdirSync(s.timingDir)]).toEqual([]);
   });
 
+  test('a cache that cannot be written (no directory can be made, a plan that cannot be stored) still gives the engine, reported as uncached', async () => {
+    const asFile = write('not-a-dir', 'a regular file where the cache directory should be');
+    const c1 = doubleCache(asFile);
+    expect(await c1.load(model([15, 15, 15, 15]))).toMatchObject({ engine: 'plan-double 1', outcome: 'built', path: null });
+    expect(c1.events.map((e) => e.type)).toEqual(['uncached']);
+    expect(c1.events[0].reason).toMatch(/no entry; cannot write to the cache .*not-a-dir.*building without caching/);
+    // the plan's name taken by a directory: the rename fails
+    const dir = freshDir();
+    const c2 = doubleCache(dir);
+    const { key } = await c2.cache.keyFor(model([16, 16, 16, 16]));
+    fs.mkdirSync(path.join(dir, 'engines', `${key}.engine`), { recursive: true });
+    expect(await c2.load(model([16, 16, 16, 16]))).toMatchObject({ engine: 'plan-double 1', outcome: 'built', path: null });
+    expect(c2.events.map((e) => e.type)).toEqual(['miss', 'uncached']);
+    expect(c2.events[1].reason).toMatch(/could not be stored/);
+    expect(fs.readdirSync(path.join(dir, 'engines')).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
+  });
+
   test('a calibrator without a cache: the entry is keyed by the cache its calibration wrote, so the next start hits', async () => {
     const dir = freshDir();
     let calCache: Buffer | null = null;
