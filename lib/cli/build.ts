@@ -214,6 +214,9 @@ export function registerBuild(program: Command): void {
           if (o.cacheDir) {
             cached = await buildThroughCache(model, o.cacheDir, options, !!o.json);
             engine = cached.plan;
+            if (!cached.path && !output) {
+              throw new TensorRTError('IO_ERROR', `the engine was built but the cache ${o.cacheDir} cannot be written (${cached.reason ?? 'see above'}); give -o to keep it`);
+            }
           } else engine = await buildEngine(bytes, options);
         } finally {
           progress.stop();
