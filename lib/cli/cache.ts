@@ -163,12 +163,13 @@ export function registerCache(program: Command): void {
     .command('ls')
     .description('list the cached engines: model, TensorRT version, GPU, size, last use, status')
     .option('--cache-dir <dir>', 'the cache directory (default $TENSORRT_NODE_CACHE_DIR)')
+    .option('--verify', "also check every plan's SHA-256 against its manifest (reads every plan)")
     .option('--json', 'print the entries as JSON')
     .action(
-      action('cache', async (o: { cacheDir?: string; json?: boolean }) => {
+      action('cache', async (o: { cacheDir?: string; json?: boolean; verify?: boolean }) => {
         const dir = requireDir(o);
         const store = new CacheStore(dir);
-        const entries = await store.list();
+        const entries = await store.list({ verify: !!o.verify });
         const total = entries.reduce((s, e) => s + e.bytes, 0);
         if (o.json) {
           io().out(toJson({ dir: store.dir, entries: entries.map((e) => ({ ...e, lastUsed: new Date(e.lastUsedMs).toISOString() })), totalBytes: total }));

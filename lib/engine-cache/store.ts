@@ -164,8 +164,11 @@ export class CacheStore {
     await fs.promises.utimes(this.manifestPath(key), now, now).catch(() => undefined);
   }
 
-  /** Every entry in the directory, valid or not (sizes are checked, checksums are not: that needs the whole plan). */
-  async list(): Promise<EntryInfo[]> {
+  /**
+   * Every entry in the directory, valid or not. Sizes are checked; checksums only with `verify` (that reads every
+   * plan).
+   */
+  async list(options: { verify?: boolean } = {}): Promise<EntryInfo[]> {
     let names: string[];
     try {
       names = await fs.promises.readdir(this.enginesDir);
@@ -217,6 +220,13 @@ export class CacheStore {
             info.status = 'corrupt';
             info.problem = `plan is truncated or altered: ${planSt.size} bytes, the manifest says ${m.plan.bytes}`;
           }
+        }
+      }
+      if (options.verify && info.status === 'ok') {
+        const r = await this.read(key);
+        if (r.status === 'corrupt') {
+          info.status = 'corrupt';
+          info.problem = r.reason;
         }
       }
       out.push(info);

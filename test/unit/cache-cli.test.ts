@@ -94,6 +94,15 @@ test('cache ls: the entries, as a table and as JSON; an empty or missing cache',
   const j = JSON.parse((await cli('cache', 'ls', '--cache-dir', dir, '--json')).stdout);
   expect(j.entries.map((e: { key: string }) => e.key).sort()).toEqual([...keys].sort());
   expect(j.entries[0]).toMatchObject({ status: 'ok', tensorrt: '0.0.0-test-double', modelName: 'ch_ppocr_mobile_v2.0_cls_infer.onnx' });
+  // --verify checks the checksums: a plan altered in place (same size) shows as corrupt only then
+  const plan = path.join(dir, 'engines', `${keys[1]}.engine`);
+  const b = fs.readFileSync(plan);
+  b[100] ^= 0xff;
+  fs.writeFileSync(plan, b);
+  expect((await cli('cache', 'ls', '--cache-dir', dir)).stdout).not.toMatch(/corrupt/);
+  expect((await cli('cache', 'ls', '--cache-dir', dir, '--verify')).stdout).toMatch(new RegExp(`^${keys[1].slice(0, 12)}.*corrupt: plan checksum \\(SHA-256\\) does not match its manifest$`, 'm'));
+  b[100] ^= 0xff;
+  fs.writeFileSync(plan, b);
   // TENSORRT_NODE_CACHE_DIR is the default
   process.env.TENSORRT_NODE_CACHE_DIR = dir;
   try {
