@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { TensorRTError } from '../errors';
 import { loadModel, modelInfo, type ModelInfo } from '../onnx';
+import { onnxBytesFor } from './convert';
 import { action, io, readInputFile, requireCuda, requireTensorRT, toJson, UsageError } from './common';
 import {
   buildProfile, formatBytes, formatMs, parseIntOption, parseMemPoolSize, parseShapes,
@@ -179,7 +180,8 @@ export function registerBuild(program: Command): void {
         if (!output && !o.cacheDir) throw new UsageError('missing the output file: -o <model.engine> (or --cache-dir DIR)');
         const { options } = toBuildOptions(o);
         checkBuildOptions(options); // the library's checks, before any file or TensorRT is touched
-        const bytes = readInputFile(model, 'model');
+        const converted = onnxBytesFor(model)?.bytes; // TensorFlow formats: converted in memory
+        const bytes = converted ?? readInputFile(model, 'model');
         let info: ModelInfo;
         try {
           info = modelInfo(loadModel(bytes)); // a corrupt model fails here, before TensorRT is needed
@@ -212,7 +214,8 @@ export function registerBuild(program: Command): void {
         let cached: Awaited<ReturnType<typeof buildThroughCache>> | null = null;
         try {
           if (o.cacheDir) {
-            cached = await buildThroughCache(model, o.cacheDir, options, !!o.json);
+            // ONNX files by path (external data, the file name in the manifest); converted models by their ONNX bytes
+            cached = await buildThroughCache(converted ?? model, o.cacheDir, options, !!o.json);
             engine = cached.plan;
             if (!cached.path && !output) {
               throw new TensorRTError('IO_ERROR', `the engine was built but the cache ${o.cacheDir} cannot be written (${cached.reason ?? 'see above'}); give -o to keep it`);

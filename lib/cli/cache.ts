@@ -218,7 +218,7 @@ export function registerCache(program: Command): void {
 
 /** For `build --cache-dir`: the plan from the cache (built when missing), without deserializing it. */
 export async function buildThroughCache(
-  model: string,
+  model: string | Uint8Array,
   dir: string,
   options: import('../build').BuildOptions,
   quiet: boolean,

@@ -11,11 +11,14 @@ import { packageRoot } from '../native';
 import { processIo, reportError, setIo, type CliIo } from './common';
 import { registerBench } from './bench';
 import { registerBuild } from './build';
+import { registerConvert } from './convert';
 import { registerCache } from './cache';
 import { registerInfo } from './info';
 import { registerInspect } from './inspect';
 import { registerQuantize } from './quantize';
 import { registerRun } from './run';
+import { registerServe } from './serve';
+import { registerExportTriton } from './export-triton';
 
 /** tensorrt-node's version, from its package.json. */
 export function packageVersion(): string {
@@ -34,6 +37,8 @@ Examples:
   tensorrt-node run model.engine --input input=image.npy --output-dir out/
   tensorrt-node bench model.engine --shapes input:8x3x224x224 --iterations 200 --streams 2
   tensorrt-node inspect model.engine --json
+  tensorrt-node serve models/ --port 8501
+  tensorrt-node convert model.json -o model.onnx --inputs input:1x224x224x3
   tensorrt-node run model.onnx --cache-dir /var/cache/trt --fp16   (built on first use, loaded after)
   tensorrt-node cache ls --cache-dir /var/cache/trt
 
@@ -68,6 +73,9 @@ export function createProgram(out: CliIo): Command {
   registerInspect(program);
   registerInfo(program, packageVersion());
   registerQuantize(program);
+  registerServe(program, packageVersion());
+  registerExportTriton(program);
+  registerConvert(program);
   registerCache(program);
   return program;
 }

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { action, io, requireCuda, requireTensorRT, UsageError } from './common';
 import { loadModel, modelInfo, saveModel } from '../onnx';
+import { onnxBytesFor } from './convert';
 import { npyDirectoryCalibrator, type CalibrationMethod } from '../calibration/calibrator';
 import { quantize, type QuantizeSummary } from '../calibration/quantize';
 import { createTensorRTRunner } from '../calibration/trt-runner';
@@ -128,12 +129,13 @@ export function registerQuantize(program: Command): void {
         if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`output ${out} is a directory`);
         if (o.cache !== undefined && fs.existsSync(o.cache) && fs.statSync(o.cache).isDirectory()) throw new UsageError(`--cache ${o.cache} is a directory`);
 
-        const model = loadModel(modelPath); // IO_ERROR / PARSE_ERROR
+        const tfOnnx = onnxBytesFor(modelPath); // TensorFlow formats: converted in memory
+        const model = loadModel(tfOnnx ? tfOnnx.bytes : modelPath); // IO_ERROR / PARSE_ERROR
         if (o.backend === 'tensorrt') {
           requireTensorRT();
           requireCuda();
         }
-        const inputBytes = fs.statSync(modelPath).size;
+        const inputBytes = tfOnnx ? tfOnnx.bytes.length : fs.statSync(modelPath).size;
         const cal = npyDirectoryCalibrator(o.calib, { method, percentile, limit, cacheFile: o.cache });
         const info = modelInfo(model);
         if (cal.source.inputs === null && info.inputs.length !== 1) {

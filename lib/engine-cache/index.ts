@@ -476,13 +476,6 @@ export interface LoadEngineOptions extends CacheLoadOptions {
   lockStaleMs?: number;
 }
 
-/** The default cache directory: $TENSORRT_NODE_CACHE_DIR, else $XDG_CACHE_HOME/tensorrt-node, else ~/.cache/tensorrt-node. */
-export function defaultCacheDir(): string {
-  if (process.env.TENSORRT_NODE_CACHE_DIR) return process.env.TENSORRT_NODE_CACHE_DIR;
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'tensorrt-node');
-}
-
 /**
  * An Engine for an ONNX model (built once, then loaded from `cacheDir`) or an `.engine` (loaded and checked).
  * See the module's documentation and docs/engine-cache.md.
