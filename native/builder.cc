@@ -66,17 +66,24 @@ struct ProgressEvent {
 };
 
 // Forwards TensorRT's build phases to a JS function (through a ThreadSafeFunction, never blocking) and answers
-// stepComplete with "continue unless cancelled".
+// stepComplete with "continue unless cancelled or stopped" (stopped: the calibrator failed, see calibrator.cc).
+// Without a JS listener the events still go to the JS thread, to a no-op: each delivery doubles as a liveness probe.
+// When a delivery finds that JS can no longer run (environment teardown: worker.terminate(), process exit), the
+// build is cancelled at its next step, instead of running to its end while the teardown waits for it (defect #3).
 class Progress
 #if TN_HAS_PROGRESS_MONITOR
     : public nvinfer1::IProgressMonitor
 #endif
 {
  public:
-  Progress(std::shared_ptr<std::atomic<bool>> cancelled) : cancelled_(std::move(cancelled)) {}
+  Progress(std::shared_ptr<std::atomic<bool>> cancelled, std::shared_ptr<std::atomic<bool>> stop)
+      : cancelled_(std::move(cancelled)), stop_(std::move(stop)) {}
 
-  void SetCallback(Napi::Env env, Napi::Function fn) {
-    tsfn_ = Napi::ThreadSafeFunction::New(env, fn, "tensorrt-node:progress", 0, 1);
+  // `fn` undefined: no listener (deliveries only probe whether JS can still run).
+  void SetCallback(Napi::Env env, Napi::Value fn) {
+    listener_ = fn.IsFunction();
+    Napi::Function f = listener_ ? fn.As<Napi::Function>() : Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+    tsfn_ = Napi::ThreadSafeFunction::New(env, f, "tensorrt-node:progress", 0, 1);
     hasTsfn_ = true;
   }
 
@@ -111,7 +118,7 @@ class Progress
       Send({name, "step", step + 1, steps, depth});
     } catch (...) {
     }
-    return !cancelled_->load();
+    return !cancelled_->load() && !stop_->load();
   }
 
   void phaseFinish(char const* phaseName) noexcept override {
@@ -151,17 +158,19 @@ class Progress
   struct Delivery {
     Progress* self;
     ProgressEvent ev;
+    bool listener;
   };
 
   void Send(ProgressEvent ev) {
     if (!hasTsfn_) return;
-    auto* d = new Delivery{this, std::move(ev)};
+    auto* d = new Delivery{this, std::move(ev), listener_};
     {
       std::lock_guard<std::mutex> lock(m_);
       ++pending_;
     }
     if (tsfn_.NonBlockingCall(d, Deliver) != napi_ok) {
       delete d;
+      cancelled_->store(true);  // the queue is closing: the environment is going away
       Done();
     }
   }
@@ -173,28 +182,39 @@ class Progress
   }
 
   static void Deliver(Napi::Env env, Napi::Function fn, Delivery* d) {
-    if (env != nullptr && fn != nullptr) {
+    bool jsGone = env == nullptr || fn == nullptr;
+    if (!jsGone) {
       try {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("phase", d->ev.phase);
-        o.Set("step", Napi::Number::New(env, d->ev.step));
-        o.Set("steps", Napi::Number::New(env, d->ev.steps));
-        o.Set("depth", Napi::Number::New(env, d->ev.depth));
-        o.Set("event", d->ev.event);
-        fn.Call({o});
+        if (d->listener) {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("phase", d->ev.phase);
+          o.Set("step", Napi::Number::New(env, d->ev.step));
+          o.Set("steps", Napi::Number::New(env, d->ev.steps));
+          o.Set("depth", Napi::Number::New(env, d->ev.depth));
+          o.Set("event", d->ev.event);
+          fn.Call({o});
+        } else {
+          fn.Call({});  // the no-op: throws only when JS can no longer run
+        }
       } catch (const Napi::Error& e) {
-        // A throwing onProgress must not break the build; lib/build.ts catches listener errors itself.
-        std::fprintf(stderr, "tensorrt-node: onProgress threw: %s\n", e.Message().c_str());
+        if (!JsCanRun(env)) {
+          jsGone = true;
+        } else {
+          // A throwing onProgress must not break the build; lib/build.ts catches listener errors itself.
+          std::fprintf(stderr, "tensorrt-node: onProgress threw: %s\n", e.Message().c_str());
+        }
       }
     }
+    if (jsGone) d->self->cancelled_->store(true);
     Progress* self = d->self;
     delete d;
     self->Done();
   }
 
-  std::shared_ptr<std::atomic<bool>> cancelled_;
+  std::shared_ptr<std::atomic<bool>> cancelled_, stop_;
   Napi::ThreadSafeFunction tsfn_;
   bool hasTsfn_ = false;
+  bool listener_ = false;
   std::mutex m_;
   std::condition_variable cv_;
   int pending_ = 0;
@@ -217,13 +237,15 @@ class BuildWorker : public PromiseWorker {
         net_(n),
         cfg_(c),
         cancelled_(std::make_shared<std::atomic<bool>>(false)),
-        progress_(cancelled_) {
+        stop_(std::make_shared<std::atomic<bool>>(false)),
+        progress_(cancelled_, stop_) {
     keepBuilder_ = Napi::Persistent(b->Value());
     keepNetwork_ = Napi::Persistent(n->Value());
     keepConfig_ = Napi::Persistent(c->Value());
     ++net_->busy;
     ++cfg_->busy;
     ++*building_;
+    if (timingCache_) cfg_->timingCacheUsed = true;  // this cache must now outlive the IBuilder (BuilderDeleter)
   }
 
   ~BuildWorker() override {
@@ -240,15 +262,17 @@ class BuildWorker : public PromiseWorker {
 
   void Setup(Napi::Env env, Napi::Value onProgress) {
     TN_CUDA_CHECK(cudaGetDevice(&device_));
-    if (onProgress.IsFunction()) progress_.SetCallback(env, onProgress.As<Napi::Function>());
+    progress_.SetCallback(env, onProgress);
 #if TN_HAS_PROGRESS_MONITOR
     config_->setProgressMonitor(&progress_);
     monitorSet_ = true;
 #endif
     if (!cfg_->calibrator.IsEmpty()) {
+      // Checks (and, with runtime dimensions, sets the calibration profile) before anything is attached.
+      std::map<std::string, CalibrationInput> inputs = CalibrationInputs();
       calibrator_ = CreateCalibratorBridge(env, cfg_->calibrator.Value(), device_);
-      calibrator_->ExpectSizes(CalibrationSizes());
-      calibrator_->SetCancelFlag(cancelled_);
+      calibrator_->ExpectInputs(std::move(inputs));
+      calibrator_->SetFlags(cancelled_, stop_);
       calibrator_->Attach(*config_);
     }
   }
@@ -256,26 +280,62 @@ class BuildWorker : public PromiseWorker {
   std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }
 
  private:
-  // Bytes per network input for one calibration batch (see CalibratorBridge::ExpectSizes).
-  std::map<std::string, size_t> CalibrationSizes() const {
-    std::map<std::string, size_t> out;
+  // What TensorRT reads per network input for one calibration batch (see CalibratorBridge::ExpectInputs). With
+  // runtime dimensions, calibration needs a calibration profile (IBuilderConfig::setCalibrationProfile: "must be set
+  // if int8 calibration is used to set scales for a network with runtime dimensions"; its kOPT shapes are used):
+  // the one chosen with setCalibrationProfile(index), else the first profile; none at all is refused (defect #6).
+  std::map<std::string, CalibrationInput> CalibrationInputs() {
+    std::map<std::string, CalibrationInput> out;
+    bool dynamic = false;
+    for (int32_t i = 0; i < network_->getNbInputs(); ++i) {
+      nvinfer1::Dims d = network_->getInput(i)->getDimensions();
+      for (int32_t k = 0; k < d.nbDims; ++k) dynamic = dynamic || d.d[k] < 0;
+    }
+    int32_t index = -1;
+    if (dynamic) {
+      if (cfg_->profiles.empty()) {
+        throw NativeError("INVALID_ARGUMENT",
+                          "INT8 calibration of a network with runtime dimensions needs an optimization profile (its opt "
+                          "shapes are the calibration shapes): add one with addOptimizationProfile");
+      }
+      index = cfg_->calibrationProfile < 0 ? 0 : cfg_->calibrationProfile;
+      if (static_cast<size_t>(index) >= cfg_->profiles.size()) {
+        throw NativeError("INVALID_ARGUMENT", "the calibration profile " + std::to_string(index) + " does not exist (" +
+                                                  std::to_string(cfg_->profiles.size()) + " profiles)");
+      }
+#if TN_HAS_IMPLICIT_INT8
+      TN_ALLOW_DEPRECATED_BEGIN
+      if (!config_->setCalibrationProfile(cfg_->profiles[static_cast<size_t>(index)])) {
+        ThrowTrt("INVALID_ARGUMENT", "setCalibrationProfile(" + std::to_string(index) + ") failed", recorder_.get());
+      }
+      TN_ALLOW_DEPRECATED_END
+#endif
+    }
     for (int32_t i = 0; i < network_->getNbInputs(); ++i) {
       nvinfer1::ITensor* t = network_->getInput(i);
       if (!t || !t->getName()) continue;
       nvinfer1::Dims d = t->getDimensions();
-      bool dynamic = false;
-      for (int32_t k = 0; k < d.nbDims; ++k) dynamic = dynamic || d.d[k] < 0;
-      if (dynamic) {
-        if (cfg_->profileOpt.empty()) continue;
-        auto it = cfg_->profileOpt.front().find(t->getName());
-        if (it == cfg_->profileOpt.front().end()) continue;
+      bool runtime = false;
+      for (int32_t k = 0; k < d.nbDims; ++k) runtime = runtime || d.d[k] < 0;
+      if (runtime) {
+        const auto& opt = cfg_->profileOpt[static_cast<size_t>(index)];
+        auto it = opt.find(t->getName());
+        if (it == opt.end()) {
+          throw NativeError("INVALID_ARGUMENT", std::string("the calibration profile ") + std::to_string(index) +
+                                                    " has no shapes for input '" + t->getName() + "'");
+        }
         d = it->second;
       }
       size_t elem = DataTypeSize(t->getType());
-      if (elem == 0) continue;
+      if (elem == 0) continue;  // sub-byte types: not checked
+      CalibrationInput in;
       size_t n = 1;
-      for (int32_t k = 0; k < d.nbDims; ++k) n *= static_cast<size_t>(d.d[k]);
-      out[t->getName()] = n * elem;
+      for (int32_t k = 0; k < d.nbDims; ++k) {
+        n *= static_cast<size_t>(d.d[k]);
+        in.shape.push_back(static_cast<int64_t>(d.d[k]));
+      }
+      in.bytes = n * elem;
+      out[t->getName()] = std::move(in);
     }
     return out;
   }
@@ -284,10 +344,19 @@ class BuildWorker : public PromiseWorker {
   void Run() override {
     TN_CUDA_CHECK(cudaSetDevice(device_));
     recorder_->clear();
-    LogCapture capture;
+    // Also collects what TensorRT logs on its own threads during the build (LogCapture::kWithUnattributed).
+    LogCapture capture(LogCapture::kWithUnattributed);
     nvinfer1::IHostMemory* mem = builder_->buildSerializedNetwork(*network_, *config_);
     progress_.Drain();
+    if (calibrator_) calibrator_->ReleaseBuffers();  // on this thread, on the bridge's device
     std::string logged = capture.Take();
+    // A calibrator failure fails the build even when TensorRT built an engine from the batches before it
+    // (defect #1): TensorRT reads getBatch's false as "no more batches".
+    std::string calibration = calibrator_ ? calibrator_->Error() : std::string();
+    if (!calibration.empty()) {
+      delete mem;
+      throw NativeError("CALIBRATION_ERROR", calibration);
+    }
     if (mem && mem->size() > 0 && !cancelled_->load()) {
       plan_ = Share(mem);
       return;
@@ -295,12 +364,16 @@ class BuildWorker : public PromiseWorker {
     delete mem;
     if (cancelled_->load()) throw NativeError("BUILD_FAILED", "the build was cancelled");
     std::string why;
-    if (calibrator_) why = calibrator_->Error();
     std::string recorded = recorder_->Take();
     if (!recorded.empty()) why += (why.empty() ? "" : "; ") + recorded;
     if (!logged.empty() && recorded.find(logged) == std::string::npos) why += (why.empty() ? "" : "; ") + logged;
     throw NativeError("BUILD_FAILED",
                       "buildSerializedNetwork failed: " + (why.empty() ? std::string("no details from TensorRT") : why));
+  }
+
+  // The JS value a failing calibrator threw / rejected with becomes the error's `cause`.
+  void DecorateError(Napi::Env env, Napi::Object error) override {
+    if (calibrator_ && !calibrator_->Error().empty()) calibrator_->DecorateError(env, error);
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -320,7 +393,7 @@ class BuildWorker : public PromiseWorker {
   NetworkDefinition* net_;
   BuilderConfig* cfg_;
   Napi::ObjectReference keepBuilder_, keepNetwork_, keepConfig_;
-  std::shared_ptr<std::atomic<bool>> cancelled_;
+  std::shared_ptr<std::atomic<bool>> cancelled_, stop_;
   Progress progress_;
   bool monitorSet_ = false;
   std::unique_ptr<CalibratorBridge> calibrator_;
@@ -380,8 +453,8 @@ nvinfer1::IBuilder& Builder::Get(Napi::Env env) const {
   if (!builder) ThrowDisposed(env, "Builder");
   if (building->load() > 0) {
     Throw(env, "INVALID_ARGUMENT",
-          "a build is running on this Builder (TensorRT's builder serves one thread at a time): wait for it, or use "
-          "another Builder");
+          "a build or parse is running on this Builder (TensorRT's builder serves one thread at a time): wait for "
+          "it, or use another Builder");
   }
   return *builder;
 }
