@@ -254,6 +254,19 @@ describe('calibrator adapter (what the native bridge calls from the build thread
     expect(await a.getBatch(['x'])).toBeNull();
   });
 
+  test('getBatch: batches whose known shape differs from what TensorRT reads are refused (a short last batch)', async () => {
+    const { EntropyCalibrator } = await import('../../lib/calibration/calibrator');
+    const full = { data: new Float32Array(2 * 3), shape: [2, 3] };
+    const short = { data: new Float32Array(1 * 3), shape: [1, 3] };
+    const c = new EntropyCalibrator({ batches: [{ x: full }, { x: short }] });
+    const a = calibratorAdapter(c);
+    expect((await a.getBatch(['x'], { x: [2, 3] }))!.x).toBeInstanceOf(Float32Array);
+    await expect(a.getBatch(['x'], { x: [2, 3] })).rejects.toThrow(/shape \[1, 3\]; TensorRT reads \[2, 3\].*short last batch/);
+    // without shapes from the native side (older callers), nothing is checked here (sizes are checked natively)
+    const c2 = new EntropyCalibrator({ batches: [{ x: short }] });
+    expect((await calibratorAdapter(c2).getBatch(['x']))!.x.byteLength).toBe(12);
+  });
+
   test('getBatch errors carry a clear message', async () => {
     const missing = calibratorAdapter({ ...goodCalibrator(), getBatch: () => ({ y: new Float32Array(1) }) });
     await expect(missing.getBatch(['x'])).rejects.toThrow(/input 'x'/);
