@@ -167,7 +167,9 @@ class CalibratorBridge {
 #if TN_CONTRACT_TESTS && TN_HAS_IMPLICIT_INT8
   // Contract tests only (see ContractMemoryLog): the TensorRT-facing calibrator, to call as TensorRT would, and
   // the host-memory test double of the device side.
+  TN_ALLOW_DEPRECATED_BEGIN
   virtual nvinfer1::IInt8Calibrator* CalibratorForContractTests() = 0;
+  TN_ALLOW_DEPRECATED_END
   virtual void UseHostMemoryForContractTests(std::shared_ptr<ContractMemoryLog> log) = 0;
 #endif
 };
