@@ -82,25 +82,34 @@ void PromiseWorker::OnOK() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   try {
-    deferred_.Resolve(Result(env));
-    return;
-  } catch (const Napi::Error& e) {
-    Napi::Value v = e.Value();
-    if (v.IsObject()) DecorateError(env, v.As<Napi::Object>());
-    deferred_.Reject(v);
-  } catch (const std::exception& e) {
-    Napi::Error err = ToJsError(env, e);
-    DecorateError(env, err.Value());
-    deferred_.Reject(err.Value());
+    try {
+      deferred_.Resolve(Result(env));
+      return;
+    } catch (const Napi::Error& e) {
+      Napi::Value v = e.Value();
+      if (v.IsObject()) DecorateError(env, v.As<Napi::Object>());
+      deferred_.Reject(v);
+    } catch (const std::exception& e) {
+      Napi::Error err = ToJsError(env, e);
+      DecorateError(env, err.Value());
+      deferred_.Reject(err.Value());
+    }
+  } catch (const Napi::Error&) {
+    // JS can no longer run (environment teardown): see OnError.
   }
 }
 
 void PromiseWorker::OnError(const Napi::Error& /*e*/) {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Error err = ToJsError(env, NativeError(code_.empty() ? "INTERNAL" : code_, message_, cudaError_));
-  DecorateError(env, err.Value());
-  deferred_.Reject(err.Value());
+  try {
+    Napi::Error err = ToJsError(env, NativeError(code_.empty() ? "INTERNAL" : code_, message_, cudaError_));
+    DecorateError(env, err.Value());
+    deferred_.Reject(err.Value());
+  } catch (const Napi::Error&) {
+    // JS can no longer run (environment teardown: worker.terminate(), a build cancelled by it): nobody awaits the
+    // promise, and a Napi::Error escaping here would reach std::terminate through node-addon-api's AsyncWorker.
+  }
 }
 
 }  // namespace tn
