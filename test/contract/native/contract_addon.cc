@@ -15,7 +15,9 @@
 #include "build_classes.h"
 #include "compat.h"
 #include "errors.h"
+#include "logger.h"
 #include "modules.h"
+#include "trt_common.h"
 
 #if !TN_CONTRACT_TESTS
 #error "contract_addon.cc is only compiled into the contract-test addon (TN_CONTRACT_TESTS=1)"
@@ -23,6 +25,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <thread>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -179,6 +182,35 @@ Napi::Value Calibrate(const Napi::CallbackInfo& info) {
 TN_ALLOW_DEPRECATED_END
 #endif
 
+#if TN_HAVE_TENSORRT
+// contract.errorRecorder(n): reports n errors to our IErrorRecorder as TensorRT would, then reads it back.
+Napi::Value ErrorRecorderContract(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = info[0].ToNumber().Int32Value();
+  ErrorRecorder r;
+  for (int i = 0; i < n; ++i) r.reportError(nvinfer1::ErrorCode::kINTERNAL_ERROR, ("error " + std::to_string(i)).c_str());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("nbErrors", Napi::Number::New(env, r.getNbErrors()));
+  o.Set("hasOverflowed", Napi::Boolean::New(env, r.hasOverflowed()));
+  std::string taken = r.Take();
+  o.Set("takenEndsWith", Napi::String::New(env, taken.size() > 60 ? taken.substr(taken.size() - 60) : taken));
+  o.Set("hasOverflowedAfterTake", Napi::Boolean::New(env, r.hasOverflowed()));
+  return o;
+}
+
+// contract.logCapture(wide): a LogCapture on this thread; TensorRT's logger then called from another thread (as
+// TensorRT's internal threads do) and from this one; returns what the capture collected.
+Napi::Value LogCaptureContract(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool wide = info[0].ToBoolean().Value();
+  LogCapture capture(wide ? LogCapture::kWithUnattributed : LogCapture::kThisThread);
+  std::thread t([] { Logger().log(nvinfer1::ILogger::Severity::kERROR, "from a TensorRT thread"); });
+  t.join();
+  Logger().log(nvinfer1::ILogger::Severity::kERROR, "from the calling thread");
+  return Napi::String::New(env, capture.Take());
+}
+#endif
+
 }  // namespace
 }  // namespace tn::trt
 
@@ -193,6 +225,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   contract.Set("testDouble", Napi::String::New(env, "tensorrt-node contract-test addon: no engine is built or run"));
 #if TN_HAVE_TENSORRT && TN_HAS_IMPLICIT_INT8
   contract.Set("calibrate", Napi::Function::New(env, tn::trt::Calibrate, "calibrate"));
+#endif
+#if TN_HAVE_TENSORRT
+  contract.Set("errorRecorder", Napi::Function::New(env, tn::trt::ErrorRecorderContract, "errorRecorder"));
+  contract.Set("logCapture", Napi::Function::New(env, tn::trt::LogCaptureContract, "logCapture"));
 #endif
   exports.Set("contract", contract);
   return exports;
