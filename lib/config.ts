@@ -375,7 +375,7 @@ export class BuilderConfig {
    * The INT8 calibrator (implicit quantization, TensorRT 10 only: UNSUPPORTED on 11, where INT8 comes from Q/DQ
    * nodes). Its getBatch / readCache / writeCache are called while the build runs. A getBatch / readCache /
    * writeCache that throws or rejects, or a batch of the wrong size (a short last batch included), fails the build
-   * with CALIBRATION_ERROR, `cause` = what it threw (docs/calibration.md).
+   * with CALIBRATION_ERROR, `cause` = what it threw (docs/native-contracts.md).
    */
   get calibrator(): CalibratorLike | null {
     void this.native; // throws DISPOSED

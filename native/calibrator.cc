@@ -370,7 +370,7 @@ class BridgeCore {
       auto expected = expected_.find(name);
       if (expected != expected_.end() && expected->second.bytes != host.size()) {
         // A short last batch lands here too: TensorRT reads exactly batchSize samples per batch, so a smaller one
-        // would be read out of bounds and a larger one silently truncated. Refused (docs/calibration.md).
+        // would be read out of bounds and a larger one silently truncated. Refused (docs/native-contracts.md).
         return Failed(0, "calibrator getBatch: batch " + std::to_string(batches_) + " for input '" + name + "' has " +
                              std::to_string(host.size()) + " bytes; TensorRT reads " +
                              std::to_string(expected->second.bytes) + " (shape " + ShapeText(expected->second.shape) +

@@ -22,7 +22,7 @@ nodedir=$(node -e "console.log(require('./scripts/build-native').findNodeDir() |
 cuda_inc=$(node scripts/find-deps.js cuda-include)
 addon_inc=$(node scripts/find-deps.js addon-include)
 libs=$(node scripts/find-deps.js libs)
-out=build-contract
+out=${TN_CONTRACT_OUT:-build-contract}  # another folder: TN_CONTRACT_OUT (then TN_CONTRACT_ADDON for the tests)
 obj=$out/obj-$version
 mkdir -p "$obj"
 flags=(-std=c++17 -fPIC -O1 -g -fexceptions -Wall -Wextra -Werror -fvisibility=hidden

@@ -141,6 +141,18 @@ describe('argument validation comes first (INVALID_ARGUMENT)', () => {
     ).toBe('INVALID_ARGUMENT');
   });
 
+  test('calibrationProfile: a non-negative integer, handed to the native config (a stub of our native interface)', () => {
+    const set: number[] = [];
+    const stub = { setCalibrationProfile: (i: number) => set.push(i), getCalibrationProfile: () => set[set.length - 1] ?? 0 };
+    const cfg = new BuilderConfig(CONFIG_TOKEN, stub as unknown as TensorRTNative.BuilderConfig);
+    expect(cfg.calibrationProfile).toBe(0);
+    cfg.calibrationProfile = 1;
+    expect(set).toEqual([1]);
+    expect(cfg.calibrationProfile).toBe(1);
+    for (const bad of [-1, 0.5, NaN, '1']) expect(codeOf(() => { cfg.calibrationProfile = bad as number; })).toBe('INVALID_ARGUMENT');
+    expect(set).toEqual([1]);
+  });
+
   test('OnnxParser / UffParser need a NetworkDefinition', () => {
     expect(codeOf(() => new OnnxParser({} as NetworkDefinition))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => new OnnxParser(null as unknown as NetworkDefinition))).toBe('INVALID_ARGUMENT');
