@@ -174,6 +174,12 @@ class CalibratorBridge {
 #endif
 };
 
+#if TN_CONTRACT_TESTS
+// Contract-test addon only (builder.cc): contract.progress(listener | undefined, steps, stepMs) -> Promise with
+// cancel(): drives a build's progress monitor as TensorRT does (a test double; no engine is built).
+Napi::Value ContractProgress(const Napi::CallbackInfo& info);
+#endif
+
 // Creates a bridge for `adapter` ({algorithm, batchSize, quantile?, regressionCutoff?, getBatch(names, shapes) ->
 // Promise<Record<string, TypedArray> | null>, readCache() -> Promise<Uint8Array | null>, writeCache(buf) ->
 // Promise<void>}) on `device` (selected on the build thread for every copy and free); JS thread. Throws

@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -288,7 +290,9 @@ class BuildWorker : public PromiseWorker {
     std::map<std::string, CalibrationInput> out;
     bool dynamic = false;
     for (int32_t i = 0; i < network_->getNbInputs(); ++i) {
-      nvinfer1::Dims d = network_->getInput(i)->getDimensions();
+      nvinfer1::ITensor* t = network_->getInput(i);
+      if (!t) continue;
+      nvinfer1::Dims d = t->getDimensions();
       for (int32_t k = 0; k < d.nbDims; ++k) dynamic = dynamic || d.d[k] < 0;
     }
     int32_t index = -1;
@@ -403,7 +407,66 @@ class BuildWorker : public PromiseWorker {
 
 bool BoolArg(const Napi::Value& v) { return v.IsBoolean() && v.As<Napi::Boolean>().Value(); }
 
+#if TN_CONTRACT_TESTS && TN_HAS_PROGRESS_MONITOR
+// CONTRACT-TEST ADDON ONLY (see test/contract/native/contract_addon.cc): a TEST DOUBLE of TensorRT's side of the
+// IProgressMonitor contract. On a PromiseWorker thread it reports one phase of `steps` steps to the build's
+// Progress object as TensorRT's builder does (phaseStart, stepComplete every `stepMs` ms until it returns false,
+// phaseFinish), then drains it like BuildWorker::Run. No engine is built.
+class ProgressDriver : public PromiseWorker {
+ public:
+  ProgressDriver(Napi::Env env, Napi::Value listener, int32_t steps, int32_t stepMs)
+      : PromiseWorker(env),
+        cancelled_(std::make_shared<std::atomic<bool>>(false)),
+        stop_(std::make_shared<std::atomic<bool>>(false)),
+        progress_(cancelled_, stop_),
+        steps_(steps),
+        stepMs_(stepMs) {
+    progress_.SetCallback(env, listener);
+  }
+  ~ProgressDriver() override { progress_.Release(); }
+  std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }
+
+ protected:
+  void Run() override {
+    nvinfer1::IProgressMonitor& m = progress_;
+    m.phaseStart("contract phase", nullptr, steps_);
+    for (; done_ < steps_; ++done_) {
+      if (!m.stepComplete("contract phase", done_)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(stepMs_));
+    }
+    m.phaseFinish("contract phase");
+    progress_.Drain();
+    if (cancelled_->load()) throw NativeError("BUILD_FAILED", "the build was cancelled");
+  }
+  Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, done_); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> cancelled_, stop_;
+  Progress progress_;
+  int32_t steps_, stepMs_, done_ = 0;
+};
+#endif
+
 }  // namespace
+
+#if TN_CONTRACT_TESTS
+Napi::Value ContractProgress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if TN_HAS_PROGRESS_MONITOR
+  auto* w = new ProgressDriver(env, info[0], info[1].ToNumber().Int32Value(), info[2].ToNumber().Int32Value());
+  Napi::Promise p = w->Promise();
+  auto cancelled = w->cancelled();
+  p.Set("cancel", Napi::Function::New(env, [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
+          cancelled->store(true);
+          return ci.Env().Undefined();
+        }));
+  w->Queue();
+  return p;
+#else
+  Throw(env, "UNSUPPORTED", "IProgressMonitor does not exist in TensorRT " TN_TRT_VERSION_STRING);
+#endif
+}
+#endif
 
 // ---- Builder -----------------------------------------------------------------------------------------------------
 

@@ -229,6 +229,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #if TN_HAVE_TENSORRT
   contract.Set("errorRecorder", Napi::Function::New(env, tn::trt::ErrorRecorderContract, "errorRecorder"));
   contract.Set("logCapture", Napi::Function::New(env, tn::trt::LogCaptureContract, "logCapture"));
+  contract.Set("progress", Napi::Function::New(env, tn::trt::ContractProgress, "progress"));
 #endif
   exports.Set("contract", contract);
   return exports;
