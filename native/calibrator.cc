@@ -453,6 +453,7 @@ class BridgeCore {
       req->Cancel(kJsGone);
       return;
     }
+    if (req->settled.load()) return;  // abandoned while queued (cancelled build): do not call the calibrator
     try {
       Napi::HandleScope scope(env);
       Napi::Object obj = shared->adapter.Value();

@@ -29,6 +29,11 @@ flags=(-std=c++17 -fPIC -O1 -g -fexceptions -Wall -Wextra -Werror -fvisibility=h
        -DTN_HAVE_TENSORRT=1 -DTN_CONTRACT_TESTS=1 -DNAPI_VERSION=8 -DNODE_ADDON_API_CPP_EXCEPTIONS
        -DNODE_ADDON_API_DISABLE_DEPRECATED
        -isystem "$nodedir/include/node" -isystem "$cuda_inc" -isystem "$addon_inc" -isystem "$inc" -Inative)
+# TN_CONTRACT_CXXFLAGS: extra flags, e.g. "-fsanitize=address" (then run node with LD_PRELOAD=$(g++
+# -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 and a separate TN_CONTRACT_OUT)
+# shellcheck disable=SC2206
+extra=(${TN_CONTRACT_CXXFLAGS:-})
+flags+=("${extra[@]}")
 sources=$(ls native/*.cc | grep -v '^native/addon.cc$'; ls test/contract/native/*.cc)
 newest_header=$(ls -t native/*.h | head -1)
 todo=()
@@ -44,6 +49,6 @@ fi
 objs=()
 for f in $sources; do objs+=("$obj/$(basename "${f%.cc}").o"); done
 # shellcheck disable=SC2086
-g++ -shared -o "$out/tensorrt_node_contract.node" "${objs[@]}" $libs -Wl,--exclude-libs,ALL
+g++ -shared "${extra[@]}" -o "$out/tensorrt_node_contract.node" "${objs[@]}" $libs -Wl,--exclude-libs,ALL
 printf '{ "tensorrtInclude": "%s", "tensorrtVersion": "%s" }\n' "$inc" "$version" > "$out/info.json"
 echo "contract build: built $out/tensorrt_node_contract.node (TensorRT $version headers); run: node --test test/contract/"

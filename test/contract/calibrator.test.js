@@ -184,6 +184,23 @@ test('#4: an answer that arrives after the bridge is gone is dropped safely', op
   assert.equal(r.batches, 1);
 });
 
+test('#4: a call still queued when the build ends is dropped safely, and never reaches the calibrator', opts, async () => {
+  let calls = 0;
+  const adapter = { algorithm: 'entropy2', batchSize: 2, getBatch: () => { calls++; return null; }, readCache: async () => null, writeCache: async () => {} };
+  const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end); };
+  for (let i = 0; i < 5; i++) {
+    const p = h.addon().contract.calibrate(adapter, { inputs: X });
+    spin(100); // the build thread queues getBatch meanwhile: the JS thread is busy, nothing is delivered
+    p.cancel(); // the build stops waiting and ends; the queued call is delivered (or not) after that
+    spin(100);
+    const e = await p.then(() => assert.fail('resolved'), (err) => err);
+    assert.equal(e.code, 'BUILD_FAILED');
+    await new Promise((r) => setTimeout(r, 20));
+    if (global.gc) global.gc();
+  }
+  assert.equal(calls, 0, 'an abandoned call is not delivered to the calibrator');
+});
+
 // #3: worker.terminate() while the build thread waits for a getBatch answer that will never come (the worker's
 // JS is stopped). Before the fix, the teardown waited for the build (forever here: nothing would ever answer).
 function terminateWhileWaiting(getBatchSource) {
