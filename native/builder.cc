@@ -85,7 +85,17 @@ class Progress
   void SetCallback(Napi::Env env, Napi::Value fn) {
     listener_ = fn.IsFunction();
     Napi::Function f = listener_ ? fn.As<Napi::Function>() : Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
-    tsfn_ = Napi::ThreadSafeFunction::New(env, f, "tensorrt-node:progress", 0, 1);
+    // At environment teardown Node finalizes (and frees) the ThreadSafeFunction even while the build runs: the
+    // finalizer marks it gone (and cancels the build) under the mutex every call and the release hold.
+    auto life = life_;
+    auto cancelled = cancelled_;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, f, "tensorrt-node:progress", 0, 1, [life, cancelled](Napi::Env) {
+      {
+        std::lock_guard<std::mutex> lock(life->m);
+        life->alive = false;
+      }
+      cancelled->store(true);
+    });
     hasTsfn_ = true;
   }
 
@@ -150,10 +160,9 @@ class Progress
 
   // JS thread (worker destructor).
   void Release() {
-    if (hasTsfn_) {
-      tsfn_.Release();
-      hasTsfn_ = false;
-    }
+    std::lock_guard<std::mutex> lock(life_->m);
+    if (hasTsfn_ && life_->alive) tsfn_.Release();
+    hasTsfn_ = false;
   }
 
  private:
@@ -170,9 +179,14 @@ class Progress
       std::lock_guard<std::mutex> lock(m_);
       ++pending_;
     }
-    if (tsfn_.NonBlockingCall(d, Deliver) != napi_ok) {
+    bool queued = false;
+    {
+      std::lock_guard<std::mutex> lock(life_->m);
+      queued = life_->alive && tsfn_.NonBlockingCall(d, Deliver) == napi_ok;
+    }
+    if (!queued) {
       delete d;
-      cancelled_->store(true);  // the queue is closing: the environment is going away
+      cancelled_->store(true);  // the queue is closing or gone: the environment is going away
       Done();
     }
   }
@@ -213,7 +227,12 @@ class Progress
     self->Done();
   }
 
+  struct Life {
+    std::mutex m;
+    bool alive = true;
+  };
   std::shared_ptr<std::atomic<bool>> cancelled_, stop_;
+  std::shared_ptr<Life> life_ = std::make_shared<Life>();
   Napi::ThreadSafeFunction tsfn_;
   bool hasTsfn_ = false;
   bool listener_ = false;

@@ -140,6 +140,11 @@ struct Shared {
   // holder object ({ value }) so that primitives thrown (`throw 'x'`) can be referenced too.
   std::map<uint64_t, Napi::Reference<Napi::Object>> failures;
   std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+  // Whether the ThreadSafeFunction still exists. At environment teardown Node finalizes (and frees) it even while
+  // the build thread runs; calls into it then would touch freed memory, so every call and the release happen under
+  // this mutex, and the finalizer clears `tsfnAlive` (and cancels the build) under it.
+  std::mutex tsfnMutex;
+  bool tsfnAlive = true;
 
   void KeepFailure(Napi::Env env, uint64_t id, Napi::Value v) {
     try {
@@ -286,14 +291,24 @@ class BridgeCore {
     shared_ = std::make_shared<Shared>();
     shared_->adapter = Napi::Persistent(adapter);
     auto* context = new std::shared_ptr<Shared>(shared_);
-    tsfn_ = Tsfn::New(env, "tensorrt-node:calibrator", 0, 1, context,
-                      [](Napi::Env, void*, std::shared_ptr<Shared>* c) { delete c; });
+    tsfn_ = Tsfn::New(env, "tensorrt-node:calibrator", 0, 1, context, [](Napi::Env, void*, std::shared_ptr<Shared>* c) {
+      {
+        std::lock_guard<std::mutex> lock((*c)->tsfnMutex);
+        (*c)->tsfnAlive = false;
+      }
+      (*c)->cancelled->store(true);  // nothing will answer any more
+      delete c;
+    });
     stop_ = std::make_shared<std::atomic<bool>>(false);
   }
 
   // JS thread.
   ~BridgeCore() {
-    tsfn_.Release();  // calls still queued are delivered (or dropped) later: they only touch `Shared`
+    {
+      // calls still queued are delivered (or dropped) later: they only touch `Shared`
+      std::lock_guard<std::mutex> lock(shared_->tsfnMutex);
+      if (shared_->tsfnAlive) tsfn_.Release();
+    }
     if (!buffers_.empty()) {
       // Not freed on the build thread (the build never ran): free them on the bridge's device, then give the
       // JS thread its device back.
@@ -514,8 +529,7 @@ class BridgeCore {
   Answer Call(const std::shared_ptr<Request>& req) {
     std::future<Answer> f = req->promise.get_future();
     auto* pending = new Pending{req, nullptr};
-    if (tsfn_.NonBlockingCall(pending) != napi_ok) {
-      delete pending;
+    if (!Post(pending)) {
       shared_->cancelled->store(true);
       req->Cancel(kJsGone);
     }
@@ -527,14 +541,18 @@ class BridgeCore {
         break;
       }
       if (++ticks % 5 == 0 && !probe->exchange(true)) {
-        auto* p = new Pending{nullptr, probe};
-        if (tsfn_.NonBlockingCall(p) != napi_ok) {
-          delete p;
-          shared_->cancelled->store(true);
-        }
+        if (!Post(new Pending{nullptr, probe})) shared_->cancelled->store(true);
       }
     }
     return f.get();
+  }
+
+  // Queues `p` (taking it); false (p deleted) when the queue is closing or gone: JS will not answer.
+  bool Post(Pending* p) {
+    std::lock_guard<std::mutex> lock(shared_->tsfnMutex);
+    if (shared_->tsfnAlive && tsfn_.NonBlockingCall(p) == napi_ok) return true;
+    delete p;
+    return false;
   }
 
   bool Failed(uint64_t requestId, const std::string& e) {
