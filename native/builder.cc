@@ -70,8 +70,9 @@ struct ProgressEvent {
 // Forwards TensorRT's build phases to a JS function (through a ThreadSafeFunction, never blocking) and answers
 // stepComplete with "continue unless cancelled or stopped" (stopped: the calibrator failed, see calibrator.cc).
 // Without a JS listener the events still go to the JS thread, to a no-op: each delivery doubles as a liveness probe.
-// When a delivery finds that JS can no longer run (environment teardown: worker.terminate(), process exit), the
-// build is cancelled at its next step, instead of running to its end while the teardown waits for it (defect #3).
+// The build is cancelled at its next step (defect #3), instead of running to its end while the environment's
+// teardown waits for it, when JS can no longer run (worker.terminate(), process exit), which shows as: a delivery
+// whose call into JS fails that way, a queue that refuses new events (closing), or the queue's finalizer.
 class Progress
 #if TN_HAS_PROGRESS_MONITOR
     : public nvinfer1::IProgressMonitor
@@ -79,7 +80,9 @@ class Progress
 {
  public:
   Progress(std::shared_ptr<std::atomic<bool>> cancelled, std::shared_ptr<std::atomic<bool>> stop)
-      : cancelled_(std::move(cancelled)), stop_(std::move(stop)) {}
+      : st_(std::make_shared<State>()), stop_(std::move(stop)) {
+    st_->cancelled = std::move(cancelled);
+  }
 
   // `fn` undefined: no listener (deliveries only probe whether JS can still run).
   void SetCallback(Napi::Env env, Napi::Value fn) {
@@ -87,14 +90,11 @@ class Progress
     Napi::Function f = listener_ ? fn.As<Napi::Function>() : Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
     // At environment teardown Node finalizes (and frees) the ThreadSafeFunction even while the build runs: the
     // finalizer marks it gone (and cancels the build) under the mutex every call and the release hold.
-    auto life = life_;
-    auto cancelled = cancelled_;
-    tsfn_ = Napi::ThreadSafeFunction::New(env, f, "tensorrt-node:progress", 0, 1, [life, cancelled](Napi::Env) {
-      {
-        std::lock_guard<std::mutex> lock(life->m);
-        life->alive = false;
-      }
-      cancelled->store(true);
+    auto st = st_;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, f, "tensorrt-node:progress", 0, 1, [st](Napi::Env) {
+      std::lock_guard<std::mutex> lock(st->m);
+      st->alive = false;
+      st->Gone();
     });
     hasTsfn_ = true;
   }
@@ -130,7 +130,7 @@ class Progress
       Send({name, "step", step + 1, steps, depth});
     } catch (...) {
     }
-    return !cancelled_->load() && !stop_->load();
+    return !st_->cancelled->load() && !stop_->load();
   }
 
   void phaseFinish(char const* phaseName) noexcept override {
@@ -150,56 +150,81 @@ class Progress
   }
 #endif
 
-  // Worker thread, after the build: wait until every queued event reached JS, so that they all arrive before
-  // the promise settles and none outlives this object. Never waits forever: at environment teardown Node hands
-  // the queued items to Deliver with a null env, which still counts them done.
+  // Worker thread, after the build: wait until every queued event reached JS, so that they all arrive before the
+  // promise settles. Never waits forever: when JS will never deliver them (the environment is being torn down,
+  // possibly with its JS thread blocked in a cleanup hook that waits for this build), it stops waiting; a ping
+  // queued every 20 ms finds out (the queue refuses it once closing). Undelivered events only hold `State`.
   void Drain() {
-    std::unique_lock<std::mutex> lock(m_);
-    cv_.wait(lock, [&] { return pending_ == 0; });
+    std::unique_lock<std::mutex> lock(st_->m);
+    while (st_->pending > 0 && !st_->gone) {
+      if (st_->cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return st_->pending == 0 || st_->gone; })) break;
+      if (!st_->alive) {
+        st_->Gone();
+        break;
+      }
+      auto* ping = new Delivery{st_, {}, false, true};
+      ++st_->pending;
+      if (tsfn_.NonBlockingCall(ping, Deliver) != napi_ok) {
+        --st_->pending;
+        delete ping;
+        st_->Gone();
+      }
+    }
   }
 
   // JS thread (worker destructor).
   void Release() {
-    std::lock_guard<std::mutex> lock(life_->m);
-    if (hasTsfn_ && life_->alive) tsfn_.Release();
+    std::lock_guard<std::mutex> lock(st_->m);
+    if (hasTsfn_ && st_->alive) tsfn_.Release();
     hasTsfn_ = false;
   }
 
  private:
+  // Shared with the queued deliveries and the ThreadSafeFunction's finalizer, which may outlive this object.
+  struct State {
+    std::mutex m;
+    std::condition_variable cv;
+    int pending = 0;     // events queued, not yet delivered (or dropped)
+    bool alive = true;   // the ThreadSafeFunction exists (false once Node finalized it)
+    bool gone = false;   // JS will never deliver again: the build is cancelled
+    std::shared_ptr<std::atomic<bool>> cancelled;
+    void Gone() {  // with m held
+      gone = true;
+      cancelled->store(true);
+      cv.notify_all();
+    }
+  };
+
   struct Delivery {
-    Progress* self;
+    std::shared_ptr<State> st;
     ProgressEvent ev;
     bool listener;
+    bool ping;  // Drain's: delivered to nothing
   };
 
   void Send(ProgressEvent ev) {
     if (!hasTsfn_) return;
-    auto* d = new Delivery{this, std::move(ev), listener_};
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      ++pending_;
+    auto* d = new Delivery{st_, std::move(ev), listener_, false};
+    std::lock_guard<std::mutex> lock(st_->m);
+    if (st_->alive && !st_->gone) {
+      ++st_->pending;
+      if (tsfn_.NonBlockingCall(d, Deliver) == napi_ok) return;
+      --st_->pending;
     }
-    bool queued = false;
-    {
-      std::lock_guard<std::mutex> lock(life_->m);
-      queued = life_->alive && tsfn_.NonBlockingCall(d, Deliver) == napi_ok;
-    }
-    if (!queued) {
-      delete d;
-      cancelled_->store(true);  // the queue is closing or gone: the environment is going away
-      Done();
-    }
+    delete d;
+    st_->Gone();  // the queue is closing or gone: the environment is going away
   }
 
-  void Done() {
-    std::lock_guard<std::mutex> lock(m_);
-    --pending_;
-    cv_.notify_all();
+  static void Done(const std::shared_ptr<State>& st) {
+    std::lock_guard<std::mutex> lock(st->m);
+    --st->pending;
+    st->cv.notify_all();
   }
 
   static void Deliver(Napi::Env env, Napi::Function fn, Delivery* d) {
+    std::shared_ptr<State> st = std::move(d->st);
     bool jsGone = env == nullptr || fn == nullptr;
-    if (!jsGone) {
+    if (!jsGone && !d->ping) {
       try {
         if (d->listener) {
           Napi::Object o = Napi::Object::New(env);
@@ -221,24 +246,20 @@ class Progress
         }
       }
     }
-    if (jsGone) d->self->cancelled_->store(true);
-    Progress* self = d->self;
     delete d;
-    self->Done();
+    if (jsGone) {
+      std::lock_guard<std::mutex> lock(st->m);
+      st->Gone();
+    }
+    Done(st);
   }
 
-  struct Life {
-    std::mutex m;
-    bool alive = true;
-  };
-  std::shared_ptr<std::atomic<bool>> cancelled_, stop_;
-  std::shared_ptr<Life> life_ = std::make_shared<Life>();
+  std::shared_ptr<State> st_;
+  std::shared_ptr<std::atomic<bool>> stop_;
   Napi::ThreadSafeFunction tsfn_;
   bool hasTsfn_ = false;
   bool listener_ = false;
-  std::mutex m_;
-  std::condition_variable cv_;
-  int pending_ = 0;
+  std::mutex m_;  // depth_, steps_
   std::map<std::string, int32_t> depth_, steps_;
 };
 
