@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { TensorRTError } from '../errors';
 import { loadModel, modelInfo, type ModelInfo } from '../onnx';
+import { onnxBytesFor } from './convert';
 import { action, io, readInputFile, requireCuda, requireTensorRT, toJson, UsageError } from './common';
 import {
   buildProfile, formatBytes, formatMs, parseIntOption, parseMemPoolSize, parseShapes,
@@ -174,7 +175,7 @@ export function registerBuild(program: Command): void {
         if (!output) throw new UsageError('missing the output file: -o <model.engine>');
         const { options } = toBuildOptions(o);
         checkBuildOptions(options); // the library's checks, before any file or TensorRT is touched
-        const bytes = readInputFile(model, 'model');
+        const bytes = onnxBytesFor(model)?.bytes ?? readInputFile(model, 'model'); // TensorFlow formats: converted in memory
         let info: ModelInfo;
         try {
           info = modelInfo(loadModel(bytes)); // a corrupt model fails here, before TensorRT is needed
