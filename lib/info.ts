@@ -1,4 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * runtimeInfo(): what tensorrt-node was compiled with, whether TensorRT can be loaded and which CUDA devices
  * are present, plus the TensorRT logger controls. Nothing here throws because something is missing.

@@ -1,4 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * Loads the tensorrt_node addon (prebuilds/ or build/, via node-gyp-build) from the package root, or the file
  * named by $TENSORRT_NODE_ADDON. Loading
