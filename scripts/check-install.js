@@ -19,6 +19,10 @@
  *                         $TENSORRT_LIB_DIR holds a libnvinfer.so.<major> (an empty file: only the choice is
  *                         checked, nothing of TensorRT is loaded or run).
  *
+ *   source-build          only with CHECK_INSTALL_SOURCE_BUILD=1 (minutes of compiling): the tarball without
+ *                         prebuilds, CUDA toolkit and compiler present (TensorRT headers from $TENSORRT_INCLUDE_DIR
+ *                         when set): the install compiles the addon, says so, and it loads.
+ *
  *   node scripts/check-install.js [--keep]   prints one line per check; exit 1 on a failed check,
  *                                            exit 0 with "not run: <reason>" where it cannot run here.
  */
@@ -239,6 +243,28 @@ function main(argv) {
         report(ri.loaded === true && String(ri.compiled).startsWith(`${major}.`) && ri.available === false,
           `prebuilt: trt${major} prebuild loads (compiled with TensorRT ${ri.compiled}; the empty libnvinfer stub is reported unusable)`, JSON.stringify(ri));
       }
+    }
+
+    // 3. source build from the tarball (minutes of compiling: only on request)
+    if (!process.env.CHECK_INSTALL_SOURCE_BUILD) {
+      console.log('check-install: not run: source-build (compiles the addon for minutes: set CHECK_INSTALL_SOURCE_BUILD=1)');
+    } else {
+      const dir = scratchProject(work, 'source', tgz, true);
+      const env = installEnv();
+      if (process.env.TENSORRT_INCLUDE_DIR) env.TENSORRT_INCLUDE_DIR = process.env.TENSORRT_INCLUDE_DIR;
+      const r = sh('npm', NPM_INSTALL, { cwd: dir, env, timeout: 1800000 });
+      const line = r.out.split('\n').find((l) => l.startsWith('tensorrt-node: ')) || '';
+      report(r.status === 0 && /built from source/.test(line), 'source-build: npm install compiles the addon', line || r.out.trim().split('\n').slice(-5).join(' | '));
+      const q = sh(process.execPath, ['-e', "const i=require('tensorrt-node').runtimeInfo(); const n=require(require('path').resolve('node_modules/tensorrt-node/dist/native')); console.log(JSON.stringify({ loaded: i.addon.loaded, compiled: i.compiledWith, sel: n.nativeSelection && n.nativeSelection.kind }))"], { cwd: dir, env: installEnv() });
+      let ri = {};
+      try {
+        ri = JSON.parse(q.out.trim().split('\n').pop());
+      } catch {
+        ri = { crash: q.out };
+      }
+      const want = process.env.TENSORRT_INCLUDE_DIR ? require('./find-deps').readTrtVersion(process.env.TENSORRT_INCLUDE_DIR) : null;
+      report(ri.loaded === true && ri.sel === 'source build' && (ri.compiled || {}).tensorrt === want,
+        `source-build: the built addon loads (TensorRT ${want ?? 'none: CUDA only'})`, JSON.stringify(ri));
     }
   } finally {
     if (argv.includes('--keep')) console.log(`check-install: kept ${work}`);
