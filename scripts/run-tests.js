@@ -52,7 +52,9 @@ if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) {
 }
 
 // 2. node:test suites, only where they can run
-if (process.argv.length <= 2) {
+if (process.argv.length > 2) {
+  console.log('\ntest/gpu, test/trt, test/contract: not started (arguments given: they select jest tests only)');
+} else {
   const probe = probeMachine();
   const suites = [
     { dir: 'test/gpu', why: probe.cuda ? null : `no usable CUDA GPU here (${probe.cudaReason})` },
