@@ -89,3 +89,42 @@ export {
 } from './config';
 export { OnnxParser, UffParser, type UffInputOrder } from './parser';
 export { buildEngine, type BuildOptions } from './build';
+export {
+  createServer,
+  Repository,
+  Batcher,
+  chooseBackend,
+  defaultBackend,
+  createOnnxRuntimeBackend,
+  createTensorRTBackend,
+  engineForModel,
+  type ServeOptions,
+  type TensorRTServer,
+  type ModelConfig,
+  type Backend,
+  type BatcherOptions,
+} from './serve';
+export { exportTriton, type ExportTritonOptions } from './cli/export-triton';
+export {
+  convertTensorFlow, convertTensorFlowToFile, convertGraph as convertTensorFlowGraph, detectTensorFlowFormat, readTensorFlowGraph,
+  supportedOps as tensorFlowSupportedOps,
+} from './tensorflow';
+export type { ConvertTensorFlowOptions, ConvertReport as TensorFlowConvertReport, TensorFlowFormat } from './tensorflow';
+export {
+  loadEngine,
+  EngineCache,
+  CacheStore,
+  currentTarget,
+  compareTargets,
+  type LoadEngineOptions,
+  type EngineCacheOptions,
+  type CacheLoadOptions,
+  type CacheLoadResult,
+  type CacheEvent,
+  type CacheBuildFunction,
+  type CacheTarget,
+  type KeyComponents,
+  type EntryInfo,
+  type PruneOptions,
+  type PruneResult,
+} from './engine-cache';

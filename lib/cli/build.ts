@@ -8,12 +8,15 @@ import { Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { TensorRTError } from '../errors';
 import { loadModel, modelInfo, type ModelInfo } from '../onnx';
+import { onnxBytesFor } from './convert';
 import { action, io, readInputFile, requireCuda, requireTensorRT, toJson, UsageError } from './common';
 import {
   buildProfile, formatBytes, formatMs, parseIntOption, parseMemPoolSize, parseShapes,
   type ShapeMap, type ShapeRange,
 } from './parse';
 import { buildEngine, checkBuildOptions, type CliBuildOptions } from './trt';
+import { buildThroughCache } from './cache';
+import { writeFileAtomic } from '../engine-cache/fsutil';
 
 export interface BuildCliOptions {
   output?: string;
@@ -37,6 +40,8 @@ export interface BuildCliOptions {
   calibBatches?: number;
   progress?: boolean;
   json?: boolean;
+  /** Engine cache directory: build only when the cache has no valid entry (docs/engine-cache.md). */
+  cacheDir?: string;
 }
 
 /** The BuildOptions for the library, from the parsed flags (everything except the calibrator and callbacks). */
@@ -167,14 +172,16 @@ export function registerBuild(program: Command): void {
     .option('--calibBatches <n>', 'use at most n calibration batches', parseIntOption('--calibBatches', 1))
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the build summary as JSON')
+    .option('--cache-dir <dir>', 'engine cache: build only if it holds no engine for this model, options, TensorRT and GPU; -o then copies it out')
     .action(
       action('build', async (model: string, raw: Record<string, unknown>) => {
         const o = { ...raw, tf32: raw.noTF32 ? false : undefined } as BuildCliOptions;
         const output = o.output ?? o.saveEngine;
-        if (!output) throw new UsageError('missing the output file: -o <model.engine>');
+        if (!output && !o.cacheDir) throw new UsageError('missing the output file: -o <model.engine> (or --cache-dir DIR)');
         const { options } = toBuildOptions(o);
         checkBuildOptions(options); // the library's checks, before any file or TensorRT is touched
-        const bytes = readInputFile(model, 'model');
+        const converted = onnxBytesFor(model)?.bytes; // TensorFlow formats: converted in memory
+        const bytes = converted ?? readInputFile(model, 'model');
         let info: ModelInfo;
         try {
           info = modelInfo(loadModel(bytes)); // a corrupt model fails here, before TensorRT is needed
@@ -183,8 +190,8 @@ export function registerBuild(program: Command): void {
         }
         checkShapesAgainstModel(info, options.profiles?.[0] ?? null);
         if (o.calib && !fs.existsSync(o.calib)) throw new UsageError(`calibration directory ${o.calib} does not exist`);
-        const outDir = path.dirname(path.resolve(output));
-        if (!fs.existsSync(outDir)) throw new UsageError(`output directory ${outDir} does not exist`);
+        const outDir = output ? path.dirname(path.resolve(output)) : null;
+        if (outDir && !fs.existsSync(outDir)) throw new UsageError(`output directory ${outDir} does not exist`);
         requireTensorRT();
         requireCuda();
         if (o.calib) {
@@ -204,20 +211,32 @@ export function registerBuild(program: Command): void {
         options.signal = abort.signal;
         const t0 = process.hrtime.bigint();
         let engine: Buffer;
+        let cached: Awaited<ReturnType<typeof buildThroughCache>> | null = null;
         try {
-          engine = await buildEngine(bytes, options);
+          if (o.cacheDir) {
+            // ONNX files by path (external data, the file name in the manifest); converted models by their ONNX bytes
+            cached = await buildThroughCache(converted ?? model, o.cacheDir, options, !!o.json);
+            engine = cached.plan;
+            if (!cached.path && !output) {
+              throw new TensorRTError('IO_ERROR', `the engine was built but the cache ${o.cacheDir} cannot be written (${cached.reason ?? 'see above'}); give -o to keep it`);
+            }
+          } else engine = await buildEngine(bytes, options);
         } finally {
           progress.stop();
           process.removeListener('SIGINT', onSigint);
         }
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-        try {
-          fs.writeFileSync(output, engine);
-        } catch (e) {
-          throw new UsageError(`cannot write ${output}: ${(e as Error).message}`);
+        if (output) {
+          try {
+            await writeFileAtomic(output, engine); // temp file + rename: never a half-written engine
+          } catch (e) {
+            throw new UsageError(`cannot write ${output}: ${(e as Error).message}`);
+          }
         }
-        if (o.json) io().out(toJson({ model, output, bytes: engine.length, buildTimeMs: ms, options: { ...options, onProgress: undefined, signal: undefined, calibrator: o.calib ? o.calib : undefined } }));
-        else io().out(`Built ${output} (${formatBytes(engine.length)}) from ${model} in ${formatMs(ms)}\n`);
+        const cache = cached ? { dir: o.cacheDir, outcome: cached.outcome, key: cached.key, path: cached.path, ...(cached.reason ? { reason: cached.reason } : {}) } : undefined;
+        if (o.json) io().out(toJson({ model, output: output ?? cached?.path, bytes: engine.length, buildTimeMs: ms, options: { ...options, onProgress: undefined, signal: undefined, calibrator: o.calib ? o.calib : undefined }, cache }));
+        else if (cached?.outcome === 'hit') io().out(`Cache hit: ${output ?? cached.path} (${formatBytes(engine.length)}) for ${model}, loaded in ${formatMs(ms)}\n`);
+        else io().out(`Built ${output ?? cached?.path} (${formatBytes(engine.length)}) from ${model} in ${formatMs(ms)}\n`);
       }),
     );
   return void cmd;

@@ -7,6 +7,7 @@ import * as path from 'path';
 import type { Command } from 'commander';
 import { TensorRTError } from '../errors';
 import { loadModel, modelInfo, type ModelInfo } from '../onnx';
+import { onnxBytesFor } from './convert';
 import { action, io, readInputFile, requireTensorRT, toJson } from './common';
 import { fmtShape, formatBytes, formatCount, table } from './parse';
 import { loadEngine, type EngineLike } from './trt';
@@ -157,6 +158,12 @@ export function registerInspect(program: Command): void {
     })
     .action(
       action('inspect', async (file: string, opts: { json?: boolean; layers?: number }) => {
+        const tfOnnx = onnxBytesFor(file); // TensorFlow formats: converted in memory
+        if (tfOnnx) {
+          const info = modelInfo(loadModel(tfOnnx.bytes));
+          io().out(opts.json ? toJson({ format: 'onnx', convertedFrom: tfOnnx.format, file, bytes: tfOnnx.bytes.length, ...info }) : `${file}: ${tfOnnx.format}, converted to ONNX in memory\n${formatOnnx(file, tfOnnx.bytes.length, info)}`);
+          return;
+        }
         const bytes = readInputFile(file, 'model');
         if (bytes.length === 0) throw new TensorRTError('PARSE_ERROR', `${file} is empty`);
         const kind = detectKind(bytes, file);

@@ -1,0 +1,92 @@
+/**
+ * The `tensorrt` backend: a TensorRT engine run through tensorrt-node's Engine / ExecutionContext API, one
+ * execution context (with its own CUDA stream) per instance, one batch in flight on each.
+ *
+ * Every model file becomes an engine through `engineForModel`, which goes through the engine cache (`loadEngine`:
+ * built once per model / options / GPU / TensorRT version, loaded ever after).
+ *
+ * No TensorRT binary exists where this was written: this file is type-checked, and its paths are not run by the
+ * tests (they skip with the reason); the onnxruntime backend answers there.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import { loadEngine } from '../../engine-cache';
+import { Engine, type IOTensor } from '../../engine';
+import type { ExecutionContext, InferInputs } from '../../context';
+import { TensorRTError } from '../../errors';
+import { runtimeInfo } from '../../info';
+import { saveModel } from '../../onnx';
+import { convertTensorFlow } from '../../tensorflow';
+import type { Backend } from '../batcher';
+import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
+
+export interface TensorRTBackendOptions {
+  instances?: number;
+  /** Batch cap (default: the largest dimension 0 of profile 0 of the engine). */
+  maxBatchSize?: number;
+  /** For ONNX models: optimization profiles as in buildEngine ({ input: { min, opt, max } }). */
+  profiles?: Record<string, { min: number[]; opt: number[]; max: number[] }>[];
+  fp16?: boolean;
+  /** Engine cache directory (see engineForModel). */
+  cacheDir?: string;
+}
+
+/** Why the tensorrt backend cannot run here, or null when TensorRT and a CUDA GPU are both present. */
+export function tensorrtUnavailableReason(): string | null {
+  const info = runtimeInfo();
+  if (!info.tensorrt.available) return `TensorRT is not available (${(info.tensorrt.reason ?? 'not found').split('\n')[0]})`;
+  if (!info.cuda.available) return `no CUDA GPU (${(info.cuda.reason ?? 'none found').split('\n')[0]})`;
+  return null;
+}
+
+/**
+ * The engine for a model file, through the engine cache (lib/engine-cache, `loadEngine`): `.engine` / `.plan` loaded
+ * and checked against this TensorRT and GPU; `.onnx` built once per model, options, GPU and TensorRT version, then
+ * loaded from the cache ever after; TensorFlow models (model.json / model.pb) converted in memory first
+ * (lib/tensorflow) and cached under their ONNX bytes. The cache directory: `options.cacheDir`, else
+ * $TENSORRT_NODE_CACHE_DIR, else `<tmpdir>/tensorrt-node-engines`.
+ */
+export async function engineForModel(file: string, options: TensorRTBackendOptions = {}): Promise<Engine> {
+  const cacheDir = options.cacheDir || process.env.TENSORRT_NODE_CACHE_DIR || path.join(os.tmpdir(), 'tensorrt-node-engines');
+  const model = /\.(engine|plan|onnx)$/i.test(file) ? file : saveModel(convertTensorFlow(file).model);
+  return loadEngine(model, { cacheDir, fp16: options.fp16, profiles: options.profiles });
+}
+
+function specOf(t: IOTensor): TensorSpec {
+  if (!isServeDType(t.dtype)) throw new TensorRTError('UNSUPPORTED', `tensor '${t.name}' has dtype ${t.dtype}, which serve does not carry`);
+  return { name: t.name, dtype: t.dtype, shape: [...t.shape] };
+}
+
+export async function createTensorRTBackend(file: string, options: TensorRTBackendOptions = {}): Promise<Backend> {
+  const why = tensorrtUnavailableReason();
+  if (why) throw new TensorRTError('TENSORRT_UNAVAILABLE', `the tensorrt backend cannot run here: ${why}`);
+  const engine = await engineForModel(file, options);
+  const inputs = engine.inputs.map(specOf);
+  const outputs = engine.outputs.map(specOf);
+  const dynamicBatch = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+  let maxBatchSize = 0;
+  if (dynamicBatch) {
+    const profileMax = Math.min(...engine.inputs.map((t) => t.profiles?.[0]?.max[0] ?? 1));
+    maxBatchSize = Math.min(profileMax, options.maxBatchSize ?? profileMax);
+  }
+  const n = Math.max(1, options.instances ?? 1);
+  const contexts: ExecutionContext[] = [];
+  for (let i = 0; i < n; i++) contexts.push(engine.createExecutionContext());
+  return {
+    platform: 'tensorrt_plan',
+    kind: 'tensorrt',
+    inputs,
+    outputs,
+    maxBatchSize,
+    async run(ins: Tensor[], instance: number): Promise<Tensor[]> {
+      const feed: InferInputs = {};
+      for (const t of ins) feed[t.name] = { data: t.data, shape: t.shape };
+      const r = await contexts[instance]!.inferWithShapes(feed);
+      return outputs.map((o) => ({ name: o.name, dtype: o.dtype, shape: r[o.name]!.shape, data: r[o.name]!.data as ServeArray }));
+    },
+    async dispose() {
+      for (const c of contexts) c.dispose();
+      engine.dispose();
+    },
+  };
+}
