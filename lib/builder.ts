@@ -1,5 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
-/// <reference path="../types/native-builder.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * `Builder`: TensorRT's IBuilder. Creates networks and configs and builds serialized engines.
  *

@@ -1,5 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
-/// <reference path="../types/native-builder.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * `BuilderConfig`: TensorRT's IBuilderConfig, created by `Builder.createConfig()`: memory pool limits, builder
  * flags, optimization profiles, timing cache, optimization / hardware-compatibility levels, profiling verbosity,

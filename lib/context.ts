@@ -1,5 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
-/// <reference path="../types/native-runtime.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * `ExecutionContext`: runs an `Engine` (IExecutionContext).
  *

@@ -1,4 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * CUDA memory, streams and events.
  *

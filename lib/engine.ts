@@ -1,5 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
-/// <reference path="../types/native-runtime.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * `Engine`: a deserialized TensorRT engine (ICudaEngine). Read its I/O tensors, sizes and layer information,
  * serialize it again, and create `ExecutionContext`s to run it.

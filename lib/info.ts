@@ -1,10 +1,10 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * runtimeInfo(): what tensorrt-node was compiled with, whether TensorRT can be loaded and which CUDA devices
  * are present, plus the TensorRT logger controls. Nothing here throws because something is missing.
  */
 import { invalidArg } from './errors';
-import { nativeLoadError, packageRoot, tryGetNative } from './native';
+import { nativeLoadError, nativeSelection, packageRoot, tryGetNative } from './native';
 
 /** Properties of one CUDA device (cudaGetDeviceProperties), e.g. `computeCapability` "9.0" for an H100. */
 export type DeviceProperties = TensorRTNative.DeviceProperties;
@@ -53,7 +53,8 @@ export interface RuntimeInfo {
     cudaError?: string;
     reason?: string;
   };
-  addon: { loaded: boolean; packageRoot: string; reason?: string };
+  /** The native addon: loaded or why not; `file` and `selectedBecause`: which file lib/native.ts chose and why. */
+  addon: { loaded: boolean; packageRoot: string; reason?: string; file?: string; selectedBecause?: string };
   node: { version: string; napiVersion: string | undefined; platform: string; arch: string };
 }
 
@@ -87,7 +88,7 @@ export function runtimeInfo(): RuntimeInfo {
       tensorrt: { available: false, reason },
       features: {},
       cuda: { available: false, devices: [], reason },
-      addon: { loaded: true, packageRoot },
+      addon: { loaded: true, packageRoot, ...selected() },
       node,
     };
   }
@@ -100,9 +101,13 @@ export function runtimeInfo(): RuntimeInfo {
     tensorrt: { ...raw.tensorrt },
     features: { ...(raw.features ?? addon.features ?? {}) },
     cuda: { ...raw.cuda, devices: (raw.cuda?.devices ?? []).map((d) => ({ ...d })) },
-    addon: { loaded: true, packageRoot },
+    addon: { loaded: true, packageRoot, ...selected() },
     node,
   };
+}
+
+function selected(): { file?: string; selectedBecause?: string } {
+  return nativeSelection ? { file: nativeSelection.file, selectedBecause: nativeSelection.reason } : {};
 }
 
 // ------------------------------------------------------------------------------------------------------------

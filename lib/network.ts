@@ -1,5 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
-/// <reference path="../types/native-builder.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * `NetworkDefinition`: TensorRT's INetworkDefinition, created by `Builder.createNetwork()` and filled by an
  * `OnnxParser`. Inspect it (inputs, outputs, layers) and choose its outputs before building.

@@ -1,5 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
-/// <reference path="../types/native-builder.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * `OnnxParser`: fills a `NetworkDefinition` from an ONNX model, given as bytes or as a file path (a path lets
  * TensorRT find external weight files next to the model). Parsing runs on a worker thread.

@@ -1,5 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
-/// <reference path="../types/native-runtime.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * `Runtime`: TensorRT's IRuntime, which turns serialized engines (`.engine` / `.plan` bytes, as written by
  * `buildSerializedNetwork` or trtexec) into `Engine`s.

@@ -1,50 +1,129 @@
 #!/usr/bin/env node
 'use strict';
-// The test command: the GPU and TensorRT suites with node's test runner (each test skips with a printed reason
-// where no GPU / no TensorRT exists), then the jest unit tests (CPU). Prints one combined closing line.
+/**
+ * The test command (`npm test`). Runs, in order:
+ *   1. the jest unit tests (test/unit, CPU: run everywhere, CI included);
+ *   2. node:test suites that need hardware, each STARTED ONLY WHERE IT CAN RUN (otherwise one line says why):
+ *        test/gpu       where a CUDA GPU is usable (runtimeInfo().cuda.available)
+ *        test/trt       where TensorRT loads (runtimeInfo().tensorrt.available)
+ *        test/contract  where test/contract exists and a test-only addon build/contract/*.node was built
+ *                       (scripts/contract/build.sh, against TensorRT headers)
+ * and closes with ONE line for the whole run, always the last line printed:
+ *   Tests: N passed, N failed, N skipped
+ * Arguments are passed to jest (e.g. `npm test -- test/unit/npy.test.ts`); with arguments only jest runs.
+ * Exit status 0 only when nothing failed and every runner finished.
+ */
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
-let passed = 0, failed = 0, skipped = 0, ok = true;
+// onnxruntime-node's install must not download anything (it honours this variable; see README "Install")
+const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: process.env.ONNXRUNTIME_NODE_INSTALL || 'skip' };
+const totals = { passed: 0, failed: 0, skipped: 0 };
+let ok = true;
 
 if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) {
   const r = spawnSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'inherit', env });
-  if (r.status !== 0) process.exit(r.status || 1);
+  if (r.status !== 0) {
+    ok = false;
+    finish();
+  }
 }
 
-// 1. node:test suites for GPU / TensorRT (each test skips with its reason where no GPU / TensorRT exists)
-const dirs = ['test/gpu', 'test/trt'].filter((d) => fs.existsSync(path.join(root, d)));
-const files = dirs.flatMap((d) =>
-  fs.readdirSync(path.join(root, d)).filter((f) => /\.test\.(c|m)?js$/.test(f)).map((f) => path.join(d, f)));
-if (files.length) {
+// 1. jest (unit tests). Its report goes to stdout with the rest of the output (jest writes it to stderr).
+{
+  const jestJson = path.join(os.tmpdir(), `tensorrt-node-jest-${process.pid}.json`);
+  const jestArgs = [require.resolve('jest/bin/jest'), '--json', `--outputFile=${jestJson}`, ...process.argv.slice(2)];
+  if (process.env.CI) jestArgs.push('--ci');
+  const j = spawnSync(process.execPath, jestArgs, { cwd: root, stdio: ['inherit', 'inherit', 1], env });
+  if (j.status !== 0) ok = false;
+  try {
+    const r = JSON.parse(fs.readFileSync(jestJson, 'utf8'));
+    totals.passed += r.numPassedTests;
+    totals.failed += r.numFailedTests;
+    totals.skipped += r.numPendingTests + (r.numTodoTests || 0);
+    fs.unlinkSync(jestJson);
+  } catch (e) {
+    console.log(`jest left no report (${e.message})`);
+    ok = false;
+  }
+}
+
+// 2. node:test suites, only where they can run
+if (process.argv.length > 2) {
+  console.log('\ntest/gpu, test/trt, test/contract: not started (arguments given: they select jest tests only)');
+} else {
+  const probe = probeMachine();
+  const suites = [
+    { dir: 'test/gpu', why: probe.cuda ? null : `no usable CUDA GPU here (${probe.cudaReason})` },
+    { dir: 'test/trt', why: probe.trt ? null : `TensorRT does not load here (${probe.trtReason})` },
+    { dir: 'test/contract', why: contractReason() },
+  ];
+  for (const s of suites) {
+    const files = testFiles(s.dir);
+    if (!fs.existsSync(path.join(root, s.dir))) continue;
+    if (s.why) {
+      console.log(`\n${s.dir}: not started (${files.length} files): ${s.why}`);
+      continue;
+    }
+    runNodeTest(s.dir, files);
+  }
+}
+
+finish();
+
+function finish() {
+  console.log(`\nTests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+  process.exit(ok && totals.failed === 0 ? 0 : 1);
+}
+
+function testFiles(dir) {
+  const abs = path.join(root, dir);
+  if (!fs.existsSync(abs)) return [];
+  return fs.readdirSync(abs).filter((f) => /\.test\.(c|m)?js$/.test(f)).sort().map((f) => path.join(dir, f));
+}
+
+/** What this machine offers, asked of the package itself in a child process (a crash there is a reason too). */
+function probeMachine() {
+  const code = [
+    "const { runtimeInfo } = require('./dist');",
+    'const i = runtimeInfo();',
+    'process.stdout.write(JSON.stringify({ cuda: !!i.cuda.available, cudaReason: i.cuda.reason || null,',
+    '  trt: !!i.tensorrt.available, trtReason: i.tensorrt.reason || null }));',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: root, env, encoding: 'utf8', timeout: 60000 });
+  try {
+    const p = JSON.parse(r.stdout);
+    const short = (s) => String(s || 'unknown reason').split(/[;\n]/)[0];
+    return { ...p, cudaReason: short(p.cudaReason), trtReason: short(p.trtReason) };
+  } catch {
+    const why = `runtimeInfo() failed: ${(r.stderr || r.error || '').toString().trim().split('\n')[0]}`;
+    return { cuda: false, cudaReason: why, trt: false, trtReason: why };
+  }
+}
+
+function contractReason() {
+  const dir = path.join(root, 'build', 'contract');
+  const built = fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.node'));
+  return built ? null : 'no test-only contract addon build/contract/*.node (built by scripts/contract/build.sh against TensorRT headers)';
+}
+
+function runNodeTest(dir, files) {
+  if (!files.length) return;
+  console.log(`\n${dir}: node --test (${files.length} files)`);
   const n = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
-    cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20,
   });
-  process.stdout.write(n.stdout);
+  process.stdout.write(n.stdout || '');
   if (n.status !== 0) ok = false;
-  const num = (k) => { const m = n.stdout.match(new RegExp(`^\\S*\\s*${k} (\\d+)`, 'm')); return m ? Number(m[1]) : 0; };
-  passed += num('pass'); failed += num('fail'); skipped += num('skipped') + num('todo');
+  const num = (k) => {
+    const m = (n.stdout || '').match(new RegExp(`^\\S*\\s*${k} (\\d+)\\s*$`, 'm'));
+    return m ? Number(m[1]) : 0;
+  };
+  if (!/^\S*\s*tests \d+\s*$/m.test(n.stdout || '')) ok = false; // no summary: the runner did not finish
+  totals.passed += num('pass');
+  totals.failed += num('fail') + num('cancelled');
+  totals.skipped += num('skipped') + num('todo');
 }
-
-// 2. jest, last, so that its summary (the tests that ran here) closes the output. Its report goes to stdout
-//    with the rest of the output (jest writes it to stderr).
-const jestJson = path.join(os.tmpdir(), `tensorrt-node-jest-${process.pid}.json`);
-const jestArgs = [require.resolve('jest/bin/jest'), '--json', `--outputFile=${jestJson}`, ...process.argv.slice(2)];
-if (process.env.CI) jestArgs.push('--ci');
-const j = spawnSync(process.execPath, jestArgs, { cwd: root, stdio: ['inherit', 'inherit', 1], env });
-if (j.status !== 0) ok = false;
-try {
-  const r = JSON.parse(fs.readFileSync(jestJson, 'utf8'));
-  passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + (r.numTodoTests || 0);
-  fs.unlinkSync(jestJson);
-} catch {
-  ok = false;
-}
-
-console.log(`\ntensorrt-node (node:test + jest): ${passed} passed, ${failed} failed, ${skipped} skipped`);
-console.log(`Tests:       ${failed ? `${failed} failed, ` : ''}${skipped} skipped, ${passed} passed, ${passed + failed + skipped} total`);
-process.exit(ok && failed === 0 ? 0 : 1);

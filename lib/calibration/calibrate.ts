@@ -9,7 +9,7 @@
  */
 import { invalidArg, TensorRTError } from '../errors';
 import { loadModel, modelInfo } from '../onnx';
-import type { onnx } from 'onnx-proto';
+import type { onnx } from '../onnx';
 import { formatCalibrationCache, scaleFromAmax } from './cache';
 import { collectStatistics, createOrtRunner, exposeTensors, type InputSpec, type StatisticsRunner } from './collect';
 import { amaxFromHistograms } from './quantize';

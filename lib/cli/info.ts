@@ -52,6 +52,7 @@ export function formatInfo(info: RuntimeInfo, version: string): string {
   L.push('');
   L.push(`Native addon: ${info.addon.loaded ? 'loaded' : 'NOT LOADED'}  (package at ${info.addon.packageRoot})`);
   if (!info.addon.loaded && info.addon.reason) L.push(`  ${info.addon.reason}`);
+  if (info.addon.file) L.push(`  file: ${info.addon.file} (${info.addon.selectedBecause ?? ''})`);
   if (info.addon.loaded) {
     L.push(`  compiled with TensorRT headers: ${info.compiledWith.tensorrt ?? 'none'}; CUDA runtime: ${info.compiledWith.cuda ?? '?'}; N-API ${info.compiledWith.napiVersion ?? '?'}`);
   }

@@ -17,7 +17,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { onnx } from 'onnx-proto';
+import { onnx } from '../onnx';
 import { invalidArg, TensorRTError } from '../errors';
 import type { BuildOptions } from '../build';
 import type { BuilderFlag } from '../config';

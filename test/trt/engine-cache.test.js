@@ -29,7 +29,7 @@ const cacheDir = path.join(dir, 'cache');
 
 /** y = Relu(x) + x, x: float32[1, 4]. */
 function tinyModel() {
-  const { onnx } = require('onnx-proto');
+  const { onnx } = require('../../dist/onnx');
   const t = (name) => onnx.ValueInfoProto.create({
     name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } } },
   });

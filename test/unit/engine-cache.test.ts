@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { onnx } from 'onnx-proto';
+import { onnx } from '../../lib/onnx';
 import { TensorRTError } from '../../lib/errors';
 import type { BuildOptions } from '../../lib/build';
 import { CacheStore, EngineCache, compareTargets, keyOf, type CacheEvent, type CacheTarget, type KeyComponents } from '../../lib/engine-cache';

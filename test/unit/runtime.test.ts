@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vm from 'vm';
 import { TensorRTError } from '../../lib/errors';
+import type { TensorRTNative } from '../../lib/addon';
 import { getTrtNative, tryGetNative } from '../../lib/native';
 import { Runtime, checkEngineSource, checkRuntimeOptions } from '../../lib/runtime';
 import { Engine, IOTensor } from '../../lib/engine';

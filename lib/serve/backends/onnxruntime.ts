@@ -24,7 +24,9 @@ export interface OnnxRuntimeBackendOptions {
   allowSpinning?: boolean;
 }
 
-type Ort = typeof import('onnxruntime-node');
+// The module object only (sessions run in worker threads): not typed by onnxruntime-node's declarations, which need
+// the DOM library and would make every consumer of tensorrt-node's types depend on them (issue 10, no skipLibCheck).
+type Ort = { readonly [name: string]: unknown };
 let ortModule: Ort | null = null;
 
 /** onnxruntime-node, or UNSUPPORTED saying how to get it. */

@@ -1,13 +1,14 @@
 /**
- * Typing of the raw tensorrt_node addon (CUDA + runtime info part). Internal: the public API lives in lib/.
- * Declared as a global namespace so that types/native-trt.d.ts can extend `TensorRTNative.Addon` by
- * declaration merging (`declare namespace TensorRTNative { interface Addon { Builder: ... } }`).
+ * Typing of the raw tensorrt_node addon (CUDA + runtime info part), a module (no global names): the public API
+ * lives in lib/; lib/native.ts imports `TensorRTNative` from lib/addon/index.ts. lib/addon/native-builder.ts and
+ * native-runtime.ts extend `TensorRTNative.Addon` by module augmentation
+ * (`declare module './native' { namespace TensorRTNative { interface Addon { Builder: ... } } }`).
  *
  * Native conventions: errors thrown (or promise rejections) are plain Errors with `code` (lib/errors.ts
  * ErrorCode) and, for CUDA failures, `cudaError` (e.g. 'cudaErrorNoDevice'); lib/ wraps them with
  * wrapNativeError / callNative / awaitNative.
  */
-declare namespace TensorRTNative {
+export declare namespace TensorRTNative {
   /** Host memory accepted by copies: a HostBuffer (pinned) or any ArrayBuffer / view (pageable, staged). */
   type HostMemory = HostBuffer | ArrayBuffer | ArrayBufferView;
   /** Stream argument: a Stream, a raw cudaStream_t as bigint, or undefined/null for the legacy default stream. */

@@ -4,7 +4,8 @@
  * validate every argument before calling these. The classes exist only in builds compiled with TensorRT headers
  * (hence the optional members of Addon); `features` and `trtEnums` exist in every build.
  */
-declare namespace TensorRTNative {
+export {};
+declare module './native' { namespace TensorRTNative {
   /** What the compiled TensorRT version supports (all false in a CUDA-only build). */
   type TrtFeatures = Record<string, boolean>;
 
@@ -141,4 +142,4 @@ declare namespace TensorRTNative {
     OnnxParser?: new (network: NetworkDefinition) => OnnxParser;
     UffParser?: new (network: NetworkDefinition) => UffParser;
   }
-}
+}}

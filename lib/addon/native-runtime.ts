@@ -3,7 +3,8 @@
  * lib/runtime.ts, lib/engine.ts and lib/context.ts, which validate every argument before calling these.
  * Present only in builds compiled with TensorRT headers (hence the optional members of Addon).
  */
-declare namespace TensorRTNative {
+export {};
+declare module './native' { namespace TensorRTNative {
   interface RawShapeRange {
     min: number[];
     opt: number[];
@@ -110,4 +111,4 @@ declare namespace TensorRTNative {
     /** Not constructible from JS (Engine.createExecutionContext creates contexts). */
     ExecutionContext?: abstract new () => ExecutionContext;
   }
-}
+}}
