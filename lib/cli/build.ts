@@ -13,24 +13,21 @@ import {
   buildProfile, formatBytes, formatMs, parseIntOption, parseMemPoolSize, parseShapes,
   type ShapeMap, type ShapeRange,
 } from './parse';
-import { buildEngine, checkBuildOptions, type CliBuildOptions } from './trt';
+import type { BuildOptions } from '../build';
+import { buildEngine, checkBuildOptions } from './trt';
 
-export interface BuildCliOptions {
+/** Flags that are buildEngine options under the same name (lib/build.ts's BuildOptions, not a copy of it). */
+const SAME_NAME_OPTIONS = ['fp16', 'bf16', 'int8', 'fp8', 'tf32', 'stronglyTyped', 'timingCache', 'builderOptimizationLevel'] as const;
+
+/** The parsed flags of `build`: BuildOptions' own fields where a flag maps to one, and the CLI's own. */
+export interface BuildCliOptions extends Pick<BuildOptions, (typeof SAME_NAME_OPTIONS)[number]> {
   output?: string;
   saveEngine?: string;
-  fp16?: boolean;
-  bf16?: boolean;
-  int8?: boolean;
-  fp8?: boolean;
-  tf32?: boolean;
-  stronglyTyped?: boolean;
   shapes?: ShapeMap;
   minShapes?: ShapeMap;
   optShapes?: ShapeMap;
   maxShapes?: ShapeMap;
   memPoolSize?: Record<string, number>;
-  timingCache?: string;
-  builderOptimizationLevel?: number;
   calib?: string;
   calibCache?: string;
   calibMethod?: 'entropy' | 'minmax' | 'percentile';
@@ -40,18 +37,18 @@ export interface BuildCliOptions {
 }
 
 /** The BuildOptions for the library, from the parsed flags (everything except the calibrator and callbacks). */
-export function toBuildOptions(o: BuildCliOptions): { options: CliBuildOptions; profile: Record<string, ShapeRange> | null } {
+export function toBuildOptions(o: BuildCliOptions): { options: BuildOptions; profile: Record<string, ShapeRange> | null } {
   if (o.stronglyTyped && (o.fp16 || o.bf16 || o.int8 || o.fp8)) {
     throw new UsageError('--stronglyTyped takes precisions from the model; it cannot be combined with --fp16/--bf16/--int8/--fp8');
   }
-  const options: CliBuildOptions = {};
+  const options: BuildOptions = {};
   if (o.fp16) options.fp16 = true;
   if (o.bf16) options.bf16 = true;
   if (o.int8 || o.calib) options.int8 = true;
   if (o.fp8) options.fp8 = true;
   if (o.tf32 === false) options.tf32 = false;
   if (o.stronglyTyped) options.stronglyTyped = true;
-  if (o.memPoolSize) options.memoryPoolLimits = { ...o.memPoolSize } as NonNullable<CliBuildOptions['memoryPoolLimits']>;
+  if (o.memPoolSize) options.memoryPoolLimits = { ...o.memPoolSize } as NonNullable<BuildOptions['memoryPoolLimits']>;
   if (o.timingCache) options.timingCache = o.timingCache;
   if (o.builderOptimizationLevel !== undefined) options.builderOptimizationLevel = o.builderOptimizationLevel;
   const profile = buildProfile({ shapes: o.shapes, minShapes: o.minShapes, optShapes: o.optShapes, maxShapes: o.maxShapes });
