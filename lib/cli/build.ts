@@ -8,7 +8,8 @@ import { Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { TensorRTError } from '../errors';
 import { loadModel, modelInfo, type ModelInfo } from '../onnx';
-import { action, io, readInputFile, requireCuda, requireTensorRT, toJson, UsageError } from './common';
+import { readModelOrEngine } from './files';
+import { action, io, requireCuda, requireTensorRT, toJson, UsageError } from './common';
 import {
   buildProfile, formatBytes, formatMs, parseIntOption, parseMemPoolSize, parseShapes,
   type ShapeMap, type ShapeRange,
@@ -171,17 +172,11 @@ export function registerBuild(program: Command): void {
         if (!output) throw new UsageError('missing the output file: -o <model.engine>');
         const { options } = toBuildOptions(o);
         checkBuildOptions(options); // the library's checks, before any file or TensorRT is touched
-        const bytes = readInputFile(model, 'model');
-        let info: ModelInfo;
-        try {
-          info = modelInfo(loadModel(bytes)); // a corrupt model fails here, before TensorRT is needed
-        } catch (e) {
-          throw new TensorRTError('PARSE_ERROR', `${model}: ${e instanceof Error ? e.message : String(e)}`);
-        }
+        const { bytes, info } = readModelOrEngine(model, 'onnx'); // a corrupt model fails here, before TensorRT is needed
         checkShapesAgainstModel(info, options.profiles?.[0] ?? null);
-        if (o.calib && !fs.existsSync(o.calib)) throw new UsageError(`calibration directory ${o.calib} does not exist`);
+        if (o.calib && !fs.existsSync(o.calib)) throw new UsageError(`calibration directory ${o.calib} does not exist`, 'IO_ERROR');
         const outDir = path.dirname(path.resolve(output));
-        if (!fs.existsSync(outDir)) throw new UsageError(`output directory ${outDir} does not exist`);
+        if (!fs.existsSync(outDir)) throw new UsageError(`output directory ${outDir} does not exist`, 'IO_ERROR');
         requireTensorRT();
         requireCuda();
         if (o.calib) {
@@ -211,7 +206,7 @@ export function registerBuild(program: Command): void {
         try {
           fs.writeFileSync(output, engine);
         } catch (e) {
-          throw new UsageError(`cannot write ${output}: ${(e as Error).message}`);
+          throw new UsageError(`cannot write ${output}: ${(e as Error).message}`, 'IO_ERROR');
         }
         if (o.json) io().out(toJson({ model, output, bytes: engine.length, buildTimeMs: ms, options: { ...options, onProgress: undefined, signal: undefined, calibrator: o.calib ? o.calib : undefined } }));
         else io().out(`Built ${output} (${formatBytes(engine.length)}) from ${model} in ${formatMs(ms)}\n`);

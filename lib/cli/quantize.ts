@@ -8,6 +8,7 @@ import * as path from 'path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { action, io, requireCuda, requireTensorRT, UsageError } from './common';
+import { readModelOrEngine } from './files';
 import { loadModel, modelInfo, saveModel } from '../onnx';
 import { npyDirectoryCalibrator, type CalibrationMethod } from '../calibration/calibrator';
 import { quantize, type QuantizeSummary } from '../calibration/quantize';
@@ -124,11 +125,11 @@ export function registerQuantize(program: Command): void {
         const out = path.resolve(o.output);
         if (path.resolve(modelPath) === out) throw new UsageError('the output file must differ from the input model');
         const outDir = path.dirname(out);
-        if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new UsageError(`output directory ${outDir} does not exist`);
-        if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`output ${out} is a directory`);
-        if (o.cache !== undefined && fs.existsSync(o.cache) && fs.statSync(o.cache).isDirectory()) throw new UsageError(`--cache ${o.cache} is a directory`);
+        if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new UsageError(`output directory ${outDir} does not exist`, 'IO_ERROR');
+        if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`output ${out} is a directory`, 'IO_ERROR');
+        if (o.cache !== undefined && fs.existsSync(o.cache) && fs.statSync(o.cache).isDirectory()) throw new UsageError(`--cache ${o.cache} is a directory`, 'IO_ERROR');
 
-        const model = loadModel(modelPath); // IO_ERROR / PARSE_ERROR
+        const { model } = readModelOrEngine(modelPath, 'onnx'); // IO_ERROR / PARSE_ERROR / DESERIALIZE_ERROR, as in every command
         if (o.backend === 'tensorrt') {
           requireTensorRT();
           requireCuda();
