@@ -128,7 +128,7 @@ export function checkProfile(p: unknown): Record<string, ShapeRange> {
 
 /** Checks the shape of a CalibratorLike (algorithm, batchSize, methods). */
 export function checkCalibrator(c: unknown): CalibratorLike {
-  if (typeof c !== 'object' || c === null) is.object(c, 'calibrator', 'a CalibratorLike object or null');
+  is.object(c, 'calibrator', 'a CalibratorLike object or null');
   const o = c as Record<string, unknown>;
   is.oneOf(o.algorithm, 'calibrator.algorithm', CALIBRATION_ALGORITHMS);
   is.integer(o.batchSize, 'calibrator.batchSize', 1);

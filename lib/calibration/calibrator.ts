@@ -84,6 +84,7 @@ export abstract class Calibrator implements CalibratorLike {
 
   /** Next batch with shapes. The default reads `batches`; subclasses that override getBatch() get shapes from inputShapes. */
   async getShapedBatch(inputNames: string[]): Promise<ShapedBatch | null> {
+    is.arrayOf(inputNames, 'getBatch: inputNames', is.string, 'an array of input names');
     if (this.batchSource === undefined) {
       if (this.getBatch === Calibrator.prototype.getBatch) {
         throw new TensorRTError('INVALID_ARGUMENT', `${this.constructor.name}: override getBatch() or pass options.batches`);
