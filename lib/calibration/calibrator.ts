@@ -70,6 +70,7 @@ export abstract class Calibrator implements CalibratorLike {
 
   /** Sets the batch size once (sources that learn it from their first batch). */
   protected setBatchSize(n: number): void {
+    is.integer(n, 'batch size', 1);
     if (this._batchSize === undefined) this._batchSize = n;
   }
 
@@ -143,6 +144,7 @@ export abstract class Calibrator implements CalibratorLike {
   }
 
   writeCache(cache: Uint8Array): void {
+    is.bytes(cache, 'writeCache: the cache');
     if (!this.cacheFile) return;
     try {
       fs.writeFileSync(this.cacheFile, cache);
