@@ -83,7 +83,7 @@ export function checkPoolBytes(bytes: unknown, what = 'memory pool limit'): numb
 
 export function checkBuilderFlag(flag: unknown): BuilderFlag {
   if (typeof flag !== 'string' || !(BUILDER_FLAGS as readonly string[]).includes(flag)) {
-    throw invalidArg(`unknown builder flag ${JSON.stringify(flag)} (known: ${BUILDER_FLAGS.join(', ')})`);
+    throw invalidArg(`unknown builder flag ${typeof flag === 'string' ? JSON.stringify(flag) : is.describe(flag)} (known: ${BUILDER_FLAGS.join(', ')})`);
   }
   return flag as BuilderFlag;
 }

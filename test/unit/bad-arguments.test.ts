@@ -15,6 +15,16 @@ import * as path from 'path';
 import * as api from '../../lib/index';
 import { TensorRTError, type ErrorCode } from '../../lib/errors';
 import { onnx } from '../../lib/onnx';
+import { CONFIG_TOKEN } from '../../lib/config';
+import { NETWORK_TOKEN } from '../../lib/network';
+
+/**
+ * A test double of our own native BuilderConfig / NetworkDefinition contracts (types/native-builder.d.ts): every method does nothing
+ * and returns undefined. It lets BuilderConfig's methods be probed here; a bad value that got past their checks
+ * would reach it silently, which the NEVER_VALID rule below reports.
+ */
+const nativeDouble = () =>
+  new Proxy({}, { get: (_t, k) => (k === 'disposed' ? false : k === 'then' ? undefined : () => undefined) }) as never;
 
 const KNOWN_CODES: ErrorCode[] = [
   'INVALID_ARGUMENT', 'DISPOSED', 'TENSORRT_UNAVAILABLE', 'CUDA_UNAVAILABLE', 'CUDA_ERROR', 'OUT_OF_MEMORY',
@@ -113,16 +123,18 @@ const INSTANCES: Record<string, () => object> = {
   MinMaxCalibrator: () => new api.MinMaxCalibrator({ batches: [{ x: Float32Array.of(1) }] }),
   PercentileCalibrator: () => new api.PercentileCalibrator({ batches: [{ x: Float32Array.of(1) }] }),
   NpyDirectorySource: () => new api.NpyDirectorySource(npyDir),
+  BuilderConfig: () => new api.BuilderConfig(CONFIG_TOKEN, nativeDouble()),
+  NetworkDefinition: () => new api.NetworkDefinition(NETWORK_TOKEN, nativeDouble()),
 };
 
 /**
  * Classes whose instances need a CUDA device or TensorRT (neither exists where the unit tests run): their
- * constructors and static methods are probed here; their methods' argument checks are covered by the unit
- * tests named, through test doubles of the addon (runtime.test.ts, builder.test.ts, cuda-args.test.ts).
+ * constructors and static methods are probed here; their methods' argument checks are exported functions
+ * tested on their own (runtime.test.ts, builder.test.ts, cuda-args.test.ts).
  */
 const NEEDS_DEVICE = new Set([
-  'DeviceBuffer', 'HostBuffer', 'Stream', 'Event', 'Runtime', 'Engine', 'ExecutionContext', 'Builder', 'NetworkDefinition',
-  'BuilderConfig', 'OnnxParser', 'UffParser', 'Calibrator',
+  'DeviceBuffer', 'HostBuffer', 'Stream', 'Event', 'Runtime', 'Engine', 'ExecutionContext', 'Builder',
+  'OnnxParser', 'UffParser', 'Calibrator',
 ]);
 
 function isClass(f: unknown): f is new (...a: unknown[]) => object {
