@@ -81,6 +81,23 @@ describe('the same bad file gives the same code from every command', () => {
     expect(new Set(Object.values(got))).toEqual(new Set([expected]));
   });
 
+  test('a bad .npy input gives one code from run, bench and quantize', async () => {
+    const engine = put('tagged2.engine', Buffer.concat([Buffer.from('ftrt'), Buffer.alloc(60, 7)]));
+    const dir = path.join(tmp, 'badcalib');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [name, content] of [['garbage.npy', 'not numpy'], ['truncated.npy', fs.readFileSync(path.join(calib, 'b0.npy')).subarray(0, 200)], ['empty.npy', '']] as const) {
+      const npy = put(name, content);
+      fs.rmSync(path.join(dir, 'b0.npy'), { force: true });
+      fs.copyFileSync(npy, path.join(dir, 'b0.npy'));
+      const codes = new Set([
+        codeOf(await cli('run', engine, '--input', `x=${npy}`), 'run'),
+        codeOf(await cli('bench', engine, '--input', `x=${npy}`), 'bench'),
+        codeOf(await cli('quantize', CLS, '-o', path.join(tmp, 'q.onnx'), '--calib', dir), 'quantize'),
+      ]);
+      expect([name, [...codes]]).toEqual([name, ['INVALID_ARGUMENT']]);
+    }
+  });
+
   test('a readable file of the other kind is INVALID_ARGUMENT', async () => {
     for (const argv of [['run', CLS], ['bench', CLS]]) expect(codeOf(await cli(...argv), argv[0]!)).toBe('INVALID_ARGUMENT');
     const engine = put('tagged.engine', Buffer.concat([Buffer.from('ftrt'), Buffer.alloc(60, 7)]));
