@@ -16,7 +16,7 @@
  */
 import { types } from 'util';
 import { awaitNative, callNative, invalidArg, rejectWrapped, TensorRTError } from './errors';
-import { isTypedArray, TypedArray } from './dtypes';
+import type { TypedArray } from './dtypes';
 import * as is from './validate';
 import { describe } from './validate';
 import { getNative } from './native';

@@ -6,8 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { TensorRTError } from '../errors';
-import { loadModel, modelInfo, type ModelInfo } from '../onnx';
+import type { ModelInfo } from '../onnx';
 import { readModelOrEngine } from './files';
 import { action, io, requireCuda, requireTensorRT, toJson, UsageError } from './common';
 import {

@@ -3,10 +3,9 @@
  * parameter count) or a serialized TensorRT engine (I/O tensors, optimization profiles, device memory, layers
  * from the engine inspector). The kind of file is told from its content, not its extension.
  */
-import * as path from 'path';
 import type { Command } from 'commander';
 import { TensorRTError } from '../errors';
-import { loadModel, modelInfo, type ModelInfo } from '../onnx';
+import type { ModelInfo } from '../onnx';
 import { action, io, requireTensorRT, toJson } from './common';
 import { readModelOrEngine } from './files';
 import { fmtShape, formatBytes, formatCount, table } from './parse';

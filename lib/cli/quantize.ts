@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { action, io, requireCuda, requireTensorRT, UsageError } from './common';
 import { readModelOrEngine } from './files';
-import { loadModel, modelInfo, saveModel } from '../onnx';
+import { modelInfo, saveModel } from '../onnx';
 import { npyDirectoryCalibrator, type CalibrationMethod } from '../calibration/calibrator';
 import { quantize, type QuantizeSummary } from '../calibration/quantize';
 import { createTensorRTRunner } from '../calibration/trt-runner';
