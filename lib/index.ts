@@ -89,3 +89,19 @@ export {
 } from './config';
 export { OnnxParser, UffParser, type UffInputOrder } from './parser';
 export { buildEngine, type BuildOptions } from './build';
+export {
+  createServer,
+  Repository,
+  Batcher,
+  chooseBackend,
+  defaultBackend,
+  createOnnxRuntimeBackend,
+  createTensorRTBackend,
+  engineForModel,
+  type ServeOptions,
+  type TensorRTServer,
+  type ModelConfig,
+  type Backend,
+  type BatcherOptions,
+} from './serve';
+export { exportTriton, type ExportTritonOptions } from './cli/export-triton';

@@ -70,6 +70,10 @@ export function formatInfo(info: RuntimeInfo, version: string): string {
   for (const d of c.devices) {
     L.push(`  GPU ${d.index}: ${d.name}, compute capability ${d.computeCapability}, ${formatBytes(d.totalMemory)}, ${d.multiProcessorCount} SMs`);
   }
+  // serve's default backend: tensorrt only where TensorRT and a GPU are both usable.
+  const serveBackend = info.tensorrt.available && info.cuda.available ? 'tensorrt' : 'onnxruntime (CPU; TensorRT or a GPU is absent)';
+  L.push('');
+  L.push(`serve: default backend ${serveBackend}`);
   const tips = installAdvice(info);
   L.push('');
   if (tips.length) {

@@ -15,6 +15,8 @@ import { registerInfo } from './info';
 import { registerInspect } from './inspect';
 import { registerQuantize } from './quantize';
 import { registerRun } from './run';
+import { registerServe } from './serve';
+import { registerExportTriton } from './export-triton';
 
 /** tensorrt-node's version, from its package.json. */
 export function packageVersion(): string {
@@ -33,6 +35,7 @@ Examples:
   tensorrt-node run model.engine --input input=image.npy --output-dir out/
   tensorrt-node bench model.engine --shapes input:8x3x224x224 --iterations 200 --streams 2
   tensorrt-node inspect model.engine --json
+  tensorrt-node serve models/ --port 8501
 
 Exit codes: 0 success, 1 user error (bad arguments or files, TensorRT or GPU missing), 2 internal failure.
 Run \`tensorrt-node <command> --help\` for a command's options.`;
@@ -65,6 +68,8 @@ export function createProgram(out: CliIo): Command {
   registerInspect(program);
   registerInfo(program, packageVersion());
   registerQuantize(program);
+  registerServe(program, packageVersion());
+  registerExportTriton(program);
   return program;
 }
 

@@ -1,0 +1,229 @@
+/**
+ * The `onnxruntime` backend: onnxruntime-node (an optional dependency) running `.onnx` models on the CPU. It is
+ * serve's default wherever TensorRT or a GPU is absent. Each of the model's `instances` is a worker thread with its
+ * own InferenceSession, one batch in flight on each, so that no inference runs on the event loop's thread.
+ */
+import { Worker } from 'worker_threads';
+import { TensorRTError } from '../../errors';
+import type { Backend } from '../batcher';
+import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
+
+export interface OnnxRuntimeBackendOptions {
+  /** Worker threads, each with its own session and one batch in flight (default 1). */
+  instances?: number;
+  /** Batch size cap when the model's dimension 0 is dynamic (default 8); 0: no batch dimension. */
+  maxBatchSize?: number;
+  /** onnxruntime intra-op threads per run (default: onnxruntime's, one per core). */
+  intraOpNumThreads?: number;
+  /**
+   * Let onnxruntime's idle pool threads spin (its default). Off by default here: spinning threads take the cores
+   * the server's event loop needs to read and answer requests.
+   */
+  allowSpinning?: boolean;
+}
+
+type Ort = typeof import('onnxruntime-node');
+let ortModule: Ort | null = null;
+
+/** onnxruntime-node, or UNSUPPORTED saying how to get it. */
+export function loadOnnxRuntime(): Ort {
+  if (ortModule) return ortModule;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ortModule = require('onnxruntime-node') as Ort;
+    return ortModule;
+  } catch (e) {
+    throw new TensorRTError('UNSUPPORTED', `the onnxruntime backend needs onnxruntime-node (an optional dependency of tensorrt-node): npm install onnxruntime-node (${(e as Error).message.split('\n')[0]})`, { cause: e });
+  }
+}
+
+/** Whether onnxruntime-node can be loaded here. */
+export function onnxRuntimeAvailable(): boolean {
+  try {
+    loadOnnxRuntime();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface OrtValueMeta {
+  name: string;
+  isTensor?: boolean;
+  type?: string;
+  shape?: (number | string)[];
+}
+
+function specOf(m: OrtValueMeta, file: string): TensorSpec {
+  if (m.isTensor === false || !m.type || !isServeDType(m.type) || !m.shape) {
+    throw new TensorRTError('UNSUPPORTED', `${file}: '${m.name}' has type ${m.type ?? 'unknown'}; serve handles numeric and bool tensors`);
+  }
+  return { name: m.name, dtype: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+}
+
+/**
+ * The ONNX model (a path or its bytes) for a model file: `.onnx` as it is. TensorFlow models (`model.json` TF.js
+ * graph models, `model.pb`) need the converter of issue 13 (`tensorrt-node convert`); this is the one function to
+ * point at it.
+ */
+export async function onnxForModel(file: string): Promise<string | Uint8Array> {
+  if (/\.onnx$/i.test(file)) return file;
+  throw new TensorRTError('UNSUPPORTED', `${file}: the onnxruntime backend runs ONNX; convert TensorFlow models first (tensorrt-node convert ${file} -o model.onnx) and put model.onnx in the version directory`);
+}
+
+/**
+ * The code of one instance's worker thread. onnxruntime-node's `session.run` computes on the thread that calls it
+ * (it only defers the call with setImmediate), so each instance runs its own InferenceSession in a worker thread:
+ * the event loop keeps reading and answering requests while a batch computes.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('worker_threads');
+const ort = require(workerData.ortPath);
+(async () => {
+  let session;
+  try {
+    session = await ort.InferenceSession.create(workerData.model, workerData.sessionOptions);
+  } catch (e) {
+    parentPort.postMessage({ type: 'error', message: String(e && e.message || e) });
+    return;
+  }
+  parentPort.postMessage({ type: 'ready', inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata });
+  parentPort.on('message', async (m) => {
+    if (m.type === 'release') {
+      await session.release();
+      parentPort.postMessage({ type: 'released' });
+      return;
+    }
+    try {
+      const feeds = {};
+      for (const t of m.inputs) feeds[t.name] = new ort.Tensor(t.dtype, t.data, t.shape);
+      const r = await session.run(feeds, m.outputs);
+      const outs = m.outputs.map((n) => ({ name: n, dims: Array.from(r[n].dims, Number), data: r[n].data }));
+      parentPort.postMessage({ type: 'result', id: m.id, outputs: outs });
+    } catch (e) {
+      parentPort.postMessage({ type: 'result', id: m.id, error: String(e && e.message || e) });
+    }
+  });
+})();
+`;
+
+interface WorkerResult {
+  type: string;
+  id?: number;
+  error?: string;
+  message?: string;
+  outputs?: { name: string; dims: number[]; data: ServeArray }[];
+  inputMetadata?: OrtValueMeta[];
+  outputMetadata?: OrtValueMeta[];
+}
+
+class OrtWorker {
+  readonly worker: Worker;
+  private pending = new Map<number, { resolve: (r: WorkerResult) => void; reject: (e: unknown) => void }>();
+  private nextId = 1;
+  private dead: Error | null = null;
+  readonly ready: Promise<WorkerResult>;
+
+  constructor(model: string | Uint8Array, sessionOptions: unknown, ortPath: string) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { model, sessionOptions, ortPath } });
+    this.worker.unref();
+    let readyResolve!: (r: WorkerResult) => void;
+    let readyReject!: (e: unknown) => void;
+    this.ready = new Promise((res, rej) => {
+      readyResolve = res;
+      readyReject = rej;
+    });
+    this.worker.on('message', (m: WorkerResult) => {
+      if (m.type === 'ready') readyResolve(m);
+      else if (m.type === 'error') readyReject(new Error(m.message));
+      else if (m.type === 'result') {
+        const p = this.pending.get(m.id!);
+        this.pending.delete(m.id!);
+        p?.resolve(m);
+      }
+    });
+    const fail = (e: Error) => {
+      this.dead = e;
+      readyReject(e);
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`the onnxruntime worker thread exited (code ${code})`)));
+  }
+
+  run(inputs: Tensor[], outputs: string[]): Promise<WorkerResult> {
+    if (this.dead) return Promise.reject(new TensorRTError('INTERNAL', `onnxruntime worker: ${this.dead.message}`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Structured clone copies each input once (the request body it views stays with the request).
+      this.worker.postMessage({ type: 'run', id, outputs, inputs: inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: t.data })) });
+    });
+  }
+
+  async release(): Promise<void> {
+    if (this.dead) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 2000);
+      this.worker.once('message', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.worker.postMessage({ type: 'release' });
+    });
+    this.dead = new Error('released');
+    await this.worker.terminate();
+  }
+}
+
+export async function createOnnxRuntimeBackend(file: string, options: OnnxRuntimeBackendOptions = {}): Promise<Backend> {
+  loadOnnxRuntime(); // UNSUPPORTED with the install hint when missing
+  const ortPath = require.resolve('onnxruntime-node');
+  const model = await onnxForModel(file);
+  const sessionOptions: Record<string, unknown> = { executionProviders: ['cpu'] };
+  if (options.intraOpNumThreads) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
+  const spin = options.allowSpinning ? '1' : '0';
+  sessionOptions.extra = { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } };
+  const n = Math.max(1, options.instances ?? 1);
+  const workers = Array.from({ length: n }, () => new OrtWorker(model, sessionOptions, ortPath));
+  let meta: WorkerResult;
+  try {
+    meta = (await Promise.all(workers.map((w) => w.ready)))[0]!;
+  } catch (e) {
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    throw new TensorRTError('PARSE_ERROR', `onnxruntime cannot load ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!Array.isArray(meta.inputMetadata) || !Array.isArray(meta.outputMetadata)) {
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    throw new TensorRTError('UNSUPPORTED', 'onnxruntime-node >= 1.22 is needed (session input/output metadata)');
+  }
+  let inputs: TensorSpec[];
+  let outputs: TensorSpec[];
+  try {
+    inputs = meta.inputMetadata.map((m) => specOf(m, file));
+    outputs = meta.outputMetadata.map((m) => specOf(m, file));
+  } catch (e) {
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    throw e;
+  }
+  const dynamicBatch = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+  const maxBatchSize = dynamicBatch ? (options.maxBatchSize ?? 8) : 0;
+  const outNames = outputs.map((o) => o.name);
+  return {
+    platform: 'onnxruntime_onnx',
+    kind: 'onnxruntime',
+    inputs,
+    outputs,
+    maxBatchSize,
+    async run(ins: Tensor[], instance: number): Promise<Tensor[]> {
+      const r = await workers[instance % n]!.run(ins, outNames);
+      // Shapes and dtypes were checked against the model before: what is left is the model's own failure.
+      if (r.error !== undefined) throw new TensorRTError('INTERNAL', `onnxruntime run failed: ${r.error}`);
+      return outputs.map((o, i) => ({ name: o.name, dtype: o.dtype, shape: r.outputs![i]!.dims, data: r.outputs![i]!.data }));
+    },
+    async dispose() {
+      await Promise.all(workers.map((w) => w.release()));
+    },
+  };
+}

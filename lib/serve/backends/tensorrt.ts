@@ -1,0 +1,87 @@
+/**
+ * The `tensorrt` backend: a TensorRT engine run through tensorrt-node's Engine / ExecutionContext API, one
+ * execution context (with its own CUDA stream) per instance, one batch in flight on each.
+ *
+ * `.engine` files are deserialized with `Engine.load`. ONNX and TensorFlow models go through `engineForModel`, the
+ * one function that turns a model file into an engine: it is kept alone so that the engine cache (issue 12,
+ * `loadEngine`: build once per model / GPU / TensorRT version) can replace its body.
+ *
+ * No TensorRT binary exists where this was written: this file is type-checked, and its paths are not run by the
+ * tests (they skip with the reason); the onnxruntime backend answers there.
+ */
+import { buildEngine } from '../../build';
+import { Engine, type IOTensor } from '../../engine';
+import type { ExecutionContext, InferInputs } from '../../context';
+import { TensorRTError } from '../../errors';
+import { runtimeInfo } from '../../info';
+import type { Backend } from '../batcher';
+import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
+
+export interface TensorRTBackendOptions {
+  instances?: number;
+  /** Batch cap (default: the largest dimension 0 of profile 0 of the engine). */
+  maxBatchSize?: number;
+  /** For ONNX models: optimization profiles as in buildEngine ({ input: { min, opt, max } }). */
+  profiles?: Record<string, { min: number[]; opt: number[]; max: number[] }>[];
+  fp16?: boolean;
+}
+
+/** Why the tensorrt backend cannot run here, or null when TensorRT and a CUDA GPU are both present. */
+export function tensorrtUnavailableReason(): string | null {
+  const info = runtimeInfo();
+  if (!info.tensorrt.available) return `TensorRT is not available (${(info.tensorrt.reason ?? 'not found').split('\n')[0]})`;
+  if (!info.cuda.available) return `no CUDA GPU (${(info.cuda.reason ?? 'none found').split('\n')[0]})`;
+  return null;
+}
+
+/**
+ * The engine for a model file: `.engine` / `.plan` deserialized, `.onnx` built (with `options.profiles` for dynamic
+ * inputs). The engine cache replaces this body with `loadEngine(file, options)`.
+ */
+export async function engineForModel(file: string, options: TensorRTBackendOptions = {}): Promise<Engine> {
+  if (/\.(engine|plan)$/i.test(file)) return Engine.load(file);
+  if (/\.onnx$/i.test(file)) {
+    const bytes = await buildEngine(file, { fp16: options.fp16, profiles: options.profiles });
+    return Engine.load(bytes);
+  }
+  throw new TensorRTError('UNSUPPORTED', `${file}: TensorFlow models (model.json / model.pb) are built through the engine cache (issue 12), which this build does not contain; convert the model to ONNX first`);
+}
+
+function specOf(t: IOTensor): TensorSpec {
+  if (!isServeDType(t.dtype)) throw new TensorRTError('UNSUPPORTED', `tensor '${t.name}' has dtype ${t.dtype}, which serve does not carry`);
+  return { name: t.name, dtype: t.dtype, shape: [...t.shape] };
+}
+
+export async function createTensorRTBackend(file: string, options: TensorRTBackendOptions = {}): Promise<Backend> {
+  const why = tensorrtUnavailableReason();
+  if (why) throw new TensorRTError('TENSORRT_UNAVAILABLE', `the tensorrt backend cannot run here: ${why}`);
+  const engine = await engineForModel(file, options);
+  const inputs = engine.inputs.map(specOf);
+  const outputs = engine.outputs.map(specOf);
+  const dynamicBatch = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+  let maxBatchSize = 0;
+  if (dynamicBatch) {
+    const profileMax = Math.min(...engine.inputs.map((t) => t.profiles?.[0]?.max[0] ?? 1));
+    maxBatchSize = Math.min(profileMax, options.maxBatchSize ?? profileMax);
+  }
+  const n = Math.max(1, options.instances ?? 1);
+  const contexts: ExecutionContext[] = [];
+  for (let i = 0; i < n; i++) contexts.push(engine.createExecutionContext());
+  return {
+    platform: 'tensorrt_plan',
+    kind: 'tensorrt',
+    inputs,
+    outputs,
+    maxBatchSize,
+    async run(ins: Tensor[], instance: number): Promise<Tensor[]> {
+      const feed: InferInputs = {};
+      for (const t of ins) feed[t.name] = { data: t.data, shape: t.shape };
+      const r = await contexts[instance]!.inferWithShapes(feed);
+      return outputs.map((o) => ({ name: o.name, dtype: o.dtype, shape: r[o.name]!.shape, data: r[o.name]!.data as ServeArray }));
+    },
+    async dispose() {
+      for (const c of contexts) c.dispose();
+      engine.dispose();
+    },
+  };
+}

@@ -1,0 +1,340 @@
+/**
+ * Tensors as `serve` moves them between the protocols, the batcher and the backends: a name, a dtype (named as in
+ * ONNX Runtime), a concrete shape and one typed array. Here too: the decoding of JSON values into typed arrays
+ * (one pass, one copy, checking every value) and the encoding back, the dtype names of TF Serving (`DT_FLOAT`) and
+ * KServe v2 (`FP32`), and IEEE half-precision conversion for FP16 JSON values.
+ *
+ * Written here rather than taken from a library: the decoding has to write straight into the typed array the
+ * backend runs on (the JSON decoding target is "no slower than JSON.parse of the body plus one copy") and report
+ * a client's mistake as a TensorRTError saying what was expected.
+ */
+import { invalidArg, TensorRTError } from '../errors';
+
+export type ServeDType =
+  | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
+
+export type ServeArray =
+  | Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array
+  | BigInt64Array | BigUint64Array;
+
+/** A concrete tensor. float16 values are Uint16Array bit patterns, bool values a Uint8Array of 0/1. */
+export interface Tensor {
+  name: string;
+  dtype: ServeDType;
+  shape: number[];
+  data: ServeArray;
+}
+
+/** A model's input or output: -1 marks a dynamic dimension. */
+export interface TensorSpec {
+  name: string;
+  dtype: ServeDType;
+  shape: number[];
+}
+
+type ArrayCtor = { new (n: number): ServeArray; new (b: ArrayBufferLike, o?: number, n?: number): ServeArray; BYTES_PER_ELEMENT: number };
+
+export const ARRAYS: Readonly<Record<ServeDType, ArrayCtor>> = {
+  float32: Float32Array, float16: Uint16Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array,
+  int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array,
+  uint64: BigUint64Array, bool: Uint8Array,
+};
+
+/** KServe v2 / Triton datatype names. */
+export const KSERVE_DTYPES: Readonly<Record<ServeDType, string>> = {
+  float32: 'FP32', float16: 'FP16', float64: 'FP64', int8: 'INT8', uint8: 'UINT8', int16: 'INT16', uint16: 'UINT16',
+  int32: 'INT32', uint32: 'UINT32', int64: 'INT64', uint64: 'UINT64', bool: 'BOOL',
+};
+export const FROM_KSERVE: Readonly<Record<string, ServeDType>> = Object.fromEntries(
+  Object.entries(KSERVE_DTYPES).map(([k, v]) => [v, k as ServeDType]),
+);
+
+/** TensorFlow's DataType enum names (TF Serving metadata). */
+export const TF_DTYPES: Readonly<Record<ServeDType, string>> = {
+  float32: 'DT_FLOAT', float16: 'DT_HALF', float64: 'DT_DOUBLE', int8: 'DT_INT8', uint8: 'DT_UINT8', int16: 'DT_INT16',
+  uint16: 'DT_UINT16', int32: 'DT_INT32', uint32: 'DT_UINT32', int64: 'DT_INT64', uint64: 'DT_UINT64', bool: 'DT_BOOL',
+};
+
+/** Triton config.pbtxt data types. */
+export const TRITON_DTYPES: Readonly<Record<ServeDType, string>> = {
+  float32: 'TYPE_FP32', float16: 'TYPE_FP16', float64: 'TYPE_FP64', int8: 'TYPE_INT8', uint8: 'TYPE_UINT8', int16: 'TYPE_INT16',
+  uint16: 'TYPE_UINT16', int32: 'TYPE_INT32', uint32: 'TYPE_UINT32', int64: 'TYPE_INT64', uint64: 'TYPE_UINT64', bool: 'TYPE_BOOL',
+};
+
+export function isServeDType(s: string): s is ServeDType {
+  return Object.prototype.hasOwnProperty.call(ARRAYS, s);
+}
+
+export function volume(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? v.slice(0, 20) + '…' : v)}`;
+  return `${String(v)}`;
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// IEEE 754 half precision (round to nearest even), for FP16 values given as JSON numbers.
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+export function floatToHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow -> Inf
+  if (e <= 0) {
+    if (e < -10) return sign; // underflow -> 0
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // may carry into the exponent: still correct
+  return sign | h;
+}
+
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// JSON values -> typed arrays
+
+/** Writes one JSON scalar into `out[i]`, checking it fits `dtype`. */
+function putScalar(out: ServeArray, i: number, v: unknown, dtype: ServeDType, what: string): void {
+  switch (dtype) {
+    case 'float32':
+    case 'float64':
+      if (typeof v !== 'number') throw invalidArg(`${what}: expected numbers (${KSERVE_DTYPES[dtype]}); got ${describe(v)}`);
+      out[i] = v;
+      return;
+    case 'float16':
+      if (typeof v !== 'number') throw invalidArg(`${what}: expected numbers (FP16); got ${describe(v)}`);
+      out[i] = floatToHalf(v);
+      return;
+    case 'bool':
+      if (typeof v === 'boolean') out[i] = v ? 1 : 0;
+      else if (v === 0 || v === 1) out[i] = v;
+      else throw invalidArg(`${what}: expected true/false (BOOL); got ${describe(v)}`);
+      return;
+    case 'int64':
+    case 'uint64': {
+      let b: bigint;
+      if (typeof v === 'number' && Number.isInteger(v)) b = BigInt(v);
+      else if (typeof v === 'string' && /^-?\d+$/.test(v)) b = BigInt(v);
+      else throw invalidArg(`${what}: expected integers (${KSERVE_DTYPES[dtype]}); got ${describe(v)}`);
+      const ok = dtype === 'int64' ? b >= -(1n << 63n) && b < 1n << 63n : b >= 0n && b < 1n << 64n;
+      if (!ok) throw invalidArg(`${what}: ${b} is out of range for ${KSERVE_DTYPES[dtype]}`);
+      out[i] = b;
+      return;
+    }
+    default: {
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidArg(`${what}: expected integers (${KSERVE_DTYPES[dtype]}); got ${describe(v)}`);
+      const [lo, hi] = INT_RANGE[dtype]!;
+      if (v < lo || v > hi) throw invalidArg(`${what}: ${v} is out of range for ${KSERVE_DTYPES[dtype]} [${lo}, ${hi}]`);
+      out[i] = v;
+    }
+  }
+}
+
+const INT_RANGE: Partial<Record<ServeDType, [number, number]>> = {
+  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
+  int32: [-2147483648, 2147483647], uint32: [0, 4294967295],
+};
+
+/**
+ * Copies a flat JSON array of numbers into a new typed array: the hot path (KServe `data`, flat). The float32 case
+ * is one loop with one type check per value.
+ */
+export function fromFlat(values: unknown[], dtype: ServeDType, what: string): ServeArray {
+  const n = values.length;
+  const out = new ARRAYS[dtype](n);
+  if (dtype === 'float32' || dtype === 'float64') {
+    const o = out as Float32Array;
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v !== 'number') {
+        if (Array.isArray(v)) return fromNested(values, dtype, what, -1).data; // nested after all
+        throw invalidArg(`${what}: expected numbers (${KSERVE_DTYPES[dtype]}); got ${describe(v)} at index ${i}`);
+      }
+      o[i] = v;
+    }
+    return out;
+  }
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (Array.isArray(v)) return fromNested(values, dtype, what, -1).data;
+    putScalar(out, i, v, dtype, what);
+  }
+  return out;
+}
+
+/** The shape of a nested JSON array, read along its first elements. */
+export function nestedShape(value: unknown): number[] {
+  const shape: number[] = [];
+  let v = value;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    v = v[0];
+  }
+  return shape;
+}
+
+/**
+ * Copies a nested JSON array (a tensor written as nested lists, as in TF Serving) into a typed array, checking
+ * that every level is as long as the first (a ragged list is a client's mistake). `count` > 0 checks the total.
+ */
+export function fromNested(value: unknown, dtype: ServeDType, what: string, count: number): { shape: number[]; data: ServeArray } {
+  const shape = nestedShape(value);
+  const n = volume(shape);
+  if (count >= 0 && n !== count) throw invalidArg(`${what}: has ${n} values; expected ${count}`);
+  const out = new ARRAYS[dtype](n);
+  let k = 0;
+  const walk = (v: unknown, depth: number): void => {
+    if (depth === shape.length) {
+      if (Array.isArray(v)) throw invalidArg(`${what}: ragged nested list (deeper than the first element's ${fmtShape(shape)})`);
+      putScalar(out, k++, v, dtype, what);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[depth]) {
+      throw invalidArg(`${what}: ragged nested list: expected a list of ${shape[depth]} at depth ${depth} (shape ${fmtShape(shape)}); got ${Array.isArray(v) ? `a list of ${v.length}` : describe(v)}`);
+    }
+    if (depth === shape.length - 1 && (dtype === 'float32' || dtype === 'float64')) {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x !== 'number') throw invalidArg(`${what}: expected numbers (${KSERVE_DTYPES[dtype]}); got ${describe(x)}`);
+        out[k++] = x;
+      }
+      return;
+    }
+    for (let i = 0; i < v.length; i++) walk(v[i], depth + 1);
+  };
+  walk(value, 0);
+  return { shape, data: out };
+}
+
+/** A typed array of `dtype` over raw little-endian bytes (copied when unaligned), checking the length. */
+export function fromBytes(buf: Uint8Array, dtype: ServeDType, count: number, what: string): ServeArray {
+  const C = ARRAYS[dtype];
+  const bytes = C.BYTES_PER_ELEMENT;
+  if (buf.byteLength !== count * bytes) {
+    throw invalidArg(`${what}: has ${buf.byteLength} bytes; expected ${count * bytes} (${count} × ${bytes}-byte ${KSERVE_DTYPES[dtype]})`);
+  }
+  if (buf.byteOffset % bytes === 0) return new C(buf.buffer, buf.byteOffset, count);
+  const copy = new Uint8Array(buf.byteLength);
+  copy.set(buf);
+  return new C(copy.buffer, 0, count);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// typed arrays -> JSON values
+
+/** The values of a tensor as JS numbers / booleans (float16 decoded; 64-bit integers as numbers). */
+export function toJsonValues(t: { dtype: ServeDType; data: ServeArray }): (number | boolean)[] {
+  const d = t.data;
+  switch (t.dtype) {
+    case 'float16': return Array.from(d as Uint16Array, halfToFloat);
+    case 'bool': return Array.from(d as Uint8Array, (x) => x !== 0);
+    case 'int64':
+    case 'uint64': return Array.from(d as BigInt64Array, (x) => Number(x));
+    default: return Array.from(d as Float32Array);
+  }
+}
+
+/** Nested lists of `shape` over flat values (TF Serving's output form). */
+export function toNested<T>(flat: T[], shape: readonly number[], offset = 0): unknown {
+  if (shape.length === 0) return flat[offset];
+  const [d, ...rest] = shape;
+  const inner = volume(rest);
+  const out = new Array(d);
+  if (rest.length === 0) {
+    for (let i = 0; i < d!; i++) out[i] = flat[offset + i];
+    return out;
+  }
+  for (let i = 0; i < d!; i++) out[i] = toNested(flat, rest, offset + i * inner);
+  return out;
+}
+
+/** The raw bytes of a typed array (a view, no copy). */
+export function bytesOf(data: ServeArray): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Checks a decoded tensor against the model's input: dtype and rank must match, static dimensions must be equal.
+ * Says what was expected.
+ */
+export function checkAgainstSpec(t: Tensor, spec: TensorSpec, batched: boolean): void {
+  if (t.dtype !== spec.dtype) {
+    throw invalidArg(`input '${spec.name}': expected datatype ${KSERVE_DTYPES[spec.dtype]} (${TF_DTYPES[spec.dtype]}); got ${KSERVE_DTYPES[t.dtype]}`);
+  }
+  const ok = t.shape.length === spec.shape.length && spec.shape.every((d, i) => d < 0 || d === t.shape[i]);
+  if (!ok) {
+    throw invalidArg(`input '${spec.name}': shape ${fmtShape(t.shape)} does not match the model's ${fmtShape(spec.shape)} (-1: any size)`);
+  }
+  if (batched && t.shape[0] === 0) throw invalidArg(`input '${spec.name}': the batch dimension is 0`);
+  if (volume(t.shape) !== t.data.length) {
+    throw new TensorRTError('INVALID_ARGUMENT', `input '${spec.name}': shape ${fmtShape(t.shape)} holds ${volume(t.shape)} values; got ${t.data.length}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Errors -> HTTP (both protocols answer `{"error": "..."}`)
+
+/**
+ * The HTTP status of an error, as TF Serving maps its status codes (INVALID_ARGUMENT 400, NOT_FOUND 404,
+ * UNAVAILABLE 503, DEADLINE_EXCEEDED 504); anything else is the server's fault (500).
+ */
+export function httpStatusFor(e: unknown): number {
+  const code = e instanceof TensorRTError ? e.code : undefined;
+  switch (code) {
+    case 'INVALID_ARGUMENT': return 400;
+    case 'NOT_FOUND': return 404;
+    case 'UNAVAILABLE': return 503;
+    case 'DEADLINE_EXCEEDED': return 504;
+    default: return 500;
+  }
+}
+
+/** Parses a request body (a Buffer) as JSON; bad JSON is the client's mistake (INVALID_ARGUMENT). */
+export function parseJsonBody(body: unknown, what = 'the request body'): Record<string, unknown> {
+  let v: unknown;
+  if (Buffer.isBuffer(body)) {
+    if (body.length === 0) throw invalidArg(`${what} is empty; expected a JSON object`);
+    try {
+      v = JSON.parse(body.toString('utf8'));
+    } catch (e) {
+      throw invalidArg(`${what} is not valid JSON: ${(e as Error).message}`);
+    }
+  } else {
+    v = body;
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalidArg(`${what} must be a JSON object; got ${v === undefined ? 'nothing' : describe(v)}`);
+  return v as Record<string, unknown>;
+}

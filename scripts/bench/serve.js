@@ -1,0 +1,259 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Serving benchmark: `tensorrt-node serve` (the bin, a child process) with PP-OCR cls (1x3x48x192 per request),
+ * load from autocannon on loopback, each run bounded in time.
+ *   - requests/s and p50/p99 at concurrency 1, 8, 64 with batching on and off (binary tensors)
+ *   - JSON vs binary tensors (concurrency 1 and 64, batching on)
+ *   - the server's overhead over an in-process onnxruntime run (p50, concurrency 1, binary tensors; a plain
+ *     sequential keep-alive client measures it with hrtime, autocannon's latencies are whole milliseconds)
+ *   - JSON decoding vs JSON.parse of the same body plus one copy into a Float32Array
+ * Usage: node scripts/bench/serve.js [--duration 5] [--backend onnxruntime|tensorrt] [--json out.json]
+ * With --backend tensorrt it needs TensorRT and a GPU, and says why it skips otherwise.
+ */
+const { spawn } = require('child_process');
+const fs = require('fs');
+const http = require('http');
+const os = require('os');
+const path = require('path');
+const autocannon = require('autocannon');
+const { textLine, CLS_MODEL } = require('./ocr-data');
+const { median, percentile, round } = require('./common');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'dist', 'cli', 'index.js');
+const args = process.argv.slice(2);
+const arg = (k, d) => {
+  const i = args.indexOf(k);
+  return i >= 0 ? args[i + 1] : d;
+};
+const DURATION = Number(arg('--duration', '5'));
+const BACKEND = arg('--backend', 'onnxruntime');
+const JSON_OUT = arg('--json', null);
+
+function startServer(model, extra) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', model, '--port', '0', '--backend', BACKEND, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const onData = (c) => {
+      out += c.toString();
+      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) {
+        child.stdout.off('data', onData);
+        child.stdout.resume();
+        resolve({ child, base: m[1] });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c) => (out += c.toString()));
+    child.on('exit', (code) => reject(new Error(`serve exited (${code}): ${out}`)));
+  });
+}
+
+function stopServer(s) {
+  return new Promise((resolve) => {
+    s.child.removeAllListeners('exit');
+    s.child.on('exit', resolve);
+    s.child.kill('SIGTERM');
+  });
+}
+
+function bodies(x) {
+  const head = Buffer.from(JSON.stringify({
+    inputs: [{ name: 'x', shape: [1, 3, 48, 192], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
+    outputs: [{ name: 'softmax_0.tmp_0', parameters: { binary_data: true } }],
+  }));
+  return {
+    binary: {
+      body: Buffer.concat([head, Buffer.from(x.buffer, x.byteOffset, x.byteLength)]),
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.length) },
+    },
+    json: {
+      body: Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, 48, 192], datatype: 'FP32', data: Array.from(x) }] })),
+      headers: { 'content-type': 'application/json' },
+    },
+  };
+}
+
+async function load(base, req, connections) {
+  const r = await autocannon({
+    url: `${base}/v2/models/model/infer`, method: 'POST', body: req.body, headers: req.headers, connections, duration: DURATION,
+  });
+  return {
+    connections,
+    reqPerSec: round(r.requests.average, 1),
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    total: r.requests.total,
+  };
+}
+
+/**
+ * The server's overhead at concurrency 1: sequential binary requests on one keep-alive connection, interleaved
+ * with in-process onnxruntime runs of the same input (one pair after the other, so that the machine's changing
+ * load hits both alike); per-request times in µs from hrtime (autocannon's latencies are whole milliseconds).
+ */
+async function overheadPairs(base, req, x, n) {
+  const ort = require('onnxruntime-node');
+  // The server's session settings (pool threads do not spin): with onnxruntime's default, the in-process session's
+  // threads spin after each run and take the cores from the server during the request that follows.
+  const s = await ort.InferenceSession.create(CLS_MODEL, { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } });
+  const run = async () => {
+    const t0 = process.hrtime.bigint();
+    await s.run({ x: new ort.Tensor('float32', x, [1, 3, 48, 192]) });
+    return Number(process.hrtime.bigint() - t0) / 1000;
+  };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const url = new URL('/v2/models/model/infer', base);
+  const one = () => new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const q = http.request(url, { method: 'POST', agent, headers: { ...req.headers, 'content-length': String(req.body.length) } }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1000) : reject(new Error(`HTTP ${res.statusCode}`))));
+    });
+    q.on('error', reject);
+    q.end(req.body);
+  });
+  for (let i = 0; i < 50; i++) {
+    await one();
+    await run();
+  }
+  const httpUs = [], inprocUs = [], diffUs = [];
+  for (let i = 0; i < n; i++) {
+    const a = await one();
+    const b = await run();
+    httpUs.push(a);
+    inprocUs.push(b);
+    diffUs.push(a - b);
+  }
+  agent.destroy();
+  await s.release();
+  return { httpUs, inprocUs, diffUs };
+}
+
+/**
+ * The floor under any HTTP server here: a bare Fastify route that takes the same binary body and answers 16 bytes,
+ * client and server in this process, sequential on one keep-alive connection (p50 in µs).
+ */
+async function transportFloor(body, headers) {
+  const Fastify = require('fastify');
+  const app = Fastify();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_r, b, done) => done(null, b));
+  app.post('/x', async (_req, reply) => reply.send(Buffer.alloc(16)));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${app.server.address().port}/x`;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const one = () => new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const q = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(body.length) } }, (r) => {
+      r.resume();
+      r.on('end', () => resolve(Number(process.hrtime.bigint() - t0) / 1000));
+    });
+    q.end(body);
+  });
+  for (let i = 0; i < 200; i++) await one();
+  const us = [];
+  for (let i = 0; i < 1000; i++) us.push(await one());
+  agent.destroy();
+  await app.close();
+  return { p50Us: round(median(us), 1), minUs: round(Math.min(...us), 1) };
+}
+
+function decodeBench(json) {
+  const { parseJsonBody } = require(path.join(ROOT, 'dist', 'serve', 'tensor.js'));
+  const { decodeInfer } = require(path.join(ROOT, 'dist', 'serve', 'protocols', 'kserve-v2.js'));
+  const mv = { backend: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 3, -1, -1] }], outputs: [{ name: 'softmax_0.tmp_0', dtype: 'float32', shape: [-1, 2] }] } };
+  const time = (f) => {
+    for (let i = 0; i < 50; i++) f();
+    const us = [];
+    for (let i = 0; i < 300; i++) {
+      const t0 = process.hrtime.bigint();
+      f();
+      us.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    return median(us);
+  };
+  const baseline = time(() => {
+    const o = JSON.parse(json.toString('utf8'));
+    return new Float32Array(o.inputs[0].data); // the fastest one copy of a JS array into a Float32Array
+  });
+  const ours = time(() => decodeInfer(parseJsonBody(json), null, mv));
+  return { bodyBytes: json.length, jsonParsePlusCopyUs: round(baseline, 1), serveDecodeUs: round(ours, 1), ratio: round(ours / baseline, 3) };
+}
+
+async function main() {
+  if (!fs.existsSync(BIN)) throw new Error('dist/ is not built: npm run build:ts');
+  if (BACKEND === 'tensorrt') {
+    const lib = require(path.join(ROOT, 'dist', 'index.js'));
+    const info = lib.runtimeInfo();
+    if (!info.tensorrt.available || !info.cuda.available) {
+      console.log(`serve benchmark (tensorrt backend) skipped: ${!info.tensorrt.available ? `TensorRT is not available (${info.tensorrt.reason})` : `no CUDA GPU (${info.cuda.reason})`}`);
+      return;
+    }
+  }
+  const x = textLine(1);
+  const b = bodies(x);
+  // a repository with the model as `model` version 1 (URLs /v2/models/model/...)
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'tensorrt-node-serve-bench-'));
+  fs.mkdirSync(path.join(repo, 'model', '1'), { recursive: true });
+  fs.copyFileSync(CLS_MODEL, path.join(repo, 'model', '1', 'model.onnx'));
+  process.on('exit', () => fs.rmSync(repo, { recursive: true, force: true }));
+  const result = {
+    machine: `${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`,
+    loadBefore: os.loadavg().map((v) => round(v, 2)),
+    backend: BACKEND,
+    durationPerRunS: DURATION,
+  };
+  result.decode = decodeBench(b.json.body);
+  console.log('decode', result.decode);
+  result.bareFastifySameBody = await transportFloor(b.binary.body, b.binary.headers);
+  console.log('bare Fastify route, same binary body, in-process client', result.bareFastifySameBody);
+
+  result.runs = [];
+  for (const batching of [true, false]) {
+    const s = await startServer(repo, batching ? ['--max-batch-size', '64'] : ['--no-batching']);
+    try {
+      if (batching) {
+        const o = await overheadPairs(s.base, b.binary, x, 1000);
+        result.inProcess = { p50Us: round(median(o.inprocUs), 1), p99Us: round(percentile(o.inprocUs, 99), 1), minUs: round(Math.min(...o.inprocUs), 1) };
+        result.sequentialBinary = { p50Us: round(median(o.httpUs), 1), p99Us: round(percentile(o.httpUs, 99), 1), minUs: round(Math.min(...o.httpUs), 1) };
+        result.overheadP50Us = round(median(o.diffUs), 1);
+        result.overheadOfP50sUs = round(result.sequentialBinary.p50Us - result.inProcess.p50Us, 1);
+        console.log('in-process onnxruntime', result.inProcess, 'HTTP binary c=1', result.sequentialBinary, 'overhead (median of paired differences) µs', result.overheadP50Us);
+      }
+      for (const c of [1, 8, 64]) {
+        const r = { batching, tensors: 'binary', ...(await load(s.base, b.binary, c)) };
+        result.runs.push(r);
+        console.log(r);
+      }
+      if (batching) {
+        for (const c of [1, 64]) {
+          const r = { batching, tensors: 'json', ...(await load(s.base, b.json, c)) };
+          result.runs.push(r);
+          console.log(r);
+        }
+      }
+    } finally {
+      await stopServer(s);
+    }
+  }
+  const at = (batching, c) => result.runs.find((r) => r.batching === batching && r.connections === c && r.tensors === 'binary');
+  result.batchingSpeedupAt64 = round(at(true, 64).reqPerSec / at(false, 64).reqPerSec, 2);
+  result.loadAfter = os.loadavg().map((v) => round(v, 2));
+  result.targets = {
+    batchingSpeedupAt64: { value: result.batchingSpeedupAt64, target: '>= 1.8', pass: result.batchingSpeedupAt64 >= 1.8 },
+    overheadP50Us: { value: result.overheadP50Us, target: '<= 150', pass: result.overheadP50Us <= 150 },
+    jsonDecodeRatio: { value: result.decode.ratio, target: '<= 1 (JSON.parse + one copy)', pass: result.decode.ratio <= 1 },
+  };
+  console.log(JSON.stringify(result.targets));
+  if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify(result, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
