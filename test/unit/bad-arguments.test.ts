@@ -158,6 +158,8 @@ const NO_INSTANCE: Record<string, string> = {
   Builder: 'needs TensorRT',
   OnnxParser: 'needs TensorRT (and a NetworkDefinition from a Builder)',
   UffParser: 'needs TensorRT 8.6',
+  Repository: 'its methods load model files and poll the directory (timers): serve.test.ts drives them',
+  Batcher: 'its methods take requests from the server, already checked there: serve-batcher.test.ts drives them',
   Calibrator: 'abstract: its methods are probed through EntropyCalibrator, MinMaxCalibrator and PercentileCalibrator',
 };
 

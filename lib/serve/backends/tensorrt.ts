@@ -16,6 +16,7 @@ import { TensorRTError } from '../../errors';
 import { runtimeInfo } from '../../info';
 import type { Backend } from '../batcher';
 import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
+import * as is from '../../validate';
 
 export interface TensorRTBackendOptions {
   instances?: number;
@@ -39,6 +40,8 @@ export function tensorrtUnavailableReason(): string | null {
  * inputs). The engine cache replaces this body with `loadEngine(file, options)`.
  */
 export async function engineForModel(file: string, options: TensorRTBackendOptions = {}): Promise<Engine> {
+  is.path(file, 'engineForModel: the model file');
+  is.object(options, 'engineForModel options');
   if (/\.(engine|plan)$/i.test(file)) return Engine.load(file);
   if (/\.onnx$/i.test(file)) {
     const bytes = await buildEngine(file, { fp16: options.fp16, profiles: options.profiles });
@@ -53,6 +56,8 @@ function specOf(t: IOTensor): TensorSpec {
 }
 
 export async function createTensorRTBackend(file: string, options: TensorRTBackendOptions = {}): Promise<Backend> {
+  is.path(file, 'createTensorRTBackend: the model file');
+  is.object(options, 'createTensorRTBackend options');
   const why = tensorrtUnavailableReason();
   if (why) throw new TensorRTError('TENSORRT_UNAVAILABLE', `the tensorrt backend cannot run here: ${why}`);
   const engine = await engineForModel(file, options);
