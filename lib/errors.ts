@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'UNSUPPORTED' // the feature does not exist in the TensorRT version found / compiled against
   | 'IO_ERROR' // file system errors
   | 'INTERNAL' // a bug in tensorrt-node
+  | 'UNSUPPORTED_OP' // a model (TensorFlow → ONNX conversion) uses operations the converter does not handle
   | 'NOT_FOUND' // serve: no such model / version / tensor (HTTP 404)
   | 'UNAVAILABLE' // serve: queue full, model unloading, server draining (HTTP 503, Retry-After)
   | 'DEADLINE_EXCEEDED'; // serve: the request's timeout passed before its result (HTTP 504)
@@ -101,5 +102,6 @@ export function invalidArg(message: string): TensorRTError {
 const KNOWN_CODES = new Set<ErrorCode>([
   'INVALID_ARGUMENT', 'DISPOSED', 'TENSORRT_UNAVAILABLE', 'CUDA_UNAVAILABLE', 'CUDA_ERROR', 'OUT_OF_MEMORY',
   'TENSORRT_ERROR', 'PARSE_ERROR', 'DESERIALIZE_ERROR', 'BUILD_FAILED', 'UNSUPPORTED', 'IO_ERROR', 'INTERNAL',
+  'UNSUPPORTED_OP',
   'NOT_FOUND', 'UNAVAILABLE', 'DEADLINE_EXCEEDED',
 ]);

@@ -105,3 +105,8 @@ export {
   type BatcherOptions,
 } from './serve';
 export { exportTriton, type ExportTritonOptions } from './cli/export-triton';
+export {
+  convertTensorFlow, convertTensorFlowToFile, convertGraph as convertTensorFlowGraph, detectTensorFlowFormat, readTensorFlowGraph,
+  supportedOps as tensorFlowSupportedOps,
+} from './tensorflow';
+export type { ConvertTensorFlowOptions, ConvertReport as TensorFlowConvertReport, TensorFlowFormat } from './tensorflow';

@@ -22,6 +22,7 @@ export class UsageError extends TensorRTError {
 const USER_CODES = new Set([
   'INVALID_ARGUMENT', 'TENSORRT_UNAVAILABLE', 'CUDA_UNAVAILABLE', 'PARSE_ERROR', 'DESERIALIZE_ERROR',
   'BUILD_FAILED', 'UNSUPPORTED', 'IO_ERROR', 'OUT_OF_MEMORY',
+  'UNSUPPORTED_OP',
 ]);
 
 /** Exit code for an error thrown by a command. */

@@ -11,12 +11,16 @@
  *   PARSE_ERROR ("neither an ONNX model nor a TensorRT engine");
  * - an empty file: DESERIALIZE_ERROR when named as an engine, else PARSE_ERROR;
  * - a readable file of the other kind (an ONNX model given to `run`, an engine to `build`): INVALID_ARGUMENT.
+ *
+ * TensorFlow models (SavedModel directories, frozen GraphDefs, TF.js model.json; see lib/cli/convert.ts) are
+ * ONNX models here: converted in memory first, their conversion errors are the converter's.
  */
 import * as path from 'path';
 import { TensorRTError } from '../errors';
 import { loadModel, modelInfo, type ModelInfo } from '../onnx';
 import type { onnx } from 'onnx-proto';
 import { readInputFile } from './common';
+import { onnxBytesFor } from './convert';
 
 export type FileKind = 'onnx' | 'engine';
 
@@ -32,7 +36,7 @@ export function namedAsEngine(file: string): boolean {
   return ENGINE_EXTENSIONS.has(path.extname(file).toLowerCase());
 }
 
-type Detected = { kind: 'onnx'; model: onnx.ModelProto; info: ModelInfo } | { kind: 'engine' };
+type Detected = { kind: 'onnx'; model: onnx.ModelProto; info: ModelInfo; convertedFrom?: string } | { kind: 'engine' };
 
 /**
  * Tells an engine from an ONNX model by content: the engine magic tag, else an ONNX ModelProto that decodes with a
@@ -56,6 +60,15 @@ export function readModelOrEngine(file: string, want: 'onnx'): { bytes: Buffer }
 export function readModelOrEngine(file: string, want: 'engine'): { bytes: Buffer; kind: 'engine' };
 export function readModelOrEngine(file: string, want: 'any'): { bytes: Buffer } & Detected;
 export function readModelOrEngine(file: string, want: FileKind | 'any'): { bytes: Buffer } & Detected {
+  const tf = onnxBytesFor(file);
+  if (tf) {
+    if (want === 'engine') {
+      throw new TensorRTError('INVALID_ARGUMENT', `${file} is a TensorFlow model (${tf.format}), not a TensorRT engine: build one first with \`tensorrt-node build ${file} -o model.engine\``);
+    }
+    const bytes = Buffer.from(tf.bytes.buffer, tf.bytes.byteOffset, tf.bytes.byteLength);
+    const model = loadModel(bytes);
+    return { bytes, kind: 'onnx', model, info: modelInfo(model), convertedFrom: tf.format };
+  }
   const bytes = readInputFile(file, want === 'engine' ? 'engine' : 'model');
   if (bytes.length === 0) {
     if (namedAsEngine(file)) throw new TensorRTError('DESERIALIZE_ERROR', `${file} is empty, not a TensorRT engine`);

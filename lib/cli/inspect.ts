@@ -137,7 +137,9 @@ export function registerInspect(program: Command): void {
         const kind = readModelOrEngine(file, 'any');
         const bytes = kind.bytes;
         if (kind.kind === 'onnx') {
-          io().out(opts.json ? toJson({ format: 'onnx', file, bytes: bytes.length, ...kind.info }) : formatOnnx(file, bytes.length, kind.info));
+          const from = kind.convertedFrom; // TensorFlow formats: converted in memory
+          if (opts.json) io().out(toJson({ format: 'onnx', ...(from ? { convertedFrom: from } : {}), file, bytes: bytes.length, ...kind.info }));
+          else io().out(`${from ? `${file}: ${from}, converted to ONNX in memory\n` : ''}${formatOnnx(file, bytes.length, kind.info)}`);
           return;
         }
         requireTensorRT();

@@ -11,6 +11,7 @@ import { packageRoot } from '../native';
 import { processIo, reportError, setIo, type CliIo } from './common';
 import { registerBench } from './bench';
 import { registerBuild } from './build';
+import { registerConvert } from './convert';
 import { registerInfo } from './info';
 import { registerInspect } from './inspect';
 import { registerQuantize } from './quantize';
@@ -36,6 +37,7 @@ Examples:
   tensorrt-node bench model.engine --shapes input:8x3x224x224 --iterations 200 --streams 2
   tensorrt-node inspect model.engine --json
   tensorrt-node serve models/ --port 8501
+  tensorrt-node convert model.json -o model.onnx --inputs input:1x224x224x3
 
 Exit codes: 0 success, 1 user error (bad arguments or files, TensorRT or GPU missing), 2 internal failure.
 Run \`tensorrt-node <command> --help\` for a command's options.`;
@@ -70,6 +72,7 @@ export function createProgram(out: CliIo): Command {
   registerQuantize(program);
   registerServe(program, packageVersion());
   registerExportTriton(program);
+  registerConvert(program);
   return program;
 }
 

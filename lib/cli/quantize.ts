@@ -129,12 +129,13 @@ export function registerQuantize(program: Command): void {
         if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`output ${out} is a directory`, 'IO_ERROR');
         if (o.cache !== undefined && fs.existsSync(o.cache) && fs.statSync(o.cache).isDirectory()) throw new UsageError(`--cache ${o.cache} is a directory`, 'IO_ERROR');
 
-        const { model } = readModelOrEngine(modelPath, 'onnx'); // IO_ERROR / PARSE_ERROR / DESERIALIZE_ERROR, as in every command
+        // IO_ERROR / PARSE_ERROR / DESERIALIZE_ERROR, as in every command; TensorFlow formats are converted in memory
+        const { model, bytes: modelBytes, convertedFrom } = readModelOrEngine(modelPath, 'onnx');
         if (o.backend === 'tensorrt') {
           requireTensorRT();
           requireCuda();
         }
-        const inputBytes = fs.statSync(modelPath).size;
+        const inputBytes = convertedFrom ? modelBytes.length : fs.statSync(modelPath).size;
         const cal = npyDirectoryCalibrator(o.calib, { method, percentile, limit, cacheFile: o.cache });
         const info = modelInfo(model);
         if (cal.source.inputs === null && info.inputs.length !== 1) {

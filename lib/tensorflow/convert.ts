@@ -1,0 +1,250 @@
+/**
+ * TF graph form → ONNX ModelProto. Walks the nodes the requested outputs depend on, checks that every op has a
+ * handler (failing before anything is built, with each unsupported op's count and one node name), then converts
+ * node by node in topological order. Graph inputs and outputs keep TF tensor names (`node` for output 0,
+ * `node:k` otherwise), dtypes and layout.
+ */
+import { onnx } from '../onnx';
+import { TensorRTError } from '../errors';
+import * as is from '../validate';
+import { attrShape, attrType, parseInput, tensorName, type TfDType, type TfGraph, type TfNode, type TfTensor } from './graph';
+import { Ctx, onnxType, type Value } from './context';
+import { tensorFromAttr } from './tensor';
+import { mathOps } from './ops/math';
+import { convOps } from './ops/conv';
+import { arrayOps } from './ops/array';
+import { detectionOps } from './ops/detection';
+import { collapseWhileLoops, controlOps, loopMembers } from './control';
+import type { OpTable } from './ops/types';
+
+export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...detectionOps, ...controlOps };
+/** Ops handled by the driver itself. */
+const DRIVER_OPS = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
+
+export function supportedOps(): string[] {
+  const loop = ['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond'];
+  return [...new Set([...Object.keys(OPS).filter((o) => !o.startsWith('_Tf')), ...DRIVER_OPS, ...loop])].sort();
+}
+
+export interface ConvertOptions {
+  /** Graph inputs with optional shape overrides (-1 for dynamic): `{ name, shape }`. */
+  inputs?: { name: string; shape?: number[] }[];
+  /** Output tensor names. Default: the model's signature outputs, else every unconsumed tensor. */
+  outputs?: string[];
+  /** ONNX opset (13..21; default 13). */
+  opset?: number;
+}
+
+export interface ConvertReport {
+  format: string;
+  /** TF op type → count, of the nodes converted. */
+  ops: Record<string, number>;
+  tfNodes: number;
+  onnxNodes: number;
+  inputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  outputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  opset: number;
+  /** Milliseconds spent converting (graph form → ONNX). */
+  convertMs: number;
+}
+
+function canonical(name: string): string {
+  const p = parseInput(name);
+  return tensorName(p.node, p.index);
+}
+
+function dims(shape: number[] | undefined, name: string): onnx.TensorShapeProto {
+  return onnx.TensorShapeProto.create({
+    dim: (shape ?? []).map((d, i) => (d >= 0 ? onnx.TensorShapeProto.Dimension.create({ dimValue: d }) : onnx.TensorShapeProto.Dimension.create({ dimParam: i === 0 ? 'N' : `${name.replace(/[^A-Za-z0-9_]/g, '_')}_d${i}` }))),
+  });
+}
+
+function valueInfo(name: string, dtype: TfDType, shape: number[] | undefined): onnx.ValueInfoProto {
+  const tensorType: onnx.TypeProto.ITensor = { elemType: onnxType(dtype) };
+  if (shape) tensorType.shape = dims(shape, name);
+  return onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType }) });
+}
+
+export function convertGraph(original: TfGraph, options: ConvertOptions = {}): { model: onnx.ModelProto; report: ConvertReport } {
+  const g = is.object(original, 'convertGraph: the graph', 'a TfGraph { nodes, weights, format }');
+  is.arrayOf(g.nodes, 'convertGraph: graph.nodes', (n, w) => is.object(n, w, 'a TfNode'), 'an array of TfNode');
+  if (!(g.weights instanceof Map)) throw new TensorRTError('INVALID_ARGUMENT', `convertGraph: graph.weights must be a Map; got ${is.describe(g.weights)}`);
+  is.object(options, 'convertGraph options');
+  const t0 = performance.now();
+  let graph = original;
+  try {
+    graph = collapseWhileLoops(original);
+  } catch (e) {
+    // A loop shape not handled (nested, tf.cond): its ops are listed as unsupported below.
+    if (!(e instanceof TensorRTError)) throw e;
+  }
+  const opset = options.opset ?? 13;
+  if (!Number.isInteger(opset) || opset < 13 || opset > 21) throw new TensorRTError('INVALID_ARGUMENT', `opset ${opset} not supported (13..21)`);
+  const byName = new Map<string, TfNode>();
+  for (const n of graph.nodes) byName.set(n.name, n);
+  const consumed = new Set<string>();
+  for (const n of graph.nodes) for (const i of n.input) consumed.add(parseInput(i).node);
+
+  // Outputs.
+  let outputs = options.outputs?.map(canonical);
+  if (!outputs || outputs.length === 0) outputs = graph.outputs?.map((o) => canonical(o.name));
+  if (!outputs || outputs.length === 0) {
+    outputs = graph.nodes.filter((n) => !consumed.has(n.name) && !DRIVER_OPS.has(n.op) && n.op !== 'Assert').map((n) => n.name);
+  }
+  for (const o of outputs) {
+    if (!byName.has(parseInput(o).node)) throw new TensorRTError('INVALID_ARGUMENT', `output ${o} is not a tensor of the graph`);
+  }
+  // Input overrides.
+  const inputOverride = new Map<string, number[] | undefined>();
+  for (const i of options.inputs ?? []) {
+    const nm = parseInput(i.name).node;
+    const node = byName.get(nm);
+    if (!node) throw new TensorRTError('INVALID_ARGUMENT', `input ${i.name} is not a node of the graph`);
+    inputOverride.set(nm, i.shape);
+  }
+
+  // Nodes the outputs depend on (cycle-tolerant walk), so that unsupported ops are all listed before anything else.
+  let reachable: TfNode[] = [];
+  {
+    const seen = new Set<string>();
+    const todo = outputs.map((o) => parseInput(o).node);
+    while (todo.length) {
+      const nm = todo.pop()!;
+      if (seen.has(nm)) continue;
+      seen.add(nm);
+      const n = byName.get(nm);
+      if (!n) throw new TensorRTError('PARSE_ERROR', `node ${nm} is referenced but not defined`);
+      reachable.push(n);
+      if (!inputOverride.has(nm)) for (const s of n.input) if (!s.startsWith('^')) todo.push(parseInput(s).node);
+    }
+    reachable = graph.nodes.filter((n) => seen.has(n.name)); // in the graph's order, for stable messages
+  }
+  // Unsupported ops, all at once.
+  const missing = new Map<string, { count: number; node: string }>();
+  for (const n of reachable.flatMap((r) => [r, ...loopMembers(r)])) {
+    if (inputOverride.has(n.name) || DRIVER_OPS.has(n.op) || OPS[n.op]) continue;
+    const m = missing.get(n.op);
+    if (m) m.count++;
+    else missing.set(n.op, { count: 1, node: n.name });
+  }
+  if (missing.size > 0) {
+    const list = [...missing].map(([op, m]) => `${op} ×${m.count} (e.g. ${m.node})`).join(', ');
+    const err = new TensorRTError('UNSUPPORTED_OP', `the model uses ${missing.size} unsupported TensorFlow op type(s): ${list}`);
+    (err as TensorRTError & { unsupportedOps?: unknown }).unsupportedOps = [...missing].map(([op, m]) => ({ op, count: m.count, node: m.node }));
+    throw err;
+  }
+
+  // Nodes needed, in topological order (iterative DFS over data inputs); inputs named by the user cut the graph.
+  const order: TfNode[] = [];
+  const state = new Map<string, number>();
+  const stack: { name: string; next: number }[] = [];
+  for (const o of outputs) {
+    const root = parseInput(o).node;
+    if (state.has(root)) continue;
+    stack.push({ name: root, next: 0 });
+    state.set(root, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const n = byName.get(top.name);
+      if (!n) throw new TensorRTError('PARSE_ERROR', `node ${top.name} is referenced but not defined`);
+      const ins = inputOverride.has(n.name) ? [] : n.input.filter((s) => !s.startsWith('^'));
+      if (top.next < ins.length) {
+        const dep = parseInput(ins[top.next++]!).node;
+        const st = state.get(dep);
+        if (st === 1) throw new TensorRTError('UNSUPPORTED_OP', `cycle through ${dep}: a TF1 while loop (control flow is not supported yet)`);
+        if (st === undefined) {
+          state.set(dep, 1);
+          stack.push({ name: dep, next: 0 });
+        }
+      } else {
+        state.set(top.name, 2);
+        order.push(n);
+        stack.pop();
+      }
+    }
+  }
+  const reserved = new Set<string>(outputs);
+  const ctx = new Ctx(opset, reserved);
+  ctx.env = { graph, report: { ops: {} } };
+  const values = new Map<string, Value>();
+  const inputsInfo: onnx.ValueInfoProto[] = [];
+  const report: ConvertReport = { format: graph.format, ops: {}, tfNodes: order.length, onnxNodes: 0, inputs: [], outputs: [], opset, convertMs: 0 };
+  ctx.env.report = report;
+  const sigShape = new Map<string, { dtype?: TfDType; shape?: number[] }>();
+  for (const i of graph.inputs ?? []) sigShape.set(parseInput(i.name).node, i);
+
+  for (const n of order) {
+    if (!(inputOverride.has(n.name) || n.op === 'Placeholder' || n.op === 'PlaceholderWithDefault')) {
+      convertNodes(ctx, [n], values, graph, report);
+      continue;
+    }
+    ctx.current = n;
+    report.ops[n.op] = (report.ops[n.op] ?? 0) + 1;
+    if (inputOverride.has(n.name) || n.op === 'Placeholder' || n.op === 'PlaceholderWithDefault') {
+      const sig = sigShape.get(n.name);
+      const dtype = attrType(n, 'dtype') ?? attrType(n, 'T') ?? sig?.dtype ?? 'float32';
+      const shape = inputOverride.get(n.name) ?? sig?.shape ?? attrShape(n.attr.shape) ?? attrShape(n.attr._output_shapes?.list?.shape?.[0] ? { shape: n.attr._output_shapes.list.shape[0] as never } : undefined);
+      if (n.op === 'PlaceholderWithDefault' && !inputOverride.has(n.name) && sig === undefined) {
+        // Not a graph input unless asked for: keep the default.
+        values.set(n.name, values.get(canonical(n.input[0]!))!);
+        continue;
+      }
+      const name = ctx.unique(n.name);
+      inputsInfo.push(valueInfo(name, dtype, shape));
+      const v: Value = { dtype, nhwc: name };
+      if (shape) v.shape = shape;
+      values.set(n.name, v);
+      report.inputs.push({ name, dtype, shape: (shape ?? []).map((d) => (d >= 0 ? d : -1)) });
+      continue;
+    }
+  }
+  ctx.current = undefined;
+  const outputsInfo: onnx.ValueInfoProto[] = [];
+  for (const o of outputs) {
+    const v = values.get(o);
+    if (!v) throw new TensorRTError('INVALID_ARGUMENT', `output ${o} was not produced`);
+    const src = ctx.ref(v);
+    ctx.nodes.push(onnx.NodeProto.create({ name: `${o}/output`, opType: 'Identity', input: [src], output: [o] }));
+    outputsInfo.push(valueInfo(o, v.dtype, v.shape));
+    report.outputs.push({ name: o, dtype: v.dtype, shape: (v.shape ?? []).map((d) => (d >= 0 ? d : -1)) });
+  }
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'tensorrt-node',
+    producerVersion: 'tensorflow-converter',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: opset })],
+    graph: onnx.GraphProto.create({ name: 'tensorflow', node: ctx.nodes, initializer: ctx.initializers, input: inputsInfo, output: outputsInfo }),
+  });
+  report.onnxNodes = ctx.nodes.length;
+  report.tfNodes = Object.values(report.ops).reduce((a, k) => a + k, 0);
+  report.convertMs = performance.now() - t0;
+  return { model, report };
+}
+
+/** Converts TF nodes (in topological order) into `ctx`, reading and writing TF tensor values in `values`. */
+export function convertNodes(ctx: Ctx, nodes: TfNode[], values: Map<string, Value>, graph: TfGraph, report: ConvertReport): void {
+  for (const n of nodes) {
+    ctx.current = n;
+    if (!n.op.startsWith('_Tf')) report.ops[n.op] = (report.ops[n.op] ?? 0) + 1; // a loop counts its own ops
+    if (n.op === 'Const') {
+      const t: TfTensor | undefined = graph.weights.get(n.name) ?? tensorFromAttr(n.attr.value?.tensor, n.name);
+      if (!t) throw new TensorRTError('PARSE_ERROR', `Const ${n.name} has no value (missing from the weights)`);
+      values.set(n.name, { dtype: t.dtype, shape: t.shape, value: t });
+      continue;
+    }
+    if (n.op === 'NoOp') continue;
+    const ins = n.input.filter((s) => !s.startsWith('^')).map((s) => {
+      const v = values.get(canonical(s));
+      if (!v) throw new TensorRTError('INTERNAL', `${n.name}: input ${s} not converted`);
+      return v;
+    });
+    let outs: Value[];
+    try {
+      outs = OPS[n.op]!(ctx, n, ins);
+    } catch (e) {
+      if (e instanceof TensorRTError) throw e;
+      throw new TensorRTError('INTERNAL', `${n.name} (${n.op}): ${(e as Error).message}`, { cause: e });
+    }
+    outs.forEach((v, i) => values.set(tensorName(n.name, i), v));
+  }
+}
