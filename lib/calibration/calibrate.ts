@@ -93,6 +93,12 @@ export async function calibrate(model: string | Uint8Array | onnx.IModelProto, c
     await runner.dispose?.();
   }
   if (r.batches === 0) throw invalidArg('calibrate: the calibrator gave no batch');
+  // unusable data (issue 11): tensors whose every value was NaN / infinite have no statistics at all
+  const empty = [...r.histograms].filter(([, h]) => h.total === 0 && h.nonFinite > 0).map(([t]) => t);
+  if (empty.length > 0) {
+    const bad = [...r.inputNonFinite].map(([k, v]) => `${v.values} in input "${k}" (${v.batches} batches)`).join(', ') || 'none in the calibration data';
+    throw invalidArg(`calibration data unusable: ${empty.length} tensor(s) saw only NaN/infinite values (${empty.slice(0, 4).join(', ')}${empty.length > 4 ? ', ...' : ''}); NaN/infinite values: ${bad}`);
+  }
   const scales = new Map<string, number>();
   for (const [t, amax] of amaxFromHistograms(r.histograms, method, percentile)) scales.set(t, scaleFromAmax(Math.max(amax, 1e-6)));
   const cache = formatCalibrationCache(scales, calibrator.algorithm, options.cacheVersion ?? 100000);

@@ -9,6 +9,7 @@ import * as is from '../validate';
 import type { TypedArray } from '../dtypes';
 import { onnx, saveModel, toNumber } from '../onnx';
 import { AbsHistogram, DEFAULT_BINS } from './histogram';
+import { createHistogramPool, defaultStatisticsWorkers } from './histogram-pool';
 import type { CalibratorLike } from './types';
 import type { ShapedBatch, ShapedTensor } from './calibrator';
 
@@ -123,6 +124,19 @@ export interface CollectOptions {
   inputShapes?: Record<string, number[]>;
   onBatch?(e: { batch: number; samples: number }): void;
   signal?: AbortSignal;
+  /**
+   * Overlap the runner's work on batch i+1 with the histogram updates of batch i (default true): the runner
+   * (onnxruntime's own threads, or the GPU) and the JS thread then work at the same time, so a 2-core machine uses
+   * both cores.
+   */
+  pipeline?: boolean;
+  /**
+   * Worker threads that update the histograms (default 0: on the JS thread, overlapped with the runner's work on
+   * the next batch). The result is the same either way (each tensor's batches are added in order). Measured on 2
+   * shared cores, workers were no faster (onnxruntime's own threads already use both cores): see
+   * docs/quantization.md.
+   */
+  workers?: number;
   /** Keep copies of the first `keep` batches (for an accuracy check afterwards). Default 0. */
   keep?: number;
 }
@@ -135,6 +149,19 @@ export interface CollectResult {
   samples: number;
   /** Copies of the first `options.keep` batches. */
   kept: ShapedBatch[];
+  /** NaN / infinite values found in the calibration data itself, per input: values and batches holding any. */
+  inputNonFinite: Map<string, { values: number; batches: number }>;
+}
+
+/** Number of NaN / infinite values in an array. */
+export function countNonFinite(data: ArrayLike<number>): number {
+  let bad = 0;
+  const n = data.length;
+  for (let i = 0; i < n; i++) {
+    const v = data[i];
+    if (v - v !== 0) bad++; // NaN and +-Infinity give NaN
+  }
+  return bad;
 }
 
 /** Validates a batch against the model inputs and fills in shapes from the model for flat arrays. */
@@ -204,27 +231,61 @@ export async function collectStatistics(
   let batches = 0;
   let samples = 0;
   const kept: ShapedBatch[] = [];
+  const inputNonFinite = new Map<string, { values: number; batches: number }>();
   const max = options.maxBatches ?? Infinity;
-  while (batches < max) {
+  const pipeline = options.pipeline ?? true;
+  let started = 0;
+  const read = async (): Promise<{ batch: ShapedBatch; out: Promise<Record<string, { data: TypedArray; shape: number[] }>> } | null> => {
+    if (started >= max) return null;
     if (options.signal?.aborted) throw new TensorRTError('INVALID_ARGUMENT', 'calibration aborted');
     const raw = await nextBatch(calibrator, inputNames);
-    if (!raw) break;
+    if (!raw) return null;
+    started++;
     const batch = checkBatch(raw, inputs, calibrator.batchSize, options.inputShapes);
+    for (const name of inputNames) {
+      const bad = countNonFinite(batch[name].data as Float32Array);
+      if (bad > 0) {
+        const e = inputNonFinite.get(name) ?? { values: 0, batches: 0 };
+        e.values += bad;
+        e.batches++;
+        inputNonFinite.set(name, e);
+      }
+    }
     if (kept.length < (options.keep ?? 0)) {
       kept.push(Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, { data: v.data.slice(), shape: [...v.shape] }])));
     }
-    const out = fetch.length > 0 ? await runner.run(batch, fetch) : {};
-    for (const t of tensors) {
-      const v = inputSet.has(t) ? batch[t] : out[t];
-      if (!v) continue;
-      if (!(v.data instanceof Float32Array)) continue; // not a float tensor: nothing to calibrate
-      histograms.get(t)!.add(v.data);
-      if (!shapes.has(t)) shapes.set(t, v.shape.map((d) => toNumber(d)));
+    const out = fetch.length > 0 ? runner.run(batch, fetch) : Promise.resolve({});
+    out.catch(() => undefined); // awaited below; avoids an unhandled rejection while the previous batch is added
+    return { batch, out };
+  };
+  const pool = (options.workers ?? 0) > 0 ? createHistogramPool(tensors, bins, options.workers ?? defaultStatisticsWorkers()) : null;
+  try {
+    let pending = await read();
+    while (pending) {
+      const { batch, out: outP } = pending;
+      const out = await outP;
+      pending = null;
+      // start the next batch on the runner before the histograms of this one are updated
+      let next: Promise<Awaited<ReturnType<typeof read>>> | null = null;
+      if (pipeline) next = read();
+      for (const t of tensors) {
+        const v = inputSet.has(t) ? batch[t] : out[t];
+        if (!v) continue;
+        if (!(v.data instanceof Float32Array)) continue; // not a float tensor: nothing to calibrate
+        if (pool) pool.add(t, v.data);
+        else histograms.get(t)!.add(v.data);
+        if (!shapes.has(t)) shapes.set(t, v.shape.map((d) => toNumber(d)));
+      }
+      batches++;
+      samples += batch[inputNames[0]]?.shape[0] ?? calibrator.batchSize;
+      if (pool) await pool.endBatch(batches);
+      options.onBatch?.({ batch: batches, samples });
+      pending = next ? await next : await read();
     }
-    batches++;
-    samples += batch[inputNames[0]]?.shape[0] ?? calibrator.batchSize;
-    options.onBatch?.({ batch: batches, samples });
+    if (pool) for (const [t, h] of await pool.finish()) histograms.set(t, h);
+  } finally {
+    await pool?.terminate();
   }
   if (batches === 0) throw invalidArg('the calibrator gave no batches');
-  return { histograms, shapes, batches, samples, kept };
+  return { histograms, shapes, batches, samples, kept, inputNonFinite };
 }

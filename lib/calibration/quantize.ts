@@ -11,14 +11,15 @@ import * as is from '../validate';
 import { checkModelArg } from '../onnx';
 import { onnx, loadModel, modelInfo, toNumber, tensorToFloat32, makeTensor } from '../onnx';
 import {
-  GraphIndex, cloneModel, declaredRanks, foldBatchNormalization, intAttr, isDefaultDomain, opsetOf,
-  removeUnusedConstants, upgradeToOpset13, attrInt,
+  GraphIndex, cloneModel, foldBatchNormalization, intAttr, isDefaultDomain, opsetOf,
+  removeUnusedConstants, attrInt,
 } from '../onnx/graph';
+import { upgradeOpset } from '../onnx/upgrade';
 import { computeAmax, type AbsHistogram } from './histogram';
 import { formatCalibrationCache, parseCalibrationCache, CACHE_ALGORITHM_NAMES } from './cache';
-import { checkBatch, collectStatistics, createOrtRunner, exposeTensors, nextBatch, type InputSpec, type StatisticsRunner } from './collect';
+import { checkBatch, collectStatistics, createOrtRunner, exposeTensors, loadOnnxRuntime, nextBatch, type InputSpec, type StatisticsRunner } from './collect';
 import type { CalibratorLike } from './types';
-import type { ShapedBatch } from './calibrator';
+import { Calibrator, type ShapedBatch } from './calibrator';
 import type { TypedArray } from '../dtypes';
 
 /** Math through a module-level alias: global look-ups in hot loops are slow inside vm sandboxes (jest). */
@@ -57,8 +58,12 @@ export interface QuantizeOptions {
   bins?: number;
   /** Runs the float model for statistics; default onnxruntime-node on the CPU. */
   runner?: (model: onnx.ModelProto) => Promise<StatisticsRunner>;
-  /** Called after every calibration batch. */
-  onProgress?(e: { batch: number; samples: number; batches?: number }): void;
+  /**
+   * Progress of every phase: 'statistics' after each calibration batch (batch, samples, batches when known),
+   * 'thresholds' per tensor (tensor i of tensors), 'verify-upgrade' once the upgraded model was checked,
+   * 'accuracy' per model measured by the fallback (tensor i of tensors, the current cosine), 'rewrite' at the end.
+   */
+  onProgress?(e: QuantizeProgress): void;
   /** Total number of batches when known (for progress). */
   expectedBatches?: number;
   signal?: AbortSignal;
@@ -77,6 +82,46 @@ export interface QuantizeOptions {
   accuracyBatches?: number;
   /** At most this many tensors are kept in float by the fallback (default: no limit). */
   maxFallbackTensors?: number;
+  /**
+   * Which tensors the calibration cache handed to calibrator.writeCache() covers: 'all' (default) every float
+   * tensor of the network (graph inputs and node outputs of the model as given, what TensorRT's implicit INT8
+   * asks scales for), 'quantized' only the activation tensors that get Q/DQ (a faster statistics pass). Default
+   * 'all', except for a Calibrator of this library without `cacheFile` (nothing would keep the cache): 'quantized'.
+   */
+  cacheTensors?: 'all' | 'quantized';
+  /** Worker threads for the histogram updates (default 0: on the JS thread, overlapped with the model run of the next batch). */
+  statisticsWorkers?: number;
+}
+
+/** One progress event of quantize(). `batch` / `samples` are those read so far in every phase. */
+export interface QuantizeProgress {
+  phase: 'statistics' | 'thresholds' | 'verify-upgrade' | 'accuracy' | 'rewrite';
+  batch: number;
+  samples: number;
+  /** Total batches when known (statistics). */
+  batches?: number;
+  /** thresholds / accuracy: the tensor being processed (1-based) out of `tensors`. */
+  tensor?: number;
+  tensors?: number;
+  /** accuracy: what is being measured ('strict', 'rank' = sensitivity of one tensor, 'fallback'). */
+  step?: 'strict' | 'rank' | 'fallback';
+  /** accuracy: the tensor measured, and the cosine just measured. */
+  name?: string;
+  cosine?: number;
+}
+
+/** What the opset upgrade did (summary.upgrade). */
+export interface UpgradeReport {
+  from: number;
+  to: number;
+  /** Nodes rewritten to the target opset's form. */
+  converted: number;
+  /** Whether the float model before and after the upgrade was run on the first calibration batch and agreed. */
+  verified: boolean;
+  /** Largest |before - after| over all outputs on that batch (0 = bit-identical). */
+  maxAbsDiff?: number;
+  /** Why it was not verified. */
+  note?: string;
 }
 
 const QUANTIZE_OPTION_KEYS = [
@@ -106,6 +151,12 @@ export interface QuantizeSummary {
   note?: string;
   /** With accuracyTarget: the measured cosines and the tensors kept in float. */
   accuracy?: AccuracyReport;
+  /** When the opset was raised: what was converted and the equivalence check. */
+  upgrade?: UpgradeReport;
+  /** NaN / infinite values in the calibration data (per input: values and batches) and in the measured tensors. */
+  nonFinite: { inputs: Record<string, { values: number; batches: number }>; tensors: number; values: number };
+  /** Tensors the calibration cache holds a scale for (0 when the scales came from a cache). */
+  cacheTensors: number;
   seconds: number;
   /** Activation tensor -> amax (clipping threshold); scale = amax / 127. */
   amax: Map<string, number>;
@@ -283,43 +334,68 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
   const method = methodOf(calibrator, options);
   const percentile = options.percentile ?? calibrator.percentile ?? 99.99;
   if (!(percentile > 0 && percentile <= 100)) throw invalidArg(`percentile must be in (0, 100], got ${percentile}`);
-  const m = typeof model === 'string' || model instanceof Uint8Array ? loadModel(model) : cloneModel(model);
-  if (!m.graph) throw new TensorRTError('PARSE_ERROR', 'ONNX model has no graph');
-  const opsetBefore = opsetOf(m);
+  const original = typeof model === 'string' || model instanceof Uint8Array ? loadModel(model) : cloneModel(model);
+  if (!original.graph) throw new TensorRTError('PARSE_ERROR', 'ONNX model has no graph');
+  const opsetBefore = opsetOf(original);
   let perChannel = options.perChannel ?? true;
   let note: string | undefined;
+  const progress = (e: Omit<QuantizeProgress, 'batch' | 'samples'>) => options.onProgress?.({ batch: batches, samples, ...e });
+  let batches = 0;
+  let samples = 0;
 
-  // 1. Prepare the float model: BN folding, opset >= 13 for per-axis Q/DQ.
-  const folded = options.foldBatchNorm ?? true ? foldBatchNormalization(m) : 0;
-  if (opsetBefore < 13) {
-    const up = upgradeToOpset13(m, declaredRanks(m.graph));
-    if (!up.ok) {
-      if (opsetBefore >= 10) {
+  // 1. Prepare the float model: the lowest opset that has what is needed (per-tensor Q/DQ: 10, per-axis: 13),
+  //    reached by converting every op whose meaning changed; then BN folding (on a copy: the statistics run on the
+  //    unfolded model, whose tensors are those of the network as given).
+  let upgraded = original;
+  let upgrade: UpgradeReport | undefined;
+  const target = perChannel ? 13 : Math.max(10, opsetBefore);
+  if (opsetBefore < target) {
+    let up = cloneModel(original);
+    let r = upgradeOpset(up, target);
+    if (!r.ok && target === 13) {
+      const fallback = Math.max(10, opsetBefore);
+      const up2 = cloneModel(original);
+      const r2 = opsetBefore >= 10 ? { ...r, ok: true, converted: 0, to: opsetBefore } : upgradeOpset(up2, fallback);
+      if (r2.ok) {
         perChannel = false;
-        note = `kept opset ${opsetBefore} (${up.reason}); weights are quantized per tensor`;
-      } else {
-        throw new TensorRTError('UNSUPPORTED', `cannot quantize: the model's opset ${opsetBefore} is below 10 and it cannot be upgraded to 13: ${up.reason}`);
+        note = `${r2.to === opsetBefore ? `kept opset ${opsetBefore}` : `opset ${opsetBefore} -> ${r2.to}`} (no per-channel weights: the upgrade to 13 is impossible: ${r.reason}); weights are quantized per tensor`;
+        up = opsetBefore >= 10 ? cloneModel(original) : up2;
+        r = r2;
       }
     }
+    if (!r.ok) throw new TensorRTError('UNSUPPORTED', `cannot quantize: the model (opset ${opsetBefore}) cannot be upgraded to opset ${target}, which Q/DQ needs: ${r.reason}`);
+    if (r.to !== opsetBefore) {
+      upgraded = up;
+      upgrade = { from: opsetBefore, to: r.to, converted: r.converted, verified: false };
+    }
   }
-  const g = m.graph;
+  const m = cloneModel(upgraded);
+  const folded = options.foldBatchNorm ?? true ? foldBatchNormalization(m) : 0;
+  const g = m.graph!;
   const idx = new GraphIndex(g);
   const p = plan(g, idx, options);
   const actTensors = new Set<string>();
   for (const [n, acts] of p.actInputs) for (const i of acts) actTensors.add(n.input![i]);
+  if (actTensors.size === 0) {
+    const ops = [...new Set((g.node ?? []).map((n) => n.opType))].slice(0, 12).join(', ');
+    throw new TensorRTError(
+      'UNSUPPORTED',
+      `nothing to quantize: no ${(options.opTypes ?? DEFAULT_QUANTIZED_OP_TYPES).join('/')} node with a float activation input is left (after exclusions); the model's ops: ${ops}`,
+    );
+  }
 
   // 2. Scales: from the cache when it covers every tensor, else calibrate.
   const info = modelInfo(m);
   const inputs: InputSpec[] = info.inputs.map((i) => ({ name: i.name, shape: i.shape }));
   let amax = new Map<string, number>();
   let fromCache = false;
-  let batches = 0;
-  let samples = 0;
+  let cacheTensors = 0;
+  const nonFinite = { inputs: {} as Record<string, { values: number; batches: number }>, tensors: 0, values: 0 };
   const algoName = CACHE_ALGORITHM_NAMES[calibrator.algorithm] ?? calibrator.algorithm;
   const cacheBytes = await calibrator.readCache();
   if (cacheBytes && cacheBytes.length > 0) {
     const cache = parseCalibrationCache(cacheBytes);
-    if (cache.algorithm === algoName && [...actTensors].every((t) => cache.scales.has(t))) {
+    if (cache.algorithm === algoName && [...actTensors].every((t) => cache.scales.has(t) && Number.isFinite(cache.scales.get(t)!))) {
       for (const t of actTensors) amax.set(t, cache.scales.get(t)! * 127);
       fromCache = true;
     }
@@ -327,46 +403,86 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
   let shapes = new Map<string, number[]>();
   let kept: ShapedBatch[] = [];
   if (!fromCache) {
-    const statsModel = exposeTensors(m, actTensors);
-    const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel);
+    // every tensor of the network as given (for the cache), or only the quantized ones
+    const measured = new Set(actTensors);
+    // default: every tensor, unless the calibrator is one of ours without a cache file (its writeCache() keeps nothing)
+    const keepsNothing = calibrator instanceof Calibrator && !calibrator.cacheFile && calibrator.writeCache === Calibrator.prototype.writeCache;
+    const cacheAll = options.cacheTensors ?? (keepsNothing ? 'quantized' : 'all');
+    if (cacheAll === 'all') {
+      const init = new Set((original.graph.initializer ?? []).map((t) => t.name ?? ''));
+      for (const i of original.graph.input ?? []) if (!init.has(i.name ?? '')) measured.add(i.name ?? '');
+      const have = new Set<string>((upgraded.graph!.node ?? []).flatMap((n) => n.output ?? []));
+      for (const n of original.graph.node ?? []) for (const o of n.output ?? []) if (o && !init.has(o) && have.has(o)) measured.add(o);
+    }
+    const statsModel = exposeTensors(upgraded, measured);
+    // 'basic': with dozens of intermediate tensors exposed, onnxruntime's layout optimizations ('all') add a reorder
+    // per exposed tensor and run slower (PP-OCR rec: 175 vs 115 ms per batch, scripts/bench/vs-ort.js)
+    const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel, { graphOptimizationLevel: 'basic' });
+    let r;
     try {
-      const r = await collectStatistics(runner, calibrator, inputs, [...actTensors], {
+      r = await collectStatistics(runner, calibrator, inputs, [...measured], {
         method,
         bins: options.bins,
         maxBatches: options.maxBatches,
         inputShapes: options.inputShapes,
         signal: options.signal,
-        onBatch: (e) => options.onProgress?.({ ...e, batches: options.expectedBatches }),
-        keep: accuracyBatches,
+        onBatch: (e) => options.onProgress?.({ phase: 'statistics', ...e, batches: options.expectedBatches }),
+        keep: Math.max(accuracyBatches, upgrade ? 1 : 0),
+        ...(options.statisticsWorkers !== undefined ? { workers: options.statisticsWorkers } : {}),
       });
-      kept = r.kept;
-      batches = r.batches;
-      samples = r.samples;
-      shapes = r.shapes;
-      amax = amaxFromHistograms(r.histograms, method, percentile);
     } finally {
       await runner.dispose?.();
     }
+    kept = r.kept;
+    batches = r.batches;
+    samples = r.samples;
+    shapes = r.shapes;
+    for (const [k, v] of r.inputNonFinite) nonFinite.inputs[k] = v;
+    const inputNames = new Set(inputs.map((i) => i.name));
+    for (const [t, h] of r.histograms) {
+      if (h.nonFinite > 0 && !inputNames.has(t)) {
+        nonFinite.tensors++;
+        nonFinite.values += h.nonFinite;
+      }
+    }
+    checkStatistics(r.histograms, actTensors, nonFinite, batches);
+    amax = amaxFromHistograms(r.histograms, method, percentile, (i, n, name) => progress({ phase: 'thresholds', tensor: i, tensors: n, name }));
+    const bad = [...actTensors].filter((t) => !Number.isFinite(amax.get(t)));
+    if (bad.length > 0) throw new TensorRTError('INVALID_ARGUMENT', `calibration failed: the ${method} threshold of ${bad.length} tensor(s) is not finite (${bad.slice(0, 5).join(', ')})${describeNonFinite(nonFinite)}`);
     const scales = new Map<string, number>();
-    for (const [t, a] of amax) scales.set(t, a / 127);
+    for (const [t, a] of amax) if (Number.isFinite(a)) scales.set(t, M.max(a, MIN_AMAX) / 127);
+    cacheTensors = scales.size;
     await calibrator.writeCache(formatCalibrationCache(scales, calibrator.algorithm, options.cacheVersion));
   }
 
-  // 3. Rewrite; with an accuracy target, keep the most sensitive tensors in float until it is met.
+  // 3. The upgrade must not change what the float model computes: run both on the same calibration batch.
+  let evalBatches = kept.slice(0, accuracyBatches);
+  if (options.accuracyTarget !== undefined && evalBatches.length === 0) {
+    // scales came from the cache: read the evaluation batches now
+    evalBatches = await readBatches(calibrator, inputs, options, accuracyBatches);
+  }
+  if (upgrade) {
+    const check = kept[0] ?? evalBatches[0] ?? (await readBatches(calibrator, inputs, options, 1).catch(() => []))[0];
+    if (check) Object.assign(upgrade, await verifyUpgrade(original, upgraded, check));
+    else upgrade.note = 'not verified: the scales came from the cache and the calibrator gave no batch to run';
+    progress({ phase: 'verify-upgrade' });
+  }
+
+  // 4. Rewrite; with an accuracy target, keep the most sensitive tensors in float until it is met.
   const strict = rewrite(m, options, amax, shapes, perChannel, new Set());
+  if (strict.nodesQuantized === 0) {
+    throw new TensorRTError('INVALID_ARGUMENT', `nothing was quantized: none of the ${actTensors.size} activation tensors got a scale${describeNonFinite(nonFinite)}`);
+  }
   let result = strict;
   let accuracy: AccuracyReport | undefined;
   if (options.accuracyTarget !== undefined) {
-    let evalBatches = kept;
-    if (evalBatches.length === 0) {
-      // scales came from the cache: read the evaluation batches now
-      evalBatches = await readBatches(calibrator, inputs, options, accuracyBatches);
-    }
-    const r = await accuracyFallback(m, options, amax, shapes, perChannel, strict, evalBatches, options.accuracyTarget);
+    const r = await accuracyFallback(m, options, amax, shapes, perChannel, strict, evalBatches, options.accuracyTarget, (e) => progress({ phase: 'accuracy', ...e }));
     result = r.result;
     accuracy = r.report;
   }
+  progress({ phase: 'rewrite' });
   const opset = opsetOf(result.model);
+  const quantizedAmax = new Map([...amax].filter(([t]) => actTensors.has(t)));
   return {
     model: result.model,
     summary: {
@@ -384,10 +500,81 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
       perChannel,
       ...(note ? { note } : {}),
       ...(accuracy ? { accuracy } : {}),
+      ...(upgrade ? { upgrade } : {}),
+      nonFinite,
+      cacheTensors,
       seconds: (performance.now() - t0) / 1000,
-      amax,
+      amax: quantizedAmax,
     },
   };
+}
+
+/** " (the calibration data held N NaN/infinite values in input x (k batches); ...)" or "". */
+function describeNonFinite(nf: QuantizeSummary['nonFinite']): string {
+  const parts = Object.entries(nf.inputs).map(([k, v]) => `${v.values} in input "${k}" (${v.batches} batch${v.batches === 1 ? '' : 'es'})`);
+  if (parts.length === 0 && nf.values === 0) return '';
+  return `; NaN/infinite values: ${parts.length ? `${parts.join(', ')} of the calibration data` : 'none in the calibration data'}${nf.values ? `, ${nf.values} in ${nf.tensors} tensor(s) computed from it` : ''}`;
+}
+
+/** Refuses statistics that are empty (no finite value seen) or non-finite for a tensor that needs a scale. */
+function checkStatistics(h: Map<string, AbsHistogram>, needed: Set<string>, nf: QuantizeSummary['nonFinite'], batches: number): void {
+  const empty: string[] = [];
+  const infinite: string[] = [];
+  for (const t of needed) {
+    const x = h.get(t);
+    if (!x || x.total === 0) empty.push(t);
+    else if (!Number.isFinite(x.amax) || !Number.isFinite(x.range)) infinite.push(t);
+  }
+  if (empty.length === 0 && infinite.length === 0) return;
+  const what = [
+    empty.length ? `${empty.length} of ${needed.size} tensors have no finite value in ${batches} batch${batches === 1 ? '' : 'es'} (${empty.slice(0, 4).join(', ')}${empty.length > 4 ? ', ...' : ''})` : '',
+    infinite.length ? `${infinite.length} have non-finite statistics (${infinite.slice(0, 4).join(', ')})` : '',
+  ].filter((x) => x).join('; ');
+  throw new TensorRTError('INVALID_ARGUMENT', `calibration data unusable: ${what}${describeNonFinite(nf)}`);
+}
+
+/** Tolerance of the upgrade check: float rounding relative to the output's magnitude. */
+const UPGRADE_RTOL = 1e-5;
+
+/** Runs the model before and after the opset upgrade on one batch (onnxruntime-node) and compares all outputs. */
+async function verifyUpgrade(before: onnx.ModelProto, after: onnx.ModelProto, batch: ShapedBatch): Promise<Partial<UpgradeReport>> {
+  try {
+    loadOnnxRuntime();
+  } catch {
+    return { verified: false, note: 'not verified: onnxruntime-node (optional dependency) is not installed' };
+  }
+  const names = (before.graph?.output ?? []).map((o) => o.name ?? '');
+  const run = async (mm: onnx.ModelProto) => {
+    const r = await createOrtRunner(mm, { graphOptimizationLevel: 'basic' });
+    try {
+      return await r.run(batch, names);
+    } finally {
+      await r.dispose?.();
+    }
+  };
+  const a = await run(before);
+  const b = await run(after);
+  let maxAbsDiff = 0;
+  for (const k of names) {
+    const x = a[k].data as ArrayLike<number>;
+    const y = b[k]?.data as ArrayLike<number> | undefined;
+    if (!y || y.length !== x.length) throw new TensorRTError('INTERNAL', `opset upgrade changed output "${k}": ${y?.length ?? 'no'} values instead of ${x.length}`);
+    let peak = 0;
+    let diff = 0;
+    for (let i = 0; i < x.length; i++) {
+      const xi = Number(x[i]);
+      const yi = Number(y[i]);
+      if (Number.isNaN(xi) && Number.isNaN(yi)) continue;
+      peak = M.max(peak, M.abs(xi));
+      diff = M.max(diff, M.abs(xi - yi));
+      if (Number.isNaN(diff)) diff = Infinity;
+    }
+    maxAbsDiff = M.max(maxAbsDiff, diff);
+    if (diff > UPGRADE_RTOL * M.max(1, peak)) {
+      throw new TensorRTError('INTERNAL', `the opset upgrade changed what the model computes: output "${k}" differs by up to ${diff} (largest value ${peak}); please report this model`);
+    }
+  }
+  return { verified: true, maxAbsDiff };
 }
 
 interface Rewritten {
@@ -614,6 +801,7 @@ async function accuracyFallback(
   strict: Rewritten,
   evalBatches: ShapedBatch[],
   target: number,
+  onStep?: (e: Pick<QuantizeProgress, 'tensor' | 'tensors' | 'step' | 'name' | 'cosine'>) => void,
 ): Promise<{ result: Rewritten; report: AccuracyReport }> {
   const t0 = performance.now();
   const outputNames = (prepared.graph?.output ?? []).map((o) => o.name ?? '');
@@ -638,10 +826,11 @@ async function accuracyFallback(
   const ref = await runAll(prepared, 'all', feeds);
   const cosineOf = async (model: onnx.ModelProto) => outputCosine(ref, await runAll(model, 'basic', feeds));
   const cosineStrict = await cosineOf(strict.model);
+  onStep?.({ step: 'strict', cosine: cosineStrict });
   const samples = evalBatches.reduce((a, b) => a + (Object.values(b)[0]?.shape[0] ?? 1), 0);
   const report: AccuracyReport = { target, cosineStrict, cosine: cosineStrict, met: cosineStrict >= target, batches: evalBatches.length, samples, keptInFloat: [], seconds: 0 };
   let result = strict;
-  if (!report.met) {
+  if (!report.met && (options.maxFallbackTensors ?? 1) > 0) {
     // sensitivity: the model with only tensor t quantized
     const cands = strict.candidates;
     const alone = new Map<string, number>();
@@ -650,6 +839,7 @@ async function accuracyFallback(
       if (options.signal?.aborted) throw new TensorRTError('INVALID_ARGUMENT', 'quantization aborted');
       const only = rewrite(prepared, options, amax, shapes, perChannel, new Set(cands.filter((x) => x !== t)));
       alone.set(t, outputCosine(rankRef, await runAll(only.model, 'basic', rankFeeds)));
+      onStep?.({ step: 'rank', tensor: alone.size, tensors: cands.length, name: t, cosine: alone.get(t) });
     }
     const order = [...cands].sort((a, b) => alone.get(a)! - alone.get(b)!);
     const limit = options.maxFallbackTensors ?? order.length;
@@ -662,6 +852,7 @@ async function accuracyFallback(
       const c = await cosineOf(r.model);
       result = r;
       report.cosine = c;
+      onStep?.({ step: 'fallback', tensor: keep.size, tensors: order.length, name: t, cosine: c });
       if (c >= target) {
         report.met = true;
         break;
@@ -677,9 +868,18 @@ function isQuantizedNode(n: onnx.INodeProto, dqOf: Map<string, string>): boolean
   return (n.input ?? []).some((i) => ds.has(i));
 }
 
-/** amax per tensor from its histogram by the given method. */
-export function amaxFromHistograms(h: Map<string, AbsHistogram>, method: 'entropy' | 'minmax' | 'percentile', percentile = 99.99): Map<string, number> {
+/** amax per tensor from its histogram by the given method; `onTensor(i, n, name)` after each tensor. */
+export function amaxFromHistograms(
+  h: Map<string, AbsHistogram>,
+  method: 'entropy' | 'minmax' | 'percentile',
+  percentile = 99.99,
+  onTensor?: (i: number, n: number, name: string) => void,
+): Map<string, number> {
   const out = new Map<string, number>();
-  for (const [t, hist] of h) if (hist.total > 0) out.set(t, computeAmax(hist, method, percentile));
+  let i = 0;
+  for (const [t, hist] of h) {
+    if (hist.total > 0) out.set(t, computeAmax(hist, method, percentile));
+    onTensor?.(++i, h.size, t);
+  }
   return out;
 }

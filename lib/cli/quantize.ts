@@ -11,7 +11,7 @@ import { action, io, requireCuda, requireTensorRT, UsageError } from './common';
 import { readModelOrEngine } from './files';
 import { modelInfo, saveModel } from '../onnx';
 import { npyDirectoryCalibrator, type CalibrationMethod } from '../calibration/calibrator';
-import { quantize, type QuantizeSummary } from '../calibration/quantize';
+import { quantize, type QuantizeProgress, type QuantizeSummary } from '../calibration/quantize';
 import { createTensorRTRunner } from '../calibration/trt-runner';
 
 interface QuantizeCliOptions {
@@ -33,6 +33,7 @@ interface QuantizeCliOptions {
   backend: string;
   accuracyTarget?: string;
   accuracyBatches?: string;
+  maxFallbackTensors?: string;
 }
 
 const METHODS: CalibrationMethod[] = ['entropy', 'minmax', 'percentile'];
@@ -77,6 +78,13 @@ export function formatSummary(s: QuantizeSummary, file: string, params: { inputs
         ] as [string, string][])
       : []),
     ['opset', s.opset === s.opsetBefore ? String(s.opset) : `${s.opsetBefore} -> ${s.opset}`],
+    ...(s.upgrade
+      ? ([['upgrade', `${s.upgrade.converted} nodes converted; ${s.upgrade.verified ? `float outputs before/after ${s.upgrade.maxAbsDiff === 0 ? 'bit-identical' : `within ${s.upgrade.maxAbsDiff!.toExponential(1)}`} (onnxruntime, 1 calibration batch)` : s.upgrade.note ?? 'not verified'}`]] as [string, string][])
+      : []),
+    ...(s.nonFinite.values > 0 || Object.keys(s.nonFinite.inputs).length > 0
+      ? ([['non-finite', `${Object.entries(s.nonFinite.inputs).map(([k, v]) => `${v.values} NaN/Inf in input ${k} (${v.batches} batches)`).join(', ') || 'none in the data'}; ${s.nonFinite.values} in ${s.nonFinite.tensors} computed tensors (ignored)`]] as [string, string][])
+      : []),
+    ...(s.cacheTensors > 0 ? ([['cache', `${s.cacheTensors} tensor scales`]] as [string, string][]) : []),
     ['size', `${(params.inputs / 1e6).toFixed(2)} MB -> ${(params.output / 1e6).toFixed(2)} MB`],
     ['time', `${s.seconds.toFixed(2)} s`],
     ['output', file],
@@ -108,6 +116,7 @@ export function registerQuantize(program: Command): void {
     .option('--no-fold-batch-norm', 'do not fold BatchNormalization into Conv')
     .option('--accuracy-target <cosine>', 'keep the most sensitive tensors in float until the output cosine (float vs INT8, on calibration batches) reaches this, e.g. 0.99')
     .option('--accuracy-batches <n>', 'calibration batches used to measure the accuracy (default 16)')
+    .option('--max-fallback-tensors <n>', 'with --accuracy-target: keep at most n tensors in float (default: no limit)')
     .option('--backend <name>', 'what runs the float model for statistics: onnxruntime (CPU) or tensorrt (GPU)', 'onnxruntime')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the summary as JSON')
@@ -120,6 +129,9 @@ export function registerQuantize(program: Command): void {
         const limit = parseBatches(o.batches);
         const accuracyTarget = parseTarget(o.accuracyTarget);
         const accuracyBatches = parseBatches(o.accuracyBatches, '--accuracy-batches');
+        if (o.maxFallbackTensors !== undefined && !/^\d+$/.test(o.maxFallbackTensors.trim())) throw new UsageError(`--max-fallback-tensors must be a non-negative integer, got "${o.maxFallbackTensors}"`);
+        const maxFallbackTensors = o.maxFallbackTensors !== undefined ? Number(o.maxFallbackTensors) : undefined;
+        if (maxFallbackTensors !== undefined && accuracyTarget === undefined) throw new UsageError('--max-fallback-tensors needs --accuracy-target');
         if (accuracyBatches !== undefined && accuracyTarget === undefined) throw new UsageError('--accuracy-batches needs --accuracy-target');
         if (o.backend !== 'onnxruntime' && o.backend !== 'tensorrt') throw new UsageError(`--backend must be onnxruntime or tensorrt, got "${o.backend}"`);
         const out = path.resolve(o.output);
@@ -144,10 +156,29 @@ export function registerQuantize(program: Command): void {
         const total = cal.source.count;
         const showBar = io().isTTY && o.progress !== false && !o.json;
         const bar = showBar
-          ? new SingleBar({ format: 'calibrating [{bar}] {value}/{total} batches | {rate} samples/s', hideCursor: true, clearOnComplete: true, stream: io().progressStream, barsize: 30 })
+          ? new SingleBar({ format: '{phase} [{bar}] {value}/{total} {unit} | {detail}', hideCursor: true, clearOnComplete: true, stream: io().progressStream, barsize: 30 })
           : null;
         const t0 = performance.now();
-        bar?.start(total, 0, { rate: '-' });
+        bar?.start(total, 0, { phase: 'statistics', unit: 'batches', detail: '- samples/s' });
+        let phase = 'statistics';
+        const onProgress = (e: QuantizeProgress) => {
+          if (!bar) return;
+          if (e.phase !== phase) {
+            phase = e.phase;
+            bar.setTotal(e.tensors ?? 1);
+          }
+          if (e.phase === 'statistics') {
+            bar.update(e.batch, { phase: 'statistics', unit: 'batches', detail: `${(e.samples / ((performance.now() - t0) / 1000)).toFixed(1)} samples/s` });
+          } else if (e.phase === 'thresholds') {
+            bar.update(e.tensor ?? 0, { phase: 'thresholds', unit: 'tensors', detail: `${method} ${e.name ?? ''}` });
+          } else if (e.phase === 'accuracy') {
+            if (e.tensors !== undefined) bar.setTotal(e.tensors);
+            const what = e.step === 'strict' ? 'all quantized' : e.step === 'rank' ? `sensitivity of ${e.name}` : `kept in float: ${e.tensor}, last ${e.name}`;
+            bar.update(e.tensor ?? 1, { phase: 'accuracy', unit: 'tensors', detail: `${what}: cosine ${e.cosine?.toFixed(4) ?? '-'}` });
+          } else {
+            bar.update(1, { phase: e.phase === 'verify-upgrade' ? 'upgrade check' : 'rewriting', unit: '', detail: '' });
+          }
+        };
         let result;
         try {
           result = await quantize(model, cal, {
@@ -164,12 +195,14 @@ export function registerQuantize(program: Command): void {
             foldBatchNorm: o.foldBatchNorm,
             accuracyTarget,
             accuracyBatches,
+            maxFallbackTensors,
             ...(o.backend === 'tensorrt' ? { runner: (m) => createTensorRTRunner(m) } : {}),
-            onProgress: (e) => bar?.update(e.batch, { rate: (e.samples / ((performance.now() - t0) / 1000)).toFixed(1) }),
+            onProgress,
           });
         } finally {
           bar?.stop();
         }
+        bar?.start(1, 0, { phase: 'writing', unit: '', detail: out });
         const bytes = saveModel(result.model);
         const tmp = `${out}.tmp-${process.pid}`;
         try {
@@ -178,6 +211,9 @@ export function registerQuantize(program: Command): void {
         } catch (e) {
           fs.rmSync(tmp, { force: true });
           throw e;
+        } finally {
+          bar?.update(1);
+          bar?.stop();
         }
         const s = result.summary;
         if (o.json) {
@@ -185,6 +221,13 @@ export function registerQuantize(program: Command): void {
           io().out(`${JSON.stringify({ ...rest, output: out, amax: Object.fromEntries(amax) }, null, 2)}\n`);
         } else {
           io().out(`quantized ${modelPath}\n${formatSummary(s, o.output, { inputs: inputBytes, output: bytes.length })}`);
+        }
+        if (s.accuracy && !s.accuracy.met) {
+          // the model is written (it is the closest to the target that was found), but the run did not do what was asked
+          io().err(
+            `tensorrt-node quantize: accuracy target ${s.accuracy.target} NOT met: output cosine ${s.accuracy.cosine.toFixed(4)} with ${s.accuracy.keptInFloat.length} tensor(s) kept in float; the model was still written to ${o.output}\n`,
+          );
+          io().exitCode = 1;
         }
       }),
     );

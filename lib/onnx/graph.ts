@@ -4,6 +4,7 @@
  */
 import { TensorRTError } from '../errors';
 import { onnx, toNumber, tensorToFloat32, makeTensor, saveModel } from './index';
+import { upgradeOpset } from './upgrade';
 
 const AT = onnx.AttributeProto.AttributeType;
 const DT = onnx.TensorProto.DataType;
@@ -127,7 +128,7 @@ export function removeUnusedConstants(graph: onnx.IGraphProto): void {
 }
 
 /** ai.onnx ops whose inference semantics did not change from opset 7 up to 13 (type additions aside). */
-const OPSET13_SAFE = new Set([
+export const OPSET13_SAFE: ReadonlySet<string> = new Set([
   'Abs', 'Acos', 'Acosh', 'Add', 'And', 'ArgMax', 'ArgMin', 'Asin', 'Asinh', 'Atan', 'Atanh', 'AveragePool', 'Cast', 'Ceil',
   'Concat', 'Constant', 'ConstantOfShape', 'Conv', 'ConvTranspose', 'Cos', 'Cosh', 'DepthToSpace', 'Div', 'Einsum',
   'Elu', 'Equal', 'Erf', 'Exp', 'Expand', 'Flatten', 'Floor', 'Gather', 'GatherElements', 'GatherND', 'Gemm',
@@ -138,144 +139,26 @@ const OPSET13_SAFE = new Set([
   'ReduceProd', 'ReduceSumSquare', 'Relu', 'Reshape', 'Round', 'ScatterElements', 'ScatterND', 'Selu', 'Shape', 'Sigmoid',
   'Sign', 'Sin', 'Sinh', 'Size', 'Softplus', 'Softsign', 'SpaceToDepth', 'Sqrt', 'Sub', 'Sum', 'Tan', 'Tanh', 'Tile',
   'Transpose', 'Where', 'Xor', 'CumSum', 'Celu', 'HardSwish', 'MatMulInteger', 'ConvInteger', 'QuantizeLinear', 'DequantizeLinear',
+  'LSTM', 'GRU', 'RNN', 'OneHot', 'NonMaxSuppression', 'RoiAlign', 'Compress', 'ReverseSequence', 'EyeLike',
+  'MeanVarianceNormalization', 'MaxUnpool', 'MaxRoiPool', 'Shrink', 'ThresholdedRelu', 'Det', 'BitShift',
 ]);
-
-/** Minimum opset from which an op that changed before 13 is already in its opset-13 form. */
-const SAFE_FROM: Record<string, number> = {
-  Clip: 11, Slice: 10, Pad: 11, TopK: 10, Resize: 11, Dropout: 12, BatchNormalization: 9, Softmax: 13, LogSoftmax: 13,
-  Hardmax: 13, Squeeze: 13, Unsqueeze: 13, ReduceSum: 13, Split: 13,
-};
 
 export interface UpgradeResult {
   ok: boolean;
-  /** Why the model could not be upgraded (first blocking node). */
+  /** Why the model could not be upgraded (first blocking node: its name, op and why). */
   reason?: string;
   /** Nodes rewritten to their opset-13 form. */
   converted: number;
 }
 
 /**
- * Rewrites a model of opset 7..12 to opset 13 (the first opset with per-axis QuantizeLinear), converting the
- * ops whose attributes became inputs (Clip, Slice, Pad, Squeeze, Unsqueeze, ReduceSum, Split) and checking
- * Softmax-like ops for the axis semantics change. `ranks` gives tensor ranks where known (graph values and
- * observed shapes). On failure the model is left untouched and `reason` says which node blocked.
+ * Rewrites a model of opset 7..12 to opset 13 (the first opset with per-axis QuantizeLinear): see upgradeOpset
+ * (lib/onnx/upgrade.ts), which this calls. `_ranks` is no longer needed (the ranks come from shape inference) and is
+ * kept for callers of the earlier signature. On failure the model is left untouched.
  */
-export function upgradeToOpset13(model: onnx.ModelProto, ranks: Map<string, number> = new Map()): UpgradeResult {
-  const from = opsetOf(model);
-  if (from >= 13) return { ok: true, converted: 0 };
-  if (from < 7) return { ok: false, reason: `opset ${from} is older than 7`, converted: 0 };
-  const g = model.graph!;
-  const idx = new GraphIndex(g);
-  // first pass: check
-  for (const n of g.node ?? []) {
-    if (!isDefaultDomain(n)) continue;
-    const op = n.opType ?? '';
-    if (OPSET13_SAFE.has(op)) continue;
-    const safeFrom = SAFE_FROM[op];
-    if (safeFrom === undefined) return { ok: false, reason: `${op} node ${n.name || n.output?.[0]} has no known opset-13 conversion`, converted: 0 };
-    if (from >= safeFrom) continue;
-    switch (op) {
-      case 'Clip': case 'Slice': case 'Pad': case 'Squeeze': case 'Unsqueeze': case 'ReduceSum': case 'Split':
-        break;
-      case 'BatchNormalization':
-        if (attrInt(n, 'spatial', 1) !== 1) return { ok: false, reason: `BatchNormalization ${n.name} with spatial=0`, converted: 0 };
-        break;
-      case 'Dropout':
-        break;
-      case 'Softmax': case 'LogSoftmax': case 'Hardmax': {
-        const axis = attrInt(n, 'axis', 1);
-        const r = ranks.get(n.input?.[0] ?? '') ?? ranks.get(n.output?.[0] ?? '');
-        if (axis !== -1 && (r === undefined || (axis !== r - 1 && axis !== -1))) {
-          return { ok: false, reason: `${op} node ${n.name} (axis ${axis}, input rank ${r ?? 'unknown'}) changes meaning in opset 13`, converted: 0 };
-        }
-        break;
-      }
-      default:
-        return { ok: false, reason: `${op} node ${n.name || n.output?.[0]} (opset ${from}) has no opset-13 conversion`, converted: 0 };
-    }
-  }
-  // second pass: convert
-  let converted = 0;
-  const int64 = (base: string, values: number[]) => {
-    const name = idx.unique(base);
-    idx.addInitializer(makeTensor(name, DT.INT64, [values.length], BigInt64Array.from(values.map((v) => BigInt(v)))));
-    return name;
-  };
-  const float = (base: string, v: number) => {
-    const name = idx.unique(base);
-    idx.addInitializer(makeTensor(name, DT.FLOAT, [], Float32Array.of(v)));
-    return name;
-  };
-  for (const n of g.node ?? []) {
-    if (!isDefaultDomain(n)) continue;
-    const op = n.opType ?? '';
-    const safeFrom = SAFE_FROM[op];
-    if (safeFrom === undefined || from >= safeFrom) continue;
-    const base = n.name || n.output?.[0] || op;
-    const inputs = [...(n.input ?? [])];
-    switch (op) {
-      case 'Clip': {
-        const lo = attrFloat(n, 'min');
-        const hi = attrFloat(n, 'max');
-        removeAttr(n, 'min');
-        removeAttr(n, 'max');
-        n.input = [inputs[0], lo !== undefined ? float(`${base}_min`, lo) : '', hi !== undefined ? float(`${base}_max`, hi) : ''];
-        while (n.input.length > 1 && n.input[n.input.length - 1] === '') n.input.pop();
-        break;
-      }
-      case 'Slice': {
-        const starts = attrInts(n, 'starts') ?? [];
-        const ends = attrInts(n, 'ends') ?? [];
-        const axes = attrInts(n, 'axes');
-        for (const a of ['starts', 'ends', 'axes']) removeAttr(n, a);
-        n.input = [inputs[0], int64(`${base}_starts`, starts), int64(`${base}_ends`, ends)];
-        if (axes) n.input.push(int64(`${base}_axes`, axes));
-        break;
-      }
-      case 'Pad': {
-        const pads = attrInts(n, 'pads') ?? [];
-        const value = attrFloat(n, 'value') ?? 0;
-        removeAttr(n, 'pads');
-        removeAttr(n, 'value');
-        n.input = [inputs[0], int64(`${base}_pads`, pads), float(`${base}_value`, value)];
-        break;
-      }
-      case 'Squeeze': case 'Unsqueeze': case 'ReduceSum': {
-        const axes = attrInts(n, 'axes');
-        removeAttr(n, 'axes');
-        if (axes) n.input = [inputs[0], int64(`${base}_axes`, axes)];
-        break;
-      }
-      case 'Split': {
-        const split = attrInts(n, 'split');
-        removeAttr(n, 'split');
-        if (split) n.input = [inputs[0], int64(`${base}_split`, split)];
-        break;
-      }
-      case 'BatchNormalization':
-        removeAttr(n, 'spatial');
-        removeAttr(n, 'is_test');
-        removeAttr(n, 'consumed_inputs');
-        break;
-      case 'Dropout':
-        // inference: Dropout is the identity on its first output
-        n.opType = 'Identity';
-        n.attribute = [];
-        n.input = [inputs[0]];
-        n.output = [n.output?.[0] ?? ''];
-        break;
-      case 'Softmax': case 'LogSoftmax': case 'Hardmax':
-        removeAttr(n, 'axis');
-        (n.attribute ??= []).push(intAttr('axis', -1));
-        break;
-      default:
-        break;
-    }
-    converted++;
-  }
-  setOpset(model, 13);
-  if (toNumber(model.irVersion) < 7) model.irVersion = 7;
-  return { ok: true, converted };
+export function upgradeToOpset13(model: onnx.ModelProto, _ranks?: Map<string, number>): UpgradeResult {
+  const r = upgradeOpset(model, 13);
+  return { ok: r.ok, converted: r.converted, ...(r.reason ? { reason: r.reason } : {}) };
 }
 
 /**

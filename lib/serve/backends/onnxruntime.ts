@@ -5,6 +5,8 @@
  */
 import { Worker } from 'worker_threads';
 import { TensorRTError } from '../../errors';
+import { saveModel } from '../../onnx';
+import { convertTensorFlow } from '../../tensorflow';
 import type { Backend } from '../batcher';
 import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
 import * as is from '../../validate';
@@ -63,13 +65,13 @@ function specOf(m: OrtValueMeta, file: string): TensorSpec {
 }
 
 /**
- * The ONNX model (a path or its bytes) for a model file: `.onnx` as it is. TensorFlow models (`model.json` TF.js
- * graph models, `model.pb`) need the converter of issue 13 (`tensorrt-node convert`); this is the one function to
- * point at it.
+ * The ONNX model (a path or its bytes) for a model file: `.onnx` as it is; TensorFlow models (`model.json` TF.js
+ * graph models, `model.pb` frozen graphs) converted in memory by the TensorFlow converter (lib/tensorflow), which
+ * keeps TF's input/output names, dtypes and NHWC layout, so clients send what they sent to TF Serving.
  */
 export async function onnxForModel(file: string): Promise<string | Uint8Array> {
   if (/\.onnx$/i.test(file)) return file;
-  throw new TensorRTError('UNSUPPORTED', `${file}: the onnxruntime backend runs ONNX; convert TensorFlow models first (tensorrt-node convert ${file} -o model.onnx) and put model.onnx in the version directory`);
+  return saveModel(convertTensorFlow(file).model);
 }
 
 /**

@@ -14,6 +14,8 @@ import { Engine, type IOTensor } from '../../engine';
 import type { ExecutionContext, InferInputs } from '../../context';
 import { TensorRTError } from '../../errors';
 import { runtimeInfo } from '../../info';
+import { saveModel } from '../../onnx';
+import { convertTensorFlow } from '../../tensorflow';
 import type { Backend } from '../batcher';
 import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
 import * as is from '../../validate';
@@ -43,11 +45,10 @@ export async function engineForModel(file: string, options: TensorRTBackendOptio
   is.path(file, 'engineForModel: the model file');
   is.object(options, 'engineForModel options');
   if (/\.(engine|plan)$/i.test(file)) return Engine.load(file);
-  if (/\.onnx$/i.test(file)) {
-    const bytes = await buildEngine(file, { fp16: options.fp16, profiles: options.profiles });
-    return Engine.load(bytes);
-  }
-  throw new TensorRTError('UNSUPPORTED', `${file}: TensorFlow models (model.json / model.pb) are built through the engine cache (issue 12), which this build does not contain; convert the model to ONNX first`);
+  // ONNX as it is; TensorFlow models (model.json / model.pb) converted in memory first (lib/tensorflow).
+  const model = /\.onnx$/i.test(file) ? file : saveModel(convertTensorFlow(file).model);
+  const bytes = await buildEngine(model, { fp16: options.fp16, profiles: options.profiles });
+  return Engine.load(bytes);
 }
 
 function specOf(t: IOTensor): TensorSpec {
