@@ -2,6 +2,7 @@
   # node-gyp build of the tensorrt_node addon. Dependencies are located by scripts/find-deps.js
   # (TensorRT headers optional: TENSORRT_INCLUDE_DIR / TENSORRT_ROOT / system paths; CUDA required:
   # CUDA_PATH / CUDA_HOME / /usr/local/cuda). CMakeLists.txt builds the same sources with cmake-js.
+  # Sources: every native/*.cc (the CUDA layer: device.cc, memory.cc, pageable.cc, stream.cc, completion.cc).
   "targets": [
     {
       "target_name": "tensorrt_node",

@@ -408,6 +408,20 @@ export class ExecutionContext {
   }
 
   /**
+   * enqueue() off the JS thread: enqueueV3 runs on a work thread of the addon (for weight-streaming engines,
+   * whose enqueueV3 returns only once the work has run). Resolves once the work is queued on `stream`; await
+   * `stream.synchronize()` (or an Event) for its completion. Queued behind infer() calls in flight, like them.
+   */
+  async enqueueAsync(stream: Stream): Promise<void> {
+    this.check('enqueueAsync');
+    const s = checkStreamArg(stream, 'enqueueAsync');
+    return this.serialized(async () => {
+      this.check('enqueueAsync');
+      await awaitNative(callNative(() => this._native.enqueueAsync(s)));
+    });
+  }
+
+  /**
    * Runs the engine on `inputs`; resolves with one typed array per output (see the module comment).
    * infer() binds its own device buffers: addresses set earlier with setTensorAddress are replaced, so set them
    * again before a later manual enqueue(). It waits for work queued earlier on this context by enqueue()/replay().

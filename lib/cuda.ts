@@ -392,6 +392,11 @@ export class Stream {
     return this._native.priority;
   }
 
+  /** The device the stream was created on (its work runs there, whatever device is current later). */
+  get device(): number {
+    return this._native.device;
+  }
+
   /** Resolves when all work queued so far on this stream has completed (waits off the JS thread). */
   async synchronize(): Promise<void> {
     if (this.disposed) throw disposedError('Stream (synchronize)');
@@ -443,6 +448,11 @@ export class Event {
 
   get timing(): boolean {
     return this._native.timing;
+  }
+
+  /** The device the event was created on (it can only be recorded on a stream of that device). */
+  get device(): number {
+    return this._native.device;
   }
 
   /** Records the event on `stream` (default: the legacy default stream). */

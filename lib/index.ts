@@ -110,3 +110,21 @@ export {
   supportedOps as tensorFlowSupportedOps,
 } from './tensorflow';
 export type { ConvertTensorFlowOptions, ConvertReport as TensorFlowConvertReport, TensorFlowFormat } from './tensorflow';
+export {
+  loadEngine,
+  EngineCache,
+  CacheStore,
+  currentTarget,
+  compareTargets,
+  type LoadEngineOptions,
+  type EngineCacheOptions,
+  type CacheLoadOptions,
+  type CacheLoadResult,
+  type CacheEvent,
+  type CacheBuildFunction,
+  type CacheTarget,
+  type KeyComponents,
+  type EntryInfo,
+  type PruneOptions,
+  type PruneResult,
+} from './engine-cache';

@@ -6,14 +6,21 @@
 //   ctx.setOptimizationProfile(index, stream?); ctx.setTensorAddress(name, DeviceBuffer | bigint)
 //   ctx.getTensorAddress(name) -> bigint; ctx.allInputDimensionsSpecified
 //   ctx.enqueue(stream?)                                   enqueueV3 (TENSORRT_ERROR with the recorder's words)
+//   ctx.enqueueAsync(stream?) -> Promise<void>             the same on a work thread; resolves once queued
 //   ctx.infer([{ name, shape, data }], stream?, cudaGraph?) -> Promise<[{ name, shape, buffer }]>
 //   ctx.captureGraph(stream, warmup = true); ctx.replay(stream?); ctx.releaseGraph(); ctx.hasGraph
 //   ctx.busy, ctx.allocatedBytes, ctx.disposed, ctx.dispose()
 //
-// Threads: everything runs on the JS thread except the wait for the GPU, which an InferWorker does on a libuv worker
-// (an event recorded after the last copy, cudaEventSynchronize there), followed by the copy from pinned staging
-// into the output ArrayBuffers. One IExecutionContext is not thread-safe and one infer() may be in flight per
-// context ("busy"): lib/context.ts queues infer() calls; use one context per concurrent request.
+// Threads: infer() is a job of the one completion mechanism (completion.h): the JS thread checks the inputs, sets
+// shapes and addresses and stages the inputs; a work thread of the addon queues the copies and enqueueV3 (which
+// blocks for weight-streaming engines) and records an event; the completion thread sees the event complete; a work
+// thread moves the outputs from pinned staging into their ArrayBuffers; the Promise settles on the JS thread.
+// No libuv pool thread waits, nor does anything block the JS thread. One IExecutionContext is not thread-safe and
+// one infer() may be in flight per context ("busy": every other method refuses meanwhile): lib/context.ts queues
+// infer() calls; use one context per concurrent request. enqueue(), captureGraph() and replay() stay synchronous
+// calls on the JS thread (they queue work on the caller's stream); enqueueAsync() calls enqueueV3 on a work thread
+// (weight-streaming engines make enqueueV3 synchronous) and resolves once the work is queued.
+// Multi-GPU: the context selects its engine's device on every thread that touches it.
 #include <napi.h>
 
 #if TN_HAVE_TENSORRT
@@ -56,12 +63,32 @@ std::string CudaText(cudaError_t e) {
 
 class ExecutionContext;
 
-// Waits for an infer() on a worker thread, then moves the outputs from pinned staging to their ArrayBuffers.
+struct InputSpec {
+  std::string name;
+  nvinfer1::Dims dims;
+  const uint8_t* data = nullptr;
+  size_t bytes = 0;
+  bool host = false;  // TensorLocation::kHOST (shape tensors)
+  size_t offset = 0;  // in hostIn_
+  void* device = nullptr;
+};
+
+struct OutputSpec {
+  std::string name;
+  nvinfer1::Dims dims;
+  size_t bytes = 0;
+  bool host = false;
+  size_t offset = 0;  // in hostOut_
+  void* device = nullptr;
+};
+
+// One infer(): queued on a work thread (Run: copies, enqueueV3 or the graph, the completion event), waited for by
+// the completion thread, outputs moved out of pinned staging on a work thread (AfterGpu), settled on the JS thread.
 class InferWorker : public PromiseWorker {
  public:
-  InferWorker(Napi::Env env, ExecutionContext* ctx, Napi::Object self, cudaEvent_t done)
-      : PromiseWorker(env), ctx_(ctx), done_(done) {
+  InferWorker(Napi::Env env, ExecutionContext* ctx, Napi::Object self) : PromiseWorker(env), ctx_(ctx) {
     self_ = Napi::Persistent(self);
+    hasAfterGpu_ = true;
   }
   ~InferWorker() override;
 
@@ -74,16 +101,19 @@ class InferWorker : public PromiseWorker {
     size_t bytes = 0;
   };
   std::vector<Output> outputs_;
-  std::unique_ptr<NativeError> deferred_;  // raised after the GPU work drained (staging must not be reused earlier)
+  std::vector<InputSpec> inputs_;
+  std::vector<OutputSpec> outputSpecs_;
+  cudaStream_t stream_ = nullptr;
+  bool useGraph_ = false;
+  std::string key_;
 
  protected:
-  void Run() override {
-    cudaError_t e = cudaEventSynchronize(done_);
-    if (e != cudaSuccess) ThrowCuda(e, "waiting for the inference to complete");
+  void Run() override;
+  void AfterGpu() override {
+    if (failed_ || gpuStatus_ != cudaSuccess) return;
     for (const Output& o : outputs_) {
       if (o.bytes) std::memcpy(o.dst, o.src, o.bytes);
     }
-    if (deferred_) throw *deferred_;
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -101,7 +131,6 @@ class InferWorker : public PromiseWorker {
  private:
   ExecutionContext* ctx_;
   Napi::ObjectReference self_;  // keeps the context (and its buffers) alive until the GPU is done
-  cudaEvent_t done_;
 };
 
 class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
@@ -117,6 +146,11 @@ class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
     busy_ = false;
     if (releasePending_) Release(env);
   }
+  // Work thread: queues one infer() on the GPU (see InferWorker). Throws after recording the completion event, so
+  // that the staging memory is never reused before the GPU is done with it.
+  void QueueInfer(InferWorker& w, cudaEvent_t* done);
+  // Work thread: enqueueV3 on `s` in the context's call order (see EnqueueAsync).
+  void QueueEnqueue(cudaStream_t s);
 
   Napi::Value SetInputShape(const Napi::CallbackInfo& info);
   Napi::Value GetTensorShape(const Napi::CallbackInfo& info);
@@ -126,6 +160,7 @@ class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
   Napi::Value GetTensorAddress(const Napi::CallbackInfo& info);
   Napi::Value GetAllInputDimensionsSpecified(const Napi::CallbackInfo& info);
   Napi::Value Enqueue(const Napi::CallbackInfo& info);
+  Napi::Value EnqueueAsync(const Napi::CallbackInfo& info);
   Napi::Value Infer(const Napi::CallbackInfo& info);
   Napi::Value CaptureGraph(const Napi::CallbackInfo& info);
   Napi::Value Replay(const Napi::CallbackInfo& info);
@@ -154,6 +189,11 @@ class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
   void OrderAfterLastWork(cudaStream_t s);
   // Captures ctx_->enqueueV3(stream) into a graph. Returns "" or what failed.
   std::string Capture(cudaStream_t stream, cudaGraphExec_t* out);
+  // Drops the cached CUDA graphs (after a profile switch: their baked-in profile is stale).
+  void DropGraphs();
+  // Refuses (DISPOSED) when a DeviceBuffer bound with setTensorAddress has been disposed since: the next
+  // enqueue / capture / replay would write freed memory.
+  void CheckBindings(Napi::Env env) const;
 
   std::shared_ptr<EngineState> engine_;
   Napi::ObjectReference engineRef_;  // the JS Engine stays alive while this context is
@@ -178,6 +218,39 @@ InferWorker::~InferWorker() {
   ctx_->InferDone(Env());  // JS thread, after the promise settled; self_ still holds the context
 }
 
+void InferWorker::Run() {
+  cudaEvent_t done = nullptr;
+  try {
+    ctx_->QueueInfer(*this, &done);
+  } catch (...) {
+    if (done) {
+      waitEvent_ = done;  // the error is reported once the GPU work already queued has drained
+      waitStream_ = stream_;
+    }
+    throw;
+  }
+  waitEvent_ = done;
+  waitStream_ = stream_;
+}
+
+void ExecutionContext::DropGraphs() {
+  // cudaGraphExecDestroy of a graph still running frees it once it has completed
+  if (inferGraph_) cudaGraphExecDestroy(inferGraph_);
+  if (userGraph_) cudaGraphExecDestroy(userGraph_);
+  inferGraph_ = userGraph_ = nullptr;
+  inferGraphKey_.clear();
+}
+
+void ExecutionContext::CheckBindings(Napi::Env env) const {
+  for (const auto& kv : boundBuffers_) {
+    cuda::DeviceBuffer* b = cuda::DeviceBuffer::Unwrap(kv.second.Value());
+    if (b && b->disposed()) {
+      Throw(env, "DISPOSED", "the DeviceBuffer bound to tensor '" + kv.first +
+                                 "' (setTensorAddress) has been disposed: bind another buffer first");
+    }
+  }
+}
+
 ExecutionContext::ExecutionContext(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExecutionContext>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsExternal() || !info[0].As<Napi::External<ContextInit>>().CheckTypeTag(&kContextInitTag)) {
@@ -197,8 +270,18 @@ ExecutionContext::ExecutionContext(const Napi::CallbackInfo& info) : Napi::Objec
       }
       ctx_->setErrorRecorder(&recorder_);
       TN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-      TN_CUDA_CHECK(cudaEventCreateWithFlags(&inferDone_, cudaEventDisableTiming | cudaEventBlockingSync));
+      TN_CUDA_CHECK(cudaEventCreateWithFlags(&inferDone_, cudaEventDisableTiming));  // watched, never waited on
       TN_CUDA_CHECK(cudaEventCreateWithFlags(&lastWork_, cudaEventDisableTiming | cudaEventBlockingSync));
+#if NV_TENSORRT_MAJOR < 10
+      // TensorRT 8.6 gives profile 0 to the first context of an engine only; every later one starts without a
+      // profile (getOptimizationProfile() == -1) and cannot run. Select profile 0 for each new context.
+      if (engine().getNbOptimizationProfiles() > 0 && ctx_->getOptimizationProfile() < 0) {
+        if (!ctx_->setOptimizationProfileAsync(0, stream_)) {
+          throw NativeError("TENSORRT_ERROR", Recorded("setOptimizationProfileAsync(0) for a new execution context failed"));
+        }
+        MarkWork(stream_);
+      }
+#endif
     });
   } catch (...) {
     Release(env);  // the destructor does not run when the constructor throws
@@ -404,6 +487,7 @@ Napi::Value ExecutionContext::SetOptimizationProfile(const Napi::CallbackInfo& i
       throw NativeError("TENSORRT_ERROR", Recorded("setOptimizationProfileAsync(" + std::to_string(static_cast<int>(d)) + ") failed"));
     }
     MarkWork(s);
+    DropGraphs();  // every switch (A -> B -> A included): a graph keeps the profile it was captured with
   });
   return env.Undefined();
 }
@@ -445,6 +529,7 @@ Napi::Value ExecutionContext::Enqueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckIdle(env);
   cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
+  CheckBindings(env);
   Guard(env, [&] {
     DeviceScope scope(device_);
     OrderAfterLastWork(s);
@@ -453,6 +538,49 @@ Napi::Value ExecutionContext::Enqueue(const Napi::CallbackInfo& info) {
     MarkWork(s);
   });
   return env.Undefined();
+}
+
+// enqueueV3 of enqueueAsync() on a work thread; the context is busy (refuses other calls) meanwhile.
+class EnqueueWorker : public PromiseWorker {
+ public:
+  EnqueueWorker(Napi::Env env, ExecutionContext* ctx, Napi::Object self, cudaStream_t s)
+      : PromiseWorker(env), ctx_(ctx), stream_(s) {
+    self_ = Napi::Persistent(self);
+  }
+  ~EnqueueWorker() override { ctx_->InferDone(Env()); }
+
+ protected:
+  void Run() override { ctx_->QueueEnqueue(stream_); }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  ExecutionContext* ctx_;
+  cudaStream_t stream_;
+  Napi::ObjectReference self_;
+};
+
+void ExecutionContext::QueueEnqueue(cudaStream_t s) {
+  OrderAfterLastWork(s);
+  recorder_.Take();
+  if (!ctx_->enqueueV3(s)) throw NativeError("TENSORRT_ERROR", Recorded("enqueueV3 failed"));
+  MarkWork(s);
+}
+
+// enqueueAsync(stream?) -> Promise<void>: enqueueV3 on a work thread of the addon; resolves once the work is queued
+// on the stream (its completion is the stream's: await stream.synchronize() or an event).
+Napi::Value ExecutionContext::EnqueueAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckIdle(env);
+  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
+  CheckBindings(env);
+  return Guard(env, [&]() -> Napi::Value {
+    auto w = std::make_unique<EnqueueWorker>(env, this, info.This().As<Napi::Object>(), s);
+    w->UseDevice(device_);
+    busy_ = true;
+    Napi::Promise p = w->Promise();
+    w.release()->Queue();
+    return p;
+  });
 }
 
 bool IsLegacyStream(cudaStream_t s) { return s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread; }
@@ -470,6 +598,7 @@ Napi::Value ExecutionContext::CaptureGraph(const Napi::CallbackInfo& info) {
     if (!info[1].IsBoolean()) ThrowInvalidArg(env, "warmup must be a boolean");
     warmup = info[1].As<Napi::Boolean>().Value();
   }
+  CheckBindings(env);
   Guard(env, [&] {
     DeviceScope scope(device_);
     if (!ctx_->allInputDimensionsSpecified()) {
@@ -502,6 +631,7 @@ Napi::Value ExecutionContext::Replay(const Napi::CallbackInfo& info) {
   CheckIdle(env);
   if (!userGraph_) ThrowInvalidArg(env, "no CUDA graph: call captureGraph() first");
   cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
+  CheckBindings(env);
   Guard(env, [&] {
     DeviceScope scope(device_);
     OrderAfterLastWork(s);
@@ -524,25 +654,6 @@ Napi::Value ExecutionContext::ReleaseGraph(const Napi::CallbackInfo& info) {
 
 // ---- infer ---------------------------------------------------------------------------------------------------------
 
-struct InputSpec {
-  std::string name;
-  nvinfer1::Dims dims;
-  const uint8_t* data = nullptr;
-  size_t bytes = 0;
-  bool host = false;  // TensorLocation::kHOST (shape tensors)
-  size_t offset = 0;  // in hostIn_
-  void* device = nullptr;
-};
-
-struct OutputSpec {
-  std::string name;
-  nvinfer1::Dims dims;
-  size_t bytes = 0;
-  bool host = false;
-  size_t offset = 0;  // in hostOut_
-  void* device = nullptr;
-};
-
 std::string DimsText(const nvinfer1::Dims& d) {
   std::string s = "[";
   for (int32_t i = 0; i < d.nbDims; ++i) s += (i ? "," : "") + std::to_string(static_cast<long long>(d.d[i]));
@@ -550,23 +661,21 @@ std::string DimsText(const nvinfer1::Dims& d) {
 }
 
 // infer(inputs: [{ name, shape, data }], stream?, cudaGraph?) -> Promise<[{ name, shape, buffer }]>
+// lib/context.ts has checked the inputs (names, inputs vs outputs, missing or repeated inputs, dtypes); only what
+// memory safety needs is checked again here: the tensor exists, the data is a live TypedArray of exactly the bytes
+// its shape needs.
 Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckIdle(env);
   if (!info[0].IsArray()) ThrowInvalidArg(env, "inputs must be an array of { name, shape, data }");
   Napi::Array arr = info[0].As<Napi::Array>();
   cudaStream_t stream = info[1].IsUndefined() || info[1].IsNull() ? stream_ : cuda::StreamFromValue(env, info[1]);
-  bool useGraph = false;
-  if (!info[2].IsUndefined()) {
-    if (!info[2].IsBoolean()) ThrowInvalidArg(env, "cudaGraph must be a boolean");
-    useGraph = info[2].As<Napi::Boolean>().Value();
-  }
+  bool useGraph = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   if (useGraph && IsLegacyStream(stream)) {
     ThrowInvalidArg(env, "CUDA graphs cannot be captured on the legacy default stream: pass a Stream");
   }
   const nvinfer1::ICudaEngine& e = engine();
 
-  // Parse and check the inputs (lib/context.ts has checked them already; this is the second line of defence).
   std::vector<InputSpec> inputs;
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     Napi::Value v = arr.Get(i);
@@ -575,12 +684,6 @@ Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
     InputSpec in;
     in.name = StringArg(env, o.Get("name"), "input name");
     CheckTensorName(env, e, in.name);
-    if (e.getTensorIOMode(in.name.c_str()) != nvinfer1::TensorIOMode::kINPUT) {
-      ThrowInvalidArg(env, "'" + in.name + "' is an output, not an input");
-    }
-    for (const InputSpec& other : inputs) {
-      if (other.name == in.name) ThrowInvalidArg(env, "input '" + in.name + "' is given twice");
-    }
     in.dims = DimsFromArray(env, o.Get("shape"), "input shape");
     Napi::Value d = o.Get("data");
     size_t length = 0;
@@ -588,10 +691,6 @@ Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
       auto ta = d.As<Napi::TypedArray>();
       in.data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
       length = ta.ByteLength();
-    } else if (d.IsDataView()) {
-      auto dv = d.As<Napi::DataView>();
-      in.data = static_cast<const uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset();
-      length = dv.ByteLength();
     } else {
       ThrowInvalidArg(env, "data of input '" + in.name + "' must be a TypedArray");
     }
@@ -615,18 +714,11 @@ Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
     inputs.push_back(std::move(in));
   }
   int32_t nio = e.getNbIOTensors();
-  for (int32_t i = 0; i < nio; ++i) {
-    const char* n = e.getIOTensorName(i);
-    if (e.getTensorIOMode(n) != nvinfer1::TensorIOMode::kINPUT) continue;
-    bool given = false;
-    for (const InputSpec& in : inputs) given = given || in.name == n;
-    if (!given) ThrowInvalidArg(env, std::string("input '") + n + "' is missing");
-  }
 
   return Guard(env, [&]() -> Napi::Value {
     DeviceScope scope(device_);
     recorder_.Take();
-    // 1. shapes, staging layout, host-side (shape tensor) inputs
+    // 1. shapes, staging layout, inputs staged (the JS thread reads the TypedArrays here, as the call's contract)
     size_t inTotal = 0;
     for (InputSpec& in : inputs) {
       if (!ctx_->setInputShape(in.name.c_str(), in.dims)) {
@@ -644,6 +736,7 @@ Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
       if (!ctx_->setTensorAddress(in.name.c_str(), addr)) {
         throw NativeError("TENSORRT_ERROR", Recorded("setTensorAddress('" + in.name + "') failed"));
       }
+      boundBuffers_.erase(in.name);  // infer()'s own buffer replaces a binding made with setTensorAddress
     }
     if (!ctx_->allInputDimensionsSpecified()) {
       throw NativeError("INVALID_ARGUMENT", Recorded("not every input dimension is specified"));
@@ -687,86 +780,92 @@ Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
       if (!ctx_->setTensorAddress(out.name.c_str(), addr)) {
         throw NativeError("TENSORRT_ERROR", Recorded("setTensorAddress('" + out.name + "') failed"));
       }
+      boundBuffers_.erase(out.name);
       key += "|" + out.name + "@" + std::to_string(reinterpret_cast<uintptr_t>(addr));
     }
-    // 3. the worker and its output ArrayBuffers (filled off the JS thread, handed to JS on completion)
-    auto* w = new InferWorker(env, this, info.This().As<Napi::Object>(), inferDone_);
-    try {
-      for (OutputSpec& out : outputs) {
-        InferWorker::Output o;
-        o.name = out.name;
-        o.dims = out.dims;
-        Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, out.bytes);
-        o.buffer = Napi::Persistent(ab);
-        o.dst = static_cast<uint8_t*>(ab.Data());
-        o.src = static_cast<const uint8_t*>(hostOut_.ptr) + out.offset;
-        o.bytes = out.bytes;
-        w->outputs_.push_back(std::move(o));
-      }
-    } catch (...) {
-      delete w;
-      throw;
-    }
-    // 4. queue the GPU work. From the first queued operation on, errors are reported through the worker, after the
-    //    stream has drained, so that the next infer() never overwrites staging memory still in use.
-    busy_ = true;
-    auto fail = [&](const char* code, const std::string& msg) {
-      if (!w->deferred_) w->deferred_ = std::make_unique<NativeError>(code, msg);
-    };
-    cudaError_t ce = cudaSuccess;
-    // Work an enqueue() / replay() / setOptimizationProfile() queued on another stream may still be running this
-    // context (its scratch memory is shared): order this run after it.
-    if (lastWorkPending_) {
-      ce = cudaStreamWaitEvent(stream, lastWork_, 0);
-      if (ce != cudaSuccess) fail(CudaErrorCode(ce), "waiting for earlier work on the context: " + CudaText(ce));
-    }
-    for (InputSpec& in : inputs) {
-      if (in.host || !in.bytes || ce != cudaSuccess) continue;
-      ce = cudaMemcpyAsync(in.device, static_cast<uint8_t*>(hostIn_.ptr) + in.offset, in.bytes, cudaMemcpyHostToDevice, stream);
-      if (ce != cudaSuccess) fail(CudaErrorCode(ce), "copying input '" + in.name + "' to the device: " + CudaText(ce));
-    }
-    if (ce == cudaSuccess) {
-      if (useGraph && inferGraph_ && key == inferGraphKey_) {
-        ce = cudaGraphLaunch(inferGraph_, stream);
-        if (ce != cudaSuccess) fail(CudaErrorCode(ce), "cudaGraphLaunch: " + CudaText(ce));
-      } else if (!ctx_->enqueueV3(stream)) {
-        fail("TENSORRT_ERROR", Recorded("enqueueV3 failed"));
-      } else if (useGraph) {
-        // First run with these shapes/addresses: the plain enqueueV3 above produced the results and served as the
-        // warm-up TensorRT needs; now capture a graph for the next calls.
-        if (inferGraph_) cudaGraphExecDestroy(inferGraph_);
-        inferGraph_ = nullptr;
-        inferGraphKey_.clear();
-        cudaGraphExec_t exec = nullptr;
-        std::string err = Capture(stream, &exec);
-        if (err.empty()) {
-          inferGraph_ = exec;
-          inferGraphKey_ = key;
-        } else {
-          fail("UNSUPPORTED", "CUDA graph capture of enqueueV3 failed: " + err +
-                                  " (this engine cannot run as a CUDA graph; call infer() without cudaGraph)");
-        }
-      }
-    }
+    // 3. the job and its output ArrayBuffers (filled off the JS thread, handed to JS on completion)
+    auto w = std::make_unique<InferWorker>(env, this, info.This().As<Napi::Object>());
     for (OutputSpec& out : outputs) {
-      if (out.host || !out.bytes || ce != cudaSuccess) continue;
-      ce = cudaMemcpyAsync(static_cast<uint8_t*>(hostOut_.ptr) + out.offset, out.device, out.bytes, cudaMemcpyDeviceToHost, stream);
-      if (ce != cudaSuccess) fail(CudaErrorCode(ce), "copying output '" + out.name + "' to the host: " + CudaText(ce));
+      InferWorker::Output o;
+      o.name = out.name;
+      o.dims = out.dims;
+      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, out.bytes);
+      o.buffer = Napi::Persistent(ab);
+      o.dst = static_cast<uint8_t*>(ab.Data());
+      o.src = static_cast<const uint8_t*>(hostOut_.ptr) + out.offset;
+      o.bytes = out.bytes;
+      w->outputs_.push_back(std::move(o));
     }
-    cudaError_t re = cudaEventRecord(inferDone_, stream);
-    if (re != cudaSuccess) {
-      // Nothing to wait on: drain here (error path only), then reject.
-      cudaStreamSynchronize(stream);
-      std::string msg = "recording the completion event: " + CudaText(re);
-      if (w->deferred_) msg = std::string(w->deferred_->what()) + "; " + msg;
-      busy_ = false;
-      delete w;  // (its destructor calls InferDone)
-      throw NativeError(CudaErrorCode(re), msg);
-    }
+    w->inputs_ = std::move(inputs);
+    w->outputSpecs_ = std::move(outputs);
+    w->stream_ = stream;
+    w->useGraph_ = useGraph;
+    w->key_ = std::move(key);
+    w->UseDevice(device_);
+    // 4. the GPU work is queued on a work thread (enqueueV3 may block: weight streaming)
+    busy_ = true;
     Napi::Promise p = w->Promise();
-    w->Queue();
+    w.release()->Queue();
     return p;
   });
+}
+
+void ExecutionContext::QueueInfer(InferWorker& w, cudaEvent_t* done) {
+  cudaStream_t stream = w.stream_;
+  std::unique_ptr<NativeError> deferred;
+  auto fail = [&](const std::string& code, const std::string& msg) {
+    if (!deferred) deferred = std::make_unique<NativeError>(code, msg);
+  };
+  cudaError_t ce = cudaSuccess;
+  // Work an enqueue() / replay() / setOptimizationProfile() queued on another stream may still be running this
+  // context (its scratch memory is shared): order this run after it.
+  if (lastWorkPending_) {
+    ce = cudaStreamWaitEvent(stream, lastWork_, 0);
+    if (ce != cudaSuccess) fail(CudaErrorCode(ce), "waiting for earlier work on the context: " + CudaText(ce));
+  }
+  for (InputSpec& in : w.inputs_) {
+    if (in.host || !in.bytes || ce != cudaSuccess) continue;
+    ce = cudaMemcpyAsync(in.device, static_cast<uint8_t*>(hostIn_.ptr) + in.offset, in.bytes, cudaMemcpyHostToDevice, stream);
+    if (ce != cudaSuccess) fail(CudaErrorCode(ce), "copying input '" + in.name + "' to the device: " + CudaText(ce));
+  }
+  if (ce == cudaSuccess) {
+    if (w.useGraph_ && inferGraph_ && w.key_ == inferGraphKey_) {
+      ce = cudaGraphLaunch(inferGraph_, stream);
+      if (ce != cudaSuccess) fail(CudaErrorCode(ce), "cudaGraphLaunch: " + CudaText(ce));
+    } else if (!ctx_->enqueueV3(stream)) {
+      fail("TENSORRT_ERROR", Recorded("enqueueV3 failed"));
+    } else if (w.useGraph_) {
+      // First run with these shapes/addresses: the plain enqueueV3 above produced the results and served as the
+      // warm-up TensorRT needs; now capture a graph for the next calls.
+      if (inferGraph_) cudaGraphExecDestroy(inferGraph_);
+      inferGraph_ = nullptr;
+      inferGraphKey_.clear();
+      cudaGraphExec_t exec = nullptr;
+      std::string err = Capture(stream, &exec);
+      if (err.empty()) {
+        inferGraph_ = exec;
+        inferGraphKey_ = w.key_;
+      } else {
+        fail("UNSUPPORTED", "CUDA graph capture of enqueueV3 failed: " + err +
+                                " (this engine cannot run as a CUDA graph; call infer() without cudaGraph)");
+      }
+    }
+  }
+  for (OutputSpec& out : w.outputSpecs_) {
+    if (out.host || !out.bytes || ce != cudaSuccess) continue;
+    ce = cudaMemcpyAsync(static_cast<uint8_t*>(hostOut_.ptr) + out.offset, out.device, out.bytes, cudaMemcpyDeviceToHost, stream);
+    if (ce != cudaSuccess) fail(CudaErrorCode(ce), "copying output '" + out.name + "' to the host: " + CudaText(ce));
+  }
+  cudaError_t re = cudaEventRecord(inferDone_, stream);
+  if (re != cudaSuccess) {
+    // Nothing to watch: drain here (this work thread; error path only), then reject.
+    cudaStreamSynchronize(stream);
+    std::string msg = "recording the completion event: " + CudaText(re);
+    if (deferred) msg = std::string(deferred->what()) + "; " + msg;
+    throw NativeError(CudaErrorCode(re), msg);
+  }
+  *done = inferDone_;
+  if (deferred) throw *deferred;
 }
 
 }  // namespace
@@ -800,6 +899,7 @@ Napi::Function InitExecutionContextClass(Napi::Env env) {
                             C::InstanceMethod<&C::GetTensorAddress>("getTensorAddress"),
                             C::InstanceAccessor<&C::GetAllInputDimensionsSpecified>("allInputDimensionsSpecified"),
                             C::InstanceMethod<&C::Enqueue>("enqueue"),
+                            C::InstanceMethod<&C::EnqueueAsync>("enqueueAsync"),
                             C::InstanceMethod<&C::Infer>("infer"),
                             C::InstanceMethod<&C::CaptureGraph>("captureGraph"),
                             C::InstanceMethod<&C::Replay>("replay"),

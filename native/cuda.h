@@ -1,5 +1,8 @@
 // CUDA surface of tensorrt-node: device queries, DeviceBuffer, HostBuffer (pinned), Stream, Event and
 // asynchronous host<->device copies whose completion resolves a Promise without blocking the JS thread.
+// Files: device.cc (devices, module init), memory.cc (Pinned, DeviceBuffer, HostBuffer, copies), pageable.cc
+// (pageable host memory in copies), stream.cc (Stream, Event), completion.cc (the one completion mechanism).
+// Every object remembers the device it was created on and selects it on every thread that touches it.
 //
 // Helpers for other native files (e.g. the TensorRT execution context):
 //   tn::cuda::StreamFromValue(env, v)        Stream object | bigint handle | undefined/null (legacy default stream)
@@ -41,6 +44,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
 
   void* data() const { return ptr_; }
   size_t size() const { return size_; }
+  int device() const { return device_; }
   bool disposed() const { return disposed_; }
   void CheckAlive(Napi::Env env) const;
 
@@ -94,6 +98,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
   ~Stream() override;
 
   cudaStream_t handle() const { return stream_; }
+  int device() const { return device_; }
   void CheckAlive(Napi::Env env) const;
 
  private:
@@ -101,6 +106,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
   Napi::Value GetHandle(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
   Napi::Value GetPriority(const Napi::CallbackInfo& info);
+  Napi::Value GetDevice(const Napi::CallbackInfo& info);
   Napi::Value Synchronize(const Napi::CallbackInfo& info);
   Napi::Value Query(const Napi::CallbackInfo& info);
   Napi::Value WaitEvent(const Napi::CallbackInfo& info);
@@ -108,6 +114,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
 
   cudaStream_t stream_ = nullptr;
   int priority_ = 0;
+  int device_ = 0;
   bool disposed_ = false;
 };
 
@@ -121,12 +128,14 @@ class Event : public Napi::ObjectWrap<Event> {
   ~Event() override;
 
   cudaEvent_t handle() const { return event_; }
+  int device() const { return device_; }
   void CheckAlive(Napi::Env env) const;
 
  private:
   void Destroy();
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
   Napi::Value GetTiming(const Napi::CallbackInfo& info);
+  Napi::Value GetDevice(const Napi::CallbackInfo& info);
   Napi::Value Record(const Napi::CallbackInfo& info);
   Napi::Value Synchronize(const Napi::CallbackInfo& info);
   Napi::Value Query(const Napi::CallbackInfo& info);
@@ -135,11 +144,13 @@ class Event : public Napi::ObjectWrap<Event> {
   cudaEvent_t event_ = nullptr;
   std::shared_ptr<EventHandle> handle_;
   bool timing_ = true;
+  int device_ = 0;
   bool disposed_ = false;
 };
 
 // undefined / null -> legacy default stream (nullptr); a Stream object -> its handle; a bigint -> that handle.
-cudaStream_t StreamFromValue(Napi::Env env, Napi::Value v);
+// `device` (optional) receives the Stream object's device, or -1 (default stream, bigint handle).
+cudaStream_t StreamFromValue(Napi::Env env, Napi::Value v, int* device = nullptr);
 // A DeviceBuffer (alive) -> its pointer; a bigint -> that address.
 void* DevicePointerFromValue(Napi::Env env, Napi::Value v);
 

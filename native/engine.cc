@@ -87,7 +87,7 @@ void Engine::Release(napi_env env) {
     napi_adjust_external_memory(env, -reported_, &unused);
   }
   reported_ = 0;
-  state_.reset();  // the ICudaEngine goes once its execution contexts are gone too
+  state_.reset();  // the ICudaEngine goes once its execution contexts are gone too (~EngineState selects its device)
 }
 
 Napi::Value Engine::Dispose(const Napi::CallbackInfo& info) {

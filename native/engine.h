@@ -33,6 +33,8 @@ struct EngineState {
   Ptr<nvinfer1::ICudaEngine> engine;
   int device = 0;            // CUDA device that was current when the engine was deserialized
   size_t hostBytes = 0;      // size of the serialized plan (reported to V8 as the engine's footprint)
+  // Destroys the ICudaEngine with its device selected, on whichever thread lets go last (multi-GPU).
+  ~EngineState();
 };
 
 // Makes `device` current for the calling thread while alive, restoring the previous device afterwards

@@ -50,37 +50,10 @@ auto Guard(Napi::Env env, F&& fn) -> decltype(fn()) {
   }
 }
 
-// Promise-returning async work: Run() executes on a libuv worker thread and may throw NativeError or any
-// std::exception (the promise then rejects with the corresponding JS error); Result() runs on the JS
-// thread after a successful Run() and produces the resolution value (it may throw too: the promise rejects).
-// Destruction happens on the JS thread, after the promise settled.
-// Usage: auto* w = new MyWorker(env, ...); Napi::Promise p = w->Promise(); w->Queue(); return p;
-// (the worker deletes itself after settling; delete it yourself only if it was never queued)
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  explicit PromiseWorker(Napi::Env env);
-  Napi::Promise Promise();
-
- protected:
-  virtual void Run() = 0;
-  virtual Napi::Value Result(Napi::Env env) = 0;
-  // JS thread, just before the promise rejects: add properties to the error (e.g. `parserErrors`). Optional.
-  virtual void DecorateError(Napi::Env env, Napi::Object error) {
-    (void)env;
-    (void)error;
-  }
-
- private:
-  void Execute() final;
-  void OnOK() final;
-  void OnError(const Napi::Error& e) final;
-
-  Napi::Promise::Deferred deferred_;
-  bool failed_ = false;
-  std::string code_, message_, cudaError_;
-};
-
 }  // namespace tn
+
+// PromiseWorker (asynchronous work settling a Promise) is part of the one completion mechanism: completion.h.
+#include "completion.h"  // NOLINT(build/include_order): needs NativeError above
 
 #define TN_CUDA_CHECK(expr)                              \
   do {                                                   \

@@ -5,7 +5,7 @@
 
 namespace tn {
 
-void InitCuda(Napi::Env env, Napi::Object exports);    // native/cuda.cc
+void InitCuda(Napi::Env env, Napi::Object exports);    // native/device.cc
 void InitInfo(Napi::Env env, Napi::Object exports);    // native/info.cc: runtimeInfo, compiledWith
 void InitLogger(Napi::Env env, Napi::Object exports);  // native/logger.cc: setLogSeverity, setLogCallback
 // native/trt.cc: every TensorRT class when compiled with TensorRT headers; without them, nothing (lib/ then

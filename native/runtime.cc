@@ -1,5 +1,6 @@
-// Runtime: IRuntime and engine deserialization (on a libuv worker thread), plus the registration of the RUN side
-// classes (Runtime, Engine, ExecutionContext) and helpers shared by engine.cc and context.cc (engine.h).
+// Runtime: IRuntime and engine deserialization (on a work thread of the addon: completion.h), plus the
+// registration of the RUN side classes (Runtime, Engine, ExecutionContext) and helpers shared by engine.cc and
+// context.cc (engine.h).
 //
 // JS (raw addon, see types/native-runtime.d.ts):
 //   new Runtime({ dlaCore?, maxThreads?, engineHostCodeAllowed? })
@@ -42,6 +43,11 @@ DeviceScope::DeviceScope(int device) {
 
 DeviceScope::~DeviceScope() {
   if (prev_ >= 0) cudaSetDevice(prev_);
+}
+
+EngineState::~EngineState() {
+  cuda::DeviceGuard guard(device);
+  engine.reset();
 }
 
 void ThrowInvalidArg(Napi::Env env, const std::string& msg) { Throw(env, "INVALID_ARGUMENT", msg); }

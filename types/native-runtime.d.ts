@@ -89,6 +89,8 @@ declare namespace TensorRTNative {
     getTensorAddress(name: string): bigint;
     readonly allInputDimensionsSpecified: boolean;
     enqueue(stream?: StreamArg): void;
+    /** enqueueV3 on a work thread of the addon; resolves once the work is queued. */
+    enqueueAsync(stream?: StreamArg): Promise<void>;
     infer(inputs: RawInferInput[], stream?: StreamArg, cudaGraph?: boolean): Promise<RawInferOutput[]>;
     captureGraph(stream?: StreamArg, warmup?: boolean): void;
     replay(stream?: StreamArg): void;

@@ -98,6 +98,8 @@ declare namespace TensorRTNative {
     readonly handle: bigint;
     readonly disposed: boolean;
     readonly priority: number;
+    /** Device ordinal the stream was created on. */
+    readonly device: number;
     synchronize(): Promise<void>;
     /** true when all work queued so far has completed. */
     query(): boolean;
@@ -108,6 +110,8 @@ declare namespace TensorRTNative {
   interface Event {
     readonly disposed: boolean;
     readonly timing: boolean;
+    /** Device ordinal the event was created on. */
+    readonly device: number;
     record(stream?: StreamArg): void;
     synchronize(): Promise<void>;
     query(): boolean;
@@ -127,18 +131,6 @@ declare namespace TensorRTNative {
     deviceSynchronize(): Promise<void>;
     /** Milliseconds between two recorded timing events. */
     eventElapsedTime(start: Event, end: Event): number;
-    /**
-     * Benchmark instrumentation (not part of the public API): how long the delivery of finished work (settling
-     * in the addon, then the JavaScript continuations it runs) held the JS thread. Times in ms on uv_hrtime's
-     * clock (`process.hrtime.bigint()` / 1e6); longBatches lists the batches over 1 ms as
-     * [start, end, settleMs, items]. `reset` clears the figures after reading them. null before CUDA is set up.
-     */
-    deliveryStats(reset?: boolean): {
-      batches: number;
-      maxBatchMs: number;
-      maxSettleMs: number;
-      longBatches: Array<[number, number, number, number]>;
-    } | null;
     /** Never throws. */
     runtimeInfo(): RuntimeInfo;
     compiledWith(): CompiledWith;

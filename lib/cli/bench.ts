@@ -8,14 +8,14 @@
 import type { Command } from 'commander';
 import { DeviceBuffer, Event, Stream } from '../cuda';
 import { action, io, requireCuda, requireTensorRT, toJson, UsageError } from './common';
-import { readEngineFile } from './inspect';
+import { addCacheBuildOptions, prepareEngine } from './cache';
 import {
   fmtShape, formatMs, latencyStats, parseDuration, parseInputSpec, parseIntOption, parseShapes,
   type InputSpec, type LatencyStats, type ShapeMap,
 } from './parse';
 import { readInputFiles, prepareInputs } from './run';
 import { bytesPerElement, elementCount } from './tensors';
-import { loadEngine, type ContextLike, type EngineLike } from './trt';
+import type { ContextLike, EngineLike } from './trt';
 
 export interface BenchResult {
   engine: string;
@@ -120,10 +120,9 @@ async function iterate(w: Worker, record: boolean): Promise<void> {
 }
 
 export function registerBench(program: Command): void {
-  program
-    .command('bench')
+  addCacheBuildOptions(program.command('bench'))
     .description("measure an engine's latency and throughput (like trtexec's performance summary)")
-    .argument('<engine>', 'serialized TensorRT engine (.engine / .plan)')
+    .argument('<engine>', 'serialized TensorRT engine (.engine / .plan), or an ONNX model with --cache-dir')
     .option('--shapes <spec>', 'input shapes for dynamic inputs, e.g. input:8x3x224x224', (v, p?: ShapeMap) => parseShapes(v, p, '--shapes'))
     .option('--batch-shapes <spec>', 'alias of --shapes', (v, p?: ShapeMap) => parseShapes(v, p, '--batch-shapes'))
     .option('-i, --input <name=file.npy>', 'input data from a .npy file (default: random)', (v, p?: InputSpec[]) => parseInputSpec(v, p))
@@ -138,11 +137,11 @@ export function registerBench(program: Command): void {
         const o = raw;
         if (raw.batchShapes && raw.shapes) throw new UsageError('give --shapes or --batch-shapes, not both');
         const shapesGiven = raw.shapes ?? raw.batchShapes ?? {};
-        const bytes = readEngineFile(file);
+        const openEngine = prepareEngine(file, o, shapesGiven); // an engine file, or ONNX through --cache-dir
         const files = readInputFiles(o.input ?? []);
         requireTensorRT();
         requireCuda();
-        const engine = await loadEngine(bytes);
+        const engine = await openEngine();
         const workers: Worker[] = [];
         try {
           const inputs = engine.ioTensors.filter((t) => t.mode === 'input');

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
+import { TensorRTError } from '../errors';
 import type { ModelInfo } from '../onnx';
 import { readModelOrEngine } from './files';
 import { action, io, requireCuda, requireTensorRT, toJson, UsageError } from './common';
@@ -15,6 +16,8 @@ import {
 } from './parse';
 import type { BuildOptions } from '../build';
 import { buildEngine, checkBuildOptions } from './trt';
+import { buildThroughCache } from './cache';
+import { writeFileAtomic } from '../engine-cache/fsutil';
 
 /** Flags that are buildEngine options under the same name (lib/build.ts's BuildOptions, not a copy of it). */
 const SAME_NAME_OPTIONS = ['fp16', 'bf16', 'int8', 'fp8', 'tf32', 'stronglyTyped', 'timingCache', 'builderOptimizationLevel'] as const;
@@ -34,6 +37,8 @@ export interface BuildCliOptions extends Pick<BuildOptions, (typeof SAME_NAME_OP
   calibBatches?: number;
   progress?: boolean;
   json?: boolean;
+  /** Engine cache directory: build only when the cache has no valid entry (docs/engine-cache.md). */
+  cacheDir?: string;
 }
 
 /** The BuildOptions for the library, from the parsed flags (everything except the calibrator and callbacks). */
@@ -164,18 +169,19 @@ export function registerBuild(program: Command): void {
     .option('--calibBatches <n>', 'use at most n calibration batches', parseIntOption('--calibBatches', 1))
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the build summary as JSON')
+    .option('--cache-dir <dir>', 'engine cache: build only if it holds no engine for this model, options, TensorRT and GPU; -o then copies it out')
     .action(
       action('build', async (model: string, raw: Record<string, unknown>) => {
         const o = { ...raw, tf32: raw.noTF32 ? false : undefined } as BuildCliOptions;
         const output = o.output ?? o.saveEngine;
-        if (!output) throw new UsageError('missing the output file: -o <model.engine>');
+        if (!output && !o.cacheDir) throw new UsageError('missing the output file: -o <model.engine> (or --cache-dir DIR)');
         const { options } = toBuildOptions(o);
         checkBuildOptions(options); // the library's checks, before any file or TensorRT is touched
-        const { bytes, info } = readModelOrEngine(model, 'onnx'); // a corrupt model fails here, before TensorRT is needed
+        const { bytes, info, convertedFrom } = readModelOrEngine(model, 'onnx'); // a corrupt model fails here, before TensorRT is needed; TensorFlow formats converted in memory
         checkShapesAgainstModel(info, options.profiles?.[0] ?? null);
         if (o.calib && !fs.existsSync(o.calib)) throw new UsageError(`calibration directory ${o.calib} does not exist`, 'IO_ERROR');
-        const outDir = path.dirname(path.resolve(output));
-        if (!fs.existsSync(outDir)) throw new UsageError(`output directory ${outDir} does not exist`, 'IO_ERROR');
+        const outDir = output ? path.dirname(path.resolve(output)) : null;
+        if (outDir && !fs.existsSync(outDir)) throw new UsageError(`output directory ${outDir} does not exist`, 'IO_ERROR');
         requireTensorRT();
         requireCuda();
         if (o.calib) {
@@ -195,20 +201,32 @@ export function registerBuild(program: Command): void {
         options.signal = abort.signal;
         const t0 = process.hrtime.bigint();
         let engine: Buffer;
+        let cached: Awaited<ReturnType<typeof buildThroughCache>> | null = null;
         try {
-          engine = await buildEngine(bytes, options);
+          if (o.cacheDir) {
+            // ONNX files by path (external data, the file name in the manifest); converted models by their ONNX bytes
+            cached = await buildThroughCache(convertedFrom ? bytes : model, o.cacheDir, options, !!o.json);
+            engine = cached.plan;
+            if (!cached.path && !output) {
+              throw new TensorRTError('IO_ERROR', `the engine was built but the cache ${o.cacheDir} cannot be written (${cached.reason ?? 'see above'}); give -o to keep it`);
+            }
+          } else engine = await buildEngine(bytes, options);
         } finally {
           progress.stop();
           process.removeListener('SIGINT', onSigint);
         }
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-        try {
-          fs.writeFileSync(output, engine);
-        } catch (e) {
-          throw new UsageError(`cannot write ${output}: ${(e as Error).message}`, 'IO_ERROR');
+        if (output) {
+          try {
+            await writeFileAtomic(output, engine); // temp file + rename: never a half-written engine
+          } catch (e) {
+            throw new UsageError(`cannot write ${output}: ${(e as Error).message}`, 'IO_ERROR');
+          }
         }
-        if (o.json) io().out(toJson({ model, output, bytes: engine.length, buildTimeMs: ms, options: { ...options, onProgress: undefined, signal: undefined, calibrator: o.calib ? o.calib : undefined } }));
-        else io().out(`Built ${output} (${formatBytes(engine.length)}) from ${model} in ${formatMs(ms)}\n`);
+        const cache = cached ? { dir: o.cacheDir, outcome: cached.outcome, key: cached.key, path: cached.path, ...(cached.reason ? { reason: cached.reason } : {}) } : undefined;
+        if (o.json) io().out(toJson({ model, output: output ?? cached?.path, bytes: engine.length, buildTimeMs: ms, options: { ...options, onProgress: undefined, signal: undefined, calibrator: o.calib ? o.calib : undefined }, cache }));
+        else if (cached?.outcome === 'hit') io().out(`Cache hit: ${output ?? cached.path} (${formatBytes(engine.length)}) for ${model}, loaded in ${formatMs(ms)}\n`);
+        else io().out(`Built ${output ?? cached?.path} (${formatBytes(engine.length)}) from ${model} in ${formatMs(ms)}\n`);
       }),
     );
   return void cmd;

@@ -1,5 +1,5 @@
 /**
- * The `tensorrt-node` command-line program (commander): build, run, bench, inspect, info, quantize. `runCli`
+ * The `tensorrt-node` command-line program (commander): build, run, bench, inspect, info, quantize, cache. `runCli`
  * runs it on an argument list and resolves to the exit code (0 success, 1 user error, 2 internal failure),
  * writing through a CliIo so that tests can run it in-process and read what it printed.
  */
@@ -12,6 +12,7 @@ import { processIo, reportError, setIo, type CliIo } from './common';
 import { registerBench } from './bench';
 import { registerBuild } from './build';
 import { registerConvert } from './convert';
+import { registerCache } from './cache';
 import { registerInfo } from './info';
 import { registerInspect } from './inspect';
 import { registerQuantize } from './quantize';
@@ -38,6 +39,8 @@ Examples:
   tensorrt-node inspect model.engine --json
   tensorrt-node serve models/ --port 8501
   tensorrt-node convert model.json -o model.onnx --inputs input:1x224x224x3
+  tensorrt-node run model.onnx --cache-dir /var/cache/trt --fp16   (built on first use, loaded after)
+  tensorrt-node cache ls --cache-dir /var/cache/trt
 
 Exit codes: 0 success, 1 user error (bad arguments or files, TensorRT or GPU missing), 2 internal failure.
 Run \`tensorrt-node <command> --help\` for a command's options.`;
@@ -73,6 +76,7 @@ export function createProgram(out: CliIo): Command {
   registerServe(program, packageVersion());
   registerExportTriton(program);
   registerConvert(program);
+  registerCache(program);
   return program;
 }
 

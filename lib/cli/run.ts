@@ -8,10 +8,9 @@ import type { Command } from 'commander';
 import type { TypedArray } from '../dtypes';
 import { readNpyFile, writeNpyFile } from '../npy';
 import { action, io, requireCuda, requireTensorRT, toJson, UsageError } from './common';
-import { readEngineFile } from './inspect';
+import { addCacheBuildOptions, prepareEngine } from './cache';
 import { fileNameFor, fmtShape, formatMs, parseInputSpec, parseIntOption, parseShapes, table, type InputSpec, type ShapeMap } from './parse';
 import { checkNpyInput, elementCount, makeRng, npyDtypeOf, randomData, resolveInputShapes, valueStats, type TensorInfo } from './tensors';
-import { loadEngine } from './trt';
 import type { NpyArray } from '../npy';
 
 export interface PreparedInputs {
@@ -78,10 +77,9 @@ interface RunOptions {
 }
 
 export function registerRun(program: Command): void {
-  program
-    .command('run')
+  addCacheBuildOptions(program.command('run'))
     .description('run one inference of an engine; inputs from .npy files or random, outputs written as .npy')
-    .argument('<engine>', 'serialized TensorRT engine (.engine / .plan)')
+    .argument('<engine>', 'serialized TensorRT engine (.engine / .plan), or an ONNX model with --cache-dir')
     .option('-i, --input <name=file.npy>', 'an input tensor from a .npy file (repeatable, or comma-separated)', (v, p?: InputSpec[]) => parseInputSpec(v, p))
     .option('--shapes <spec>', 'shapes of dynamic inputs without a file, e.g. input:1x3x224x224', (v, p?: ShapeMap) => parseShapes(v, p, '--shapes'))
     .option('-d, --output-dir <dir>', 'directory for the output .npy files (created if missing)', '.')
@@ -90,11 +88,11 @@ export function registerRun(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(
       action('run', async (file: string, o: RunOptions) => {
-        const bytes = readEngineFile(file);
+        const openEngine = prepareEngine(file, o, o.shapes ?? {}); // an engine file, or ONNX through --cache-dir
         const files = readInputFiles(o.input ?? []);
         requireTensorRT();
         requireCuda();
-        const engine = await loadEngine(bytes);
+        const engine = await openEngine();
         try {
           const inputs = engine.ioTensors.filter((t) => t.mode === 'input');
           const prepared = prepareInputs(inputs, files, o.shapes ?? {}, o.seed);

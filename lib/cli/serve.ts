@@ -30,6 +30,7 @@ export interface ServeCliOptions {
   drainTimeout: number;
   maxBodySize: number;
   intraOpThreads?: number;
+  cacheDir?: string;
   logLevel: string;
   logRequests?: boolean;
 }
@@ -53,6 +54,7 @@ export function registerServe(program: Command, version: string): void {
     .option('--drain-timeout <s>', 'seconds to finish accepted requests after SIGTERM/SIGINT', intOpt('drain-timeout'), 30)
     .option('--max-body-size <bytes>', 'largest request body (413 beyond)', intOpt('max-body-size', 1), 64 * 1024 * 1024)
     .option('--intra-op-threads <n>', 'onnxruntime threads per run (default: one per core)', intOpt('intra-op-threads', 1))
+    .option('--cache-dir <dir>', 'engine cache of the tensorrt backend (default $TENSORRT_NODE_CACHE_DIR, else <tmpdir>/tensorrt-node-engines)')
     .option('--log-requests', 'log every request and response (JSON, pino)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
@@ -74,6 +76,7 @@ export function registerServe(program: Command, version: string): void {
         if (o.maxQueueSize !== undefined) defaults.maxQueueSize = o.maxQueueSize;
         if (o.timeout !== undefined) defaults.timeoutMs = o.timeout;
         if (o.intraOpThreads !== undefined) defaults.intraOpNumThreads = o.intraOpThreads;
+        if (o.cacheDir !== undefined) defaults.cacheDir = o.cacheDir;
         const server = await createServer({
           model,
           logger: { level: o.logLevel },

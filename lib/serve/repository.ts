@@ -49,6 +49,8 @@ export interface RepositoryDefaults {
   instances: number;
   timeoutMs: number;
   intraOpNumThreads: number;
+  /** Engine cache directory of the tensorrt backend ('' = $TENSORRT_NODE_CACHE_DIR or <tmpdir>/tensorrt-node-engines). */
+  cacheDir: string;
 }
 
 export const DEFAULTS: RepositoryDefaults = {
@@ -61,6 +63,7 @@ export const DEFAULTS: RepositoryDefaults = {
   instances: 1,
   timeoutMs: 30000,
   intraOpNumThreads: 0,
+  cacheDir: '',
 };
 
 export const MODEL_FILES = ['model.engine', 'model.plan', 'model.onnx', 'model.json', 'model.pb'];
@@ -278,7 +281,7 @@ export class Repository {
     const instances = Math.max(1, cfg.instances ?? d.instances);
     this.log('info', { model, version, backend: choice.backend, why: choice.reason }, `loading ${model} version ${version} on the ${choice.backend} backend (${choice.reason})`);
     const created = choice.backend === 'tensorrt'
-      ? await createTensorRTBackend(file, { instances, maxBatchSize, profiles: cfg.profiles, fp16: cfg.fp16 })
+      ? await createTensorRTBackend(file, { instances, maxBatchSize, profiles: cfg.profiles, fp16: cfg.fp16, cacheDir: d.cacheDir || undefined })
       : await createOnnxRuntimeBackend(file, { instances, maxBatchSize, intraOpNumThreads: cfg.intraOpNumThreads || d.intraOpNumThreads || undefined });
     let backend: Backend;
     try {

@@ -15,12 +15,9 @@
  *    Every tick later than 5 ms is attributed, first match wins: to a synchronous binding call longer than
  *    1 ms on the JS thread (each call's own duration is measured), to a V8 GC pause it overlaps, to a host
  *    stall (an idle sibling process, stall-probe.js, was late by more than 2 ms at the same moment: the
- *    machine held both processes), to a delivery batch longer than 1 ms (the addon settling finished calls
- *    and the continuations that run after them; the addon's deliveryStats()), or else to nothing known
- *    ("unexplained").
- *
- * The completion mechanism is chosen by the addon at load time (TN_CUDA_COMPLETION=worker: a libuv pool thread
- * blocks in cudaEventSynchronize; default: the poller thread); run-all.js runs this file once per mechanism.
+ *    machine held both processes), or else to nothing known ("unexplained": the addon settling finished calls
+ *    and the continuations they run, among others). Everything is measured from outside the addon, which has one
+ *    completion mechanism and no instrumentation.
  *
  *   node [--expose-gc] scripts/bench/roundtrip.js [--iterations 10000] [--bytes 4096] [--load-ms 2000 (0: none)]
  *        [--load-bytes N] [--json]
@@ -28,16 +25,7 @@
 const { PerformanceObserver } = require('node:perf_hooks');
 const { fork } = require('node:child_process');
 const path = require('node:path');
-const { ROOT, loadLib, cudaSkipReason, stats, round, cli, nowUs, MiB, percentile } = require('./common');
-
-// The addon's delivery statistics (benchmark instrumentation, not public API), or null.
-function nativeAddon() {
-  try {
-    return require(path.join(ROOT, 'dist', 'native.js')).getNative();
-  } catch {
-    return null;
-  }
-}
+const { loadLib, cudaSkipReason, stats, round, cli, nowUs, MiB, percentile } = require('./common');
 
 const GC_KINDS = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
@@ -71,8 +59,6 @@ async function timerLateness(ms, during, { probe = false } = {}) {
   const spans = [];
   const longCalls = []; // [start, end] of synchronous binding calls > 1 ms (filled by `during`)
   const prober = probe ? await startProbe() : null;
-  const addon = probe ? nativeAddon() : null;
-  if (addon?.deliveryStats) addon.deliveryStats(true);
   let stop = false;
   // garbage-collection pauses in the same window (to tell them from the binding's own work)
   const gcs = [];
@@ -100,10 +86,6 @@ async function timerLateness(ms, during, { probe = false } = {}) {
   await chain;
   await new Promise((r) => setImmediate(r));
   obs.disconnect();
-  const delivery = addon?.deliveryStats ? addon.deliveryStats(true) : null;
-  // uv_hrtime (ms) -> performance.now(): both monotonic, offset sampled now
-  const hrToPerf = performance.now() - Number(process.hrtime.bigint()) / 1e6;
-  const longBatches = (delivery?.longBatches ?? []).map(([a, b, settle, items]) => [a + hrToPerf, b + hrToPerf, settle, items]);
   const probeResult = prober ? await prober.stop() : null;
   // host stalls seen by the idle sibling, on this process's clock
   const stalls = (probeResult?.lateTicks ?? []).filter((x) => x[2] > 2).map(([a, b, l]) => [a - performance.timeOrigin, b - performance.timeOrigin, l]);
@@ -114,8 +96,8 @@ async function timerLateness(ms, during, { probe = false } = {}) {
   const outside = late.filter((_, i) => !hitByGc[i]);
   const durations = gcs.map(([s, e]) => e - s);
   // attribution of each tick later than 5 ms (first match wins: a long binding call, so that the binding is
-  // blamed first; a GC pause; a host stall; a long delivery batch)
-  const cause = { longCall: 0, gc: 0, hostStall: 0, delivery: 0, unexplained: 0 };
+  // blamed first; a GC pause; a host stall)
+  const cause = { longCall: 0, gc: 0, hostStall: 0, unexplained: 0 };
   let maxUnexplained = null;
   late.forEach((v, i) => {
     if (v <= 5) return;
@@ -123,7 +105,6 @@ async function timerLateness(ms, during, { probe = false } = {}) {
     if (overlaps(longCalls, a, b)) cause.longCall++;
     else if (hitByGc[i]) cause.gc++;
     else if (probeResult && overlaps(stalls, a, b)) cause.hostStall++;
-    else if (overlaps(longBatches, a, b)) cause.delivery++;
     else {
       cause.unexplained++;
       maxUnexplained = Math.max(maxUnexplained ?? 0, v);
@@ -148,16 +129,6 @@ async function timerLateness(ms, during, { probe = false } = {}) {
       ? { ticks: probeResult.ticks, maxMs: probeResult.maxMs, stallsOver2Ms: stalls.length, stallMaxMs: stalls.length ? round(Math.max(...stalls.map((x) => x[2])), 3) : 0 }
       : probe ? { error: 'the stall probe did not start' } : undefined,
     longCalls: during ? longCalls.length : undefined,
-    delivery: delivery
-      ? {
-          batches: delivery.batches,
-          maxBatchMs: round(delivery.maxBatchMs, 3),
-          maxSettleMs: round(delivery.maxSettleMs, 3),
-          over1Ms: longBatches.length,
-          // the longest ones: [ms, of which settling in the addon, items]
-          longest: longBatches.map(([a, b, st, n]) => [round(b - a, 3), round(st, 3), n]).sort((x, y) => y[0] - x[0]).slice(0, 5),
-        }
-      : undefined,
     ...(extra ?? {}),
   };
 }
@@ -167,12 +138,11 @@ async function run({ iterations = 10000, bytes = 4096, loadMs = 2000, inFlight =
   const skip = cudaSkipReason(lib);
   if (skip) return { skipped: skip };
   const { DeviceBuffer, HostBuffer, Stream } = lib;
-  const mechanism = process.env.TN_CUDA_COMPLETION === 'worker' ? 'worker' : 'poller';
   const stream = new Stream({ nonBlocking: true });
   const dev = new DeviceBuffer(bytes);
   const pinned = new HostBuffer(bytes);
   const pageable = new Uint8Array(bytes);
-  const out = { mechanism, iterations, bytes };
+  const out = { iterations, bytes };
   try {
     for (const [name, host] of iterations > 0 ? [['pinned', pinned], ['pageable', pageable]] : []) {
       for (let i = 0; i < 1000; i++) await dev.copyFrom(host, { stream });

@@ -8,7 +8,10 @@
 #
 # Environment: OUT (output folder), CUDA_PATH (default /usr/local/cuda), TN_GPU_WORK (scratch, default
 # /tmp/tn-gpu), TN_BENCH_QUICK=1 (fewer sizes/iterations), TN_SKIP_TESTS=1, TN_SKIP_BENCH=1.
-# Output files (at most 8): system.txt build.log tests.log bench.log bench.json summary.json summary.md
+# TN_SINGLE_GPU_TESTS=0 skips the second pass of test/gpu with CUDA_VISIBLE_DEVICES=0 that runs after the
+# benchmarks on a machine with several GPUs (the one-GPU run; skipped too once TN_RUN_BUDGET_S, default 480 s,
+# is spent).
+# Output files (at most 8): system.txt build.log tests.log bench.log bench.json summary.json summary.md tests-1gpu.log
 set -uo pipefail
 P=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$P"
@@ -143,6 +146,20 @@ if [ "${TN_SKIP_BENCH:-0}" != 1 ] && [ "$BUILD_NOTE" != FAILED ]; then
   timeout 240 node scripts/bench/run-all.js --out "$OUT/bench.json" ${BASELINE:+--baseline "$BASELINE"} >"$OUT/bench.log" 2>&1
   echo "exit status: $?" >>"$OUT/bench.log"
   tail -5 "$OUT/bench.log"
+fi
+
+# ---- the GPU tests once more with one GPU visible (multi-GPU machines only)
+ngpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | wc -l)
+if [ "${TN_SINGLE_GPU_TESTS:-1}" != 0 ] && [ "${TN_SKIP_TESTS:-0}" != 1 ] && [ "$BUILD_NOTE" != FAILED ] && [ "$ngpu" -ge 2 ]; then
+  if [ $(( $(date +%s) - T0 )) -lt "${TN_RUN_BUDGET_S:-480}" ]; then
+    stamp "tests with CUDA_VISIBLE_DEVICES=0 (one GPU of $ngpu)"
+    # shellcheck disable=SC2086
+    CUDA_VISIBLE_DEVICES=0 timeout 150 node --test --test-concurrency=1 --test-timeout=120000 --test-reporter=spec test/gpu/*.test.js >"$OUT/tests-1gpu.log" 2>&1
+    echo "exit status: $?" >>"$OUT/tests-1gpu.log"
+    grep -E '^[^ ]* (tests|pass|fail|skipped|todo|duration_ms) [0-9]' "$OUT/tests-1gpu.log" | tr '\n' ' '; echo
+  else
+    echo "one-GPU pass not run: the run budget (TN_RUN_BUDGET_S=${TN_RUN_BUDGET_S:-480}) is spent" >"$OUT/tests-1gpu.log"
+  fi
 fi
 
 # ---- summary

@@ -18,6 +18,7 @@ const read = (f) => {
 };
 const system = read('system.txt') || '';
 const tests = read('tests.log') || '';
+const tests1 = read('tests-1gpu.log');
 let bench = null;
 try {
   bench = JSON.parse(read('bench.json'));
@@ -32,8 +33,8 @@ try {
 }
 
 const field = (re) => (re.exec(system) || [])[1]?.trim() ?? null;
-const num = (k) => {
-  const m = new RegExp(`^\\S*\\s*${k} (\\d+)`, 'm').exec(tests);
+const num = (k, text = tests) => {
+  const m = new RegExp(`^\\S*\\s*${k} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : null;
 };
 const gpuLine = field(/^name, driver_version.*\n(.*)$/m);
@@ -49,6 +50,9 @@ const summary = {
   build: buildNote,
   tests: { tests: num('tests'), pass: num('pass'), fail: num('fail'), skipped: num('skipped'), todo: num('todo'), failed: failedTests.slice(0, 30), skipNotes: skippedNotes.slice(0, 20),
     exitStatus: Number((/^exit status: (\d+)/m.exec(tests) || [])[1] ?? NaN) },
+  testsOneGpu: tests1 === null ? null : { pass: num('pass', tests1), fail: num('fail', tests1), skipped: num('skipped', tests1), tests: num('tests', tests1),
+    failed: [...tests1.matchAll(/^\s*✖ (.+?)(?: \([\d.]+m?s\))?$/gm)].map((m) => m[1]).filter((x, i, a) => a.indexOf(x) === i).slice(0, 30),
+    note: /not run/.test(tests1) ? tests1.trim() : undefined },
   targets: bench?.targets ?? null,
   benchSkipped: bench?.skipped ?? null,
 };
@@ -62,6 +66,11 @@ L.push(`- Addon build: ${summary.build}`);
 const t = summary.tests;
 L.push(`- Tests (test/gpu, test/trt): ${t.pass ?? '?'} passed, ${t.fail ?? '?'} failed, ${t.skipped ?? '?'} skipped of ${t.tests ?? '?'}${t.failed.length ? `; failing: ${t.failed.join('; ')}` : ''}`);
 for (const s of t.skipNotes) L.push(`  - ${s}`);
+const t1 = summary.testsOneGpu;
+if (t1) {
+  L.push(t1.note ? `- One-GPU pass (CUDA_VISIBLE_DEVICES=0, test/gpu): ${t1.note}`
+    : `- One-GPU pass (CUDA_VISIBLE_DEVICES=0, test/gpu): ${t1.pass ?? '?'} passed, ${t1.fail ?? '?'} failed, ${t1.skipped ?? '?'} skipped of ${t1.tests ?? '?'}${t1.failed.length ? `; failing: ${t1.failed.join('; ')}` : ''}`);
+}
 L.push('');
 L.push(bench ? benchMarkdown(bench) : 'Benchmarks: no bench.json (not run or failed; see bench.log)');
 const md = L.join('\n') + '\n';

@@ -2,7 +2,7 @@
 /**
  * GPU tests of the asynchronous machinery behind DeviceBuffer copies (node:test, uses dist/): large pageable
  * copies cut into pieces through the pinned slots, stream order with pageable copies, many streams sharing the
- * slots, Promises keeping the process alive, both completion mechanisms (poller, TN_CUDA_COMPLETION=worker) and
+ * slots, Promises keeping the process alive, the one completion mechanism leaving the libuv pool free, and
  * worker_threads. Every test skips with a printed reason when no usable CUDA GPU is present.
  */
 const test = require('node:test');
@@ -121,37 +121,47 @@ test('a pending copy keeps the process alive until its Promise settles', { skip 
     const out = new Uint8Array(n);
     buf.fill(3).then(() => buf.copyTo(out)).then(() => { console.log('resolved', out[n - 1]); buf.dispose(); });
   `;
-  for (const mech of ['', 'worker']) {
-    const r = runChild(code, { TN_CUDA_COMPLETION: mech });
-    assert.equal(r.status, 0, `exit status (${mech || 'poller'}): ${r.stderr}`);
-    assert.match(r.stdout, /resolved 3/, `output (${mech || 'poller'}): ${r.stdout} ${r.stderr}`);
-  }
+  const r = runChild(code);
+  assert.equal(r.status, 0, `exit status: ${r.stderr}`);
+  assert.match(r.stdout, /resolved 3/, `output: ${r.stdout} ${r.stderr}`);
 });
 
-test('TN_CUDA_COMPLETION=worker: the pool-thread mechanism gives the same results', { skip }, () => {
+test('no libuv pool thread waits on the GPU: with a pool of 1 thread, fs works while 64 GPU operations are in flight', { skip }, () => {
+  // cuda.synchronize() and Stream.synchronize() used to wait on a pool thread; with UV_THREADPOOL_SIZE=1 a single
+  // such wait would hold fs.promises.readFile until the GPU finished. Every GPU wait now goes through the
+  // completion thread, and host work through the addon's own threads.
   const code = `
-    const { DeviceBuffer, HostBuffer, Stream, Event } = require(process.env.TN_DIST);
+    const fs = require('node:fs');
+    const { cuda, DeviceBuffer, Stream } = require(process.env.TN_DIST);
     (async () => {
-      const s = new Stream();
-      for (const n of [1, 4096, 300 * 1024, 5 * 1024 * 1024 + 3]) {
-        const src = new Uint8Array(n).map((_, i) => (i * 7 + n) & 255);
-        const b = new DeviceBuffer(n);
-        await b.copyFrom(src, { stream: s });
-        const out = new Uint8Array(n);
-        await b.copyTo(out, { stream: s });
-        if (Buffer.compare(Buffer.from(out), Buffer.from(src)) !== 0) throw new Error('mismatch at ' + n);
-        const h = new HostBuffer(n);
-        await b.copyTo(h, { stream: s });
-        if (Buffer.compare(Buffer.from(h.view(Uint8Array)), Buffer.from(src)) !== 0) throw new Error('pinned mismatch at ' + n);
-        h.dispose(); b.dispose();
+      const n = 1024 * 1024 * 1024;
+      const a = new DeviceBuffer(n), b = new DeviceBuffer(n);
+      const streams = [new Stream({ nonBlocking: true }), new Stream({ nonBlocking: true })];
+      await fs.promises.readFile('/proc/self/status', 'utf8');  // warm
+      let gpuDone = 0;
+      const t0 = performance.now();
+      const ops = [];
+      for (let i = 0; i < 64; i++) {
+        const s = streams[i % 2];
+        const p = i % 8 === 7 ? cuda.synchronize() : i % 8 === 6 ? s.synchronize() : (i % 2 ? a.fill(i, { stream: s }) : b.copyFromDevice(a, { stream: s }));
+        ops.push(p.then(() => { gpuDone++; }));
       }
-      const e = new Event(); e.record(s); await e.synchronize(); await s.synchronize();
-      console.log('ok');
+      const r0 = performance.now();
+      const text = await fs.promises.readFile('/proc/self/status', 'utf8');
+      const readMs = performance.now() - r0;
+      const doneWhenRead = gpuDone;
+      await Promise.all(ops);
+      const gpuMs = performance.now() - t0;
+      a.dispose(); b.dispose(); for (const s of streams) s.dispose();
+      console.log(JSON.stringify({ readMs, gpuMs, doneWhenRead, ok: text.includes('Pid:') }));
     })().catch((e) => { console.error(e); process.exit(1); });
   `;
-  const r = runChild(code, { TN_CUDA_COMPLETION: 'worker' });
+  const r = runChild(code, { UV_THREADPOOL_SIZE: '1' });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /ok/);
+  const res = JSON.parse(r.stdout.trim().split('\n').pop());
+  console.log(`# readFile ${res.readMs.toFixed(2)} ms while 64 GPU operations took ${res.gpuMs.toFixed(1)} ms (${res.doneWhenRead} done when the read finished)`);
+  assert.ok(res.ok, 'readFile returned the file');
+  assert.ok(res.doneWhenRead < 64, `the read finished before the GPU work (${res.doneWhenRead} of 64 done)`);
 });
 
 test('worker_threads: copies in a worker resolve; terminating a worker with copies in flight is safe', { skip }, () => {

@@ -84,7 +84,7 @@ describe('program', () => {
     for (const c of ['build', 'run', 'bench', 'inspect', 'info', 'quantize', 'convert']) expect(r.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
     expect(r.stdout).toMatch(/Exit codes: 0 success, 1 user error/);
     const names = createProgram(processIo()).commands.map((c) => c.name());
-    expect(names.sort()).toEqual(['bench', 'build', 'convert', 'export-triton', 'info', 'inspect', 'quantize', 'run', 'serve']);
+    expect(names.sort()).toEqual(['bench', 'build', 'cache', 'convert', 'export-triton', 'info', 'inspect', 'quantize', 'run', 'serve']);
     for (const c of names) {
       const h = await cli(c, '--help');
       expect(h.code).toBe(0);

@@ -2,14 +2,15 @@
  * The `tensorrt` backend: a TensorRT engine run through tensorrt-node's Engine / ExecutionContext API, one
  * execution context (with its own CUDA stream) per instance, one batch in flight on each.
  *
- * `.engine` files are deserialized with `Engine.load`. ONNX and TensorFlow models go through `engineForModel`, the
- * one function that turns a model file into an engine: it is kept alone so that the engine cache (issue 12,
- * `loadEngine`: build once per model / GPU / TensorRT version) can replace its body.
+ * Every model file becomes an engine through `engineForModel`, which goes through the engine cache (`loadEngine`:
+ * built once per model / options / GPU / TensorRT version, loaded ever after).
  *
  * No TensorRT binary exists where this was written: this file is type-checked, and its paths are not run by the
  * tests (they skip with the reason); the onnxruntime backend answers there.
  */
-import { buildEngine } from '../../build';
+import * as os from 'os';
+import * as path from 'path';
+import { loadEngine } from '../../engine-cache';
 import { Engine, type IOTensor } from '../../engine';
 import type { ExecutionContext, InferInputs } from '../../context';
 import { TensorRTError } from '../../errors';
@@ -27,6 +28,8 @@ export interface TensorRTBackendOptions {
   /** For ONNX models: optimization profiles as in buildEngine ({ input: { min, opt, max } }). */
   profiles?: Record<string, { min: number[]; opt: number[]; max: number[] }>[];
   fp16?: boolean;
+  /** Engine cache directory (see engineForModel). */
+  cacheDir?: string;
 }
 
 /** Why the tensorrt backend cannot run here, or null when TensorRT and a CUDA GPU are both present. */
@@ -38,17 +41,18 @@ export function tensorrtUnavailableReason(): string | null {
 }
 
 /**
- * The engine for a model file: `.engine` / `.plan` deserialized, `.onnx` built (with `options.profiles` for dynamic
- * inputs). The engine cache replaces this body with `loadEngine(file, options)`.
+ * The engine for a model file, through the engine cache (lib/engine-cache, `loadEngine`): `.engine` / `.plan` loaded
+ * and checked against this TensorRT and GPU; `.onnx` built once per model, options, GPU and TensorRT version, then
+ * loaded from the cache ever after; TensorFlow models (model.json / model.pb) converted in memory first
+ * (lib/tensorflow) and cached under their ONNX bytes. The cache directory: `options.cacheDir`, else
+ * $TENSORRT_NODE_CACHE_DIR, else `<tmpdir>/tensorrt-node-engines`.
  */
 export async function engineForModel(file: string, options: TensorRTBackendOptions = {}): Promise<Engine> {
   is.path(file, 'engineForModel: the model file');
   is.object(options, 'engineForModel options');
-  if (/\.(engine|plan)$/i.test(file)) return Engine.load(file);
-  // ONNX as it is; TensorFlow models (model.json / model.pb) converted in memory first (lib/tensorflow).
-  const model = /\.onnx$/i.test(file) ? file : saveModel(convertTensorFlow(file).model);
-  const bytes = await buildEngine(model, { fp16: options.fp16, profiles: options.profiles });
-  return Engine.load(bytes);
+  const cacheDir = options.cacheDir || process.env.TENSORRT_NODE_CACHE_DIR || path.join(os.tmpdir(), 'tensorrt-node-engines');
+  const model = /\.(engine|plan|onnx)$/i.test(file) ? file : saveModel(convertTensorFlow(file).model);
+  return loadEngine(model, { cacheDir, fp16: options.fp16, profiles: options.profiles });
 }
 
 function specOf(t: IOTensor): TensorSpec {

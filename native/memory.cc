@@ -1,0 +1,459 @@
+// Memory: Pinned (page-locked host allocations), DeviceBuffer, HostBuffer and the asynchronous copies between them.
+// Every DeviceBuffer remembers its device and selects it (or its stream's device) for each call; the copies settle
+// through the completion mechanism (completion.h) as GpuJobs. Pageable host memory: see pageable.cc.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "cuda_internal.h"
+
+namespace tn::cuda {
+
+namespace {
+
+// Registry of live pinned allocations (so that TypedArray views of a HostBuffer take the pinned path).
+std::mutex g_pinnedMutex;
+std::map<uintptr_t, std::weak_ptr<Pinned>>& PinnedRegistry() {
+  static auto* m = new std::map<uintptr_t, std::weak_ptr<Pinned>>();
+  return *m;
+}
+
+// An asynchronous copy or fill: holds the host memory it uses until the GPU is done.
+class CopyJob : public GpuJob {
+ public:
+  using GpuJob::GpuJob;
+  Staging staging;            // device->host through a staging block: emptied into d2hDst on the JS thread
+  void* stagedH2D = nullptr;  // a staged host->device block: returned as soon as the DMA is done
+  void* d2hDst = nullptr;
+  size_t d2hLen = 0;
+  std::shared_ptr<Pinned> pinned;
+
+ protected:
+  void GpuDone() override {
+    if (stagedH2D) ReleaseStagedH2D(stagedH2D);  // the DMA has read it
+    stagedH2D = nullptr;
+  }
+  void Finish() override {
+    if (d2hDst && d2hLen) std::memcpy(d2hDst, staging.ptr, d2hLen);
+  }
+  bool KeepsHostMemory() const override { return !pinned && !stagedH2D; }
+  void ReleaseNative() override {
+    GpuJob::ReleaseNative();
+    ReleaseStaging(staging);
+    staging = {};
+    if (stagedH2D) ReleaseStagedH2D(stagedH2D);
+    stagedH2D = nullptr;
+    pinned.reset();
+  }
+  void Abandon() override {
+    // A pinned HostBuffer allocation is left alone (freeing it would report to the dead env).
+    if (pinned) new std::shared_ptr<Pinned>(std::move(pinned));  // deliberately leaked
+    GpuJob::Abandon();
+  }
+};
+
+// Host memory named by a JS value: HostBuffer, ArrayBuffer, TypedArray or DataView.
+struct HostSpan {
+  uint8_t* data = nullptr;
+  size_t length = 0;
+  std::shared_ptr<Pinned> pinned;  // set when the memory is page-locked (ours)
+  Napi::Object keep;               // the JS object that owns the memory
+};
+
+HostSpan HostSpanFrom(Napi::Env env, Napi::Value v, const char* name) {
+  HostSpan s;
+  if (HostBuffer* hb = HostBuffer::Unwrap(v)) {
+    hb->CheckAlive(env);
+    s.pinned = hb->pinned();
+    s.data = static_cast<uint8_t*>(s.pinned->ptr);
+    s.length = s.pinned->size;
+    s.keep = v.As<Napi::Object>();
+    return s;
+  }
+  if (v.IsArrayBuffer()) {
+    auto ab = v.As<Napi::ArrayBuffer>();
+    s.data = static_cast<uint8_t*>(ab.Data());
+    s.length = ab.ByteLength();
+    s.keep = ab;
+  } else if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    Napi::ArrayBuffer ab = ta.ArrayBuffer();
+    s.data = static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
+    s.length = ta.ByteLength();
+    s.keep = ab;
+  } else if (v.IsDataView()) {
+    auto dv = v.As<Napi::DataView>();
+    Napi::ArrayBuffer ab = dv.ArrayBuffer();
+    s.data = static_cast<uint8_t*>(ab.Data()) + dv.ByteOffset();
+    s.length = dv.ByteLength();
+    s.keep = ab;
+  } else {
+    ThrowInvalid(env, std::string(name) + " must be a HostBuffer, ArrayBuffer or TypedArray");
+  }
+  if (s.length > 0 && s.data == nullptr) ThrowInvalid(env, std::string(name) + " is detached");
+  if (s.length > 0) s.pinned = FindPinned(s.data, s.length);
+  return s;
+}
+
+void CheckRange(Napi::Env env, size_t offset, size_t len, size_t total, const char* what) {
+  if (offset > total || len > total - offset) {
+    ThrowInvalid(env, std::string(what) + ": range [" + std::to_string(offset) + ", " + std::to_string(offset) + "+" +
+                          std::to_string(len) + ") exceeds " + std::to_string(total) + " bytes");
+  }
+}
+
+// The device a call on a buffer of `own` runs on: the stream's when the stream is a Stream object, else `own`.
+int CallDevice(int own, int streamDevice) { return streamDevice >= 0 ? streamDevice : own; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+// Pinned
+
+Pinned::Pinned(napi_env e, size_t n) : env(e), size(n) {
+  EnsureCuda();
+  if (n > 0) {
+    TN_CUDA_CHECK(cudaHostAlloc(&ptr, n, cudaHostAllocPortable));
+    int64_t unused;
+    napi_adjust_external_memory(env, static_cast<int64_t>(n), &unused);
+  }
+}
+
+Pinned::~Pinned() { Free(); }
+
+void Pinned::Free() {
+  if (!ptr) return;
+  {
+    std::lock_guard<std::mutex> lock(g_pinnedMutex);
+    PinnedRegistry().erase(reinterpret_cast<uintptr_t>(ptr));
+  }
+  cudaFreeHost(ptr);
+  ptr = nullptr;
+  int64_t unused;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(size), &unused);
+}
+
+std::shared_ptr<Pinned> FindPinned(const void* p, size_t n) {
+  std::lock_guard<std::mutex> lock(g_pinnedMutex);
+  auto& reg = PinnedRegistry();
+  auto addr = reinterpret_cast<uintptr_t>(p);
+  auto it = reg.upper_bound(addr);
+  if (it == reg.begin()) return nullptr;
+  --it;
+  auto sp = it->second.lock();
+  if (!sp || !sp->ptr) return nullptr;
+  auto base = reinterpret_cast<uintptr_t>(sp->ptr);
+  if (addr >= base && addr + n <= base + sp->size) return sp;
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// DeviceBuffer
+
+Napi::Function DeviceBuffer::Init(Napi::Env env) {
+  return DefineClass(env, "DeviceBuffer",
+                     {
+                         InstanceAccessor<&DeviceBuffer::GetByteLength>("byteLength"),
+                         InstanceAccessor<&DeviceBuffer::GetAddress>("address"),
+                         InstanceAccessor<&DeviceBuffer::GetDisposed>("disposed"),
+                         InstanceAccessor<&DeviceBuffer::GetDevice>("device"),
+                         InstanceMethod<&DeviceBuffer::CopyFromHost>("copyFromHost"),
+                         InstanceMethod<&DeviceBuffer::CopyToHost>("copyToHost"),
+                         InstanceMethod<&DeviceBuffer::CopyFromDevice>("copyFromDevice"),
+                         InstanceMethod<&DeviceBuffer::Fill>("fill"),
+                         InstanceMethod<&DeviceBuffer::Dispose>("dispose"),
+                     });
+}
+
+bool DeviceBuffer::IsInstance(Napi::Value v) {
+  Constructors* c = Ctors(v.Env());
+  return c && InstanceOf(v, c->deviceBuffer);
+}
+
+DeviceBuffer* DeviceBuffer::Unwrap(Napi::Value v) {
+  if (!IsInstance(v)) return nullptr;
+  return Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>());
+}
+
+// new DeviceBuffer(byteLength): on the current device, which the buffer remembers.
+DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
+  Napi::Env env = info.Env();
+  size_t n = SizeArg(env, info, 0, "byteLength");
+  Guard(env, [&] {
+    EnsureCuda();
+    TN_CUDA_CHECK(cudaGetDevice(&device_));
+    if (n > 0) TN_CUDA_CHECK(cudaMalloc(&ptr_, n));
+  });
+  size_ = n;
+  if (n > 0) Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(n));
+}
+
+DeviceBuffer::~DeviceBuffer() { Free(Env()); }
+
+void DeviceBuffer::Free(napi_env env) {
+  disposed_ = true;
+  if (!ptr_) return;
+  {
+    DeviceGuard guard(device_);
+    cudaFree(ptr_);
+  }
+  ptr_ = nullptr;
+  int64_t unused;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(size_), &unused);
+}
+
+void DeviceBuffer::CheckAlive(Napi::Env env) const {
+  if (disposed_) ThrowDisposed(env, "DeviceBuffer");
+}
+
+Napi::Value DeviceBuffer::GetByteLength(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(size_));
+}
+
+Napi::Value DeviceBuffer::GetAddress(const Napi::CallbackInfo& info) {
+  CheckAlive(info.Env());
+  return PtrToBigInt(info.Env(), ptr_);
+}
+
+Napi::Value DeviceBuffer::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
+
+Napi::Value DeviceBuffer::GetDevice(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
+
+// copyFromHost(src, srcOffset, byteLength, dstOffset, stream?) -> Promise<void>
+Napi::Value DeviceBuffer::CopyFromHost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  HostSpan src = HostSpanFrom(env, info[0], "src");
+  size_t srcOff = SizeArg(env, info, 1, "srcOffset", true, 0);
+  size_t n = SizeArg(env, info, 2, "byteLength", true, src.length >= srcOff ? src.length - srcOff : 0);
+  size_t dstOff = SizeArg(env, info, 3, "dstOffset", true, 0);
+  CheckRange(env, srcOff, n, src.length, "source");
+  CheckRange(env, dstOff, n, size_, "destination DeviceBuffer");
+  int sdev = -1;
+  cudaStream_t stream = StreamFromValue(env, info[4], &sdev);
+  return Guard(env, [&]() -> Napi::Value {
+    const int dev = CallDevice(device_, sdev);
+    DeviceGuard guard(dev);
+    auto c = std::make_unique<CopyJob>(env, dev, stream, "copy from host to device");
+    uint8_t* dst = static_cast<uint8_t*>(ptr_) + dstOff;
+    const uint8_t* from = src.data + srcOff;
+    if (n > 0) {
+      if (src.pinned) {
+        TN_CUDA_CHECK(cudaMemcpyAsync(dst, from, n, cudaMemcpyHostToDevice, stream));
+        c->pinned = src.pinned;
+      } else if (n <= kDriverPageableH2D) {
+        // CUDA copies pageable host->device memory into its own staging before returning (no wait on the
+        // stream), which for small sizes is cheaper than anything done here
+        TN_CUDA_CHECK(cudaMemcpyAsync(dst, from, n, cudaMemcpyHostToDevice, stream));
+      } else if (n <= kStagedH2D && (c->stagedH2D = AcquireStagedH2D()) != nullptr) {
+        // one piece: copied into a pinned staging block right here (parallel memcpy, tens of microseconds), then
+        // an asynchronous DMA; the completion thread returns the block once the DMA is done
+        TryParallelCopy(c->stagedH2D, from, n);
+        cudaError_t e = cudaMemcpyAsync(dst, c->stagedH2D, n, cudaMemcpyHostToDevice, stream);
+        if (e != cudaSuccess) {
+          ReleaseStagedH2D(c->stagedH2D);
+          c->stagedH2D = nullptr;
+          ThrowCuda(e, "cudaMemcpyAsync");
+        }
+      } else {
+        EnqueuePageableH2D(dev, stream, dst, from, n);
+      }
+    }
+    return GpuJob::Submit(env, std::move(c), src.keep);
+  });
+}
+
+// copyToHost(dst, dstOffset, byteLength, srcOffset, stream?) -> Promise<void>
+Napi::Value DeviceBuffer::CopyToHost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  HostSpan dst = HostSpanFrom(env, info[0], "dst");
+  size_t dstOff = SizeArg(env, info, 1, "dstOffset", true, 0);
+  size_t srcOff = SizeArg(env, info, 3, "srcOffset", true, 0);
+  size_t defLen = std::min(dst.length >= dstOff ? dst.length - dstOff : 0, size_ >= srcOff ? size_ - srcOff : 0);
+  size_t n = SizeArg(env, info, 2, "byteLength", true, defLen);
+  CheckRange(env, dstOff, n, dst.length, "destination");
+  CheckRange(env, srcOff, n, size_, "source DeviceBuffer");
+  int sdev = -1;
+  cudaStream_t stream = StreamFromValue(env, info[4], &sdev);
+  return Guard(env, [&]() -> Napi::Value {
+    const int dev = CallDevice(device_, sdev);
+    DeviceGuard guard(dev);
+    auto c = std::make_unique<CopyJob>(env, dev, stream, "copy from device to host");
+    const uint8_t* src = static_cast<const uint8_t*>(ptr_) + srcOff;
+    uint8_t* to = dst.data + dstOff;
+    if (n > 0) {
+      if (dst.pinned) {
+        TN_CUDA_CHECK(cudaMemcpyAsync(to, src, n, cudaMemcpyDeviceToHost, stream));
+        c->pinned = dst.pinned;
+      } else if (n <= kSmallPageable && (c->staging = AcquireStaging(n)).ptr) {
+        cudaError_t e = cudaMemcpyAsync(c->staging.ptr, src, n, cudaMemcpyDeviceToHost, stream);
+        if (e != cudaSuccess) {
+          ReleaseStaging(c->staging);
+          c->staging = {};
+          ThrowCuda(e, "cudaMemcpyAsync");
+        }
+        c->d2hDst = to;
+        c->d2hLen = n;
+      } else {
+        EnqueuePageableD2H(dev, stream, to, src, n);
+      }
+    }
+    return GpuJob::Submit(env, std::move(c), dst.keep);
+  });
+}
+
+// copyFromDevice(src: DeviceBuffer, srcOffset, byteLength, dstOffset, stream?) -> Promise<void>
+// Between two devices: a peer copy (cudaMemcpyPeerAsync; staged through the host by CUDA without peer access).
+Napi::Value DeviceBuffer::CopyFromDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  DeviceBuffer* src = Unwrap(info[0]);
+  if (!src) ThrowInvalid(env, "src must be a DeviceBuffer");
+  src->CheckAlive(env);
+  size_t srcOff = SizeArg(env, info, 1, "srcOffset", true, 0);
+  size_t defLen = std::min(src->size_ >= srcOff ? src->size_ - srcOff : 0, size_);
+  size_t n = SizeArg(env, info, 2, "byteLength", true, defLen);
+  size_t dstOff = SizeArg(env, info, 3, "dstOffset", true, 0);
+  CheckRange(env, srcOff, n, src->size_, "source DeviceBuffer");
+  CheckRange(env, dstOff, n, size_, "destination DeviceBuffer");
+  int sdev = -1;
+  cudaStream_t stream = StreamFromValue(env, info[4], &sdev);
+  return Guard(env, [&]() -> Napi::Value {
+    const int dev = CallDevice(device_, sdev);
+    DeviceGuard guard(dev);
+    auto c = std::make_unique<CopyJob>(env, dev, stream, "copy from device to device");
+    if (n > 0) {
+      uint8_t* to = static_cast<uint8_t*>(ptr_) + dstOff;
+      const uint8_t* from = static_cast<const uint8_t*>(src->ptr_) + srcOff;
+      if (src->device_ == device_) {
+        TN_CUDA_CHECK(cudaMemcpyAsync(to, from, n, cudaMemcpyDeviceToDevice, stream));
+      } else {
+        TN_CUDA_CHECK(cudaMemcpyPeerAsync(to, device_, from, src->device_, n, stream));
+      }
+    }
+    return GpuJob::Submit(env, std::move(c), Napi::Value());
+  });
+}
+
+// fill(byteValue, offset, byteLength, stream?) -> Promise<void>
+Napi::Value DeviceBuffer::Fill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  int value = IntArg(env, info[0], "value");
+  if (value < 0 || value > 255) ThrowInvalid(env, "value must be a byte (0..255)");
+  size_t off = SizeArg(env, info, 1, "offset", true, 0);
+  size_t n = SizeArg(env, info, 2, "byteLength", true, size_ >= off ? size_ - off : 0);
+  CheckRange(env, off, n, size_, "DeviceBuffer");
+  int sdev = -1;
+  cudaStream_t stream = StreamFromValue(env, info[3], &sdev);
+  if (sdev >= 0 && sdev != device_) {
+    ThrowInvalid(env, "fill: the stream belongs to device " + std::to_string(sdev) + ", the DeviceBuffer to device " +
+                          std::to_string(device_));
+  }
+  return Guard(env, [&]() -> Napi::Value {
+    DeviceGuard guard(device_);
+    auto c = std::make_unique<CopyJob>(env, device_, stream, "fill");
+    if (n > 0) TN_CUDA_CHECK(cudaMemsetAsync(static_cast<uint8_t*>(ptr_) + off, value, n, stream));
+    return GpuJob::Submit(env, std::move(c), Napi::Value());
+  });
+}
+
+Napi::Value DeviceBuffer::Dispose(const Napi::CallbackInfo& info) {
+  Free(info.Env());
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// HostBuffer
+
+Napi::Function HostBuffer::Init(Napi::Env env) {
+  return DefineClass(env, "HostBuffer",
+                     {
+                         InstanceAccessor<&HostBuffer::GetByteLength>("byteLength"),
+                         InstanceAccessor<&HostBuffer::GetBuffer>("buffer"),
+                         InstanceAccessor<&HostBuffer::GetAddress>("address"),
+                         InstanceAccessor<&HostBuffer::GetDisposed>("disposed"),
+                         InstanceMethod<&HostBuffer::Dispose>("dispose"),
+                     });
+}
+
+HostBuffer* HostBuffer::Unwrap(Napi::Value v) {
+  Constructors* c = Ctors(v.Env());
+  if (!c || !InstanceOf(v, c->hostBuffer)) return nullptr;
+  return Napi::ObjectWrap<HostBuffer>::Unwrap(v.As<Napi::Object>());
+}
+
+HostBuffer::HostBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostBuffer>(info) {
+  Napi::Env env = info.Env();
+  size_t n = SizeArg(env, info, 0, "byteLength");
+  Guard(env, [&] {
+    pinned_ = std::make_shared<Pinned>(env, n);
+    if (n > 0) {
+      std::lock_guard<std::mutex> lock(g_pinnedMutex);
+      PinnedRegistry()[reinterpret_cast<uintptr_t>(pinned_->ptr)] = pinned_;
+    }
+  });
+  size_ = n;
+  Napi::ArrayBuffer ab;
+  if (n > 0) {
+    abHolder_ = new std::shared_ptr<Pinned>(pinned_);
+    ab = Napi::ArrayBuffer::New(
+        env, pinned_->ptr, n, [](Napi::Env, void*, std::shared_ptr<Pinned>* holder) { delete holder; }, abHolder_);
+  } else {
+    ab = Napi::ArrayBuffer::New(env, 0);
+  }
+  arrayBuffer_ = Napi::Persistent(ab.As<Napi::Object>());
+}
+
+HostBuffer::~HostBuffer() = default;  // the pinned memory goes when the ArrayBuffer and any copy let go
+
+void HostBuffer::CheckAlive(Napi::Env env) const {
+  if (disposed_) ThrowDisposed(env, "HostBuffer");
+}
+
+Napi::Value HostBuffer::GetByteLength(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(size_));
+}
+
+Napi::Value HostBuffer::GetBuffer(const Napi::CallbackInfo& info) {
+  CheckAlive(info.Env());
+  return arrayBuffer_.Value();
+}
+
+Napi::Value HostBuffer::GetAddress(const Napi::CallbackInfo& info) {
+  CheckAlive(info.Env());
+  return PtrToBigInt(info.Env(), pinned_ ? pinned_->ptr : nullptr);
+}
+
+Napi::Value HostBuffer::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
+
+Napi::Value HostBuffer::Dispose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (disposed_) return env.Undefined();
+  disposed_ = true;
+  bool detached = true;
+  if (!arrayBuffer_.IsEmpty()) {
+    Napi::ArrayBuffer ab = arrayBuffer_.Value().As<Napi::ArrayBuffer>();
+    if (size_ > 0 && !ab.IsDetached()) {
+      try {
+        ab.Detach();  // JS can no longer reach the memory
+      } catch (const Napi::Error&) {
+        detached = false;  // not detachable: the ArrayBuffer keeps the memory until it is collected
+      }
+    }
+    arrayBuffer_.Reset();
+  }
+  if (abHolder_ && detached) {
+    abHolder_->reset();  // the ArrayBuffer's share (its finalizer deletes the empty holder later)
+  }
+  abHolder_ = nullptr;
+  pinned_.reset();  // freed now unless a copy is still in flight (then when it completes)
+  return env.Undefined();
+}
+
+
+}  // namespace tn::cuda
