@@ -145,7 +145,7 @@ export function calibratorAdapter(c: CalibratorLike): TensorRTNative.CalibratorA
   const adapter: TensorRTNative.CalibratorAdapter = {
     algorithm: c.algorithm,
     batchSize: c.batchSize,
-    getBatch: async (names: string[]) => {
+    getBatch: async (names: string[], shapes?: Record<string, number[]>) => {
       if (c.algorithm === 'percentile') {
         throw new Error(
           "the 'percentile' calibrator reaches TensorRT only through its calibration cache: readCache() returned " +
@@ -161,6 +161,21 @@ export function calibratorAdapter(c: CalibratorLike): TensorRTNative.CalibratorA
         if (!isTypedArray(t)) throw new Error(`getBatch returned no typed array for input '${n}' (got ${typeof t})`);
         if (t.byteLength === 0) throw new Error(`getBatch returned an empty array for input '${n}'`);
         out[n] = t;
+      }
+      // A calibrator that knows its batch's shapes (Calibrator.lastBatchShapes) is checked against what TensorRT
+      // reads (the calibration profile's opt shapes for runtime dimensions); sizes are checked natively anyway.
+      const known = (c as { lastBatchShapes?: Record<string, number[]> | null }).lastBatchShapes;
+      if (shapes && known) {
+        for (const n of names) {
+          const want = shapes[n];
+          const got = known[n];
+          if (want && got && (want.length !== got.length || want.some((d, i) => d !== got[i]))) {
+            throw new Error(
+              `getBatch: the batch for input '${n}' has shape [${got.join(', ')}]; TensorRT reads [${want.join(', ')}] ` +
+                '(the calibration profile\'s opt shape for runtime dimensions). Every batch must have that shape: drop or pad a short last batch',
+            );
+          }
+        }
       }
       return out;
     },
@@ -327,8 +342,9 @@ export class BuilderConfig {
 
   /**
    * The INT8 calibrator (implicit quantization, TensorRT 10 only: UNSUPPORTED on 11, where INT8 comes from Q/DQ
-   * nodes). Its getBatch / readCache / writeCache are called while the build runs; a failing getBatch fails
-   * the build with its message.
+   * nodes). Its getBatch / readCache / writeCache are called while the build runs. A getBatch / readCache /
+   * writeCache that throws or rejects, or a batch of the wrong size (a short last batch included), fails the build
+   * with CALIBRATION_ERROR, `cause` = what it threw (docs/native-contracts.md).
    */
   get calibrator(): CalibratorLike | null {
     void this.native; // throws DISPOSED
@@ -344,6 +360,22 @@ export class BuilderConfig {
     const checked = checkCalibrator(c);
     callNative(() => this.native.setCalibrator(calibratorAdapter(checked)));
     this.#calibrator = checked;
+  }
+
+  /**
+   * The optimization profile whose opt shapes calibration uses for a network with runtime dimensions
+   * (IBuilderConfig::setCalibrationProfile; TensorRT 10). Default: 0, the first profile. Every calibration batch
+   * must have exactly those shapes.
+   */
+  get calibrationProfile(): number {
+    return callNative(() => this.native.getCalibrationProfile());
+  }
+
+  set calibrationProfile(index: number) {
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) {
+      throw invalidArg(`calibrationProfile must be a non-negative integer; got ${String(index)}`);
+    }
+    callNative(() => this.native.setCalibrationProfile(index));
   }
 
   /** Frees the config now (a build in progress keeps it until it ends). Idempotent. */

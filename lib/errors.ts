@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'PARSE_ERROR' // ONNX/UFF parser errors (see `parserErrors`)
   | 'DESERIALIZE_ERROR' // corrupt, truncated or incompatible .engine data
   | 'BUILD_FAILED' // buildSerializedNetwork returned nothing
+  | 'CALIBRATION_ERROR' // the INT8 calibrator failed during a build (getBatch / readCache / writeCache threw or rejected, a batch of the wrong size); `cause` = what it threw
   | 'UNSUPPORTED' // the feature does not exist in the TensorRT version found / compiled against
   | 'IO_ERROR' // file system errors
   | 'INTERNAL' // a bug in tensorrt-node
@@ -61,7 +62,10 @@ export function wrapNativeError(e: unknown): TensorRTError {
   if (e && typeof e === 'object') {
     const o = e as { code?: unknown; message?: unknown; cudaError?: unknown; parserErrors?: unknown };
     const code = typeof o.code === 'string' && KNOWN_CODES.has(o.code as ErrorCode) ? (o.code as ErrorCode) : 'INTERNAL';
-    const extra: { cudaError?: string; parserErrors?: ParserError[]; cause?: unknown } = { cause: e };
+    // A native error that names its own cause (CALIBRATION_ERROR: what the JS calibrator threw) keeps it.
+    const extra: { cudaError?: string; parserErrors?: ParserError[]; cause?: unknown } = {
+      cause: Object.prototype.hasOwnProperty.call(o, 'cause') ? (o as { cause?: unknown }).cause : e,
+    };
     if (typeof o.cudaError === 'string') extra.cudaError = o.cudaError;
     if (Array.isArray(o.parserErrors)) extra.parserErrors = o.parserErrors as ParserError[];
     return new TensorRTError(code, typeof o.message === 'string' ? o.message : String(e), extra);
@@ -104,4 +108,5 @@ const KNOWN_CODES = new Set<ErrorCode>([
   'TENSORRT_ERROR', 'PARSE_ERROR', 'DESERIALIZE_ERROR', 'BUILD_FAILED', 'UNSUPPORTED', 'IO_ERROR', 'INTERNAL',
   'UNSUPPORTED_OP',
   'NOT_FOUND', 'UNAVAILABLE', 'DEADLINE_EXCEEDED',
+  'CALIBRATION_ERROR',
 ]);

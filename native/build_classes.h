@@ -12,6 +12,7 @@
 #include <NvOnnxParser.h>
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,7 +66,7 @@ class Builder : public Napi::ObjectWrap<Builder> {
   // Builds in flight on this IBuilder (shared with its networks and configs): TensorRT's builder serves one
   // thread at a time, so the IBuilder is not touched from JS while a build runs.
   std::shared_ptr<std::atomic<int>> building = std::make_shared<std::atomic<int>>(0);
-  nvinfer1::IBuilder& Get(Napi::Env env) const;  // throws DISPOSED / INVALID_ARGUMENT while building
+  nvinfer1::IBuilder& Get(Napi::Env env) const;  // throws DISPOSED / INVALID_ARGUMENT while building or parsing
 
  private:
   Napi::Value PlatformHasFastFp16(const Napi::CallbackInfo& info);
@@ -90,6 +91,7 @@ class NetworkDefinition : public Napi::ObjectWrap<NetworkDefinition> {
 
   std::shared_ptr<ErrorRecorder> recorder;
   std::shared_ptr<nvinfer1::IBuilder> builder;
+  std::shared_ptr<std::atomic<int>> building;  // the Builder's (a parse of this network counts as work on it)
   std::shared_ptr<nvinfer1::INetworkDefinition> network;
   // The parsers that filled the network (after `network`: destroyed before it). They own weights the network's
   // layers point to until the engine is built, so they live as long as the network (and any build of it).
@@ -113,26 +115,75 @@ class NetworkDefinition : public Napi::ObjectWrap<NetworkDefinition> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 };
 
+// What TensorRT reads for one calibration input per batch: the network input's shape, runtime dimensions taken from
+// the calibration profile's kOPT shape (setCalibrationProfile: "MIN and MAX values will be overwritten by kOPT"),
+// and its size in bytes.
+struct CalibrationInput {
+  std::vector<int64_t> shape;
+  size_t bytes = 0;
+};
+
+#if TN_CONTRACT_TESTS
+// TEST DOUBLE of the device side of the calibrator bridge, compiled only into the contract-test addon
+// (scripts/contract/build.sh defines TN_CONTRACT_TESTS; release builds never do): batches go to host memory and
+// every device selection / allocation / free is recorded, so that test/contract can check on which thread and for
+// which device they happen. Nothing here talks to CUDA or TensorRT.
+struct ContractMemoryLog {
+  std::atomic<int> selects{0};      // Select(device) calls
+  std::atomic<int> lastDevice{-1};  // the device last selected
+  std::atomic<int> allocs{0}, frees{0};
+  std::atomic<int> freesOffBuilderThread{0};  // frees made on another thread than the last Select
+  std::atomic<bool> wrongDevice{false};       // an allocation / free without the bridge's device selected
+};
+#endif
+
+// JS thread: whether JavaScript can still run in `env` (calls a no-op). A call into JS that failed because the
+// environment is being torn down (worker.terminate(), process exit) is not the caller's fault: it means nobody
+// will ever answer, and the build in flight is cancelled (defect #3). Defined in calibrator.cc.
+bool JsCanRun(napi_env env);
+
 // A bridge between TensorRT's implicit-INT8 calibrator interfaces and a JS calibrator adapter (calibrator.cc).
+// Threads: created, attached, decorated and destroyed on the JS thread; TensorRT calls it on the build thread.
 class CalibratorBridge {
  public:
   virtual ~CalibratorBridge() = default;
-  virtual void Attach(nvinfer1::IBuilderConfig& config) = 0;  // builder thread or JS thread, before the build
+  virtual void Attach(nvinfer1::IBuilderConfig& config) = 0;  // JS thread, before the build
   virtual void Detach(nvinfer1::IBuilderConfig& config) = 0;  // after the build
-  // The first failure of the JS side ("" when none).
+  // The first failure ("" when none): a throw or rejection of getBatch / readCache / writeCache, a batch of the
+  // wrong size (a short last batch included), a failed copy. A build with a failure fails (CALIBRATION_ERROR) even
+  // when TensorRT built an engine from the batches it got before.
   virtual std::string Error() const = 0;
-  // Bytes TensorRT will read per calibration input (from the network's input shapes, dynamic dimensions taken
-  // from the first profile's opt shape); batches of another size are refused instead of read out of bounds.
-  // Inputs missing here are not checked.
-  virtual void ExpectSizes(std::map<std::string, size_t> bytes) = 0;
-  // The build's cancellation flag: a JS answer still pending when it is set is abandoned (the build thread
-  // stops waiting for a getBatch()/readCache() Promise that never settles).
-  virtual void SetCancelFlag(std::shared_ptr<std::atomic<bool>> cancelled) = 0;
+  // The inputs TensorRT will read per batch; batches of another size are refused (never read out of bounds).
+  virtual void ExpectInputs(std::map<std::string, CalibrationInput> inputs) = 0;
+  // The build's flags, set before it starts. `cancelled`: a pending JS answer is abandoned when it is set, and the
+  // bridge sets it itself when JS can no longer run (environment teardown). `stop`: set at the first failure, so
+  // that the build stops at its next progress step instead of building an engine nobody will get.
+  virtual void SetFlags(std::shared_ptr<std::atomic<bool>> cancelled, std::shared_ptr<std::atomic<bool>> stop) = 0;
+  // Build thread, after buildSerializedNetwork: frees the batch buffers with the bridge's device selected.
+  virtual void ReleaseBuffers() = 0;
+  // JS thread, when the build rejects because of Error(): error.cause = the value the JS calibrator threw or
+  // rejected with (when the first failure was one).
+  virtual void DecorateError(Napi::Env env, Napi::Object error) = 0;
+#if TN_CONTRACT_TESTS && TN_HAS_IMPLICIT_INT8
+  // Contract tests only (see ContractMemoryLog): the TensorRT-facing calibrator, to call as TensorRT would, and
+  // the host-memory test double of the device side.
+  TN_ALLOW_DEPRECATED_BEGIN
+  virtual nvinfer1::IInt8Calibrator* CalibratorForContractTests() = 0;
+  TN_ALLOW_DEPRECATED_END
+  virtual void UseHostMemoryForContractTests(std::shared_ptr<ContractMemoryLog> log) = 0;
+#endif
 };
 
-// Creates a bridge for `adapter` ({algorithm, batchSize, quantile?, regressionCutoff?, getBatch(names) ->
+#if TN_CONTRACT_TESTS
+// Contract-test addon only (builder.cc): contract.progress(listener | undefined, steps, stepMs) -> Promise with
+// cancel(): drives a build's progress monitor as TensorRT does (a test double; no engine is built).
+Napi::Value ContractProgress(const Napi::CallbackInfo& info);
+#endif
+
+// Creates a bridge for `adapter` ({algorithm, batchSize, quantile?, regressionCutoff?, getBatch(names, shapes) ->
 // Promise<Record<string, TypedArray> | null>, readCache() -> Promise<Uint8Array | null>, writeCache(buf) ->
-// Promise<void>}); JS thread. Throws UNSUPPORTED where implicit INT8 does not exist (TensorRT 11+).
+// Promise<void>}) on `device` (selected on the build thread for every copy and free); JS thread. Throws
+// UNSUPPORTED where implicit INT8 does not exist (TensorRT 11+).
 std::unique_ptr<CalibratorBridge> CreateCalibratorBridge(Napi::Env env, Napi::Object adapter, int device);
 
 class BuilderConfig : public Napi::ObjectWrap<BuilderConfig> {
@@ -147,8 +198,14 @@ class BuilderConfig : public Napi::ObjectWrap<BuilderConfig> {
   std::shared_ptr<nvinfer1::IBuilderConfig> config;
   std::shared_ptr<std::atomic<int>> building;  // the Builder's
   Napi::ObjectReference calibrator;  // the JS adapter, when set
-  // opt shapes of each profile added (for the calibrator's batch size checks)
+  // opt shapes of each profile added (for the calibrator's batch size checks) and the profiles themselves (owned
+  // by the IBuilder) for setCalibrationProfile
   std::vector<std::map<std::string, nvinfer1::Dims>> profileOpt;
+  std::vector<nvinfer1::IOptimizationProfile*> profiles;
+  // The profile calibration uses with runtime dimensions (setCalibrationProfile); -1: the first one.
+  int32_t calibrationProfile = -1;
+  // Whether a build used `timingCache` (then the IBuilder must keep it: see BuilderDeleter).
+  bool timingCacheUsed = false;
   std::atomic<int> busy{0};
   nvinfer1::IBuilderConfig& Get(Napi::Env env, bool forWrite = false) const;
 
@@ -171,6 +228,8 @@ class BuilderConfig : public Napi::ObjectWrap<BuilderConfig> {
   Napi::Value SetTimingCache(const Napi::CallbackInfo& info);
   Napi::Value GetTimingCache(const Napi::CallbackInfo& info);
   Napi::Value SetCalibrator(const Napi::CallbackInfo& info);
+  Napi::Value SetCalibrationProfile(const Napi::CallbackInfo& info);
+  Napi::Value GetCalibrationProfile(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 };
@@ -181,6 +240,7 @@ class OnnxParser : public Napi::ObjectWrap<OnnxParser> {
   explicit OnnxParser(const Napi::CallbackInfo& info);  // new OnnxParser(network)
 
   std::shared_ptr<nvinfer1::IBuilder> builder;  // the network's: must outlive it
+  std::shared_ptr<std::atomic<int>> building;    // the Builder's: a parse in flight counts as work on it
   std::shared_ptr<nvinfer1::INetworkDefinition> network;
   std::shared_ptr<nvonnxparser::IParser> parser;
   Napi::ObjectReference networkRef;
@@ -201,6 +261,7 @@ class UffParser : public Napi::ObjectWrap<UffParser> {
 
   std::shared_ptr<ErrorRecorder> recorder;  // first: destroyed after the parser that holds it
   std::shared_ptr<nvinfer1::IBuilder> builder;  // the network's: must outlive it
+  std::shared_ptr<std::atomic<int>> building;    // the Builder's: a parse in flight counts as work on it
   std::shared_ptr<nvinfer1::INetworkDefinition> network;
   std::shared_ptr<nvuffparser::IUffParser> parser;
   Napi::ObjectReference networkRef;

@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -66,17 +68,34 @@ struct ProgressEvent {
 };
 
 // Forwards TensorRT's build phases to a JS function (through a ThreadSafeFunction, never blocking) and answers
-// stepComplete with "continue unless cancelled".
+// stepComplete with "continue unless cancelled or stopped" (stopped: the calibrator failed, see calibrator.cc).
+// Without a JS listener the events still go to the JS thread, to a no-op: each delivery doubles as a liveness probe.
+// The build is cancelled at its next step (defect #3), instead of running to its end while the environment's
+// teardown waits for it, when JS can no longer run (worker.terminate(), process exit), which shows as: a delivery
+// whose call into JS fails that way, a queue that refuses new events (closing), or the queue's finalizer.
 class Progress
 #if TN_HAS_PROGRESS_MONITOR
     : public nvinfer1::IProgressMonitor
 #endif
 {
  public:
-  Progress(std::shared_ptr<std::atomic<bool>> cancelled) : cancelled_(std::move(cancelled)) {}
+  Progress(std::shared_ptr<std::atomic<bool>> cancelled, std::shared_ptr<std::atomic<bool>> stop)
+      : st_(std::make_shared<State>()), stop_(std::move(stop)) {
+    st_->cancelled = std::move(cancelled);
+  }
 
-  void SetCallback(Napi::Env env, Napi::Function fn) {
-    tsfn_ = Napi::ThreadSafeFunction::New(env, fn, "tensorrt-node:progress", 0, 1);
+  // `fn` undefined: no listener (deliveries only probe whether JS can still run).
+  void SetCallback(Napi::Env env, Napi::Value fn) {
+    listener_ = fn.IsFunction();
+    Napi::Function f = listener_ ? fn.As<Napi::Function>() : Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+    // At environment teardown Node finalizes (and frees) the ThreadSafeFunction even while the build runs: the
+    // finalizer marks it gone (and cancels the build) under the mutex every call and the release hold.
+    auto st = st_;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, f, "tensorrt-node:progress", 0, 1, [st](Napi::Env) {
+      std::lock_guard<std::mutex> lock(st->m);
+      st->alive = false;
+      st->Gone();
+    });
     hasTsfn_ = true;
   }
 
@@ -111,7 +130,7 @@ class Progress
       Send({name, "step", step + 1, steps, depth});
     } catch (...) {
     }
-    return !cancelled_->load();
+    return !st_->cancelled->load() && !stop_->load();
   }
 
   void phaseFinish(char const* phaseName) noexcept override {
@@ -131,73 +150,116 @@ class Progress
   }
 #endif
 
-  // Worker thread, after the build: wait until every queued event reached JS, so that they all arrive before
-  // the promise settles and none outlives this object. Never waits forever: at environment teardown Node hands
-  // the queued items to Deliver with a null env, which still counts them done.
+  // Worker thread, after the build: wait until every queued event reached JS, so that they all arrive before the
+  // promise settles. Never waits forever: when JS will never deliver them (the environment is being torn down,
+  // possibly with its JS thread blocked in a cleanup hook that waits for this build), it stops waiting; a ping
+  // queued every 20 ms finds out (the queue refuses it once closing). Undelivered events only hold `State`.
   void Drain() {
-    std::unique_lock<std::mutex> lock(m_);
-    cv_.wait(lock, [&] { return pending_ == 0; });
+    std::unique_lock<std::mutex> lock(st_->m);
+    while (st_->pending > 0 && !st_->gone) {
+      if (st_->cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return st_->pending == 0 || st_->gone; })) break;
+      if (!st_->alive) {
+        st_->Gone();
+        break;
+      }
+      auto* ping = new Delivery{st_, {}, false, true};
+      ++st_->pending;
+      if (tsfn_.NonBlockingCall(ping, Deliver) != napi_ok) {
+        --st_->pending;
+        delete ping;
+        st_->Gone();
+      }
+    }
   }
 
   // JS thread (worker destructor).
   void Release() {
-    if (hasTsfn_) {
-      tsfn_.Release();
-      hasTsfn_ = false;
-    }
+    std::lock_guard<std::mutex> lock(st_->m);
+    if (hasTsfn_ && st_->alive) tsfn_.Release();
+    hasTsfn_ = false;
   }
 
  private:
+  // Shared with the queued deliveries and the ThreadSafeFunction's finalizer, which may outlive this object.
+  struct State {
+    std::mutex m;
+    std::condition_variable cv;
+    int pending = 0;     // events queued, not yet delivered (or dropped)
+    bool alive = true;   // the ThreadSafeFunction exists (false once Node finalized it)
+    bool gone = false;   // JS will never deliver again: the build is cancelled
+    std::shared_ptr<std::atomic<bool>> cancelled;
+    void Gone() {  // with m held
+      gone = true;
+      cancelled->store(true);
+      cv.notify_all();
+    }
+  };
+
   struct Delivery {
-    Progress* self;
+    std::shared_ptr<State> st;
     ProgressEvent ev;
+    bool listener;
+    bool ping;  // Drain's: delivered to nothing
   };
 
   void Send(ProgressEvent ev) {
     if (!hasTsfn_) return;
-    auto* d = new Delivery{this, std::move(ev)};
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      ++pending_;
+    auto* d = new Delivery{st_, std::move(ev), listener_, false};
+    std::lock_guard<std::mutex> lock(st_->m);
+    if (st_->alive && !st_->gone) {
+      ++st_->pending;
+      if (tsfn_.NonBlockingCall(d, Deliver) == napi_ok) return;
+      --st_->pending;
     }
-    if (tsfn_.NonBlockingCall(d, Deliver) != napi_ok) {
-      delete d;
-      Done();
-    }
+    delete d;
+    st_->Gone();  // the queue is closing or gone: the environment is going away
   }
 
-  void Done() {
-    std::lock_guard<std::mutex> lock(m_);
-    --pending_;
-    cv_.notify_all();
+  static void Done(const std::shared_ptr<State>& st) {
+    std::lock_guard<std::mutex> lock(st->m);
+    --st->pending;
+    st->cv.notify_all();
   }
 
   static void Deliver(Napi::Env env, Napi::Function fn, Delivery* d) {
-    if (env != nullptr && fn != nullptr) {
+    std::shared_ptr<State> st = std::move(d->st);
+    bool jsGone = env == nullptr || fn == nullptr;
+    if (!jsGone && !d->ping) {
       try {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("phase", d->ev.phase);
-        o.Set("step", Napi::Number::New(env, d->ev.step));
-        o.Set("steps", Napi::Number::New(env, d->ev.steps));
-        o.Set("depth", Napi::Number::New(env, d->ev.depth));
-        o.Set("event", d->ev.event);
-        fn.Call({o});
+        if (d->listener) {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("phase", d->ev.phase);
+          o.Set("step", Napi::Number::New(env, d->ev.step));
+          o.Set("steps", Napi::Number::New(env, d->ev.steps));
+          o.Set("depth", Napi::Number::New(env, d->ev.depth));
+          o.Set("event", d->ev.event);
+          fn.Call({o});
+        } else {
+          fn.Call({});  // the no-op: throws only when JS can no longer run
+        }
       } catch (const Napi::Error& e) {
-        // A throwing onProgress must not break the build; lib/build.ts catches listener errors itself.
-        std::fprintf(stderr, "tensorrt-node: onProgress threw: %s\n", e.Message().c_str());
+        if (!JsCanRun(env)) {
+          jsGone = true;
+        } else {
+          // A throwing onProgress must not break the build; lib/build.ts catches listener errors itself.
+          std::fprintf(stderr, "tensorrt-node: onProgress threw: %s\n", e.Message().c_str());
+        }
       }
     }
-    Progress* self = d->self;
     delete d;
-    self->Done();
+    if (jsGone) {
+      std::lock_guard<std::mutex> lock(st->m);
+      st->Gone();
+    }
+    Done(st);
   }
 
-  std::shared_ptr<std::atomic<bool>> cancelled_;
+  std::shared_ptr<State> st_;
+  std::shared_ptr<std::atomic<bool>> stop_;
   Napi::ThreadSafeFunction tsfn_;
   bool hasTsfn_ = false;
-  std::mutex m_;
-  std::condition_variable cv_;
-  int pending_ = 0;
+  bool listener_ = false;
+  std::mutex m_;  // depth_, steps_
   std::map<std::string, int32_t> depth_, steps_;
 };
 
@@ -217,13 +279,15 @@ class BuildWorker : public PromiseWorker {
         net_(n),
         cfg_(c),
         cancelled_(std::make_shared<std::atomic<bool>>(false)),
-        progress_(cancelled_) {
+        stop_(std::make_shared<std::atomic<bool>>(false)),
+        progress_(cancelled_, stop_) {
     keepBuilder_ = Napi::Persistent(b->Value());
     keepNetwork_ = Napi::Persistent(n->Value());
     keepConfig_ = Napi::Persistent(c->Value());
     ++net_->busy;
     ++cfg_->busy;
     ++*building_;
+    if (timingCache_) cfg_->timingCacheUsed = true;  // this cache must now outlive the IBuilder (BuilderDeleter)
   }
 
   ~BuildWorker() override {
@@ -240,15 +304,17 @@ class BuildWorker : public PromiseWorker {
 
   void Setup(Napi::Env env, Napi::Value onProgress) {
     TN_CUDA_CHECK(cudaGetDevice(&device_));
-    if (onProgress.IsFunction()) progress_.SetCallback(env, onProgress.As<Napi::Function>());
+    progress_.SetCallback(env, onProgress);
 #if TN_HAS_PROGRESS_MONITOR
     config_->setProgressMonitor(&progress_);
     monitorSet_ = true;
 #endif
     if (!cfg_->calibrator.IsEmpty()) {
+      // Checks (and, with runtime dimensions, sets the calibration profile) before anything is attached.
+      std::map<std::string, CalibrationInput> inputs = CalibrationInputs();
       calibrator_ = CreateCalibratorBridge(env, cfg_->calibrator.Value(), device_);
-      calibrator_->ExpectSizes(CalibrationSizes());
-      calibrator_->SetCancelFlag(cancelled_);
+      calibrator_->ExpectInputs(std::move(inputs));
+      calibrator_->SetFlags(cancelled_, stop_);
       calibrator_->Attach(*config_);
     }
   }
@@ -256,26 +322,64 @@ class BuildWorker : public PromiseWorker {
   std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }
 
  private:
-  // Bytes per network input for one calibration batch (see CalibratorBridge::ExpectSizes).
-  std::map<std::string, size_t> CalibrationSizes() const {
-    std::map<std::string, size_t> out;
+  // What TensorRT reads per network input for one calibration batch (see CalibratorBridge::ExpectInputs). With
+  // runtime dimensions, calibration needs a calibration profile (IBuilderConfig::setCalibrationProfile: "must be set
+  // if int8 calibration is used to set scales for a network with runtime dimensions"; its kOPT shapes are used):
+  // the one chosen with setCalibrationProfile(index), else the first profile; none at all is refused (defect #6).
+  std::map<std::string, CalibrationInput> CalibrationInputs() {
+    std::map<std::string, CalibrationInput> out;
+    bool dynamic = false;
+    for (int32_t i = 0; i < network_->getNbInputs(); ++i) {
+      nvinfer1::ITensor* t = network_->getInput(i);
+      if (!t) continue;
+      nvinfer1::Dims d = t->getDimensions();
+      for (int32_t k = 0; k < d.nbDims; ++k) dynamic = dynamic || d.d[k] < 0;
+    }
+    int32_t index = -1;
+    if (dynamic) {
+      if (cfg_->profiles.empty()) {
+        throw NativeError("INVALID_ARGUMENT",
+                          "INT8 calibration of a network with runtime dimensions needs an optimization profile (its opt "
+                          "shapes are the calibration shapes): add one with addOptimizationProfile");
+      }
+      index = cfg_->calibrationProfile < 0 ? 0 : cfg_->calibrationProfile;
+      if (static_cast<size_t>(index) >= cfg_->profiles.size()) {
+        throw NativeError("INVALID_ARGUMENT", "the calibration profile " + std::to_string(index) + " does not exist (" +
+                                                  std::to_string(cfg_->profiles.size()) + " profiles)");
+      }
+#if TN_HAS_IMPLICIT_INT8
+      TN_ALLOW_DEPRECATED_BEGIN
+      if (!config_->setCalibrationProfile(cfg_->profiles[static_cast<size_t>(index)])) {
+        ThrowTrt("INVALID_ARGUMENT", "setCalibrationProfile(" + std::to_string(index) + ") failed", recorder_.get());
+      }
+      TN_ALLOW_DEPRECATED_END
+#endif
+    }
     for (int32_t i = 0; i < network_->getNbInputs(); ++i) {
       nvinfer1::ITensor* t = network_->getInput(i);
       if (!t || !t->getName()) continue;
       nvinfer1::Dims d = t->getDimensions();
-      bool dynamic = false;
-      for (int32_t k = 0; k < d.nbDims; ++k) dynamic = dynamic || d.d[k] < 0;
-      if (dynamic) {
-        if (cfg_->profileOpt.empty()) continue;
-        auto it = cfg_->profileOpt.front().find(t->getName());
-        if (it == cfg_->profileOpt.front().end()) continue;
+      bool runtime = false;
+      for (int32_t k = 0; k < d.nbDims; ++k) runtime = runtime || d.d[k] < 0;
+      if (runtime) {
+        const auto& opt = cfg_->profileOpt[static_cast<size_t>(index)];
+        auto it = opt.find(t->getName());
+        if (it == opt.end()) {
+          throw NativeError("INVALID_ARGUMENT", std::string("the calibration profile ") + std::to_string(index) +
+                                                    " has no shapes for input '" + t->getName() + "'");
+        }
         d = it->second;
       }
       size_t elem = DataTypeSize(t->getType());
-      if (elem == 0) continue;
+      if (elem == 0) continue;  // sub-byte types: not checked
+      CalibrationInput in;
       size_t n = 1;
-      for (int32_t k = 0; k < d.nbDims; ++k) n *= static_cast<size_t>(d.d[k]);
-      out[t->getName()] = n * elem;
+      for (int32_t k = 0; k < d.nbDims; ++k) {
+        n *= static_cast<size_t>(d.d[k]);
+        in.shape.push_back(static_cast<int64_t>(d.d[k]));
+      }
+      in.bytes = n * elem;
+      out[t->getName()] = std::move(in);
     }
     return out;
   }
@@ -284,10 +388,19 @@ class BuildWorker : public PromiseWorker {
   void Run() override {
     TN_CUDA_CHECK(cudaSetDevice(device_));
     recorder_->clear();
-    LogCapture capture;
+    // Also collects what TensorRT logs on its own threads during the build (LogCapture::kWithUnattributed).
+    LogCapture capture(LogCapture::kWithUnattributed);
     nvinfer1::IHostMemory* mem = builder_->buildSerializedNetwork(*network_, *config_);
     progress_.Drain();
+    if (calibrator_) calibrator_->ReleaseBuffers();  // on this thread, on the bridge's device
     std::string logged = capture.Take();
+    // A calibrator failure fails the build even when TensorRT built an engine from the batches before it
+    // (defect #1): TensorRT reads getBatch's false as "no more batches".
+    std::string calibration = calibrator_ ? calibrator_->Error() : std::string();
+    if (!calibration.empty()) {
+      delete mem;
+      throw NativeError("CALIBRATION_ERROR", calibration);
+    }
     if (mem && mem->size() > 0 && !cancelled_->load()) {
       plan_ = Share(mem);
       return;
@@ -295,12 +408,16 @@ class BuildWorker : public PromiseWorker {
     delete mem;
     if (cancelled_->load()) throw NativeError("BUILD_FAILED", "the build was cancelled");
     std::string why;
-    if (calibrator_) why = calibrator_->Error();
     std::string recorded = recorder_->Take();
     if (!recorded.empty()) why += (why.empty() ? "" : "; ") + recorded;
     if (!logged.empty() && recorded.find(logged) == std::string::npos) why += (why.empty() ? "" : "; ") + logged;
     throw NativeError("BUILD_FAILED",
                       "buildSerializedNetwork failed: " + (why.empty() ? std::string("no details from TensorRT") : why));
+  }
+
+  // The JS value a failing calibrator threw / rejected with becomes the error's `cause`.
+  void DecorateError(Napi::Env env, Napi::Object error) override {
+    if (calibrator_ && !calibrator_->Error().empty()) calibrator_->DecorateError(env, error);
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -320,7 +437,7 @@ class BuildWorker : public PromiseWorker {
   NetworkDefinition* net_;
   BuilderConfig* cfg_;
   Napi::ObjectReference keepBuilder_, keepNetwork_, keepConfig_;
-  std::shared_ptr<std::atomic<bool>> cancelled_;
+  std::shared_ptr<std::atomic<bool>> cancelled_, stop_;
   Progress progress_;
   bool monitorSet_ = false;
   std::unique_ptr<CalibratorBridge> calibrator_;
@@ -330,7 +447,66 @@ class BuildWorker : public PromiseWorker {
 
 bool BoolArg(const Napi::Value& v) { return v.IsBoolean() && v.As<Napi::Boolean>().Value(); }
 
+#if TN_CONTRACT_TESTS && TN_HAS_PROGRESS_MONITOR
+// CONTRACT-TEST ADDON ONLY (see test/contract/native/contract_addon.cc): a TEST DOUBLE of TensorRT's side of the
+// IProgressMonitor contract. On a PromiseWorker thread it reports one phase of `steps` steps to the build's
+// Progress object as TensorRT's builder does (phaseStart, stepComplete every `stepMs` ms until it returns false,
+// phaseFinish), then drains it like BuildWorker::Run. No engine is built.
+class ProgressDriver : public PromiseWorker {
+ public:
+  ProgressDriver(Napi::Env env, Napi::Value listener, int32_t steps, int32_t stepMs)
+      : PromiseWorker(env),
+        cancelled_(std::make_shared<std::atomic<bool>>(false)),
+        stop_(std::make_shared<std::atomic<bool>>(false)),
+        progress_(cancelled_, stop_),
+        steps_(steps),
+        stepMs_(stepMs) {
+    progress_.SetCallback(env, listener);
+  }
+  ~ProgressDriver() override { progress_.Release(); }
+  std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }
+
+ protected:
+  void Run() override {
+    nvinfer1::IProgressMonitor& m = progress_;
+    m.phaseStart("contract phase", nullptr, steps_);
+    for (; done_ < steps_; ++done_) {
+      if (!m.stepComplete("contract phase", done_)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(stepMs_));
+    }
+    m.phaseFinish("contract phase");
+    progress_.Drain();
+    if (cancelled_->load()) throw NativeError("BUILD_FAILED", "the build was cancelled");
+  }
+  Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, done_); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> cancelled_, stop_;
+  Progress progress_;
+  int32_t steps_, stepMs_, done_ = 0;
+};
+#endif
+
 }  // namespace
+
+#if TN_CONTRACT_TESTS
+Napi::Value ContractProgress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if TN_HAS_PROGRESS_MONITOR
+  auto* w = new ProgressDriver(env, info[0], info[1].ToNumber().Int32Value(), info[2].ToNumber().Int32Value());
+  Napi::Promise p = w->Promise();
+  auto cancelled = w->cancelled();
+  p.Set("cancel", Napi::Function::New(env, [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
+          cancelled->store(true);
+          return ci.Env().Undefined();
+        }));
+  w->Queue();
+  return p;
+#else
+  Throw(env, "UNSUPPORTED", "IProgressMonitor does not exist in TensorRT " TN_TRT_VERSION_STRING);
+#endif
+}
+#endif
 
 // ---- Builder -----------------------------------------------------------------------------------------------------
 
@@ -380,8 +556,8 @@ nvinfer1::IBuilder& Builder::Get(Napi::Env env) const {
   if (!builder) ThrowDisposed(env, "Builder");
   if (building->load() > 0) {
     Throw(env, "INVALID_ARGUMENT",
-          "a build is running on this Builder (TensorRT's builder serves one thread at a time): wait for it, or use "
-          "another Builder");
+          "a build or parse is running on this Builder (TensorRT's builder serves one thread at a time): wait for "
+          "it, or use another Builder");
   }
   return *builder;
 }

@@ -16,6 +16,10 @@
 #ifndef TN_HAVE_TENSORRT
 #define TN_HAVE_TENSORRT 0
 #endif
+// 1 only in the contract-test addon (scripts/contract/build.sh): test doubles of our own contracts, never shipped.
+#ifndef TN_CONTRACT_TESTS
+#define TN_CONTRACT_TESTS 0
+#endif
 
 // Deprecated TensorRT APIs that we still call on purpose (kFP16 and IInt8Calibrator in 10.x, platformHasFastFp16...).
 #define TN_ALLOW_DEPRECATED_BEGIN \

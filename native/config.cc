@@ -115,6 +115,8 @@ Napi::Function BuilderConfig::Init(Napi::Env env) {
           InstanceMethod<&BuilderConfig::SetTimingCache>("setTimingCache"),
           InstanceMethod<&BuilderConfig::GetTimingCache>("getTimingCache"),
           InstanceMethod<&BuilderConfig::SetCalibrator>("setCalibrator"),
+          InstanceMethod<&BuilderConfig::SetCalibrationProfile>("setCalibrationProfile"),
+          InstanceMethod<&BuilderConfig::GetCalibrationProfile>("getCalibrationProfile"),
           InstanceAccessor<&BuilderConfig::GetDisposed>("disposed"),
           InstanceMethod<&BuilderConfig::Dispose>("dispose"),
       });
@@ -132,8 +134,8 @@ BuilderConfig::BuilderConfig(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   Napi::Env env = info.Env();
   Builder* b = Builder::Unwrap(info[0]);
   if (!b) Throw(env, "INVALID_ARGUMENT", "use Builder.createConfig() to create a BuilderConfig");
+  b->Get(env);  // disposed / a build or parse in progress on the IBuilder (defect #12)
   builder = b->builder;
-  if (!builder) ThrowDisposed(env, "Builder");
   recorder = b->recorder;
   building = b->building;
   nvinfer1::IBuilderConfig* c = builder->createBuilderConfig();
@@ -238,6 +240,7 @@ Napi::Value BuilderConfig::AddOptimizationProfile(const Napi::CallbackInfo& info
     int32_t index = cfg.addOptimizationProfile(profile);
     if (index < 0) ThrowTrt("INVALID_ARGUMENT", "addOptimizationProfile failed", recorder.get());
     profileOpt.push_back(std::move(opt));
+    profiles.push_back(profile);
     return Napi::Number::New(env, index);
   });
 }
@@ -341,9 +344,22 @@ Napi::Value BuilderConfig::SetTimingCache(const Napi::CallbackInfo& info) {
       ThrowTrt("TENSORRT_ERROR", "setTimingCache failed (the cache does not match this device / TensorRT version)",
                recorder.get());
     }
+    // The cache must outlive the builder too: the builder's deleter keeps it. A cache this config set before and
+    // no build used is dropped from that list, so that setting caches repeatedly does not grow it.
+    if (auto* d = std::get_deleter<BuilderDeleter>(builder)) {
+      if (timingCache && !timingCacheUsed) {
+        auto& keep = *d->keep;
+        for (auto it = keep.begin(); it != keep.end(); ++it) {
+          if (*it == timingCache) {
+            keep.erase(it);
+            break;
+          }
+        }
+      }
+      d->keep->push_back(shared);
+    }
     timingCache = shared;
-    // the cache must outlive the builder too: the builder's deleter keeps it
-    if (auto* d = std::get_deleter<BuilderDeleter>(builder)) d->keep->push_back(shared);
+    timingCacheUsed = false;
   });
   return env.Undefined();
 }
@@ -375,6 +391,32 @@ Napi::Value BuilderConfig::SetCalibrator(const Napi::CallbackInfo& info) {
         "implicit INT8 calibration (IInt8Calibrator) does not exist in TensorRT " TN_TRT_VERSION_STRING
         ": quantize the model explicitly (Q/DQ nodes) instead");
 #endif
+}
+
+// setCalibrationProfile(index): the optimization profile (added with addOptimizationProfile) whose opt shapes are
+// the calibration shapes of a network with runtime dimensions. Default: the first profile. Applied with
+// IBuilderConfig::setCalibrationProfile when a calibrating build starts.
+Napi::Value BuilderConfig::SetCalibrationProfile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env, true);
+#if TN_HAS_IMPLICIT_INT8
+  int32_t index = IntArg(env, info[0], "calibration profile", 0, 1 << 20);
+  if (static_cast<size_t>(index) >= profiles.size()) {
+    Throw(env, "INVALID_ARGUMENT", "calibration profile " + std::to_string(index) + " does not exist (" +
+                                       std::to_string(profiles.size()) + " optimization profiles added)");
+  }
+  calibrationProfile = index;
+  return env.Undefined();
+#else
+  Throw(env, "UNSUPPORTED",
+        "implicit INT8 calibration (setCalibrationProfile) does not exist in TensorRT " TN_TRT_VERSION_STRING);
+#endif
+}
+
+Napi::Value BuilderConfig::GetCalibrationProfile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Get(env);
+  return Napi::Number::New(env, calibrationProfile < 0 ? 0 : calibrationProfile);
 }
 
 Napi::Value BuilderConfig::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !config); }

@@ -7,7 +7,12 @@
 //   4. the tensorrt_libs folder of pip-installed TensorRT: {site,dist}-packages/tensorrt_libs under
 //      /usr/lib/python3*, /usr/local/lib/python3*, ~/.local/lib/python3*, $VIRTUAL_ENV/lib/python3*,
 //      $CONDA_PREFIX/lib/python3*
-// The parser and the plugin library are looked for first next to the libnvinfer that was opened.
+// The parser and the plugin library (and libnvparsers) are companions of libnvinfer: they are taken from the folders
+// of $TENSORRT_LIB_DIR when it is set, else from the folder of the libnvinfer that was opened, and nowhere else,
+// so that they never come from another TensorRT install (defect #11). Where their file names carry a version
+// (libnvonnxparser.so.10.16.0, the usual symlink targets), it must be libnvinfer's major.minor.
+// A library older (major.minor) than the headers compiled in is refused (defect #2): the headers' inline methods
+// call virtual functions that an older library does not have (getDeviceMemorySizeV2, getProfileTensorValuesV2...).
 // Only factories and a few C functions are resolved (dlsym); nothing links against TensorRT.
 #include "loader.h"
 
@@ -177,6 +182,71 @@ void Note(std::string& s, const std::string& what) {
   return k == std::string::npos ? std::string() : p.substr(0, k);
 }
 
+// The version in a library's real file name ("libnvonnxparser.so.10.16.0" after symlinks: "10.16.0"); "" when the
+// name has no major.minor after ".so." (pip's tensorrt_libs ships plain "libnvonnxparser.so.10" files).
+[[maybe_unused]] std::string FileVersion(const std::string& path) {
+  char* real = realpath(path.c_str(), nullptr);
+  std::string name = real ? std::string(real) : path;
+  std::free(real);
+  auto slash = name.rfind('/');
+  if (slash != std::string::npos) name = name.substr(slash + 1);
+  auto so = name.find(".so.");
+  if (so == std::string::npos) return "";
+  std::string v = name.substr(so + 4);
+  if (v.find('.') == std::string::npos) return "";
+  for (char c : v) {
+    if (!(c == '.' || (c >= '0' && c <= '9'))) return "";
+  }
+  return v;
+}
+
+// "10.16" of "10.16.0".
+[[maybe_unused]] std::string MajorMinor(const std::string& v) {
+  auto a = v.find('.');
+  if (a == std::string::npos) return v;
+  auto b = v.find('.', a + 1);
+  return b == std::string::npos ? v : v.substr(0, b);
+}
+
+// Opens a companion library of libnvinfer (see the top of this file): from $TENSORRT_LIB_DIR when set, else from
+// `nvinferPath`'s folder; its file-name version, when it has one, must match `nvinferVersion`'s major.minor.
+[[maybe_unused]] Found OpenCompanion(const std::string& soname, const std::string& nvinferPath,
+                                     const std::string& nvinferVersion) {
+  Found f;
+  std::vector<std::pair<std::string, std::string>> dirs;  // folder, label
+  auto trtDirs = SplitPath(std::getenv("TENSORRT_LIB_DIR"));
+  for (const auto& d : trtDirs) dirs.emplace_back(d, "$TENSORRT_LIB_DIR ");
+  if (trtDirs.empty()) dirs.emplace_back(Dirname(nvinferPath), "beside libnvinfer: ");
+  for (const auto& [dir, label] : dirs) {
+    std::string p = dir + "/" + soname;
+    if (!IsFile(p)) {
+      Note(f.searched, label + p + " (not found)");
+      continue;
+    }
+    std::string v = FileVersion(p);
+    if (!v.empty() && !nvinferVersion.empty() && MajorMinor(v) != MajorMinor(nvinferVersion)) {
+      Note(f.searched, label + p + " (TensorRT " + v + ", but libnvinfer " + nvinferPath + " is " + nvinferVersion +
+                           ": not mixed)");
+      continue;
+    }
+    dlerror();
+    void* h = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = dlerror();
+      Note(f.searched, label + p + " (dlopen failed: " + (e ? e : "unknown error") + ")");
+      continue;
+    }
+    f.handle = h;
+    f.path = p;
+    return f;
+  }
+  if (trtDirs.empty()) {
+    Note(f.searched, "(only the folder of libnvinfer is searched, so that it never comes from another TensorRT; set "
+                     "TENSORRT_LIB_DIR to name its folder)");
+  }
+  return f;
+}
+
 }  // namespace
 
 std::string DescribeInstalledLibraries() {
@@ -309,6 +379,16 @@ State& Load() {
   int major = 0, minor = 0, patch = 0;
   DecodeLibVersion(version(), &major, &minor, &patch);
   p.version = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  if (major == NV_TENSORRT_MAJOR && minor < NV_TENSORRT_MINOR) {
+    p.reason = f.path + " is TensorRT " + p.version + ", older than the TensorRT " + kCompiled +
+               " headers tensorrt-node was compiled against: the headers call functions that library does not have. "
+               "Install TensorRT " + MajorMinor(kCompiled) + " or newer, or rebuild tensorrt-node against the headers "
+               "of " + p.version + " (TENSORRT_INCLUDE_DIR=... npm run build:native)";
+    s.createBuilder = nullptr;
+    s.createRuntime = nullptr;
+    s.createRefitter = nullptr;
+    return s;
+  }
   if (major != NV_TENSORRT_MAJOR) {
     p.reason = f.path + " is TensorRT " + p.version + " but tensorrt-node was compiled against TensorRT " + kCompiled +
                " headers: the major versions must match (install TensorRT " + kMajor +
@@ -325,18 +405,18 @@ State& Load() {
   for (const auto& res : Glob(Dirname(f.path) + "/libnvinfer_builder_resource*.so*", false)) {
     dlopen(res.c_str(), RTLD_NOW | RTLD_LOCAL);
   }
-  if (minor < NV_TENSORRT_MINOR) {
-    p.reason = "note: the TensorRT library (" + p.version + ") is older than the headers compiled in (" + kCompiled +
-               "); TensorRT may refuse to create objects for a newer API version";
-  }
-  // Plugins (optional): next to libnvinfer first, then the same search.
+  // Plugins (optional): a companion of libnvinfer (see the top of this file).
   const std::string pluginName = "libnvinfer_plugin.so." + kMajor;
-  Found pl = OpenLibrary(pluginName, Dirname(f.path));
+  Found pl = OpenCompanion(pluginName, f.path, p.version);
   if (pl.handle) {
     dlerror();
     auto init = reinterpret_cast<PluginInitFn>(dlsym(pl.handle, "initLibNvInferPlugins"));
-    if (init) {
-      init(static_cast<void*>(&Logger()), "");
+    if (!init) {
+      p.reason = "note: " + pl.path + " has no symbol initLibNvInferPlugins: TensorRT's plugins are not registered";
+    } else if (!init(static_cast<void*>(&Logger()), "")) {
+      p.reason = "note: initLibNvInferPlugins (" + pl.path +
+                 ") returned false: TensorRT's plugins are not registered (see the TensorRT log)";
+    } else {
       p.pluginPath = pl.path;
     }
   }
@@ -357,7 +437,7 @@ void LoadParser(State& s) {
     return;
   }
   const std::string soname = "libnvonnxparser.so." + kMajor;
-  Found f = OpenLibrary(soname, Dirname(s.probe.libraryPath));
+  Found f = OpenCompanion(soname, s.probe.libraryPath, s.probe.version);
   if (!f.handle) {
     s.parserReason = soname + " (the TensorRT ONNX parser) was not found. Searched: " + f.searched;
     return;
@@ -447,7 +527,7 @@ void* ResolveOptional(const std::string& base, const char* symbol, std::string* 
   auto it = s.optional.find(base);
   if (it == s.optional.end()) {
     const std::string soname = base + ".so." + kMajor;
-    Found f = OpenLibrary(soname, Dirname(s.probe.libraryPath));
+    Found f = OpenCompanion(soname, s.probe.libraryPath, s.probe.version);
     std::string why = f.handle ? "" : soname + " was not found. Searched: " + f.searched;
     it = s.optional.emplace(base, std::make_pair(f.handle, why)).first;
   }

@@ -25,6 +25,8 @@ struct Probe {
 };
 
 // Locates and opens libnvinfer (once; later calls return the cached result). Never throws. Thread-safe.
+// A library of another major version, or older (major.minor) than the headers compiled in, is not available
+// (reason names both versions). Its companions (parser, plugins) come from $TENSORRT_LIB_DIR or its own folder.
 Probe ProbeTensorRT();
 
 // The TensorRT version of the headers compiled in ("10.16.0"), or nullptr when built without TensorRT.
@@ -42,7 +44,8 @@ nvinfer1::IRuntime* CreateRuntime();
 nvinfer1::IRefitter* CreateRefitter(nvinfer1::ICudaEngine& engine);
 // Throws TENSORRT_UNAVAILABLE naming libnvonnxparser.so.<major> and the paths searched when it is missing.
 nvonnxparser::IParser* CreateOnnxParser(nvinfer1::INetworkDefinition& network);
-// Opens lib<base>.so.<major> (next to libnvinfer first, then the usual search; once per base) and resolves
+// Opens lib<base>.so.<major> (from $TENSORRT_LIB_DIR when set, else beside libnvinfer, and nowhere else; once per
+// base) and resolves
 // `symbol` in it. nullptr when TensorRT, the library or the symbol is missing; `reason` then says which and where
 // it looked. Used for optional parts (libnvparsers' UFF parser on TensorRT <= 8.6).
 void* ResolveOptional(const std::string& base, const char* symbol, std::string* reason);

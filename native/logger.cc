@@ -6,12 +6,14 @@
 // that a registered callback never keeps the process alive.
 #include "logger.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "errors.h"
 #include "modules.h"
@@ -43,6 +45,16 @@ uint64_t g_tsfnGeneration = 0;
 
 thread_local LogCapture* t_capture = nullptr;
 
+// Captures that also take messages from threads without a capture of their own (see LogCapture::kWithUnattributed).
+std::mutex& WideMutex() {
+  static auto* m = new std::mutex();
+  return *m;
+}
+std::vector<LogCapture*>& WideCaptures() {
+  static auto* v = new std::vector<LogCapture*>();
+  return *v;
+}
+
 void CallJs(Napi::Env env, Napi::Function fn, Message* m) {
   if (!m) return;
   if (env != nullptr && fn != nullptr) {
@@ -66,7 +78,15 @@ void ReleaseCallbackLocked() {
 [[maybe_unused]] void Emit(int severity, const char* msg) {
   if (severity < 0) severity = 0;
   if (severity > 4) severity = 4;
-  if (severity <= 1 && t_capture) t_capture->Add(msg ? msg : "");
+  if (severity <= 1) {
+    if (t_capture) {
+      t_capture->Add(msg ? msg : "");
+    } else {
+      // a thread of TensorRT's own (no capture): every build capture that asked for them gets the message
+      std::lock_guard<std::mutex> lock(WideMutex());
+      for (LogCapture* c : WideCaptures()) c->Add(msg ? msg : "");
+    }
+  }
   if (severity > g_minSeverity.load(std::memory_order_relaxed)) return;
   {
     std::lock_guard<std::mutex> lock(g_cbMutex);
@@ -120,17 +140,34 @@ Napi::Value SetLogCallback(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-LogCapture::LogCapture() : prev_(t_capture) { t_capture = this; }
+LogCapture::LogCapture(Scope scope) : prev_(t_capture), wide_(scope == kWithUnattributed) {
+  t_capture = this;
+  if (wide_) {
+    std::lock_guard<std::mutex> lock(WideMutex());
+    WideCaptures().push_back(this);
+  }
+}
 
-LogCapture::~LogCapture() { t_capture = prev_; }
+LogCapture::~LogCapture() {
+  t_capture = prev_;
+  if (wide_) {
+    std::lock_guard<std::mutex> lock(WideMutex());
+    auto& v = WideCaptures();
+    v.erase(std::remove(v.begin(), v.end(), this), v.end());
+  }
+}
 
 void LogCapture::Add(const char* msg) {
-  if (!text_.empty()) text_ += "; ";
-  text_ += msg;
+  {
+    std::lock_guard<std::mutex> lock(m_);
+    if (!text_.empty()) text_ += "; ";
+    text_ += msg;
+  }
   if (prev_) prev_->Add(msg);
 }
 
 std::string LogCapture::Take() {
+  std::lock_guard<std::mutex> lock(m_);
   std::string s;
   s.swap(text_);
   return s;

@@ -7,6 +7,7 @@
 
 #include <napi.h>
 
+#include <mutex>
 #include <string>
 
 #if TN_HAVE_TENSORRT
@@ -21,9 +22,12 @@ nvinfer1::ILogger& Logger();
 
 // Collects the error / internal-error messages TensorRT logs on the current thread while the object lives
 // (whatever the minimum severity), so that a failure can report what TensorRT said. Nestable; not copyable.
+// kWithUnattributed also collects errors logged on threads that have no capture of their own (TensorRT's internal
+// worker threads during a build): while several such captures live, each gets every such message.
 class LogCapture {
  public:
-  LogCapture();
+  enum Scope { kThisThread, kWithUnattributed };
+  explicit LogCapture(Scope scope = kThisThread);
   ~LogCapture();
   LogCapture(const LogCapture&) = delete;
   LogCapture& operator=(const LogCapture&) = delete;
@@ -33,6 +37,8 @@ class LogCapture {
 
  private:
   LogCapture* prev_;
+  bool wide_;
+  std::mutex m_;  // Add may come from another thread (kWithUnattributed)
   std::string text_;
 };
 

@@ -83,8 +83,11 @@ NetworkDefinition::NetworkDefinition(const Napi::CallbackInfo& info) : Napi::Obj
   Napi::Env env = info.Env();
   Builder* b = Builder::Unwrap(info[0]);
   if (!b) Throw(env, "INVALID_ARGUMENT", "use Builder.createNetwork() to create a NetworkDefinition");
+  // The exported constructor is reachable without createNetwork(): the same checks (disposed, a build or parse in
+  // progress on the IBuilder) before touching it (defect #12).
+  b->Get(env);
   builder = b->builder;
-  if (!builder) ThrowDisposed(env, "Builder");
+  building = b->building;
   recorder = b->recorder;
   bool wantStronglyTyped = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
 #if !TN_HAS_STRONGLY_TYPED

@@ -47,15 +47,23 @@ struct ParserErrorInfo {
 class ParseWorker : public PromiseWorker {
  public:
   ParseWorker(Napi::Env env, OnnxParser* p, NetworkDefinition* n)
-      : PromiseWorker(env), builder_(p->builder), network_(p->network), parser_(p->parser), owner_(p), net_(n) {
+      : PromiseWorker(env),
+        builder_(p->builder),
+        building_(p->building),
+        network_(p->network),
+        parser_(p->parser),
+        owner_(p),
+        net_(n) {
     keepParser_ = Napi::Persistent(p->Value());
     keepNetwork_ = Napi::Persistent(n->Value());
     ++owner_->busy;
     ++net_->busy;
+    if (building_) ++*building_;  // the IBuilder is in use until the parse ends (defect #12)
   }
   ~ParseWorker() override {
     --owner_->busy;
     --net_->busy;
+    if (building_) --*building_;
   }
 
   std::vector<uint8_t> bytes;
@@ -135,6 +143,7 @@ class ParseWorker : public PromiseWorker {
 
  private:
   std::shared_ptr<nvinfer1::IBuilder> builder_;  // the IBuilder must outlive the network
+  std::shared_ptr<std::atomic<int>> building_;   // the Builder's: counts this parse
   std::shared_ptr<nvinfer1::INetworkDefinition> network_;
   std::shared_ptr<nvonnxparser::IParser> parser_;
   OnnxParser* owner_;
@@ -164,6 +173,7 @@ OnnxParser::OnnxParser(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OnnxPa
   nvinfer1::INetworkDefinition& net = n->Get(env, true);
   Guard(env, [&] { parser = Share(CreateOnnxParser(net)); });
   builder = n->builder;
+  building = n->building;
   network = n->network;
   n->parsers.push_back(parser);  // the parser owns weights the network uses until it is built
   networkRef = Napi::Persistent(n->Value());
@@ -220,6 +230,7 @@ class UffParseWorker : public PromiseWorker {
       : PromiseWorker(env),
         recorder_(p->recorder),
         builder_(p->builder),
+        building_(p->building),
         network_(p->network),
         parser_(p->parser),
         owner_(p),
@@ -228,10 +239,12 @@ class UffParseWorker : public PromiseWorker {
     keepNetwork_ = Napi::Persistent(n->Value());
     ++owner_->busy;
     ++net_->busy;
+    if (building_) ++*building_;
   }
   ~UffParseWorker() override {
     --owner_->busy;
     --net_->busy;
+    if (building_) --*building_;
   }
 
   std::string path;
@@ -253,6 +266,7 @@ class UffParseWorker : public PromiseWorker {
  private:
   std::shared_ptr<ErrorRecorder> recorder_;
   std::shared_ptr<nvinfer1::IBuilder> builder_;  // the IBuilder must outlive the network
+  std::shared_ptr<std::atomic<int>> building_;   // the Builder's: counts this parse
   std::shared_ptr<nvinfer1::INetworkDefinition> network_;
   std::shared_ptr<nvuffparser::IUffParser> parser_;
   UffParser* owner_;
@@ -288,6 +302,7 @@ UffParser::UffParser(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UffParse
   recorder = n->recorder ? n->recorder : std::make_shared<ErrorRecorder>();
   parser->setErrorRecorder(recorder.get());
   builder = n->builder;
+  building = n->building;
   network = n->network;
   n->parsers.push_back(parser);  // the parser owns weights the network uses until it is built
   networkRef = Napi::Persistent(n->Value());

@@ -31,19 +31,24 @@ ErrorRecorder::ErrorDesc ErrorRecorder::getErrorDesc(int32_t i) const noexcept {
   return errors_[static_cast<size_t>(i)].second.c_str();
 }
 
-bool ErrorRecorder::hasOverflowed() const noexcept { return false; }
+bool ErrorRecorder::hasOverflowed() const noexcept { return overflowed_.load(); }
 
 void ErrorRecorder::clear() noexcept {
   std::lock_guard<std::mutex> lock(m_);
   errors_.clear();
+  overflowed_ = false;
 }
 
 bool ErrorRecorder::reportError(nvinfer1::ErrorCode val, ErrorDesc desc) noexcept {
   try {
     std::lock_guard<std::mutex> lock(m_);
-    if (errors_.size() < 256) errors_.emplace_back(val, desc ? desc : "");
+    if (errors_.size() < kMaxErrors) {
+      errors_.emplace_back(val, desc ? desc : "");
+    } else {
+      overflowed_ = true;  // dropped: TensorRT's contract wants hasOverflowed() to say so
+    }
   } catch (...) {
-    // out of memory while recording: drop the message
+    overflowed_ = true;  // out of memory while recording: the message is dropped
   }
   // false: TensorRT should not treat the error as fatal beyond its own handling.
   return false;
@@ -63,7 +68,9 @@ std::string ErrorRecorder::Take() {
     if (!s.empty()) s += "; ";
     s += e.second;
   }
+  if (overflowed_.load()) s += (s.empty() ? "" : "; ") + std::string("(more errors were reported and dropped)");
   errors_.clear();
+  overflowed_ = false;
   return s;
 }
 

@@ -38,8 +38,10 @@ class ErrorRecorder : public nvinfer1::IErrorRecorder {
   std::string Take();
 
  private:
+  static constexpr size_t kMaxErrors = 256;
   mutable std::mutex m_;
   std::deque<std::pair<nvinfer1::ErrorCode, std::string>> errors_;  // deque: c_str() pointers stay valid as it grows
+  std::atomic<bool> overflowed_{false};  // errors were dropped since the last clear() / Take()
   std::atomic<int32_t> refs_{0};
 };
 

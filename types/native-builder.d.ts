@@ -86,7 +86,8 @@ declare namespace TensorRTNative {
     batchSize: number;
     quantile?: number;
     regressionCutoff?: number;
-    getBatch(inputNames: string[]): Promise<Record<string, ArrayBufferView> | null>;
+    /** `shapes`: per input, the shape TensorRT reads (runtime dimensions from the calibration profile's opt shape). */
+    getBatch(inputNames: string[], shapes?: Record<string, number[]>): Promise<Record<string, ArrayBufferView> | null>;
     readCache(): Promise<Uint8Array | null>;
     writeCache(cache: Buffer): Promise<void>;
   }
@@ -106,6 +107,8 @@ declare namespace TensorRTNative {
     setTimingCache(data: Uint8Array | null, ignoreMismatch: boolean): void;
     getTimingCache(): Buffer | null;
     setCalibrator(adapter: CalibratorAdapter | null): void;
+    setCalibrationProfile(index: number): void;
+    getCalibrationProfile(): number;
     readonly disposed: boolean;
     dispose(): void;
   }

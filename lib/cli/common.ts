@@ -22,6 +22,7 @@ export class UsageError extends TensorRTError {
 const USER_CODES = new Set([
   'INVALID_ARGUMENT', 'TENSORRT_UNAVAILABLE', 'CUDA_UNAVAILABLE', 'PARSE_ERROR', 'DESERIALIZE_ERROR',
   'BUILD_FAILED', 'UNSUPPORTED', 'IO_ERROR', 'OUT_OF_MEMORY',
+  'CALIBRATION_ERROR', // the calibration data or the calibrator's code
   'UNSUPPORTED_OP',
 ]);
 

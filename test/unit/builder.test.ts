@@ -141,6 +141,18 @@ describe('argument validation comes first (INVALID_ARGUMENT)', () => {
     ).toBe('INVALID_ARGUMENT');
   });
 
+  test('calibrationProfile: a non-negative integer, handed to the native config (a stub of our native interface)', () => {
+    const set: number[] = [];
+    const stub = { setCalibrationProfile: (i: number) => set.push(i), getCalibrationProfile: () => set[set.length - 1] ?? 0 };
+    const cfg = new BuilderConfig(CONFIG_TOKEN, stub as unknown as TensorRTNative.BuilderConfig);
+    expect(cfg.calibrationProfile).toBe(0);
+    cfg.calibrationProfile = 1;
+    expect(set).toEqual([1]);
+    expect(cfg.calibrationProfile).toBe(1);
+    for (const bad of [-1, 0.5, NaN, '1']) expect(codeOf(() => { cfg.calibrationProfile = bad as number; })).toBe('INVALID_ARGUMENT');
+    expect(set).toEqual([1]);
+  });
+
   test('OnnxParser / UffParser need a NetworkDefinition', () => {
     expect(codeOf(() => new OnnxParser({} as NetworkDefinition))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => new OnnxParser(null as unknown as NetworkDefinition))).toBe('INVALID_ARGUMENT');
@@ -252,6 +264,19 @@ describe('calibrator adapter (what the native bridge calls from the build thread
     const b = await a.getBatch(['x']);
     expect(b!.x).toBeInstanceOf(Float32Array);
     expect(await a.getBatch(['x'])).toBeNull();
+  });
+
+  test('getBatch: batches whose known shape differs from what TensorRT reads are refused (a short last batch)', async () => {
+    const { EntropyCalibrator } = await import('../../lib/calibration/calibrator');
+    const full = { data: new Float32Array(2 * 3), shape: [2, 3] };
+    const short = { data: new Float32Array(1 * 3), shape: [1, 3] };
+    const c = new EntropyCalibrator({ batches: [{ x: full }, { x: short }] });
+    const a = calibratorAdapter(c);
+    expect((await a.getBatch(['x'], { x: [2, 3] }))!.x).toBeInstanceOf(Float32Array);
+    await expect(a.getBatch(['x'], { x: [2, 3] })).rejects.toThrow(/shape \[1, 3\]; TensorRT reads \[2, 3\].*short last batch/);
+    // without shapes from the native side (older callers), nothing is checked here (sizes are checked natively)
+    const c2 = new EntropyCalibrator({ batches: [{ x: short }] });
+    expect((await calibratorAdapter(c2).getBatch(['x']))!.x.byteLength).toBe(12);
   });
 
   test('getBatch errors carry a clear message', async () => {

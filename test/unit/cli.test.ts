@@ -455,7 +455,7 @@ describe('exit codes and error lines (common.ts)', () => {
     const { exitCodeFor, describeError, UsageError } = await import('../../lib/cli/common');
     const { TensorRTError } = await import('../../lib/errors');
     expect(exitCodeFor(new UsageError('x'))).toBe(1);
-    for (const code of ['INVALID_ARGUMENT', 'TENSORRT_UNAVAILABLE', 'CUDA_UNAVAILABLE', 'PARSE_ERROR', 'DESERIALIZE_ERROR', 'BUILD_FAILED', 'UNSUPPORTED', 'IO_ERROR', 'OUT_OF_MEMORY'] as const) {
+    for (const code of ['INVALID_ARGUMENT', 'TENSORRT_UNAVAILABLE', 'CUDA_UNAVAILABLE', 'PARSE_ERROR', 'DESERIALIZE_ERROR', 'BUILD_FAILED', 'UNSUPPORTED', 'IO_ERROR', 'OUT_OF_MEMORY', 'CALIBRATION_ERROR'] as const) {
       expect(exitCodeFor(new TensorRTError(code, 'x'))).toBe(1);
     }
     for (const code of ['INTERNAL', 'CUDA_ERROR', 'TENSORRT_ERROR', 'DISPOSED'] as const) expect(exitCodeFor(new TensorRTError(code, 'x'))).toBe(2);

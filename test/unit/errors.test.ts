@@ -32,6 +32,20 @@ describe('TensorRTError', () => {
     expect(wrapNativeError(Object.assign(new Error('?'), { code: 'WHATEVER' })).code).toBe('INTERNAL');
   });
 
+  test('CALIBRATION_ERROR keeps the JS error the calibrator threw as its cause', async () => {
+    const thrown = new Error('disk on fire');
+    const native = Object.assign(new Error('calibrator getBatch failed: disk on fire'), { code: 'CALIBRATION_ERROR', cause: thrown });
+    await expect(awaitNative(Promise.reject(native))).rejects.toMatchObject({
+      name: 'TensorRTError',
+      code: 'CALIBRATION_ERROR',
+      message: 'calibrator getBatch failed: disk on fire',
+      cause: thrown,
+    });
+    // a primitive thrown is kept as it is
+    const e = wrapNativeError(Object.assign(new Error('calibrator writeCache failed: nope'), { code: 'CALIBRATION_ERROR', cause: 'nope' }));
+    expect(e.cause).toBe('nope');
+  });
+
   test('awaitNative converts rejections', async () => {
     await expect(awaitNative(Promise.reject(Object.assign(new Error('gone'), { code: 'DISPOSED' })))).rejects.toMatchObject({
       name: 'TensorRTError',

@@ -1,0 +1,240 @@
+// CONTRACT-TEST ADDON ONLY (never part of a release build: scripts/contract/build.sh compiles it, with
+// TN_CONTRACT_TESTS=1, into build-contract/tensorrt_node_contract.node instead of native/addon.cc).
+//
+// The module registers everything the release addon does, plus `contract.calibrate(adapter, options)`: a TEST
+// DOUBLE of TensorRT's side of the implicit-INT8 calibrator contract. It never builds or runs an engine; it calls
+// the calibrator bridge of native/calibrator.cc the way TensorRT's builder does during a calibrating build, from a
+// thread that is not the JS thread (the worker thread of a PromiseWorker, as BuildWorker does):
+//   getBatchSize(); readCalibrationCache(); getBatch(bindings, names, n) until it returns false; then
+//   writeCalibrationCache(); every byte of every binding is read after each getBatch (a checksum is returned).
+// Batches go to host memory (ContractMemoryLog: the bridge's device selections, allocations and frees are
+// recorded) since there is no GPU where these tests run. Afterwards it fails exactly like BuildWorker::Run:
+// CALIBRATION_ERROR (cause = the JS error) when the bridge recorded a failure, BUILD_FAILED when cancelled.
+#include <napi.h>
+
+#include "build_classes.h"
+#include "compat.h"
+#include "errors.h"
+#include "logger.h"
+#include "modules.h"
+#include "trt_common.h"
+
+#if !TN_CONTRACT_TESTS
+#error "contract_addon.cc is only compiled into the contract-test addon (TN_CONTRACT_TESTS=1)"
+#endif
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tn::trt {
+namespace {
+
+#if TN_HAVE_TENSORRT && TN_HAS_IMPLICIT_INT8
+TN_ALLOW_DEPRECATED_BEGIN  // IInt8Calibrator: deprecated in 10.x, what TensorRT 10 calls
+
+class CalibrationDriver : public PromiseWorker {
+ public:
+  CalibrationDriver(Napi::Env env, Napi::Object adapter, Napi::Object options)
+      : PromiseWorker(env),
+        cancelled_(std::make_shared<std::atomic<bool>>(false)),
+        stop_(std::make_shared<std::atomic<bool>>(false)),
+        log_(std::make_shared<ContractMemoryLog>()) {
+    device_ = options.Has("device") ? options.Get("device").ToNumber().Int32Value() : 0;
+    Napi::Value mb = options.Get("maxBatches");
+    maxBatches_ = mb.IsNumber() ? mb.As<Napi::Number>().Int32Value() : 1000;
+    std::map<std::string, CalibrationInput> inputs;
+    Napi::Array list = options.Get("inputs").As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Object in = list.Get(i).As<Napi::Object>();
+      std::string name = in.Get("name").ToString().Utf8Value();
+      Napi::Array shape = in.Get("shape").As<Napi::Array>();
+      size_t elem = in.Get("elementSize").ToNumber().Uint32Value();
+      CalibrationInput ci;
+      size_t n = 1;
+      for (uint32_t k = 0; k < shape.Length(); ++k) {
+        int64_t d = shape.Get(k).ToNumber().Int64Value();
+        ci.shape.push_back(d);
+        n *= static_cast<size_t>(d);
+      }
+      ci.bytes = n * elem;
+      names_.push_back(name);
+      inputs[name] = ci;
+    }
+    bridge_ = CreateCalibratorBridge(env, adapter, device_);
+    bridge_->UseHostMemoryForContractTests(log_);
+    bridge_->ExpectInputs(std::move(inputs));
+    bridge_->SetFlags(cancelled_, stop_);
+  }
+
+  std::shared_ptr<std::atomic<bool>> cancelled() const { return cancelled_; }
+
+ protected:
+  void Run() override {
+    nvinfer1::IInt8Calibrator* c = bridge_->CalibratorForContractTests();
+    batchSize_ = c->getBatchSize();
+    size_t length = 0;
+    const void* cache = c->readCalibrationCache(length);
+    cacheRead_ = cache ? length : 0;
+    std::vector<const char*> names;
+    for (const auto& n : names_) names.push_back(n.c_str());
+    std::vector<void*> bindings(names.size(), nullptr);
+    if (!cache) {
+      while (batches_ < maxBatches_) {
+        // TensorRT stops at its next progress step when the build is cancelled or stopped.
+        if (cancelled_->load() || stop_->load()) break;
+        if (!c->getBatch(bindings.data(), names.data(), static_cast<int32_t>(names.size()))) break;
+        ++batches_;
+        for (size_t i = 0; i < names.size(); ++i) {
+          const uint8_t* p = static_cast<const uint8_t*>(bindings[i]);
+          for (int64_t k = 0; k < bytesOf(i); ++k) checksum_ += p[k];
+        }
+      }
+      if (!cancelled_->load() && !stop_->load()) {
+        static const char kCache[] = "TRT-contract-test-cache";
+        c->writeCalibrationCache(kCache, sizeof(kCache) - 1);
+      }
+    }
+    bridge_->ReleaseBuffers();
+    std::string calibration = bridge_->Error();
+    if (!calibration.empty()) throw NativeError("CALIBRATION_ERROR", calibration);
+    if (cancelled_->load()) throw NativeError("BUILD_FAILED", "the build was cancelled");
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("batches", Napi::Number::New(env, batches_));
+    o.Set("batchSize", Napi::Number::New(env, batchSize_));
+    o.Set("cacheRead", Napi::Number::New(env, static_cast<double>(cacheRead_)));
+    o.Set("checksum", Napi::Number::New(env, static_cast<double>(checksum_)));
+    o.Set("memory", MemoryLog(env));
+    return o;
+  }
+
+  void DecorateError(Napi::Env env, Napi::Object error) override {
+    if (!bridge_->Error().empty()) bridge_->DecorateError(env, error);
+    error.Set("memory", MemoryLog(env));
+  }
+
+ private:
+  int64_t bytesOf(size_t i) const { return static_cast<int64_t>(sizes_.empty() ? 0 : sizes_[i]); }
+
+  Napi::Object MemoryLog(Napi::Env env) const {
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("selects", Napi::Number::New(env, log_->selects.load()));
+    m.Set("lastDevice", Napi::Number::New(env, log_->lastDevice.load()));
+    m.Set("allocs", Napi::Number::New(env, log_->allocs.load()));
+    m.Set("frees", Napi::Number::New(env, log_->frees.load()));
+    m.Set("freesOffBuilderThread", Napi::Number::New(env, log_->freesOffBuilderThread.load()));
+    m.Set("wrongDevice", Napi::Boolean::New(env, log_->wrongDevice.load()));
+    return m;
+  }
+
+ public:
+  std::vector<size_t> sizes_;  // bytes per input, in names_ order (what TensorRT reads from each binding)
+
+ private:
+  std::shared_ptr<std::atomic<bool>> cancelled_, stop_;
+  std::shared_ptr<ContractMemoryLog> log_;
+  std::unique_ptr<CalibratorBridge> bridge_;
+  std::vector<std::string> names_;
+  int device_ = 0;
+  int maxBatches_ = 1000;
+  int batches_ = 0;
+  int32_t batchSize_ = 0;
+  size_t cacheRead_ = 0;
+  uint64_t checksum_ = 0;
+};
+
+// contract.calibrate(adapter, { inputs: [{ name, shape, elementSize }], device?, maxBatches? }) -> Promise with
+// cancel(), resolving { batches, batchSize, cacheRead, checksum, memory }.
+Napi::Value Calibrate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[1].IsObject()) Throw(env, "INVALID_ARGUMENT", "calibrate(adapter, options)");
+  Napi::Object options = info[1].As<Napi::Object>();
+  CalibrationDriver* w = Guard(env, [&] { return new CalibrationDriver(env, info[0].As<Napi::Object>(), options); });
+  Napi::Array list = options.Get("inputs").As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Object in = list.Get(i).As<Napi::Object>();
+    Napi::Array shape = in.Get("shape").As<Napi::Array>();
+    size_t n = in.Get("elementSize").ToNumber().Uint32Value();
+    for (uint32_t k = 0; k < shape.Length(); ++k) n *= static_cast<size_t>(shape.Get(k).ToNumber().Int64Value());
+    w->sizes_.push_back(n);
+  }
+  Napi::Promise p = w->Promise();
+  auto cancelled = w->cancelled();
+  p.Set("cancel", Napi::Function::New(
+                      env,
+                      [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
+                        cancelled->store(true);
+                        return ci.Env().Undefined();
+                      },
+                      "cancel"));
+  w->Queue();
+  return p;
+}
+
+TN_ALLOW_DEPRECATED_END
+#endif
+
+#if TN_HAVE_TENSORRT
+// contract.errorRecorder(n): reports n errors to our IErrorRecorder as TensorRT would, then reads it back.
+Napi::Value ErrorRecorderContract(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = info[0].ToNumber().Int32Value();
+  ErrorRecorder r;
+  for (int i = 0; i < n; ++i) r.reportError(nvinfer1::ErrorCode::kINTERNAL_ERROR, ("error " + std::to_string(i)).c_str());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("nbErrors", Napi::Number::New(env, r.getNbErrors()));
+  o.Set("hasOverflowed", Napi::Boolean::New(env, r.hasOverflowed()));
+  std::string taken = r.Take();
+  o.Set("takenEndsWith", Napi::String::New(env, taken.size() > 60 ? taken.substr(taken.size() - 60) : taken));
+  o.Set("hasOverflowedAfterTake", Napi::Boolean::New(env, r.hasOverflowed()));
+  return o;
+}
+
+// contract.logCapture(wide): a LogCapture on this thread; TensorRT's logger then called from another thread (as
+// TensorRT's internal threads do) and from this one; returns what the capture collected.
+Napi::Value LogCaptureContract(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool wide = info[0].ToBoolean().Value();
+  LogCapture capture(wide ? LogCapture::kWithUnattributed : LogCapture::kThisThread);
+  std::thread t([] { Logger().log(nvinfer1::ILogger::Severity::kERROR, "from a TensorRT thread"); });
+  t.join();
+  Logger().log(nvinfer1::ILogger::Severity::kERROR, "from the calling thread");
+  return Napi::String::New(env, capture.Take());
+}
+#endif
+
+}  // namespace
+}  // namespace tn::trt
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tn::InitCuda(env, exports);
+  tn::InitInfo(env, exports);
+  tn::InitLogger(env, exports);
+  tn::InitTrt(env, exports);
+  Napi::Object contract = Napi::Object::New(env);
+  contract.Set("testDouble", Napi::String::New(env, "tensorrt-node contract-test addon: no engine is built or run"));
+#if TN_HAVE_TENSORRT && TN_HAS_IMPLICIT_INT8
+  contract.Set("calibrate", Napi::Function::New(env, tn::trt::Calibrate, "calibrate"));
+#endif
+#if TN_HAVE_TENSORRT
+  contract.Set("errorRecorder", Napi::Function::New(env, tn::trt::ErrorRecorderContract, "errorRecorder"));
+  contract.Set("logCapture", Napi::Function::New(env, tn::trt::LogCaptureContract, "logCapture"));
+  contract.Set("progress", Napi::Function::New(env, tn::trt::ContractProgress, "progress"));
+#endif
+  exports.Set("contract", contract);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tensorrt_node, Init)
