@@ -18,8 +18,9 @@
  * Q/DQ nodes). A `calibrator` implies int8 (implicit INT8: TensorRT 10 only).
  */
 import * as fs from 'fs';
-import { invalidArg, TensorRTError } from './errors';
-import { Builder, checkBuildSerializedOptions, type BuildProgressEvent } from './builder';
+import { callNative, invalidArg, TensorRTError } from './errors';
+import * as is from './validate';
+import { Builder, type BuildProgressEvent } from './builder';
 import type { NetworkDefinition } from './network';
 import {
   type BuilderConfig,
@@ -29,6 +30,7 @@ import {
   checkPoolBytes,
   checkProfile,
   HARDWARE_COMPATIBILITY_LEVELS,
+  MAX_AUX_STREAMS,
   PROFILING_VERBOSITIES,
   type BuilderFlag,
   type HardwareCompatibilityLevel,
@@ -72,20 +74,16 @@ const OPTION_KEYS = [
   'calibrator', 'onProgress', 'signal',
 ];
 
-/** Validates and normalises BuildOptions (no TensorRT needed). Exported for tests and the CLI. */
+/**
+ * Validates and normalises BuildOptions (no TensorRT needed): the one place buildEngine's options are checked.
+ * What it returns is handed to TensorRT as is (see buildEngine). Exported for tests and the CLI.
+ */
 export function checkBuildOptions(options: unknown): BuildOptions {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidArg('build options must be an object');
-  const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(k)) throw invalidArg(`buildEngine: unknown option '${k}' (allowed: ${OPTION_KEYS.join(', ')})`);
-  }
+  const o = is.options(options, 'buildEngine', OPTION_KEYS);
   const out: BuildOptions = {};
   for (const k of ['fp16', 'bf16', 'int8', 'fp8', 'tf32', 'stronglyTyped'] as const) {
-    const v = o[k];
-    if (v === undefined) continue;
-    if (typeof v !== 'boolean') throw invalidArg(`buildEngine option ${k} must be a boolean; got ${String(v)}`);
-    out[k] = v;
+    const v = is.optional(o, k, is.boolean, `buildEngine option ${k}`);
+    if (v !== undefined) out[k] = v;
   }
   if (out.stronglyTyped && (out.fp16 || out.bf16 || out.int8 || out.fp8)) {
     throw invalidArg(
@@ -93,60 +91,36 @@ export function checkBuildOptions(options: unknown): BuildOptions {
     );
   }
   if (o.memoryPoolLimits !== undefined) {
-    const m = o.memoryPoolLimits;
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw invalidArg('memoryPoolLimits must be an object { pool: bytes }');
+    const m = is.object(o.memoryPoolLimits, 'memoryPoolLimits', 'an object { pool: bytes }');
     const limits: Partial<Record<MemoryPool, number | bigint>> = {};
-    for (const [pool, bytes] of Object.entries(m as Record<string, unknown>)) {
+    for (const [pool, bytes] of Object.entries(m)) {
       limits[checkMemoryPool(pool)] = checkPoolBytes(bytes, `memoryPoolLimits.${pool}`);
     }
     out.memoryPoolLimits = limits;
   }
-  if (o.profiles !== undefined) {
-    if (!Array.isArray(o.profiles)) throw invalidArg('profiles must be an array of { [inputName]: { min, opt, max } }');
-    out.profiles = o.profiles.map((p) => checkProfile(p));
-  }
-  if (o.timingCache !== undefined) {
-    if (typeof o.timingCache !== 'string' || o.timingCache.length === 0) throw invalidArg('timingCache must be a file path');
-    out.timingCache = o.timingCache;
-  }
-  if (o.builderOptimizationLevel !== undefined) {
-    const v = o.builderOptimizationLevel;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 5) {
-      throw invalidArg(`builderOptimizationLevel must be an integer in [0, 5]; got ${String(v)}`);
-    }
-    out.builderOptimizationLevel = v;
-  }
-  if (o.hardwareCompatibilityLevel !== undefined) {
-    const v = o.hardwareCompatibilityLevel;
-    if (typeof v !== 'string' || !(HARDWARE_COMPATIBILITY_LEVELS as readonly string[]).includes(v)) {
-      throw invalidArg(`hardwareCompatibilityLevel must be one of ${HARDWARE_COMPATIBILITY_LEVELS.join(', ')}`);
-    }
-    out.hardwareCompatibilityLevel = v as HardwareCompatibilityLevel;
-  }
-  if (o.profilingVerbosity !== undefined) {
-    const v = o.profilingVerbosity;
-    if (typeof v !== 'string' || !(PROFILING_VERBOSITIES as readonly string[]).includes(v)) {
-      throw invalidArg(`profilingVerbosity must be one of ${PROFILING_VERBOSITIES.join(', ')}`);
-    }
-    out.profilingVerbosity = v as ProfilingVerbosity;
-  }
-  if (o.maxAuxStreams !== undefined) {
-    const v = o.maxAuxStreams;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalidArg('maxAuxStreams must be a non-negative integer');
-    out.maxAuxStreams = v;
-  }
-  if (o.flags !== undefined) {
-    if (!Array.isArray(o.flags)) throw invalidArg('flags must be an array of builder flag names');
-    out.flags = o.flags.map((f) => checkBuilderFlag(f));
-  }
+  const profiles = is.optional(o, 'profiles', (v, w) => is.arrayOf(v, w, checkProfile, 'an array of { [inputName]: { min, opt, max } }'));
+  if (profiles) out.profiles = profiles;
+  const timingCache = is.optional(o, 'timingCache', is.path);
+  if (timingCache !== undefined) out.timingCache = timingCache;
+  const level = is.optional(o, 'builderOptimizationLevel', (v, w) => is.integer(v, w, 0, 5));
+  if (level !== undefined) out.builderOptimizationLevel = level;
+  const hw = is.optional(o, 'hardwareCompatibilityLevel', (v, w) => is.oneOf(v, w, HARDWARE_COMPATIBILITY_LEVELS));
+  if (hw !== undefined) out.hardwareCompatibilityLevel = hw;
+  const pv = is.optional(o, 'profilingVerbosity', (v, w) => is.oneOf(v, w, PROFILING_VERBOSITIES));
+  if (pv !== undefined) out.profilingVerbosity = pv;
+  const aux = is.optional(o, 'maxAuxStreams', (v, w) => is.integer(v, w, 0, MAX_AUX_STREAMS));
+  if (aux !== undefined) out.maxAuxStreams = aux;
+  const flags = is.optional(o, 'flags', (v, w) => is.arrayOf(v, w, checkBuilderFlag, 'an array of builder flag names'));
+  if (flags) out.flags = flags;
   if (o.calibrator !== undefined && o.calibrator !== null) {
     if (out.stronglyTyped) throw invalidArg('buildEngine: a calibrator (implicit INT8) cannot be used with a strongly typed network');
     if (out.int8 === false) throw invalidArg('buildEngine: a calibrator needs int8 (int8: false was given)');
     out.calibrator = checkCalibrator(o.calibrator);
   }
-  const s = checkBuildSerializedOptions({ onProgress: o.onProgress, signal: o.signal });
-  if (s.onProgress) out.onProgress = s.onProgress;
-  if (s.signal) out.signal = s.signal;
+  const onProgress = is.optional(o, 'onProgress', is.func<(e: BuildProgressEvent) => void>);
+  if (onProgress) out.onProgress = onProgress;
+  const signal = is.optional(o, 'signal', is.abortSignal);
+  if (signal) out.signal = signal;
   return out;
 }
 
@@ -192,9 +166,11 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
       }
     }
 
+    // Every value below was checked by checkBuildOptions: it goes to TensorRT without a second check.
+    const n = cfg.native;
     const set = (flag: BuilderFlag, on: boolean | undefined) => {
-      if (on === true) cfg.setFlag(flag);
-      else if (on === false) cfg.clearFlag(flag);
+      if (on === true) callNative(() => n.setFlag(flag));
+      else if (on === false) callNative(() => n.clearFlag(flag));
     };
     // The calibrator first: on TensorRT 11 its UNSUPPORTED says why better than the missing int8 flag would.
     if (o.calibrator) cfg.calibrator = o.calibrator;
@@ -203,15 +179,18 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
     set('fp8', o.fp8);
     set('int8', o.int8 ?? (o.calibrator ? true : undefined));
     if (o.tf32 !== undefined) set('tf32', o.tf32);
-    for (const f of o.flags ?? []) config.setFlag(f);
+    for (const f of o.flags ?? []) set(f, true);
     for (const [pool, bytes] of Object.entries(o.memoryPoolLimits ?? {})) {
-      config.setMemoryPoolLimit(pool as MemoryPool, bytes as number | bigint);
+      callNative(() => n.setMemoryPoolLimit(pool as MemoryPool, bytes as number | bigint));
     }
-    for (const p of o.profiles ?? []) config.addOptimizationProfile(p);
-    if (o.builderOptimizationLevel !== undefined) config.builderOptimizationLevel = o.builderOptimizationLevel;
-    if (o.hardwareCompatibilityLevel !== undefined) config.hardwareCompatibilityLevel = o.hardwareCompatibilityLevel;
-    if (o.profilingVerbosity !== undefined) config.profilingVerbosity = o.profilingVerbosity;
-    if (o.maxAuxStreams !== undefined) config.maxAuxStreams = o.maxAuxStreams;
+    for (const p of o.profiles ?? []) callNative(() => n.addOptimizationProfile(p));
+    const { builderOptimizationLevel: level, hardwareCompatibilityLevel: hw, profilingVerbosity: pv, maxAuxStreams: aux } = o;
+    callNative(() => {
+      if (level !== undefined) n.builderOptimizationLevel = level;
+      if (hw !== undefined) n.hardwareCompatibilityLevel = hw;
+      if (pv !== undefined) n.profilingVerbosity = pv;
+      if (aux !== undefined) n.maxAuxStreams = aux;
+    });
 
     if (o.timingCache) {
       let cache: Buffer | null = null;

@@ -19,6 +19,7 @@ import type { TensorRTNative } from './addon';
  * ("cancelled", `cause` = the signal's reason). Without TensorRT the constructor throws TENSORRT_UNAVAILABLE.
  */
 import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
+import * as is from './validate';
 import { getTrtNative } from './native';
 import { NetworkDefinition, NETWORK_TOKEN } from './network';
 import { BuilderConfig, CONFIG_TOKEN } from './config';
@@ -50,26 +51,15 @@ export interface CreateNetworkOptions {
   stronglyTyped?: boolean;
 }
 
-function isAbortSignal(s: unknown): s is AbortSignal {
-  return (
-    !!s &&
-    typeof s === 'object' &&
-    typeof (s as AbortSignal).aborted === 'boolean' &&
-    typeof (s as AbortSignal).addEventListener === 'function' &&
-    typeof (s as AbortSignal).removeEventListener === 'function'
-  );
-}
-
 /** Checks the options of buildSerializedNetwork / buildEngine's onProgress + signal. */
 export function checkBuildSerializedOptions(options: unknown): BuildSerializedOptions {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalidArg('buildSerializedNetwork options must be an object');
-  }
-  const o = options as Record<string, unknown>;
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArg('onProgress must be a function');
-  if (o.signal !== undefined && !isAbortSignal(o.signal)) throw invalidArg('signal must be an AbortSignal');
-  return o as BuildSerializedOptions;
+  const o = is.options(options, 'buildSerializedNetwork', ['onProgress', 'signal']);
+  const out: BuildSerializedOptions = {};
+  const onProgress = is.optional(o, 'onProgress', is.func<(e: BuildProgressEvent) => void>);
+  const signal = is.optional(o, 'signal', is.abortSignal);
+  if (onProgress) out.onProgress = onProgress;
+  if (signal) out.signal = signal;
+  return out;
 }
 
 function cancelledError(signal: AbortSignal): TensorRTError {
@@ -121,16 +111,15 @@ export class Builder {
   }
 
   set maxThreads(n: number) {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw invalidArg(`maxThreads must be a positive integer; got ${String(n)}`);
+    is.integer(n, 'maxThreads', 1);
     callNative(() => {
       this.native.maxThreads = n;
     });
   }
 
   createNetwork(options: CreateNetworkOptions = {}): NetworkDefinition {
-    if (options === null || typeof options !== 'object') throw invalidArg('createNetwork options must be an object');
-    const st = options.stronglyTyped ?? false;
-    if (typeof st !== 'boolean') throw invalidArg('stronglyTyped must be a boolean');
+    const o = is.options(options, 'createNetwork', ['stronglyTyped']);
+    const st = is.optional(o, 'stronglyTyped', is.boolean) ?? false;
     const n = this.native;
     return new NetworkDefinition(NETWORK_TOKEN, callNative(() => n.createNetwork(st)));
   }

@@ -11,6 +11,7 @@ import type { TensorRTNative } from './addon';
  */
 import { types } from 'util';
 import { callNative, invalidArg, TensorRTError } from './errors';
+import * as is from './validate';
 import { isTypedArray } from './dtypes';
 import { tryGetNative } from './native';
 import type { CalibrationAlgorithm, CalibratorLike } from './calibration/types';
@@ -43,6 +44,9 @@ export type HardwareCompatibilityLevel = (typeof HARDWARE_COMPATIBILITY_LEVELS)[
 export const PROFILING_VERBOSITIES = ['layerNamesOnly', 'none', 'detailed'] as const;
 export type ProfilingVerbosity = (typeof PROFILING_VERBOSITIES)[number];
 
+/** The largest maxAuxStreams accepted. */
+export const MAX_AUX_STREAMS = 1 << 20;
+
 export const CALIBRATION_ALGORITHMS: readonly CalibrationAlgorithm[] = ['entropy2', 'entropy', 'minmax', 'legacy', 'percentile'];
 
 /** Shapes of one input in an optimization profile. */
@@ -65,10 +69,7 @@ export function memoryPools(): MemoryPool[] {
 // ---- validation (exported for the builder, buildEngine and tests) --------------------------------------------------
 
 export function checkMemoryPool(pool: unknown): MemoryPool {
-  if (typeof pool !== 'string' || !(MEMORY_POOLS as readonly string[]).includes(pool)) {
-    throw invalidArg(`memory pool must be one of ${MEMORY_POOLS.join(', ')}; got ${String(pool)}`);
-  }
-  return pool as MemoryPool;
+  return is.oneOf(pool, 'memory pool', MEMORY_POOLS);
 }
 
 export function checkPoolBytes(bytes: unknown, what = 'memory pool limit'): number | bigint {
@@ -76,37 +77,25 @@ export function checkPoolBytes(bytes: unknown, what = 'memory pool limit'): numb
     if (bytes < 0n || bytes > 0xffffffffffffffffn) throw invalidArg(`${what} must be a non-negative 64-bit byte count`);
     return bytes;
   }
-  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
-    throw invalidArg(`${what} must be a non-negative integer number of bytes; got ${String(bytes)}`);
-  }
-  return bytes;
+  return is.integer(bytes, `${what} (bytes)`, 0);
 }
 
 export function checkBuilderFlag(flag: unknown): BuilderFlag {
   if (typeof flag !== 'string' || !(BUILDER_FLAGS as readonly string[]).includes(flag)) {
-    throw invalidArg(`unknown builder flag ${JSON.stringify(flag)} (known: ${BUILDER_FLAGS.join(', ')})`);
+    throw invalidArg(`unknown builder flag ${typeof flag === 'string' ? JSON.stringify(flag) : is.describe(flag)} (known: ${BUILDER_FLAGS.join(', ')})`);
   }
   return flag as BuilderFlag;
 }
 
 function checkDims(v: unknown, what: string): number[] {
-  if (!Array.isArray(v)) throw invalidArg(`${what} must be an array of non-negative integers`);
-  if (v.length > 8) throw invalidArg(`${what} has ${v.length} dimensions; TensorRT allows at most 8`);
-  for (let i = 0; i < v.length; i++) {
-    const d = v[i] as unknown;
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw invalidArg(`${what}[${i}] must be a non-negative integer (profiles give concrete shapes); got ${String(d)}`);
-    }
-  }
-  return [...(v as number[])];
+  const dims = is.arrayOf(v, what, (d, w) => is.integer(d, `${w} (profiles give concrete shapes)`, 0), 'an array of non-negative integers');
+  if (dims.length > 8) throw invalidArg(`${what} has ${dims.length} dimensions; TensorRT allows at most 8`);
+  return dims;
 }
 
 /** Checks one input's min/opt/max: same rank, integers, min <= opt <= max per dimension. */
 export function checkShapeRange(name: string, r: unknown): ShapeRange {
-  if (r === null || typeof r !== 'object' || Array.isArray(r)) {
-    throw invalidArg(`profile['${name}'] must be { min, opt, max }`);
-  }
-  const o = r as Record<string, unknown>;
+  const o = is.object(r, `profile['${name}']`, '{ min, opt, max }');
   for (const k of Object.keys(o)) {
     if (k !== 'min' && k !== 'opt' && k !== 'max') throw invalidArg(`profile['${name}']: unknown key '${k}' (min, opt, max)`);
   }
@@ -128,10 +117,8 @@ export function checkShapeRange(name: string, r: unknown): ShapeRange {
 
 /** Checks a whole optimization profile ({ [input]: ShapeRange }, at least one input). */
 export function checkProfile(p: unknown): Record<string, ShapeRange> {
-  if (p === null || typeof p !== 'object' || Array.isArray(p)) {
-    throw invalidArg('an optimization profile must be an object { [inputName]: { min, opt, max } }');
-  }
-  const names = Object.keys(p);
+  is.object(p, 'an optimization profile', 'an object { [inputName]: { min, opt, max } }');
+  const names = Object.keys(p as object);
   if (names.length === 0) throw invalidArg('an optimization profile needs at least one input');
   const out: Record<string, ShapeRange> = {};
   for (const n of names) out[n] = checkShapeRange(n, (p as Record<string, unknown>)[n]);
@@ -140,21 +127,12 @@ export function checkProfile(p: unknown): Record<string, ShapeRange> {
 
 /** Checks the shape of a CalibratorLike (algorithm, batchSize, methods). */
 export function checkCalibrator(c: unknown): CalibratorLike {
-  if (c === null || typeof c !== 'object') throw invalidArg('calibrator must be a CalibratorLike object or null');
-  const o = c as Partial<CalibratorLike>;
-  if (typeof o.algorithm !== 'string' || !CALIBRATION_ALGORITHMS.includes(o.algorithm)) {
-    throw invalidArg(`calibrator.algorithm must be one of ${CALIBRATION_ALGORITHMS.join(', ')}; got ${String(o.algorithm)}`);
-  }
-  if (typeof o.batchSize !== 'number' || !Number.isInteger(o.batchSize) || o.batchSize < 1) {
-    throw invalidArg(`calibrator.batchSize must be a positive integer; got ${String(o.batchSize)}`);
-  }
-  for (const m of ['getBatch', 'readCache', 'writeCache'] as const) {
-    if (typeof o[m] !== 'function') throw invalidArg(`calibrator.${m} must be a function`);
-  }
-  for (const k of ['quantile', 'regressionCutoff'] as const) {
-    const v = o[k];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw invalidArg(`calibrator.${k} must be a number`);
-  }
+  is.object(c, 'calibrator', 'a CalibratorLike object or null');
+  const o = c as Record<string, unknown>;
+  is.oneOf(o.algorithm, 'calibrator.algorithm', CALIBRATION_ALGORITHMS);
+  is.integer(o.batchSize, 'calibrator.batchSize', 1);
+  for (const m of ['getBatch', 'readCache', 'writeCache'] as const) is.func(o[m], `calibrator.${m}`);
+  for (const k of ['quantile', 'regressionCutoff'] as const) is.optional(o, k, is.number, `calibrator.${k}`);
   return c as CalibratorLike;
 }
 
@@ -304,9 +282,7 @@ export class BuilderConfig {
   }
 
   set builderOptimizationLevel(level: number) {
-    if (typeof level !== 'number' || !Number.isInteger(level) || level < 0 || level > 5) {
-      throw invalidArg(`builderOptimizationLevel must be an integer in [0, 5]; got ${String(level)}`);
-    }
+    is.integer(level, 'builderOptimizationLevel', 0, 5);
     callNative(() => {
       this.native.builderOptimizationLevel = level;
     });
@@ -317,9 +293,7 @@ export class BuilderConfig {
   }
 
   set hardwareCompatibilityLevel(level: HardwareCompatibilityLevel) {
-    if (typeof level !== 'string' || !(HARDWARE_COMPATIBILITY_LEVELS as readonly string[]).includes(level)) {
-      throw invalidArg(`hardwareCompatibilityLevel must be one of ${HARDWARE_COMPATIBILITY_LEVELS.join(', ')}; got ${String(level)}`);
-    }
+    is.oneOf(level, 'hardwareCompatibilityLevel', HARDWARE_COMPATIBILITY_LEVELS);
     callNative(() => {
       this.native.hardwareCompatibilityLevel = level;
     });
@@ -330,9 +304,7 @@ export class BuilderConfig {
   }
 
   set profilingVerbosity(v: ProfilingVerbosity) {
-    if (typeof v !== 'string' || !(PROFILING_VERBOSITIES as readonly string[]).includes(v)) {
-      throw invalidArg(`profilingVerbosity must be one of ${PROFILING_VERBOSITIES.join(', ')}; got ${String(v)}`);
-    }
+    is.oneOf(v, 'profilingVerbosity', PROFILING_VERBOSITIES);
     callNative(() => {
       this.native.profilingVerbosity = v;
     });
@@ -344,9 +316,7 @@ export class BuilderConfig {
   }
 
   set maxAuxStreams(n: number) {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 1 << 20) {
-      throw invalidArg(`maxAuxStreams must be a non-negative integer; got ${String(n)}`);
-    }
+    is.integer(n, 'maxAuxStreams', 0, MAX_AUX_STREAMS);
     callNative(() => {
       this.native.maxAuxStreams = n;
     });
@@ -359,9 +329,8 @@ export class BuilderConfig {
   setTimingCache(data: Uint8Array | null, options: { ignoreMismatch?: boolean } = {}): void {
     if (data !== null && !(data instanceof Uint8Array)) throw invalidArg('setTimingCache expects a Uint8Array or null');
     if (data && types.isSharedArrayBuffer(data.buffer)) throw invalidArg('setTimingCache: SharedArrayBuffer is not supported');
-    if (options === null || typeof options !== 'object') throw invalidArg('setTimingCache options must be an object');
-    const ignore = options.ignoreMismatch ?? false;
-    if (typeof ignore !== 'boolean') throw invalidArg('ignoreMismatch must be a boolean');
+    const o = is.options(options, 'setTimingCache', ['ignoreMismatch']);
+    const ignore = is.optional(o, 'ignoreMismatch', is.boolean) ?? false;
     callNative(() => this.native.setTimingCache(data, ignore));
   }
 

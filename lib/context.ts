@@ -25,6 +25,8 @@ import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
 import { DATA_TYPES, DataType, TypedArray } from './dtypes';
 import { DeviceBuffer, Stream } from './cuda';
 import type { Engine, IOTensor } from './engine';
+import * as is from './validate';
+import { describe } from './validate';
 
 /** An input of `infer()`: a typed array (shape taken from the engine / context) or data with its shape. */
 export type InferInput = TypedArray | { data: TypedArray; shape: readonly number[]; dtype?: string };
@@ -85,16 +87,8 @@ function fmt(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return 'an array';
-  const ta = typedArrayName(v);
-  if (ta) return `a ${ta}`;
-  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
-  return `${String(v)} (${typeof v})`;
-}
+/** Keeps `new ExecutionContext(...)` for Engine.createExecutionContext. */
+const CONTEXT_TOKEN: unique symbol = Symbol('tensorrt-node:ExecutionContext');
 
 function volume(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -254,11 +248,7 @@ export function resolveInferInputs(tensors: readonly IOTensor[], inputs: unknown
 
 export function checkInferOptions(opts: unknown): { stream?: Stream; cudaGraph: boolean } {
   if (opts === undefined) return { cudaGraph: false };
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw invalidArg(`infer options must be an object; got ${describe(opts)}`);
-  const o = opts as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'stream' && k !== 'cudaGraph') throw invalidArg(`infer: unknown option '${k}' (allowed: stream, cudaGraph)`);
-  }
+  const o = is.options(opts, 'infer', ['stream', 'cudaGraph']);
   if (o.stream !== undefined && !(o.stream instanceof Stream)) throw invalidArg(`infer: stream must be a Stream; got ${describe(o.stream)}`);
   if (o.cudaGraph !== undefined && typeof o.cudaGraph !== 'boolean') throw invalidArg(`infer: cudaGraph must be a boolean; got ${describe(o.cudaGraph)}`);
   return { stream: o.stream as Stream | undefined, cudaGraph: (o.cudaGraph as boolean | undefined) ?? false };
@@ -299,14 +289,15 @@ export class ExecutionContext {
   private pending = 0;
 
   /** @internal Contexts come from `engine.createExecutionContext()`. */
-  private constructor(native: TensorRTNative.ExecutionContext, engine: Engine) {
+  private constructor(token: symbol, native: TensorRTNative.ExecutionContext, engine: Engine) {
+    if (token !== CONTEXT_TOKEN) throw invalidArg('ExecutionContexts come from engine.createExecutionContext()');
     this._native = native;
     this.engine = engine;
   }
 
   /** @internal */
   static _wrap(native: TensorRTNative.ExecutionContext, engine: Engine): ExecutionContext {
-    return new ExecutionContext(native, engine);
+    return new ExecutionContext(CONTEXT_TOKEN, native, engine);
   }
 
   get disposed(): boolean {
@@ -474,11 +465,10 @@ export class ExecutionContext {
   captureGraph(stream: Stream, options: CaptureGraphOptions = {}): void {
     this.check('captureGraph');
     const s = checkStreamArg(stream, 'captureGraph');
-    if (options === null || typeof options !== 'object') throw invalidArg('captureGraph options must be an object');
-    for (const k of Object.keys(options)) if (k !== 'warmup') throw invalidArg(`captureGraph: unknown option '${k}' (allowed: warmup)`);
-    if (options.warmup !== undefined && typeof options.warmup !== 'boolean') throw invalidArg('captureGraph: warmup must be a boolean');
+    const o = is.options(options, 'captureGraph', ['warmup']);
+    const warmup = is.optional(o, 'warmup', is.boolean, 'captureGraph: warmup') ?? true;
     if (this.pending > 0) throw invalidArg('captureGraph: infer() calls are in flight on this context; await them first');
-    callNative(() => this._native.captureGraph(s, options.warmup ?? true));
+    callNative(() => this._native.captureGraph(s, warmup));
   }
 
   /** Launches the captured graph on `stream` (same shapes, same addresses, new data in them). */

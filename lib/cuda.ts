@@ -16,7 +16,9 @@ import type { TensorRTNative } from './addon';
  */
 import { types } from 'util';
 import { awaitNative, callNative, invalidArg, rejectWrapped, TensorRTError } from './errors';
-import { isTypedArray, TypedArray } from './dtypes';
+import type { TypedArray } from './dtypes';
+import * as is from './validate';
+import { describe } from './validate';
 import { getNative } from './native';
 import type { DeviceProperties } from './info';
 
@@ -75,16 +77,7 @@ function checkByteCount(value: unknown, name: string): number {
 }
 
 function checkOptions(opts: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
-  if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
-    throw invalidArg(`${what} options must be an object; got ${describe(opts)}`);
-  }
-  for (const k in opts) {
-    if (Object.prototype.hasOwnProperty.call(opts, k) && !allowed.includes(k)) {
-      throw invalidArg(`${what}: unknown option '${k}' (allowed: ${allowed.join(', ')})`);
-    }
-  }
-  return opts as Record<string, unknown>;
+  return is.options(opts, what, allowed);
 }
 
 function checkStream(s: unknown, what: string): TensorRTNative.Stream | undefined {
@@ -98,16 +91,6 @@ function checkDevice(device: unknown): number {
     throw invalidArg(`device must be a non-negative integer; got ${describe(device)}`);
   }
   return device;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (isTypedArray(v)) return `a ${v.constructor.name}`;
-  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
-  if (typeof v === 'bigint') return `${v}n (a bigint)`;
-  return String(v);
 }
 
 interface HostArg {

@@ -17,7 +17,9 @@ import type { TensorRTNative } from './addon';
 import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
 import { DATA_TYPES, DataType } from './dtypes';
 import { ExecutionContext } from './context';
-import { EngineSource, Runtime, RuntimeOptions, checkEngineSource } from './runtime';
+import { checkEngineSource, checkRuntimeOptions, createNativeRuntime, type EngineSource, type RuntimeOptions } from './engine-source';
+import type { Runtime } from './runtime';
+import * as is from './validate';
 
 import type { ShapeRange } from './config';
 
@@ -57,6 +59,9 @@ export interface InspectOptions {
 
 const KNOWN_DTYPES = new Set(Object.keys(DATA_TYPES));
 
+/** Keeps `new Engine(...)` for Engine.load and Runtime.deserialize. */
+const ENGINE_TOKEN: unique symbol = Symbol('tensorrt-node:Engine');
+
 function freezeTensor(t: TensorRTNative.RawIOTensor): IOTensor {
   const out: IOTensor = {
     name: t.name,
@@ -80,34 +85,31 @@ function freezeTensor(t: TensorRTNative.RawIOTensor): IOTensor {
 
 function checkInspectOptions(opts: unknown): { format: 'json' | 'text'; context?: ExecutionContext } {
   if (opts === undefined) return { format: 'json' };
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw invalidArg('inspect options must be an object');
-  const o = opts as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'format' && k !== 'context') throw invalidArg(`inspect: unknown option '${k}' (allowed: format, context)`);
-  }
-  const format = o.format ?? 'json';
-  if (format !== 'json' && format !== 'text') throw invalidArg(`inspect: format must be 'json' or 'text'; got ${String(format)}`);
+  const o = is.options(opts, 'inspect', ['format', 'context']);
+  const format = is.optional(o, 'format', (v, w) => is.oneOf(v, w, ['json', 'text'] as const), 'inspect: format') ?? 'json';
   if (o.context !== undefined && !(o.context instanceof ExecutionContext)) throw invalidArg('inspect: context must be an ExecutionContext');
   return { format, context: o.context as ExecutionContext | undefined };
 }
 
 export class Engine {
   /** @internal */ readonly _native: TensorRTNative.Engine;
-  /** The Runtime that deserialized this engine. */
-  readonly runtime: Runtime;
-  private readonly ownsRuntime: boolean;
+  /** The Runtime that deserialized this engine (null for `Engine.load`, whose engine owns a runtime of its own). */
+  readonly runtime: Runtime | null;
+  /** The runtime `Engine.load` created, released with the engine. */
+  private readonly ownRuntime: TensorRTNative.Runtime | null;
   private io: readonly IOTensor[] | null = null;
 
   /** @internal Engines come from `Runtime.deserialize` or `Engine.load`. */
-  private constructor(native: TensorRTNative.Engine, runtime: Runtime, ownsRuntime: boolean) {
+  private constructor(token: symbol, native: TensorRTNative.Engine, runtime: Runtime | null, ownRuntime: TensorRTNative.Runtime | null) {
+    if (token !== ENGINE_TOKEN) throw invalidArg('Engines come from Engine.load() or Runtime.deserialize()');
     this._native = native;
     this.runtime = runtime;
-    this.ownsRuntime = ownsRuntime;
+    this.ownRuntime = ownRuntime;
   }
 
   /** @internal */
-  static _wrap(native: TensorRTNative.Engine, runtime: Runtime, ownsRuntime = false): Engine {
-    return new Engine(native, runtime, ownsRuntime);
+  static _wrap(native: TensorRTNative.Engine, runtime: Runtime): Engine {
+    return new Engine(ENGINE_TOKEN, native, runtime, null);
   }
 
   /**
@@ -116,10 +118,10 @@ export class Engine {
    */
   static async load(data: EngineSource, options?: RuntimeOptions): Promise<Engine> {
     const src = checkEngineSource(data, 'Engine.load');
-    const runtime = new Runtime(options);
+    const runtime = createNativeRuntime(checkRuntimeOptions(options));
     try {
-      const native = await awaitNative(callNative(() => runtime._native.deserialize(src)));
-      return new Engine(native, runtime, true);
+      const native = await awaitNative(callNative(() => runtime.deserialize(src)));
+      return new Engine(ENGINE_TOKEN, native, null, runtime);
     } catch (e) {
       runtime.dispose();
       throw e;
@@ -264,7 +266,7 @@ export class Engine {
   /** Unusable from now on; TensorRT's engine is freed with its last execution context. Idempotent. */
   dispose(): void {
     this._native.dispose();
-    if (this.ownsRuntime) this.runtime.dispose();
+    this.ownRuntime?.dispose();
   }
 
   [Symbol.dispose](): void {

@@ -12,8 +12,8 @@ import type { TensorRTNative } from './addon';
  * rejects IO_ERROR. `UffParser` exists only in builds against TensorRT <= 8.6 (UFF was removed in 9).
  */
 import * as fs from 'fs';
-import { types } from 'util';
 import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
+import * as is from './validate';
 import { getTrtNative } from './native';
 import { NetworkDefinition } from './network';
 
@@ -21,11 +21,10 @@ import { NetworkDefinition } from './network';
 export function checkModelSource(model: unknown, what = 'parse'): Uint8Array | string {
   if (typeof model === 'string') {
     if (model.length === 0) throw invalidArg(`${what}: the model path is an empty string`);
-    if (model.includes('\0')) throw invalidArg(`${what}: the model path contains a NUL character`);
-    return model;
+    return is.path(model, `${what}: the model path`);
   }
   if (model instanceof Uint8Array) {
-    if (types.isSharedArrayBuffer(model.buffer)) throw invalidArg(`${what}: views of a SharedArrayBuffer are not supported`);
+    is.bytes(model, `${what}: the model bytes`);
     if (model.byteLength === 0) throw invalidArg(`${what}: the model bytes are empty`);
     return model;
   }

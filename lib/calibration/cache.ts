@@ -5,6 +5,7 @@
  * float32 scale (amax / 127). The same files are written by trtexec (--calib) and the Python API.
  */
 import { TensorRTError } from '../errors';
+import * as is from '../validate';
 import type { CalibrationAlgorithm } from './types';
 
 /** Header names of TensorRT's calibrators. */
@@ -41,6 +42,7 @@ export function hexToFloat32(hex: string): number {
 
 /** Parses a TensorRT calibration cache (bytes or text). Throws PARSE_ERROR on malformed content. */
 export function parseCalibrationCache(data: Uint8Array | string): CalibrationCache {
+  if (typeof data !== 'string') is.bytes(data, 'parseCalibrationCache: the cache (bytes or text)');
   const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
   const lines = text.split(/\r?\n/);
   const header = lines[0]?.trim() ?? '';
@@ -66,12 +68,16 @@ export function formatCalibrationCache(
   algorithm: CalibrationAlgorithm | string = 'entropy2',
   version = 100000,
 ): Buffer {
-  const algo = (CACHE_ALGORITHM_NAMES as Record<string, string>)[algorithm] ?? algorithm;
+  if (!(scales instanceof Map)) is.object(scales, 'formatCalibrationCache: scales', 'a Map or an object { tensorName: scale }');
+  is.string(algorithm, 'formatCalibrationCache: algorithm');
+  is.integer(version, 'formatCalibrationCache: version', 0, 0x7fffffff);
+  const algo = Object.prototype.hasOwnProperty.call(CACHE_ALGORITHM_NAMES, algorithm) ? CACHE_ALGORITHM_NAMES[algorithm as CalibrationAlgorithm] : algorithm;
   if (!/^\S+$/.test(algo)) throw new TensorRTError('INVALID_ARGUMENT', `bad calibration algorithm name "${algo}"`);
   const entries = scales instanceof Map ? [...scales.entries()] : Object.entries(scales);
   let out = `TRT-${version}-${algo}\n`;
   for (const [name, scale] of entries) {
-    if (/[\r\n]/.test(name)) throw new TensorRTError('INVALID_ARGUMENT', `tensor name with a line break: ${JSON.stringify(name)}`);
+    if (typeof name !== 'string' || /[\r\n]/.test(name)) throw new TensorRTError('INVALID_ARGUMENT', `tensor name with a line break: ${JSON.stringify(name)}`);
+    is.number(scale, `formatCalibrationCache: the scale of '${name}'`);
     out += `${name}: ${float32ToHex(scale)}\n`;
   }
   return Buffer.from(out, 'utf8');

@@ -8,6 +8,8 @@
  * batches. The cache is equally usable by trtexec (`--calib=<file>`) and the Python API.
  */
 import { invalidArg, TensorRTError } from '../errors';
+import * as is from '../validate';
+import { checkModelArg } from '../onnx';
 import { loadModel, modelInfo } from '../onnx';
 import type { onnx } from '../onnx';
 import { formatCalibrationCache, scaleFromAmax } from './cache';
@@ -32,6 +34,8 @@ export interface CalibrateOptions {
   signal?: AbortSignal;
 }
 
+const CALIBRATE_OPTION_KEYS = ['method', 'percentile', 'maxBatches', 'cacheVersion', 'inputShapes', 'runner', 'onProgress', 'signal'];
+
 export interface CalibrateResult {
   /** tensor name -> scale (amax / 127), for every float tensor seen. */
   scales: Map<string, number>;
@@ -53,6 +57,8 @@ function methodFor(c: CalibratorLike, o: CalibrateOptions): 'entropy' | 'minmax'
 
 /** Calibrates every float tensor of `model` (path, bytes or ModelProto) and writes the TensorRT cache. */
 export async function calibrate(model: string | Uint8Array | onnx.IModelProto, calibrator: CalibratorLike, options: CalibrateOptions = {}): Promise<CalibrateResult> {
+  checkModelArg(model, 'calibrate');
+  is.options(options, 'calibrate', CALIBRATE_OPTION_KEYS);
   if (!calibrator || typeof calibrator !== 'object' || typeof calibrator.getBatch !== 'function' || typeof calibrator.writeCache !== 'function') {
     throw invalidArg('calibrate: calibrator must implement getBatch() and writeCache()');
   }

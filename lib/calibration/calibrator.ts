@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { TensorRTError, invalidArg } from '../errors';
+import * as is from '../validate';
 import { isTypedArray, type TypedArray } from '../dtypes';
 import { readNpyFile } from '../npy';
 import type { CalibrationAlgorithm, CalibrationBatch, CalibratorLike } from './types';
@@ -46,7 +47,7 @@ export abstract class Calibrator implements CalibratorLike {
   private iterator?: Iterator<BatchInput> | AsyncIterator<BatchInput>;
 
   constructor(options: CalibratorOptions = {}) {
-    if (options === null || typeof options !== 'object') throw invalidArg('calibrator options must be an object');
+    is.object(options, 'calibrator options');
     if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize > 0)) {
       throw invalidArg(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
     }
@@ -69,6 +70,7 @@ export abstract class Calibrator implements CalibratorLike {
 
   /** Sets the batch size once (sources that learn it from their first batch). */
   protected setBatchSize(n: number): void {
+    is.integer(n, 'batch size', 1);
     if (this._batchSize === undefined) this._batchSize = n;
   }
 
@@ -83,6 +85,7 @@ export abstract class Calibrator implements CalibratorLike {
 
   /** Next batch with shapes. The default reads `batches`; subclasses that override getBatch() get shapes from inputShapes. */
   async getShapedBatch(inputNames: string[]): Promise<ShapedBatch | null> {
+    is.arrayOf(inputNames, 'getBatch: inputNames', is.string, 'an array of input names');
     if (this.batchSource === undefined) {
       if (this.getBatch === Calibrator.prototype.getBatch) {
         throw new TensorRTError('INVALID_ARGUMENT', `${this.constructor.name}: override getBatch() or pass options.batches`);
@@ -141,6 +144,7 @@ export abstract class Calibrator implements CalibratorLike {
   }
 
   writeCache(cache: Uint8Array): void {
+    is.bytes(cache, 'writeCache: the cache');
     if (!this.cacheFile) return;
     try {
       fs.writeFileSync(this.cacheFile, cache);
@@ -226,16 +230,20 @@ export class NpyDirectorySource implements AsyncIterable<Record<string, ShapedTe
   readonly count: number;
 
   constructor(dir: string, options: { limit?: number } = {}) {
-    this.dir = dir;
+    const o = is.options(options, 'NpyDirectorySource', ['limit']);
+    const limit = is.optional(o, 'limit', (v, w) => is.integer(v, w, 0), 'NpyDirectorySource option limit');
+    this.dir = is.path(dir, 'NpyDirectorySource: the directory');
     const l = listNpyBatches(dir);
     this.inputs = l.inputs;
     this.files = l.files;
     const n = Object.values(l.files)[0].length;
-    this.count = options.limit !== undefined ? Math.min(n, options.limit) : n;
+    this.count = limit !== undefined ? Math.min(n, limit) : n;
   }
 
   /** The batch `i`, keyed by input name; `singleInput` names the key for a flat directory. */
   read(i: number, singleInput = 'input'): Record<string, ShapedTensor> {
+    is.integer(i, 'NpyDirectorySource.read: the batch index', 0, this.count - 1);
+    is.string(singleInput, 'NpyDirectorySource.read: singleInput');
     const out: Record<string, ShapedTensor> = {};
     for (const [k, list] of Object.entries(this.files)) {
       const file = list[i];
@@ -260,7 +268,8 @@ export interface NpyCalibratorOptions extends PercentileCalibratorOptions {
 
 /** A calibrator (of the given method) that reads a directory of .npy batches; see NpyDirectorySource. */
 export function npyDirectoryCalibrator(dir: string, options: NpyCalibratorOptions = {}): Calibrator & { source: NpyDirectorySource } {
-  const src = new NpyDirectorySource(dir, { limit: options.limit });
+  if (options !== undefined) is.object(options, 'npyDirectoryCalibrator options');
+  const src = new NpyDirectorySource(dir, options.limit === undefined ? {} : { limit: options.limit });
   const make = createCalibrator(options.method ?? 'entropy', options);
   let index = 0;
   const cal = make as Calibrator & { source: NpyDirectorySource };

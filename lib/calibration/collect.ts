@@ -5,6 +5,7 @@
  * one backed by a TensorRT engine built with those tensors marked as outputs) can stand in.
  */
 import { TensorRTError, invalidArg } from '../errors';
+import * as is from '../validate';
 import type { TypedArray } from '../dtypes';
 import { onnx, saveModel, toNumber } from '../onnx';
 import { AbsHistogram, DEFAULT_BINS } from './histogram';
@@ -49,6 +50,9 @@ export async function createOrtRunner(
   model: onnx.IModelProto | Uint8Array,
   options: { intraOpNumThreads?: number; graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all' } = {},
 ): Promise<StatisticsRunner> {
+  const o = is.options(options, 'createOrtRunner', ['intraOpNumThreads', 'graphOptimizationLevel']);
+  is.optional(o, 'intraOpNumThreads', (v, w) => is.integer(v, w, 0, 4096), 'createOrtRunner option intraOpNumThreads');
+  is.optional(o, 'graphOptimizationLevel', (v, w) => is.oneOf(v, w, ['disabled', 'basic', 'extended', 'all'] as const), 'createOrtRunner option graphOptimizationLevel');
   const ort = loadOnnxRuntime();
   const bytes = model instanceof Uint8Array ? model : saveModel(model);
   let session: Awaited<ReturnType<OrtModule['InferenceSession']['create']>>;

@@ -7,6 +7,8 @@
  * (statistics on the CPU with onnxruntime-node). The result is what TensorRT 10 and 11 build INT8 engines from.
  */
 import { TensorRTError, invalidArg } from '../errors';
+import * as is from '../validate';
+import { checkModelArg } from '../onnx';
 import { onnx, loadModel, modelInfo, toNumber, tensorToFloat32, makeTensor } from '../onnx';
 import {
   GraphIndex, cloneModel, foldBatchNormalization, intAttr, isDefaultDomain, opsetOf,
@@ -121,6 +123,12 @@ export interface UpgradeReport {
   /** Why it was not verified. */
   note?: string;
 }
+
+const QUANTIZE_OPTION_KEYS = [
+  'method', 'percentile', 'opTypes', 'excludeNodes', 'excludeOpTypes', 'keepFirstLayer', 'keepLastLayer', 'quantizeResidualAdd',
+  'foldBatchNorm', 'perChannel', 'maxBatches', 'inputShapes', 'bins', 'runner', 'onProgress', 'expectedBatches', 'signal',
+  'cacheVersion', 'accuracyTarget', 'accuracyBatches', 'maxFallbackTensors',
+];
 
 export interface QuantizeSummary {
   method: 'entropy' | 'minmax' | 'percentile';
@@ -307,6 +315,8 @@ const MIN_AMAX = 1e-6;
  */
 export async function quantize(model: string | Uint8Array | onnx.IModelProto, calibrator: CalibratorLike, options: QuantizeOptions = {}): Promise<QuantizeResult> {
   const t0 = performance.now();
+  checkModelArg(model, 'quantize');
+  is.options(options, 'quantize', QUANTIZE_OPTION_KEYS);
   if (!calibrator || typeof calibrator !== 'object' || typeof calibrator.getBatch !== 'function') {
     throw invalidArg('quantize: calibrator must implement getBatch(), readCache(), writeCache()');
   }

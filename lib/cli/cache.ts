@@ -15,7 +15,7 @@ import { CacheStore, type EntryInfo } from '../engine-cache/store';
 import type { CacheEvent } from '../engine-cache';
 import { action, io, readInputFile, toJson, UsageError } from './common';
 import { formatBytes, formatMs, parseIntOption, parseMemPoolSize, parseShapes, parseSize, table, type ShapeMap } from './parse';
-import { BuildProgress, checkShapesAgainstModel, toBuildOptions, type BuildCliOptions } from './build';
+import { BuildProgress, checkShapesAgainstModel, toBuildOptions, type BuildCliOptions } from './build-options';
 import { checkBuildOptions, loadEngine, type EngineLike } from './trt';
 import { readEngineFile } from './inspect';
 

@@ -1,14 +1,21 @@
 /**
  * What every CLI command shares. Exit codes: 0 success; 1 user error (bad arguments, missing or corrupt input,
  * missing TensorRT/GPU) printed as one line without a stack trace (unless --verbose); 2 internal failure.
+ * Every error line ends with the TensorRTError code in brackets (`... [IO_ERROR]`): a usage mistake is
+ * INVALID_ARGUMENT, a file system error IO_ERROR, anything unexpected INTERNAL.
  */
 import * as fs from 'fs';
-import { TensorRTError } from '../errors';
+import { TensorRTError, type ErrorCode } from '../errors';
 import { runtimeInfo } from '../info';
 
-/** A mistake of the user's (bad flag value, missing file, shapes that do not match): exit code 1. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+/**
+ * A mistake of the user's (bad flag value, shapes that do not match): a TensorRTError, INVALID_ARGUMENT unless
+ * another code is given; exit code 1.
+ */
+export class UsageError extends TensorRTError {
+  constructor(message: string, code: ErrorCode = 'INVALID_ARGUMENT') {
+    super(code, message);
+  }
 }
 
 /** Error codes of TensorRTError that are the user's or the machine's doing (exit 1), not a bug (exit 2). */
@@ -28,11 +35,18 @@ export function exitCodeFor(e: unknown): 1 | 2 {
   return 2;
 }
 
-/** One-line description of an error for the terminal. */
+/** The code an error line ends with: the TensorRTError's, IO_ERROR for file system errors, else INTERNAL. */
+export function errorCodeOf(e: unknown): ErrorCode {
+  if (e instanceof TensorRTError) return e.code;
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return 'IO_ERROR';
+  return 'INTERNAL';
+}
+
+/** One-line description of an error for the terminal, ending with its code: `message [CODE]`. */
 export function describeError(e: unknown): string {
-  if (e instanceof TensorRTError) return `${e.message.split('\n')[0]} [${e.code}]`;
-  if (e instanceof Error) return e.message.split('\n')[0];
-  return String(e);
+  const message = e instanceof Error ? e.message : String(e);
+  return `${message.split('\n')[0]} [${errorCodeOf(e)}]`;
 }
 
 /**
@@ -97,17 +111,17 @@ export function action<A extends unknown[]>(command: string, fn: (...args: A) =>
   };
 }
 
-/** Reads a whole input file; a missing / unreadable file is a user error with the path in the message. */
+/** Reads a whole input file; a missing / unreadable file or a directory is IO_ERROR with the path in the message. */
 export function readInputFile(file: string, what = 'file'): Buffer {
   try {
     const st = fs.statSync(file);
-    if (st.isDirectory()) throw new UsageError(`${what} ${file} is a directory`);
+    if (st.isDirectory()) throw new TensorRTError('IO_ERROR', `${what} ${file} is a directory`);
     return fs.readFileSync(file);
   } catch (e) {
-    if (e instanceof UsageError) throw e;
+    if (e instanceof TensorRTError) throw e;
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message;
-    throw new UsageError(`cannot read ${what} ${file}: ${why}`);
+    throw new TensorRTError('IO_ERROR', `cannot read ${what} ${file}: ${why}`, { cause: e });
   }
 }
 

@@ -14,6 +14,7 @@ import { loadModel, modelInfo } from '../onnx';
 import { scanRepository, type ModelConfig } from '../serve/repository';
 import { isServeDType, TRITON_DTYPES } from '../serve/tensor';
 import { action, io } from './common';
+import * as is from '../validate';
 
 export interface ExportTritonOptions {
   /** Repository directory or model file to export. */
@@ -88,6 +89,8 @@ function onnxIo(file: string): { inputs: Io[]; outputs: Io[] } {
 }
 
 export function exportTriton(out: string, options: ExportTritonOptions): ExportedModel[] {
+  is.path(out, 'exportTriton: the output directory');
+  is.path(is.object(options, 'exportTriton options').model, 'exportTriton option model');
   const found = scanRepository(options.model);
   const result: ExportedModel[] = [];
   for (const [name, { versions, config }] of found) {

@@ -7,7 +7,11 @@ runCli(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`tensorrt-node: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    // Not reached by command errors (runCli reports those); one line with its code, the stack with --verbose.
+    const first = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    process.stderr.write(`tensorrt-node: internal error: ${first} [INTERNAL]\n`);
+    const verbose = process.argv.includes('--verbose') || process.env.TENSORRT_NODE_VERBOSE === '1';
+    if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     process.exitCode = 2;
   },
 );

@@ -3,39 +3,15 @@
  * parameter count) or a serialized TensorRT engine (I/O tensors, optimization profiles, device memory, layers
  * from the engine inspector). The kind of file is told from its content, not its extension.
  */
-import * as path from 'path';
 import type { Command } from 'commander';
 import { TensorRTError } from '../errors';
-import { loadModel, modelInfo, type ModelInfo } from '../onnx';
-import { onnxBytesFor } from './convert';
-import { action, io, readInputFile, requireTensorRT, toJson } from './common';
+import type { ModelInfo } from '../onnx';
+import { action, io, requireTensorRT, toJson } from './common';
+import { readModelOrEngine } from './files';
 import { fmtShape, formatBytes, formatCount, table } from './parse';
 import { loadEngine, type EngineLike } from './trt';
 
-export type FileKind = 'onnx' | 'engine';
-
-/** TensorRT's plan files start with the magic tag "ftrt". */
-export function looksLikeEngine(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x66 && bytes[1] === 0x74 && bytes[2] === 0x72 && bytes[3] === 0x74;
-}
-
-const ENGINE_EXTENSIONS = new Set(['.engine', '.plan', '.trt']);
-
-/**
- * Tells an engine from an ONNX model by content: the engine magic tag, else an ONNX ModelProto that decodes with a
- * graph. Bytes that are neither are a PARSE_ERROR, except for files named *.engine / *.plan / *.trt, which are left
- * to TensorRT to judge (its deserializer reports what is wrong with them).
- */
-export function detectKind(bytes: Uint8Array, file: string): { kind: 'onnx'; info: ModelInfo } | { kind: 'engine' } {
-  if (looksLikeEngine(bytes)) return { kind: 'engine' };
-  try {
-    return { kind: 'onnx', info: modelInfo(loadModel(bytes)) };
-  } catch (e) {
-    if (ENGINE_EXTENSIONS.has(path.extname(file).toLowerCase())) return { kind: 'engine' };
-    const why = e instanceof Error ? e.message.replace(/^not a valid ONNX model:?\s*/, '') : String(e);
-    throw new TensorRTError('PARSE_ERROR', `${file} is neither an ONNX model nor a TensorRT engine (ONNX decoding failed: ${why})`);
-  }
-}
+export { detectKind, looksLikeEngine, type FileKind } from './files';
 
 export function formatOnnx(file: string, size: number, info: ModelInfo): string {
   const L: string[] = [];
@@ -158,17 +134,12 @@ export function registerInspect(program: Command): void {
     })
     .action(
       action('inspect', async (file: string, opts: { json?: boolean; layers?: number }) => {
-        const tfOnnx = onnxBytesFor(file); // TensorFlow formats: converted in memory
-        if (tfOnnx) {
-          const info = modelInfo(loadModel(tfOnnx.bytes));
-          io().out(opts.json ? toJson({ format: 'onnx', convertedFrom: tfOnnx.format, file, bytes: tfOnnx.bytes.length, ...info }) : `${file}: ${tfOnnx.format}, converted to ONNX in memory\n${formatOnnx(file, tfOnnx.bytes.length, info)}`);
-          return;
-        }
-        const bytes = readInputFile(file, 'model');
-        if (bytes.length === 0) throw new TensorRTError('PARSE_ERROR', `${file} is empty`);
-        const kind = detectKind(bytes, file);
+        const kind = readModelOrEngine(file, 'any');
+        const bytes = kind.bytes;
         if (kind.kind === 'onnx') {
-          io().out(opts.json ? toJson({ format: 'onnx', file, bytes: bytes.length, ...kind.info }) : formatOnnx(file, bytes.length, kind.info));
+          const from = kind.convertedFrom; // TensorFlow formats: converted in memory
+          if (opts.json) io().out(toJson({ format: 'onnx', ...(from ? { convertedFrom: from } : {}), file, bytes: bytes.length, ...kind.info }));
+          else io().out(`${from ? `${file}: ${from}, converted to ONNX in memory\n` : ''}${formatOnnx(file, bytes.length, kind.info)}`);
           return;
         }
         requireTensorRT();
@@ -183,24 +154,7 @@ export function registerInspect(program: Command): void {
     );
 }
 
-/**
- * Reads a file that must be a serialized engine. An ONNX model given by mistake is a user error that says how to
- * build an engine from it; other bytes are left to TensorRT's deserializer.
- */
+/** Reads a file that must be a serialized engine (see files.ts for the rule every command applies). */
 export function readEngineFile(file: string): Buffer {
-  const bytes = readInputFile(file, 'engine');
-  if (bytes.length === 0) throw new TensorRTError('DESERIALIZE_ERROR', `${file} is empty, not a TensorRT engine`);
-  if (!looksLikeEngine(bytes)) {
-    let isOnnx = false;
-    try {
-      loadModel(bytes);
-      isOnnx = true;
-    } catch {
-      isOnnx = false;
-    }
-    if (isOnnx) {
-      throw new TensorRTError('INVALID_ARGUMENT', `${file} is an ONNX model, not a TensorRT engine: build one first with \`tensorrt-node build ${file} -o model.engine\``);
-    }
-  }
-  return bytes;
+  return readModelOrEngine(file, 'engine').bytes;
 }

@@ -62,7 +62,7 @@ export function createProgram(out: CliIo): Command {
       outputError: (s, write) => {
         const cmd = currentCommand(commandNames());
         // One line, including commander's "(Did you mean ...?)" suggestion.
-        write(`tensorrt-node${cmd ? ` ${cmd}` : ''}: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`);
+        write(`tensorrt-node${cmd ? ` ${cmd}` : ''}: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} [INVALID_ARGUMENT]\n`);
       },
     })
     .addHelpText('after', EXAMPLES)

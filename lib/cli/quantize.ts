@@ -8,8 +8,8 @@ import * as path from 'path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { action, io, requireCuda, requireTensorRT, UsageError } from './common';
-import { loadModel, modelInfo, saveModel } from '../onnx';
-import { onnxBytesFor } from './convert';
+import { readModelOrEngine } from './files';
+import { modelInfo, saveModel } from '../onnx';
 import { npyDirectoryCalibrator, type CalibrationMethod } from '../calibration/calibrator';
 import { quantize, type QuantizeProgress, type QuantizeSummary } from '../calibration/quantize';
 import { createTensorRTRunner } from '../calibration/trt-runner';
@@ -137,17 +137,17 @@ export function registerQuantize(program: Command): void {
         const out = path.resolve(o.output);
         if (path.resolve(modelPath) === out) throw new UsageError('the output file must differ from the input model');
         const outDir = path.dirname(out);
-        if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new UsageError(`output directory ${outDir} does not exist`);
-        if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`output ${out} is a directory`);
-        if (o.cache !== undefined && fs.existsSync(o.cache) && fs.statSync(o.cache).isDirectory()) throw new UsageError(`--cache ${o.cache} is a directory`);
+        if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new UsageError(`output directory ${outDir} does not exist`, 'IO_ERROR');
+        if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`output ${out} is a directory`, 'IO_ERROR');
+        if (o.cache !== undefined && fs.existsSync(o.cache) && fs.statSync(o.cache).isDirectory()) throw new UsageError(`--cache ${o.cache} is a directory`, 'IO_ERROR');
 
-        const tfOnnx = onnxBytesFor(modelPath); // TensorFlow formats: converted in memory
-        const model = loadModel(tfOnnx ? tfOnnx.bytes : modelPath); // IO_ERROR / PARSE_ERROR
+        // IO_ERROR / PARSE_ERROR / DESERIALIZE_ERROR, as in every command; TensorFlow formats are converted in memory
+        const { model, bytes: modelBytes, convertedFrom } = readModelOrEngine(modelPath, 'onnx');
         if (o.backend === 'tensorrt') {
           requireTensorRT();
           requireCuda();
         }
-        const inputBytes = tfOnnx ? tfOnnx.bytes.length : fs.statSync(modelPath).size;
+        const inputBytes = convertedFrom ? modelBytes.length : fs.statSync(modelPath).size;
         const cal = npyDirectoryCalibrator(o.calib, { method, percentile, limit, cacheFile: o.cache });
         const info = modelInfo(model);
         if (cal.source.inputs === null && info.inputs.length !== 1) {

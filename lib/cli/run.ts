@@ -23,7 +23,7 @@ export interface PreparedInputs {
 export function readInputFiles(specs: readonly InputSpec[]): Record<string, { file: string; array: NpyArray }> {
   const out: Record<string, { file: string; array: NpyArray }> = {};
   for (const s of specs) {
-    if (!fs.existsSync(s.file)) throw new UsageError(`--input ${s.name}: no such file ${s.file}`);
+    if (!fs.existsSync(s.file)) throw new UsageError(`--input ${s.name}: no such file ${s.file}`, 'IO_ERROR');
     out[s.name] = { file: s.file, array: readNpyFile(s.file) };
   }
   return out;

@@ -5,24 +5,16 @@
  */
 import type { TypedArray } from '../dtypes';
 import type { Stream, DeviceBuffer } from '../cuda';
-import type { ShapeRange } from './parse';
-import type { Engine } from '../engine';
+import type { Engine, IOTensor } from '../engine';
 import type { ExecutionContext } from '../context';
 import type { BuildOptions } from '../build';
 
-export interface IOTensorLike {
-  name: string;
-  mode: 'input' | 'output';
-  dtype: string;
-  shape: number[];
-  format?: string;
-  profiles?: ShapeRange[];
-  /** 'host' for shape tensors. */
-  location?: 'device' | 'host';
-  isShapeInferenceIO?: boolean;
-  /** Shape-tensor inputs: min / opt / max values per profile. */
-  profileValues?: ShapeRange[];
-}
+/**
+ * What the CLI reads of an engine's I/O tensor: a view of lib/engine.ts's `IOTensor` (its one declaration), with
+ * the fields test doubles may leave out optional and the dtype widened to any name (newer TensorRT versions).
+ */
+export type IOTensorLike = Pick<IOTensor, 'name' | 'mode' | 'shape'> &
+  Partial<Pick<IOTensor, 'format' | 'profiles' | 'location' | 'isShapeInferenceIO' | 'profileValues'>> & { dtype: string };
 
 /** What the CLI uses of an Engine (lib/engine.ts). */
 export interface EngineLike {
@@ -46,9 +38,6 @@ export interface ContextLike {
   ): Promise<Record<string, { data: TypedArray; shape: number[]; dtype: string }>>;
   dispose(): void;
 }
-
-/** lib/build.ts's options. */
-export type CliBuildOptions = BuildOptions;
 
 // Compile-time checks that the library's classes fit the shapes the CLI relies on.
 type Fits<A extends B, B> = A;

@@ -24,6 +24,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { invalidArg, TensorRTError } from '../errors';
+import * as is from '../validate';
 import { buildEngine, checkBuildOptions, type BuildOptions } from '../build';
 import { Engine } from '../engine';
 import { checkRuntimeOptions, type RuntimeOptions } from '../runtime';
@@ -149,6 +150,13 @@ const describeTarget = (t: CacheTarget) => `TensorRT ${t.tensorrt} on ${t.gpu.na
  * version-compatible; compute capability unless hardware-compatible) and notes (other GPU model or memory size).
  */
 export function compareTargets(built: CacheTarget, here: CacheTarget, options?: { flags?: string[]; hardwareCompatibilityLevel?: string }): { mismatches: string[]; notes: string[] } {
+  for (const [t, what] of [[built, 'built'], [here, 'here']] as const) {
+    is.object(is.object(t, `compareTargets: ${what}`, 'a CacheTarget').gpu, `compareTargets: ${what}.gpu`);
+  }
+  if (options !== undefined) {
+    const o = is.object(options, 'compareTargets options');
+    is.optional(o, 'flags', (v, w) => is.arrayOf(v, w, is.string));
+  }
   const mismatches: string[] = [];
   const notes: string[] = [];
   const versionCompatible = options?.flags?.includes('versionCompatible') ?? false;

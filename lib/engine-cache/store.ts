@@ -17,6 +17,7 @@ import { TensorRTError } from '../errors';
 import { readFileHashed, TEMP_PREFIX, tempOwnerGone, writeFileAtomic } from './fsutil';
 import { FileLock, readLock, staleReason, type LockOptions } from './lock';
 import { KEY_FORMAT, type KeyComponents } from './key';
+import * as is from '../validate';
 
 export const MANIFEST_KIND = 'tensorrt-node engine cache entry';
 
@@ -85,7 +86,7 @@ export class CacheStore {
   readonly timingDir: string;
 
   constructor(dir: string) {
-    this.dir = path.resolve(dir);
+    this.dir = path.resolve(is.path(dir, 'CacheStore: the cache directory'));
     this.enginesDir = path.join(this.dir, 'engines');
     this.locksDir = path.join(this.dir, 'locks');
     this.timingDir = path.join(this.dir, 'timing');

@@ -4,7 +4,6 @@
  */
 import { TensorRTError } from '../errors';
 import { onnx, toNumber, tensorToFloat32, makeTensor, saveModel } from './index';
-import { upgradeOpset } from './upgrade';
 
 const AT = onnx.AttributeProto.AttributeType;
 const DT = onnx.TensorProto.DataType;
@@ -142,24 +141,6 @@ export const OPSET13_SAFE: ReadonlySet<string> = new Set([
   'LSTM', 'GRU', 'RNN', 'OneHot', 'NonMaxSuppression', 'RoiAlign', 'Compress', 'ReverseSequence', 'EyeLike',
   'MeanVarianceNormalization', 'MaxUnpool', 'MaxRoiPool', 'Shrink', 'ThresholdedRelu', 'Det', 'BitShift',
 ]);
-
-export interface UpgradeResult {
-  ok: boolean;
-  /** Why the model could not be upgraded (first blocking node: its name, op and why). */
-  reason?: string;
-  /** Nodes rewritten to their opset-13 form. */
-  converted: number;
-}
-
-/**
- * Rewrites a model of opset 7..12 to opset 13 (the first opset with per-axis QuantizeLinear): see upgradeOpset
- * (lib/onnx/upgrade.ts), which this calls. `_ranks` is no longer needed (the ranks come from shape inference) and is
- * kept for callers of the earlier signature. On failure the model is left untouched.
- */
-export function upgradeToOpset13(model: onnx.ModelProto, _ranks?: Map<string, number>): UpgradeResult {
-  const r = upgradeOpset(model, 13);
-  return { ok: r.ok, converted: r.converted, ...(r.reason ? { reason: r.reason } : {}) };
-}
 
 /**
  * Folds BatchNormalization nodes into the Conv that feeds them (constant weights, Conv output used only by the

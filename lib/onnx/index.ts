@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import { onnx, onnxRoot, type Long } from './proto';
 import { unknownFields, type UnknownField } from './codec';
 import { TensorRTError } from '../errors';
+import * as is from '../validate';
 
 export { onnx, onnxRoot, unknownFields, type UnknownField, type Long };
 export type ModelProto = onnx.ModelProto;
@@ -30,10 +31,8 @@ export function loadModel(pathOrBytes: string | Uint8Array): onnx.ModelProto {
       const err = e as NodeJS.ErrnoException;
       throw new TensorRTError('IO_ERROR', `cannot read ONNX model ${pathOrBytes}: ${err.code ?? err.message}`, { cause: e });
     }
-  } else if (pathOrBytes instanceof Uint8Array) {
-    bytes = pathOrBytes;
   } else {
-    throw new TensorRTError('INVALID_ARGUMENT', 'loadModel expects a path or a Uint8Array');
+    bytes = is.bytes(pathOrBytes, 'loadModel: the model (a path or the ONNX bytes)');
   }
   const where = typeof pathOrBytes === 'string' ? ` ${pathOrBytes}` : '';
   let model: onnx.ModelProto;
@@ -51,7 +50,24 @@ export function loadModel(pathOrBytes: string | Uint8Array): onnx.ModelProto {
 
 /** Serializes a model to ONNX protobuf bytes. */
 export function saveModel(model: onnx.IModelProto): Uint8Array {
-  return onnx.ModelProto.encode(model).finish();
+  checkModelProto(model, 'saveModel');
+  try {
+    return onnx.ModelProto.encode(model).finish();
+  } catch (e) {
+    throw new TensorRTError('INVALID_ARGUMENT', `saveModel: the model cannot be encoded: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Checks a ModelProto argument (an object; protobufjs checks its fields when encoding). */
+export function checkModelProto(model: unknown, what: string): onnx.IModelProto {
+  return is.object(model, `${what}: the model`, 'an ONNX ModelProto (from loadModel)') as onnx.IModelProto;
+}
+
+/** Checks the model argument of quantize / calibrate: a path, the ONNX bytes or a ModelProto. */
+export function checkModelArg(model: unknown, what: string): string | Uint8Array | onnx.IModelProto {
+  if (typeof model === 'string') return is.path(model, `${what}: the model path`);
+  if (ArrayBuffer.isView(model)) return is.bytes(model, `${what}: the model bytes`);
+  return is.object(model, `${what}: the model`, 'a path, the ONNX bytes or a ModelProto') as onnx.IModelProto;
 }
 
 /** Name of an ONNX TensorProto.DataType, in tensorrt-node's spelling where one exists. */
@@ -117,6 +133,7 @@ export function tensorSize(t: onnx.ITensorProto): number {
 
 /** Summary of a model: graph inputs (initializers excluded), outputs, opsets, op histogram, parameter count. */
 export function modelInfo(model: onnx.IModelProto): ModelInfo {
+  checkModelProto(model, 'modelInfo');
   const g = model.graph;
   if (!g) throw new TensorRTError('PARSE_ERROR', 'ONNX model has no graph');
   const inits = new Set((g.initializer ?? []).map((t) => t.name ?? ''));

@@ -256,3 +256,21 @@ function constFloats(idx: GraphIndex, name: string): number[] | undefined {
   }
   return undefined;
 }
+
+export interface UpgradeResult {
+  ok: boolean;
+  /** Why the model could not be upgraded (first blocking node: its name, op and why). */
+  reason?: string;
+  /** Nodes rewritten to their opset-13 form. */
+  converted: number;
+}
+
+/**
+ * Rewrites a model of opset 7..12 to opset 13 (the first opset with per-axis QuantizeLinear): see upgradeOpset, which
+ * this calls (here rather than in graph.ts, which upgrade.ts imports: no import cycle). `_ranks` is no longer needed (the ranks come from shape inference) and is
+ * kept for callers of the earlier signature. On failure the model is left untouched.
+ */
+export function upgradeToOpset13(model: onnx.ModelProto, _ranks?: Map<string, number>): UpgradeResult {
+  const r = upgradeOpset(model, 13);
+  return { ok: r.ok, converted: r.converted, ...(r.reason ? { reason: r.reason } : {}) };
+}

@@ -15,6 +15,7 @@
 import { performance } from 'perf_hooks';
 import { TensorRTError } from '../errors';
 import { ARRAYS, fmtShape, ServeArray, Tensor, TensorSpec, volume } from './tensor';
+import * as is from '../validate';
 
 /** What the batcher runs batches on (see backends/). */
 export interface Backend {
@@ -77,6 +78,7 @@ export class Batcher {
   readonly options: BatcherOptions;
 
   constructor(readonly backend: Backend, options: BatcherOptions, private readonly observe: BatchObserver = () => {}) {
+    checkBatcherArgs(backend, options, observe);
     const max = backend.maxBatchSize > 0 ? Math.min(options.maxBatchSize, backend.maxBatchSize) : 0;
     this.options = { ...options, maxBatchSize: max, preferredBatchSizes: options.preferredBatchSizes.filter((p) => p <= max).sort((a, b) => b - a) };
   }
@@ -271,6 +273,17 @@ export class Batcher {
 }
 
 /** Concatenates each input of several requests along dimension 0. */
+/** The argument checks of `new Batcher` (lib/validate.ts's vocabulary). */
+function checkBatcherArgs(backend: unknown, options: unknown, observe: unknown): void {
+  const b = is.object(backend, 'Batcher: backend', 'a Backend');
+  is.number(b.maxBatchSize, 'Batcher: backend.maxBatchSize', { lo: 0 });
+  is.func(b.run, 'Batcher: backend.run');
+  const o = is.object(options, 'Batcher options', 'BatcherOptions');
+  is.number(o.maxBatchSize, 'Batcher option maxBatchSize', { lo: 0 });
+  is.arrayOf(o.preferredBatchSizes, 'Batcher option preferredBatchSizes', (v, w) => is.number(v, w, { lo: 0 }), 'an array of batch sizes');
+  is.func(observe, 'Batcher: observe');
+}
+
 export function mergeInputs(requests: Tensor[][]): Tensor[] {
   const first = requests[0]!;
   return first.map((t, j) => {

@@ -21,6 +21,7 @@ import { invalidArg, TensorRTError } from '../errors';
 import { Backend, Batcher, BatcherOptions, BatchObserver } from './batcher';
 import { createOnnxRuntimeBackend, onnxRuntimeAvailable } from './backends/onnxruntime';
 import { createTensorRTBackend, tensorrtUnavailableReason } from './backends/tensorrt';
+import * as is from '../validate';
 
 export type BackendName = 'auto' | 'onnxruntime' | 'tensorrt';
 
@@ -90,6 +91,8 @@ export interface RepositoryOptions {
 
 /** Which backend a model file gets: `tensorrt` where TensorRT and a GPU exist (or for .engine), else onnxruntime. */
 export function chooseBackend(file: string, wanted: BackendName): { backend: 'onnxruntime' | 'tensorrt'; reason: string } {
+  is.string(file, 'chooseBackend: the model file');
+  is.oneOf(wanted, 'chooseBackend: the backend', ['auto', 'onnxruntime', 'tensorrt'] as const);
   const isEngine = /\.(engine|plan)$/i.test(file);
   if (wanted === 'tensorrt' || isEngine) return { backend: 'tensorrt', reason: wanted === 'tensorrt' ? 'asked for' : 'an engine file' };
   if (wanted === 'onnxruntime') return { backend: 'onnxruntime', reason: 'asked for' };
@@ -200,6 +203,8 @@ export class Repository {
   private failed = new Map<string, string>();
 
   constructor(readonly root: string, private readonly options: RepositoryOptions = {}) {
+    is.path(root, 'Repository: the root directory');
+    is.object(options, 'Repository options');
     this.defaults = { ...DEFAULTS, ...options.defaults };
   }
 

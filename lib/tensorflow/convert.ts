@@ -6,6 +6,7 @@
  */
 import { onnx } from '../onnx';
 import { TensorRTError } from '../errors';
+import * as is from '../validate';
 import { attrShape, attrType, parseInput, tensorName, type TfDType, type TfGraph, type TfNode, type TfTensor } from './graph';
 import { Ctx, onnxType, type Value } from './context';
 import { tensorFromAttr } from './tensor';
@@ -65,6 +66,10 @@ function valueInfo(name: string, dtype: TfDType, shape: number[] | undefined): o
 }
 
 export function convertGraph(original: TfGraph, options: ConvertOptions = {}): { model: onnx.ModelProto; report: ConvertReport } {
+  const g = is.object(original, 'convertGraph: the graph', 'a TfGraph { nodes, weights, format }');
+  is.arrayOf(g.nodes, 'convertGraph: graph.nodes', (n, w) => is.object(n, w, 'a TfNode'), 'an array of TfNode');
+  if (!(g.weights instanceof Map)) throw new TensorRTError('INVALID_ARGUMENT', `convertGraph: graph.weights must be a Map; got ${is.describe(g.weights)}`);
+  is.object(options, 'convertGraph options');
   const t0 = performance.now();
   let graph = original;
   try {

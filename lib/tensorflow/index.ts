@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { TensorRTError } from '../errors';
+import * as is from '../validate';
 import { saveModel, type onnx } from '../onnx';
 import { convertGraph, supportedOps, type ConvertOptions, type ConvertReport } from './convert';
 import { readTfjsGraphModel } from './tfjs';
@@ -19,6 +20,7 @@ export type TensorFlowFormat = 'tfjs-graph-model' | 'frozen-graphdef' | 'saved-m
 
 /** Which TensorFlow format a path holds, or undefined when it is none of them (e.g. an .onnx file). */
 export function detectTensorFlowFormat(p: string): TensorFlowFormat | undefined {
+  is.string(p, 'detectTensorFlowFormat: the path');
   let st: fs.Stats;
   try {
     st = fs.statSync(p);
@@ -34,6 +36,8 @@ export function detectTensorFlowFormat(p: string): TensorFlowFormat | undefined 
 
 /** Reads any supported TensorFlow format into the TF graph form. */
 export function readTensorFlowGraph(p: string, options: { signature?: string; tags?: string[] } = {}): TfGraph {
+  is.path(p, 'readTensorFlowGraph: the model path');
+  is.object(options, 'readTensorFlowGraph options');
   const fmt = detectTensorFlowFormat(p);
   switch (fmt) {
     case 'tfjs-graph-model': return readTfjsGraphModel(p);
@@ -68,6 +72,7 @@ export function convertTensorFlow(p: string, options: ConvertTensorFlowOptions =
 
 /** Converts and writes the ONNX file atomically (temp file + rename); returns the report. */
 export function convertTensorFlowToFile(p: string, outPath: string, options: ConvertTensorFlowOptions = {}): ConvertReport & { bytes: number } {
+  is.path(outPath, 'convertTensorFlowToFile: the output path');
   const { model, report } = convertTensorFlow(p, options);
   const bytes = saveModel(model);
   const tmp = `${outPath}.tmp-${process.pid}`;

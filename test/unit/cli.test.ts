@@ -269,7 +269,7 @@ describe('build', () => {
   test('argument errors come before anything else', async () => {
     expectUserError(await cli('build', CLS), 'build', /missing the output file: -o <model\.engine>/);
     expectUserError(await cli('build', path.join(tmp, 'nope.onnx'), '-o', path.join(tmp, 'x.engine')), 'build', /cannot read model .*nope\.onnx: no such file/);
-    expectUserError(await cli('build', file('bad.onnx', Buffer.from([0x0f, 0xff, 0xff])), '-o', path.join(tmp, 'x.engine')), 'build', /bad\.onnx: not a valid ONNX model.*\[PARSE_ERROR\]/);
+    expectUserError(await cli('build', file('bad.onnx', Buffer.from([0x0f, 0xff, 0xff])), '-o', path.join(tmp, 'x.engine')), 'build', /bad\.onnx is neither an ONNX model nor a TensorRT engine \(ONNX decoding failed: .*\) \[PARSE_ERROR\]$/);
     const S = ['--shapes', 'x:1x3x48x192'];
     expectUserError(await cli('build', CLS, '-o', path.join(tmp, 'no', 'dir', 'x.engine'), ...S), 'build', /output directory .* does not exist/);
     // shapes are checked against the ONNX model's inputs
@@ -390,7 +390,7 @@ describe('the bin (node dist/cli/index.js)', () => {
     expect(JSON.parse(ins.stdout).inputs[0].name).toBe('x');
     const miss = node('inspect', 'nope.onnx');
     expect(miss.status).toBe(1);
-    expect(miss.stderr).toBe('tensorrt-node inspect: cannot read model nope.onnx: no such file\n');
+    expect(miss.stderr).toBe('tensorrt-node inspect: cannot read model nope.onnx: no such file [IO_ERROR]\n');
     const bad = node('build', CLS, '-o', 'x.engine', '--memPoolSize', 'gpu:1G');
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
@@ -462,8 +462,9 @@ describe('exit codes and error lines (common.ts)', () => {
     expect(exitCodeFor(Object.assign(new Error('x'), { code: 'ENOSPC' }))).toBe(1);
     expect(exitCodeFor(new TypeError('bug'))).toBe(2);
     expect(describeError(new TensorRTError('PARSE_ERROR', 'line one\nline two'))).toBe('line one [PARSE_ERROR]');
-    expect(describeError(new Error('a\nb'))).toBe('a');
-    expect(describeError('str')).toBe('str');
+    expect(describeError(new Error('a\nb'))).toBe('a [INTERNAL]');
+    expect(describeError(Object.assign(new Error('disk full'), { code: 'ENOSPC' }))).toBe('disk full [IO_ERROR]');
+    expect(describeError('str')).toBe('str [INTERNAL]');
   });
   test('an unexpected exception in a command: one line, exit 2; with --verbose the stack', async () => {
     const { Command } = await import('commander');
@@ -482,7 +483,7 @@ describe('exit codes and error lines (common.ts)', () => {
         setIo(prev);
       }
       expect(cur.exitCode).toBe(2);
-      expect(err.split('\n')[0]).toBe('tensorrt-node boom: cannot read properties of undefined');
+      expect(err.split('\n')[0]).toBe('tensorrt-node boom: cannot read properties of undefined [INTERNAL]');
       expect(/\n\s+at /.test(err)).toBe(verbose);
     }
   });

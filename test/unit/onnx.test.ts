@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadModel, saveModel, modelInfo, onnx, tensorToFloat32, makeTensor } from '../../lib/onnx';
-import { cloneModel, foldBatchNormalization, upgradeToOpset13, declaredRanks, opsetOf } from '../../lib/onnx/graph';
+import { cloneModel, foldBatchNormalization, declaredRanks, opsetOf } from '../../lib/onnx/graph';
+import { upgradeToOpset13 } from '../../lib/onnx/upgrade';
 import { TensorRTError } from '../../lib/errors';
 
 const ASSETS = path.join(__dirname, '..', '..', 'node_modules', '@gutenye', 'ocr-models', 'assets');

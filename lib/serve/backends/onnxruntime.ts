@@ -9,6 +9,7 @@ import { saveModel } from '../../onnx';
 import { convertTensorFlow } from '../../tensorflow';
 import type { Backend } from '../batcher';
 import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
+import * as is from '../../validate';
 
 export interface OnnxRuntimeBackendOptions {
   /** Worker threads, each with its own session and one batch in flight (default 1). */
@@ -182,6 +183,8 @@ class OrtWorker {
 }
 
 export async function createOnnxRuntimeBackend(file: string, options: OnnxRuntimeBackendOptions = {}): Promise<Backend> {
+  is.path(file, 'createOnnxRuntimeBackend: the model file');
+  is.object(options, 'createOnnxRuntimeBackend options');
   loadOnnxRuntime(); // UNSUPPORTED with the install hint when missing
   const ortPath = require.resolve('onnxruntime-node');
   const model = await onnxForModel(file);

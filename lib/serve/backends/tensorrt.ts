@@ -19,6 +19,7 @@ import { saveModel } from '../../onnx';
 import { convertTensorFlow } from '../../tensorflow';
 import type { Backend } from '../batcher';
 import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
+import * as is from '../../validate';
 
 export interface TensorRTBackendOptions {
   instances?: number;
@@ -47,6 +48,8 @@ export function tensorrtUnavailableReason(): string | null {
  * $TENSORRT_NODE_CACHE_DIR, else `<tmpdir>/tensorrt-node-engines`.
  */
 export async function engineForModel(file: string, options: TensorRTBackendOptions = {}): Promise<Engine> {
+  is.path(file, 'engineForModel: the model file');
+  is.object(options, 'engineForModel options');
   const cacheDir = options.cacheDir || process.env.TENSORRT_NODE_CACHE_DIR || path.join(os.tmpdir(), 'tensorrt-node-engines');
   const model = /\.(engine|plan|onnx)$/i.test(file) ? file : saveModel(convertTensorFlow(file).model);
   return loadEngine(model, { cacheDir, fp16: options.fp16, profiles: options.profiles });
@@ -58,6 +61,8 @@ function specOf(t: IOTensor): TensorSpec {
 }
 
 export async function createTensorRTBackend(file: string, options: TensorRTBackendOptions = {}): Promise<Backend> {
+  is.path(file, 'createTensorRTBackend: the model file');
+  is.object(options, 'createTensorRTBackend options');
   const why = tensorrtUnavailableReason();
   if (why) throw new TensorRTError('TENSORRT_UNAVAILABLE', `the tensorrt backend cannot run here: ${why}`);
   const engine = await engineForModel(file, options);

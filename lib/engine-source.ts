@@ -1,0 +1,63 @@
+/// <reference path="../types/native.d.ts" preserve="true" />
+/// <reference path="../types/native-runtime.d.ts" preserve="true" />
+/**
+ * The arguments of `Runtime` and `Engine.load`: runtime options and engine data, and their checks. A leaf module
+ * (lib/runtime.ts and lib/engine.ts both import it, neither imports the other's values).
+ */
+import { types } from 'util';
+import { callNative, invalidArg, TensorRTError } from './errors';
+import { getTrtNative } from './native';
+import * as is from './validate';
+
+export interface RuntimeOptions {
+  /** DLA core used by engines built for DLA (IRuntime::setDLACore). */
+  dlaCore?: number;
+  /** Threads TensorRT may use for deserialization and execution (IRuntime::setMaxThreads). */
+  maxThreads?: number;
+  /** Allow engines that carry host code (version-compatible engines with the lean runtime embedded). */
+  engineHostCodeAllowed?: boolean;
+}
+
+/** Engine data accepted by `deserialize` / `Engine.load`: the serialized bytes or a file path. */
+export type EngineSource = Uint8Array | ArrayBuffer | ArrayBufferView | string;
+
+/**
+ * Checks the argument of `deserialize` / `Engine.load` (types only: emptiness and content are TensorRT's call,
+ * reported as DESERIALIZE_ERROR). Exported for tests.
+ */
+export function checkEngineSource(data: unknown, what = 'deserialize'): EngineSource {
+  if (typeof data === 'string') {
+    if (data.length === 0) throw invalidArg(`${what}: the engine path is an empty string`);
+    if (data.includes('\0')) throw invalidArg(`${what}: the engine path contains a NUL character`);
+    return data;
+  }
+  if (types.isArrayBuffer(data)) return data;
+  if (ArrayBuffer.isView(data)) {
+    if (types.isSharedArrayBuffer(data.buffer)) throw invalidArg(`${what}: views of a SharedArrayBuffer are not supported`);
+    return data;
+  }
+  if (types.isSharedArrayBuffer(data)) throw invalidArg(`${what}: SharedArrayBuffer is not supported; pass a Uint8Array`);
+  const got = data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data;
+  throw invalidArg(`${what}: expected the engine bytes (Uint8Array / Buffer / ArrayBuffer) or a file path; got ${got}`);
+}
+
+export function checkRuntimeOptions(options: unknown): RuntimeOptions {
+  const o = is.options(options, 'Runtime', ['dlaCore', 'maxThreads', 'engineHostCodeAllowed']);
+  const out: RuntimeOptions = {};
+  const dlaCore = is.optional(o, 'dlaCore', (v, w) => is.integer(v, w, 0, 1024), 'Runtime option dlaCore');
+  const maxThreads = is.optional(o, 'maxThreads', (v, w) => is.integer(v, w, 1, 4096), 'Runtime option maxThreads');
+  const hostCode = is.optional(o, 'engineHostCodeAllowed', is.boolean, 'Runtime option engineHostCodeAllowed');
+  if (dlaCore !== undefined) out.dlaCore = dlaCore;
+  if (maxThreads !== undefined) out.maxThreads = maxThreads;
+  if (hostCode !== undefined) out.engineHostCodeAllowed = hostCode;
+  return out;
+}
+
+/** A native IRuntime with checked options (TENSORRT_UNAVAILABLE when TensorRT cannot be loaded, with the reason). */
+export function createNativeRuntime(options: RuntimeOptions): TensorRTNative.Runtime {
+  const N = getTrtNative().Runtime;
+  if (!N) {
+    throw new TensorRTError('TENSORRT_UNAVAILABLE', 'this tensorrt-node addon has no Runtime class (built without the runtime sources)');
+  }
+  return callNative(() => new N(options));
+}
