@@ -1,5 +1,4 @@
-/// <reference path="../types/native.d.ts" preserve="true" />
-/// <reference path="../types/native-runtime.d.ts" preserve="true" />
+import type { TensorRTNative } from './addon';
 /**
  * The arguments of `Runtime` and `Engine.load`: runtime options and engine data, and their checks. A leaf module
  * (lib/runtime.ts and lib/engine.ts both import it, neither imports the other's values).

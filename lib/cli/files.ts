@@ -18,7 +18,7 @@
 import * as path from 'path';
 import { TensorRTError } from '../errors';
 import { loadModel, modelInfo, type ModelInfo } from '../onnx';
-import type { onnx } from 'onnx-proto';
+import type { onnx } from '../onnx';
 import { readInputFile } from './common';
 import { onnxBytesFor } from './convert';
 
