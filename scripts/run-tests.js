@@ -6,7 +6,8 @@
  *   2. node:test suites that need hardware, each STARTED ONLY WHERE IT CAN RUN (otherwise one line says why):
  *        test/gpu       where a CUDA GPU is usable (runtimeInfo().cuda.available)
  *        test/trt       where TensorRT loads (runtimeInfo().tensorrt.available)
- *        test/contract  where test/contract exists and a test-only addon build/contract/*.node was built
+ *        test/contract  where test/contract exists and the test-only addon build-contract/tensorrt_node_contract.node
+ *                       ($TN_CONTRACT_ADDON) was built
  *                       (scripts/contract/build.sh, against TensorRT headers)
  * and closes with ONE line for the whole run, always the last line printed:
  *   Tests: N passed, N failed, N skipped
@@ -105,9 +106,10 @@ function probeMachine() {
 }
 
 function contractReason() {
-  const dir = path.join(root, 'build', 'contract');
-  const built = fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.node'));
-  return built ? null : 'no test-only contract addon build/contract/*.node (built by scripts/contract/build.sh against TensorRT headers)';
+  // test/contract/helpers.js loads $TN_CONTRACT_ADDON, else build-contract/tensorrt_node_contract.node
+  const addon = process.env.TN_CONTRACT_ADDON || path.join(root, 'build-contract', 'tensorrt_node_contract.node');
+  return fs.existsSync(addon) ? null
+    : `no test-only contract addon ${path.relative(root, addon)} (built by scripts/contract/build.sh against TensorRT headers)`;
 }
 
 function runNodeTest(dir, files) {
