@@ -3,7 +3,7 @@
  * shapes, random inputs of the right dtype, .npy inputs checked against the engine, half-precision conversion and
  * summary statistics of outputs. No native code.
  */
-import type { TypedArray } from '../dtypes';
+import { bf16ToFloat, floatToHalf, halfToFloat, type TypedArray } from '../dtypes';
 import type { NpyArray, NpyDType } from '../npy';
 import { UsageError } from './common';
 import { fmtShape, type ShapeMap, type ShapeRange } from './parse';
@@ -89,48 +89,7 @@ export function makeRng(seed: number): () => number {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** IEEE float32 -> float16 bits, round to nearest even. */
-export function floatToHalf(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0); // Inf / NaN
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow -> Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow -> 0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  e = h >>> 10;
-  return sign | (e >= 0x1f ? 0x7c00 : h);
-}
-
-/** float16 bits -> number. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
-/** bfloat16 bits -> number. */
-export function bf16ToFloat(h: number): number {
-  u32[0] = (h & 0xffff) << 16;
-  return f32[0];
-}
+export { bf16ToFloat, floatToHalf, halfToFloat } from '../dtypes';
 
 /**
  * Random data for an input: floats uniform in [-1, 1), int8 over its range, uint8 0..255, int32/int64 in [0, 8)

@@ -8,6 +8,7 @@
  * backend runs on (the JSON decoding target is "no slower than JSON.parse of the body plus one copy") and report
  * a client's mistake as a TensorRTError saying what was expected.
  */
+import { floatToHalf, halfToFloat } from '../dtypes';
 import { invalidArg, TensorRTError } from '../errors';
 
 export type ServeDType =
@@ -86,42 +87,7 @@ function describe(v: unknown): string {
 // ------------------------------------------------------------------------------------------------------------------
 // IEEE 754 half precision (round to nearest even), for FP16 values given as JSON numbers.
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-export function floatToHalf(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow -> Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow -> 0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // may carry into the exponent: still correct
-  return sign | h;
-}
-
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+export { floatToHalf, halfToFloat } from '../dtypes';
 
 // ------------------------------------------------------------------------------------------------------------------
 // JSON values -> typed arrays
