@@ -127,7 +127,7 @@ export interface UpgradeReport {
 const QUANTIZE_OPTION_KEYS = [
   'method', 'percentile', 'opTypes', 'excludeNodes', 'excludeOpTypes', 'keepFirstLayer', 'keepLastLayer', 'quantizeResidualAdd',
   'foldBatchNorm', 'perChannel', 'maxBatches', 'inputShapes', 'bins', 'runner', 'onProgress', 'expectedBatches', 'signal',
-  'cacheVersion', 'accuracyTarget', 'accuracyBatches', 'maxFallbackTensors',
+  'cacheVersion', 'accuracyTarget', 'accuracyBatches', 'maxFallbackTensors', 'cacheTensors', 'statisticsWorkers',
 ];
 
 export interface QuantizeSummary {

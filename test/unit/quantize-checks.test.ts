@@ -156,6 +156,15 @@ maybe('progress of every phase, cache coverage', () => {
     for (const t of [...convIntoBn, 'x']) expect(fromQuantize.scales.has(t)).toBe(true);
     for (const [t, s] of fromQuantize.scales) expect(s).toBeCloseTo(all.scales.get(t)!, 5);
   });
+
+  test('the documented options cacheTensors and statisticsWorkers are accepted (they were refused as unknown)', async () => {
+    const cal = () => Object.assign(createCalibrator('entropy', { batches: batches(3, (b, i) => Math.sin(i * 0.7 + b)) }), { readCache: () => null, writeCache: () => undefined });
+    const all = await quantize(convModel(), cal(), { cacheTensors: 'all' });
+    const quantized = await quantize(convModel(), cal(), { cacheTensors: 'quantized', statisticsWorkers: 1 });
+    expect(quantized.summary.cacheTensors).toBe(quantized.summary.tensorsCalibrated);
+    expect(all.summary.cacheTensors).toBeGreaterThan(quantized.summary.cacheTensors);
+    expect([...quantized.summary.amax]).toEqual([...all.summary.amax]);
+  });
 });
 
 maybe('statistics pass on worker threads', () => {
