@@ -31,28 +31,6 @@ namespace tn::trt {
 
 BuildCtors& BuildCtorsFor(Napi::Env env) { return PerEnvTable<BuildCtors>().Get(env); }
 
-// The cancel flags of the env's builds in flight. When the env is torn down (process exit, a worker_thread
-// terminated) this table is deleted by its cleanup hook, and its destructor cancels every build still running:
-// a build thread blocked on a calibrator Promise that will never settle then stops waiting, and TensorRT's
-// progress monitor stops the build, so the teardown does not hang on it.
-struct BuildsInFlight {
-  std::mutex m;
-  std::vector<std::weak_ptr<std::atomic<bool>>> flags;
-
-  void Add(const std::shared_ptr<std::atomic<bool>>& f) {
-    std::lock_guard<std::mutex> lock(m);
-    flags.erase(std::remove_if(flags.begin(), flags.end(), [](const auto& w) { return w.expired(); }), flags.end());
-    flags.push_back(f);
-  }
-
-  ~BuildsInFlight() {
-    std::lock_guard<std::mutex> lock(m);
-    for (auto& w : flags) {
-      if (auto f = w.lock()) f->store(true);
-    }
-  }
-};
-
 void ThrowDisposed(Napi::Env env, const char* what) { Throw(env, "DISPOSED", std::string(what) + " has been disposed"); }
 
 namespace {
@@ -500,6 +478,7 @@ Napi::Value ContractProgress(const Napi::CallbackInfo& info) {
           cancelled->store(true);
           return ci.Env().Undefined();
         }));
+  cuda::CancelOnEnvClose(env, cancelled);  // as BuildWorker does
   w->Queue();
   return p;
 #else
@@ -668,7 +647,7 @@ Napi::Value Builder::BuildSerializedNetwork(const Napi::CallbackInfo& info) {
                         return ci.Env().Undefined();
                       },
                       "cancel"));
-  PerEnvTable<BuildsInFlight>().Get(env).Add(cancelled);
+  cuda::CancelOnEnvClose(env, cancelled);  // defect #3: teardown cancels the build instead of waiting for it
   w->Queue();
   return p;
 }

@@ -175,6 +175,7 @@ Napi::Value Calibrate(const Napi::CallbackInfo& info) {
                         return ci.Env().Undefined();
                       },
                       "cancel"));
+  tn::cuda::CancelOnEnvClose(env, cancelled);  // as BuildWorker does (Builder::BuildSerializedNetwork)
   w->Queue();
   return p;
 }
