@@ -467,18 +467,24 @@ class ProgressDriver : public PromiseWorker {
 
 }  // namespace
 
+void MakeCancellable(Napi::Env env, Napi::Promise& promise, const std::shared_ptr<std::atomic<bool>>& cancelled) {
+  promise.Set("cancel", Napi::Function::New(
+                            env,
+                            [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
+                              cancelled->store(true);
+                              return ci.Env().Undefined();
+                            },
+                            "cancel"));
+  cuda::CancelOnEnvClose(env, cancelled);
+}
+
 #if TN_CONTRACT_TESTS
 Napi::Value ContractProgress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
 #if TN_HAS_PROGRESS_MONITOR
   auto* w = new ProgressDriver(env, info[0], info[1].ToNumber().Int32Value(), info[2].ToNumber().Int32Value());
   Napi::Promise p = w->Promise();
-  auto cancelled = w->cancelled();
-  p.Set("cancel", Napi::Function::New(env, [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
-          cancelled->store(true);
-          return ci.Env().Undefined();
-        }));
-  cuda::CancelOnEnvClose(env, cancelled);  // as BuildWorker does
+  MakeCancellable(env, p, w->cancelled());  // as BuildWorker
   w->Queue();
   return p;
 #else
@@ -493,9 +499,9 @@ Napi::Function Builder::Init(Napi::Env env) {
   Napi::Function f = DefineClass(
       env, "Builder",
       {
-          InstanceAccessor<&Builder::PlatformHasFastFp16>("platformHasFastFp16"),
-          InstanceAccessor<&Builder::PlatformHasFastInt8>("platformHasFastInt8"),
-          InstanceAccessor<&Builder::PlatformHasTf32>("platformHasTf32"),
+          InstanceAccessor<&Builder::PlatformHas<PlatformCap::kFastFp16>>("platformHasFastFp16"),
+          InstanceAccessor<&Builder::PlatformHas<PlatformCap::kFastInt8>>("platformHasFastInt8"),
+          InstanceAccessor<&Builder::PlatformHas<PlatformCap::kTf32>>("platformHasTf32"),
           InstanceAccessor<&Builder::NumDlaCores>("numDlaCores"),
           InstanceAccessor<&Builder::GetMaxThreads, &Builder::SetMaxThreads>("maxThreads"),
           InstanceAccessor<&Builder::GetDisposed>("disposed"),
@@ -541,36 +547,16 @@ nvinfer1::IBuilder& Builder::Get(Napi::Env env) const {
   return *builder;
 }
 
-Napi::Value Builder::PlatformHasFastFp16(const Napi::CallbackInfo& info) {
+template <Builder::PlatformCap cap>
+Napi::Value Builder::PlatformHas(const Napi::CallbackInfo& info) {
   nvinfer1::IBuilder& b = Get(info.Env());
 #if TN_HAS_PLATFORM_CAPS
   TN_ALLOW_DEPRECATED_BEGIN
-  return Napi::Boolean::New(info.Env(), b.platformHasFastFp16());
+  bool has = cap == PlatformCap::kFastFp16   ? b.platformHasFastFp16()
+             : cap == PlatformCap::kFastInt8 ? b.platformHasFastInt8()
+                                             : b.platformHasTf32();
   TN_ALLOW_DEPRECATED_END
-#else
-  (void)b;
-  return info.Env().Undefined();
-#endif
-}
-
-Napi::Value Builder::PlatformHasFastInt8(const Napi::CallbackInfo& info) {
-  nvinfer1::IBuilder& b = Get(info.Env());
-#if TN_HAS_PLATFORM_CAPS
-  TN_ALLOW_DEPRECATED_BEGIN
-  return Napi::Boolean::New(info.Env(), b.platformHasFastInt8());
-  TN_ALLOW_DEPRECATED_END
-#else
-  (void)b;
-  return info.Env().Undefined();
-#endif
-}
-
-Napi::Value Builder::PlatformHasTf32(const Napi::CallbackInfo& info) {
-  nvinfer1::IBuilder& b = Get(info.Env());
-#if TN_HAS_PLATFORM_CAPS
-  TN_ALLOW_DEPRECATED_BEGIN
-  return Napi::Boolean::New(info.Env(), b.platformHasTf32());
-  TN_ALLOW_DEPRECATED_END
+  return Napi::Boolean::New(info.Env(), has);
 #else
   (void)b;
   return info.Env().Undefined();
@@ -639,15 +625,7 @@ Napi::Value Builder::BuildSerializedNetwork(const Napi::CallbackInfo& info) {
     throw ToJsError(env, e);
   }
   Napi::Promise p = w->Promise();
-  auto cancelled = w->cancelled();
-  p.Set("cancel", Napi::Function::New(
-                      env,
-                      [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
-                        cancelled->store(true);
-                        return ci.Env().Undefined();
-                      },
-                      "cancel"));
-  cuda::CancelOnEnvClose(env, cancelled);  // defect #3: teardown cancels the build instead of waiting for it
+  MakeCancellable(env, p, w->cancelled());
   w->Queue();
   return p;
 }
