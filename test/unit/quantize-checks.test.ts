@@ -191,9 +191,11 @@ maybe('statistics pass on worker threads', () => {
 });
 
 maybe('PP-OCR rec (opset 9, 1x3x48x320): upgraded (verified bit-identical), quantized, agrees with the float model', () => {
-  test('minmax strict, 16 calibration / 8 held-out lines: mean per-sample output cosine >= 0.97', async () => {
+  // entropy is not asserted: it misses 0.97 strictly on rec (0.878), as TensorRT's algorithm does (docs/quantization.md)
+  // measured: minmax 0.9813, percentile 0.9811 (per-sample mean over these 8 lines)
+  test.each(['minmax', 'percentile'] as const)('%s strict, 16 calibration / 8 held-out lines: mean per-sample output cosine >= 0.97', async (method) => {
     const line = (seed: number) => ({ data: data.textLine(seed, 48, 320), shape: [1, 3, 48, 320] });
-    const cal = createCalibrator('minmax', { batches: Array.from({ length: 16 }, (_, i) => ({ x: line(1000 + i) })) });
+    const cal = createCalibrator(method, { percentile: 99.99, batches: Array.from({ length: 16 }, (_, i) => ({ x: line(1000 + i) })) });
     const { model, summary } = await quantize(REC_MODEL, cal);
     expect(summary).toMatchObject({ opsetBefore: 9, opset: 13, perChannel: true, upgrade: { from: 9, to: 13, verified: true, maxAbsDiff: 0 } });
     expect(summary.nodesQuantized).toBeGreaterThan(40);
@@ -214,8 +216,8 @@ maybe('PP-OCR rec (opset 9, 1x3x48x320): upgraded (verified bit-identical), quan
       sum += d / Math.sqrt(na * nb);
     }
     // eslint-disable-next-line no-console
-    console.log(`rec minmax strict: mean per-sample cosine ${(sum / 8).toFixed(4)}`);
-    expect(sum / 8).toBeGreaterThanOrEqual(0.97); // 0.9813 measured (per-sample min 0.968)
+    console.log(`rec ${method} strict: mean per-sample cosine ${(sum / 8).toFixed(4)}`);
+    expect(sum / 8).toBeGreaterThanOrEqual(0.97);
   });
 });
 
