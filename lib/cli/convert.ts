@@ -67,7 +67,7 @@ export function registerConvert(program: Command): void {
     .option('--outputs <list>', 'output tensor names: name[:k],... (default: the signature outputs)')
     .option('--signature <key>', 'SavedModel signature (default serving_default)')
     .option('--tags <list>', 'SavedModel MetaGraph tags (default serve)')
-    .option('--opset <n>', 'ONNX opset, 13..21 (default 13)')
+    .option('--opset <n>', 'ONNX opset, 11..21 (default 13; below 13 only ops whose meaning is the same there)')
     .option('--json', 'print the conversion report as JSON')
     .action(
       action('convert', async (model: string, o: ConvertCliOptions) => {

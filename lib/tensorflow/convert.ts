@@ -10,6 +10,7 @@ import * as is from '../validate';
 import { attrShape, attrType, parseInput, tensorName, type TfDType, type TfGraph, type TfNode, type TfTensor } from './graph';
 import { Ctx, onnxType, type Value } from './context';
 import { tensorFromAttr } from './tensor';
+import { lowerBelow13 } from './lower';
 import { mathOps } from './ops/math';
 import { convOps } from './ops/conv';
 import { arrayOps } from './ops/array';
@@ -31,7 +32,7 @@ export interface ConvertOptions {
   inputs?: { name: string; shape?: number[] }[];
   /** Output tensor names. Default: the model's signature outputs, else every unconsumed tensor. */
   outputs?: string[];
-  /** ONNX opset (13..21; default 13). */
+  /** ONNX opset (11..21; default 13). Below 13 only the ops whose meaning is the same there are accepted (lower.ts). */
   opset?: number;
 }
 
@@ -79,7 +80,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
     if (!(e instanceof TensorRTError)) throw e;
   }
   const opset = options.opset ?? 13;
-  if (!Number.isInteger(opset) || opset < 13 || opset > 21) throw new TensorRTError('INVALID_ARGUMENT', `opset ${opset} not supported (13..21)`);
+  if (!Number.isInteger(opset) || opset < 11 || opset > 21) throw new TensorRTError('INVALID_ARGUMENT', `opset ${opset} not supported (11..21)`);
   const byName = new Map<string, TfNode>();
   for (const n of graph.nodes) byName.set(n.name, n);
   const consumed = new Set<string>();
@@ -164,7 +165,8 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
     }
   }
   const reserved = new Set<string>(outputs);
-  const ctx = new Ctx(opset, reserved);
+  // below 13 the graph is built in opset-13 form and rewritten at the end (lowerBelow13)
+  const ctx = new Ctx(Math.max(opset, 13), reserved);
   ctx.env = { graph, report: { ops: {} } };
   const values = new Map<string, Value>();
   const inputsInfo: onnx.ValueInfoProto[] = [];
@@ -215,6 +217,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
     opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: opset })],
     graph: onnx.GraphProto.create({ name: 'tensorflow', node: ctx.nodes, initializer: ctx.initializers, input: inputsInfo, output: outputsInfo }),
   });
+  if (opset < 13) lowerBelow13(model, opset);
   report.onnxNodes = ctx.nodes.length;
   report.tfNodes = Object.values(report.ops).reduce((a, k) => a + k, 0);
   report.convertMs = performance.now() - t0;
