@@ -5,7 +5,7 @@
  * add bfloat16 or other types only). Softmax / LogSoftmax keep their meaning below 13 only on the last axis (the old
  * definition coerces the input to 2-D at `axis`), which is what the converter emits (axis -1, written out since the
  * old default is 1). Anything else (control flow, ops new in 12/13, Resize, Min/Max/Pow/ArgMax, Clip on integers, ...)
- * is refused with UNSUPPORTED naming the node and the op, never written in a form whose meaning would change.
+ * is refused with UNSUPPORTED_OP naming the node and the op, never written in a form whose meaning would change.
  */
 import { TensorRTError } from '../errors';
 import { onnx } from '../onnx';
@@ -47,7 +47,7 @@ export function lowerBelow13(model: onnx.IModelProto, opset: number): void {
   const g = model.graph!;
   const init = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
   const refuse = (n: onnx.INodeProto, why: string): never => {
-    throw new TensorRTError('UNSUPPORTED', `opset ${opset}: ${n.opType} node "${n.name ?? ''}" ${why}; convert at opset 13 or above (tensorrt-node quantize upgrades such models itself)`);
+    throw new TensorRTError('UNSUPPORTED_OP', `opset ${opset}: ${n.opType} node "${n.name ?? ''}" ${why}; convert at opset 13 or above (tensorrt-node quantize upgrades such models itself)`);
   };
   const constInts = (n: onnx.INodeProto, name: string): number[] => {
     const t = init.get(name);
@@ -58,7 +58,7 @@ export function lowerBelow13(model: onnx.IModelProto, opset: number): void {
   for (const n of g.node ?? []) {
     const op = n.opType ?? '';
     if ((n.domain ?? '') !== '' && n.domain !== 'ai.onnx') refuse(n, `is in domain ${n.domain}`);
-    if ((n.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0)) refuse(n, 'has a subgraph (control flow), which is only converted at opset 13 or above');
+    if ((n.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0)) refuse(n, 'has a subgraph (control flow), which this converter writes at opset 13 or above only');
     if (AXES_TO_ATTRIBUTE.has(op)) {
       if ((n.input?.length ?? 0) > 1 && n.input![1]) {
         const axes = constInts(n, n.input![1]);
@@ -81,7 +81,7 @@ export function lowerBelow13(model: onnx.IModelProto, opset: number): void {
         if (b && init.get(b)?.dataType !== onnx.TensorProto.DataType.FLOAT) refuse(n, 'has bounds that are not float32 constants (Clip takes other types only from opset 12/13)');
       }
     } else if (!SAME_MEANING.has(op)) {
-      refuse(n, 'is only converted at opset 13 or above');
+      refuse(n, `has no opset-${opset} form in this converter (only ops whose meaning is the same below 13 are written there)`);
     }
   }
   // axes / split constants nothing reads any more
