@@ -9,6 +9,7 @@
  *     sequential keep-alive client measures it with hrtime, autocannon's latencies are whole milliseconds)
  *   - JSON decoding vs JSON.parse of the same body plus one copy into a Float32Array
  * Usage: node scripts/bench/serve.js [--duration 5] [--backend onnxruntime|tensorrt] [--json out.json]
+ *        node scripts/bench/serve.js --overhead-only [--pairs 1000]   (the c=1 overhead figures alone)
  * With --backend tensorrt it needs TensorRT and a GPU, and says why it skips otherwise.
  */
 const { spawn } = require('child_process');
@@ -30,6 +31,9 @@ const arg = (k, d) => {
 const DURATION = Number(arg('--duration', '5'));
 const BACKEND = arg('--backend', 'onnxruntime');
 const JSON_OUT = arg('--json', null);
+// --overhead-only: the c=1 overhead measurement alone (no autocannon runs, no targets): for working on the serve path
+const OVERHEAD_ONLY = args.includes('--overhead-only');
+const PAIRS = Number(arg('--pairs', '1000'));
 
 function startServer(model, extra) {
   return new Promise((resolve, reject) => {
@@ -92,46 +96,109 @@ async function load(base, req, connections) {
 }
 
 /**
- * The server's overhead at concurrency 1: sequential binary requests on one keep-alive connection, interleaved
- * with in-process onnxruntime runs of the same input (one pair after the other, so that the machine's changing
- * load hits both alike); per-request times in µs from hrtime (autocannon's latencies are whole milliseconds).
+ * A bare Fastify server in a child process of its own, like the bin: the same raw-body parser, one route that takes
+ * the same binary body and answers a binary-extension response of the same size as serve's (JSON header + 2
+ * floats), nothing else. The floor under any HTTP server in its own process on this machine: what the transport
+ * (loopback, two processes waking each other, Node's HTTP on both sides) costs for this body.
  */
-async function overheadPairs(base, req, x, n) {
-  const ort = require('onnxruntime-node');
-  // The server's session settings (pool threads do not spin): with onnxruntime's default, the in-process session's
-  // threads spin after each run and take the cores from the server during the request that follows.
-  const s = await ort.InferenceSession.create(CLS_MODEL, { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } });
-  const run = async () => {
-    const t0 = process.hrtime.bigint();
-    await s.run({ x: new ort.Tensor('float32', x, [1, 3, 48, 192]) });
-    return Number(process.hrtime.bigint() - t0) / 1000;
-  };
+const BARE_SERVER = `
+const Fastify = require(process.argv[1]);
+const app = Fastify();
+app.removeAllContentTypeParsers();
+app.addContentTypeParser('*', { parseAs: 'buffer' }, (_r, b, done) => done(null, b));
+const head = Buffer.from(JSON.stringify({ model_name: 'model', model_version: '1', outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [1, 2], parameters: { binary_data_size: 8 } }] }));
+app.post('/v2/models/model/infer', async (req, reply) => {
+  reply.header('Inference-Header-Content-Length', String(head.length)).type('application/octet-stream');
+  return reply.send(Buffer.concat([head, Buffer.alloc(8)]));
+});
+app.listen({ port: 0, host: '127.0.0.1' }).then((a) => console.log(JSON.stringify({ address: a })));
+`;
+
+function startBareServer() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', BARE_SERVER, require.resolve('fastify')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const onData = (c) => {
+      out += c.toString();
+      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) {
+        child.stdout.off('data', onData);
+        child.stdout.resume();
+        resolve({ child, base: m[1] });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`bare Fastify server exited (${code}): ${out}`)));
+  });
+}
+
+/** Sequential POSTs of one body on one keep-alive connection; each call resolves with its time in µs (hrtime). */
+function sequentialClient(base, req) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const url = new URL('/v2/models/model/infer', base);
+  const headers = { ...req.headers, 'content-length': String(req.body.length) };
   const one = () => new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const q = http.request(url, { method: 'POST', agent, headers: { ...req.headers, 'content-length': String(req.body.length) } }, (res) => {
+    const q = http.request(url, { method: 'POST', agent, headers }, (res) => {
       res.on('data', () => {});
       res.on('end', () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1000) : reject(new Error(`HTTP ${res.statusCode}`))));
     });
     q.on('error', reject);
     q.end(req.body);
   });
+  return { one, close: () => agent.destroy() };
+}
+
+/**
+ * The server's overhead at concurrency 1: sequential binary requests on one keep-alive connection, interleaved
+ * with in-process onnxruntime runs of the same input (one after the other, so that the machine's changing load
+ * hits both alike); per-request times in µs from hrtime (autocannon's latencies are whole milliseconds).
+ * The client is this process, the server the bin in its own process (as deployed). The same requests go, in the
+ * same interleaving, to a bare Fastify server in its own process (startBareServer), which computes nothing: its
+ * latency is the floor of the overhead (what the transport alone costs), and serve's overhead minus the bare
+ * latency (paired: serve - in-process run - bare) is serve's own part.
+ * Each iteration: serve request, in-process run, bare request, in-process run; so that each HTTP request follows
+ * an in-process run, as the first one does.
+ */
+/** The server's onnxruntime session options (dist/serve/backends/onnxruntime.js) at the bin's defaults. */
+function ortSessionOptions() {
+  return require(path.join(ROOT, 'dist', 'serve', 'backends', 'onnxruntime.js')).onnxRuntimeSessionOptions({});
+}
+
+async function overheadPairs(base, bareBase, req, x, n) {
+  const ort = require('onnxruntime-node');
+  // The server's session settings (lib/serve/backends/onnxruntime.ts: its defaults, unless config.json says
+  // otherwise): the in-process call must compute exactly as the server's session does.
+  const s = await ort.InferenceSession.create(CLS_MODEL, ortSessionOptions());
+  const run = async () => {
+    const t0 = process.hrtime.bigint();
+    await s.run({ x: new ort.Tensor('float32', x, [1, 3, 48, 192]) });
+    return Number(process.hrtime.bigint() - t0) / 1000;
+  };
+  const serve = sequentialClient(base, req);
+  const bare = sequentialClient(bareBase, req);
   for (let i = 0; i < 50; i++) {
-    await one();
+    await serve.one();
+    await run();
+    await bare.one();
     await run();
   }
-  const httpUs = [], inprocUs = [], diffUs = [];
+  const httpUs = [], inprocUs = [], diffUs = [], bareUs = [], ownUs = [];
   for (let i = 0; i < n; i++) {
-    const a = await one();
+    const a = await serve.one();
     const b = await run();
+    const c = await bare.one();
+    const d = await run();
     httpUs.push(a);
-    inprocUs.push(b);
+    inprocUs.push(b, d);
     diffUs.push(a - b);
+    bareUs.push(c);
+    ownUs.push(a - b - c);
   }
-  agent.destroy();
+  serve.close();
+  bare.close();
   await s.release();
-  return { httpUs, inprocUs, diffUs };
+  return { httpUs, inprocUs, diffUs, bareUs, ownUs };
 }
 
 /**
@@ -218,13 +285,24 @@ async function main() {
     const s = await startServer(repo, batching ? ['--max-batch-size', '64'] : ['--no-batching']);
     try {
       if (batching) {
-        const o = await overheadPairs(s.base, b.binary, x, 1000);
-        result.inProcess = { p50Us: round(median(o.inprocUs), 1), p99Us: round(percentile(o.inprocUs, 99), 1), minUs: round(Math.min(...o.inprocUs), 1) };
-        result.sequentialBinary = { p50Us: round(median(o.httpUs), 1), p99Us: round(percentile(o.httpUs, 99), 1), minUs: round(Math.min(...o.httpUs), 1) };
+        const bare = await startBareServer();
+        let o;
+        try {
+          o = await overheadPairs(s.base, bare.base, b.binary, x, PAIRS);
+        } finally {
+          await stopServer(bare);
+        }
+        const st = (v) => ({ p50Us: round(median(v), 1), p99Us: round(percentile(v, 99), 1), minUs: round(Math.min(...v), 1) });
+        result.inProcess = st(o.inprocUs);
+        result.sequentialBinary = st(o.httpUs);
         result.overheadP50Us = round(median(o.diffUs), 1);
         result.overheadOfP50sUs = round(result.sequentialBinary.p50Us - result.inProcess.p50Us, 1);
+        result.bareFastifyChildProcess = st(o.bareUs);
+        result.serveOwnP50Us = round(median(o.ownUs), 1);
         console.log('in-process onnxruntime', result.inProcess, 'HTTP binary c=1', result.sequentialBinary, 'overhead (median of paired differences) µs', result.overheadP50Us);
+        console.log('bare Fastify in its own process, same body and interleaving', result.bareFastifyChildProcess, "serve's own part (median of serve - in-process - bare, paired) µs", result.serveOwnP50Us);
       }
+      if (OVERHEAD_ONLY) return;
       for (const c of [1, 8, 64]) {
         const r = { batching, tensors: 'binary', ...(await load(s.base, b.binary, c)) };
         result.runs.push(r);
@@ -246,7 +324,7 @@ async function main() {
   result.loadAfter = os.loadavg().map((v) => round(v, 2));
   result.targets = {
     batchingSpeedupAt64: { value: result.batchingSpeedupAt64, target: '>= 1.8', pass: result.batchingSpeedupAt64 >= 1.8 },
-    overheadP50Us: { value: result.overheadP50Us, target: '<= 150', pass: result.overheadP50Us <= 150 },
+    overheadP50Us: { value: result.overheadP50Us, target: '<= 150', pass: result.overheadP50Us <= 150, transportFloorUs: result.bareFastifyChildProcess.p50Us, serveOwnUs: result.serveOwnP50Us },
     jsonDecodeRatio: { value: result.decode.ratio, target: '<= 1 (JSON.parse + one copy)', pass: result.decode.ratio <= 1 },
   };
   console.log(JSON.stringify(result.targets));

@@ -261,16 +261,25 @@ class OrtWorker {
   }
 }
 
+/**
+ * The onnxruntime session options of each instance (also what the serve benchmark gives its in-process baseline, so
+ * that both compute alike).
+ */
+export function onnxRuntimeSessionOptions(options: Pick<OnnxRuntimeBackendOptions, 'intraOpNumThreads' | 'allowSpinning'> = {}): Record<string, unknown> {
+  const sessionOptions: Record<string, unknown> = { executionProviders: ['cpu'] };
+  if (options.intraOpNumThreads) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
+  const spin = options.allowSpinning ? '1' : '0';
+  sessionOptions.extra = { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } };
+  return sessionOptions;
+}
+
 export async function createOnnxRuntimeBackend(file: string, options: OnnxRuntimeBackendOptions = {}): Promise<Backend> {
   is.path(file, 'createOnnxRuntimeBackend: the model file');
   is.object(options, 'createOnnxRuntimeBackend options');
   loadOnnxRuntime(); // UNSUPPORTED with the install hint when missing
   const ortPath = require.resolve('onnxruntime-node');
   const model = await onnxForModel(file);
-  const sessionOptions: Record<string, unknown> = { executionProviders: ['cpu'] };
-  if (options.intraOpNumThreads) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
-  const spin = options.allowSpinning ? '1' : '0';
-  sessionOptions.extra = { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } };
+  const sessionOptions = onnxRuntimeSessionOptions(options);
   const n = Math.max(1, options.instances ?? 1);
   const workers = Array.from({ length: n }, () => new OrtWorker(model, sessionOptions, ortPath));
   let meta: WorkerResult;
