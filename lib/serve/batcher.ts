@@ -14,7 +14,7 @@
  */
 import { performance } from 'perf_hooks';
 import { TensorRTError } from '../errors';
-import { ARRAYS, fmtShape, ServeArray, Tensor, TensorSpec, volume } from './tensor';
+import { ARRAYS, fmtShape, markDisposable, ServeArray, Tensor, TensorSpec, volume } from './tensor';
 import * as is from '../validate';
 
 /** What the batcher runs batches on (see backends/). */
@@ -195,7 +195,11 @@ export class Batcher {
     const started = performance.now();
     let inputs: Tensor[];
     try {
-      inputs = items.length === 1 ? items[0]!.inputs : mergeInputs(items.map((p) => p.inputs));
+      if (items.length === 1) inputs = items[0]!.inputs;
+      else {
+        inputs = mergeInputs(items.map((p) => p.inputs));
+        for (const t of inputs) markDisposable(t.data); // the batch's own arrays: the backend may take them
+      }
     } catch (e) {
       this.finish(items, instance, null, e, started);
       return;

@@ -135,6 +135,24 @@ const INT_RANGE: Partial<Record<ServeDType, [number, number]>> = {
 };
 
 /**
+ * The buffers of typed arrays that serve made itself for one request or one batch (decoded copies, merged batches):
+ * nothing reads them after the batch is handed to the backend, so a backend may take them (transfer them to a worker
+ * thread) instead of copying them. Arrays that a caller passes in are never in it.
+ */
+const DISPOSABLE = new WeakSet<object>();
+
+/** Marks `a` as serve's own, when it spans its whole buffer (see DISPOSABLE). */
+export function markDisposable<A extends ServeArray>(a: A): A {
+  if (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) DISPOSABLE.add(a.buffer);
+  return a;
+}
+
+/** Whether a backend may take `a`'s buffer instead of copying it; it is then no longer marked. */
+export function takeDisposable(a: ServeArray): boolean {
+  return DISPOSABLE.delete(a.buffer);
+}
+
+/**
  * Copies a flat JSON array of numbers into a new typed array: the hot path (KServe `data`, flat). The float32 case
  * is one loop with one type check per value.
  */
@@ -151,14 +169,14 @@ export function fromFlat(values: unknown[], dtype: ServeDType, what: string): Se
       }
       o[i] = v;
     }
-    return out;
+    return markDisposable(out);
   }
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (Array.isArray(v)) return fromNested(values, dtype, what, -1).data;
     putScalar(out, i, v, dtype, what);
   }
-  return out;
+  return markDisposable(out);
 }
 
 /** The shape of a nested JSON array, read along its first elements. */
@@ -202,7 +220,7 @@ export function fromNested(value: unknown, dtype: ServeDType, what: string, coun
     for (let i = 0; i < v.length; i++) walk(v[i], depth + 1);
   };
   walk(value, 0);
-  return { shape, data: out };
+  return { shape, data: markDisposable(out) };
 }
 
 /** A typed array of `dtype` over raw little-endian bytes (copied when unaligned), checking the length. */
@@ -215,7 +233,7 @@ export function fromBytes(buf: Uint8Array, dtype: ServeDType, count: number, wha
   if (buf.byteOffset % bytes === 0) return new C(buf.buffer, buf.byteOffset, count);
   const copy = new Uint8Array(buf.byteLength);
   copy.set(buf);
-  return new C(copy.buffer, 0, count);
+  return markDisposable(new C(copy.buffer, 0, count));
 }
 
 // ------------------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { TensorRTError } from '../../errors';
 import { saveModel } from '../../onnx';
 import { convertTensorFlow } from '../../tensorflow';
 import type { Backend } from '../batcher';
-import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
+import { isServeDType, ServeArray, takeDisposable, Tensor, TensorSpec } from '../tensor';
 import * as is from '../../validate';
 
 export interface OnnxRuntimeBackendOptions {
@@ -157,8 +157,12 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, index: number, value: number, timeoutMs?: number): { async: boolean; value: Promise<string> | string };
 }).waitAsync;
 
-/** A copy of `data` in an ArrayBuffer of its own (to be transferred: the caller's array stays as it is). */
+/**
+ * `data` in an ArrayBuffer that can be transferred: its own when serve made it for this request or batch (decoded
+ * copies, merged batches: tensor.ts's DISPOSABLE), else a copy (the caller's array stays as it is).
+ */
 function ownCopy(data: ServeArray): ServeArray {
+  if (takeDisposable(data)) return data;
   const C = data.constructor as new (n: number) => ServeArray;
   const c = new C(data.length);
   (c as Float32Array).set(data as Float32Array);
@@ -238,7 +242,7 @@ class OrtWorker {
   run(inputs: Tensor[], outputs: string[]): Promise<WorkerResult> {
     if (this.dead) return Promise.reject(new TensorRTError('INTERNAL', `onnxruntime worker: ${this.dead.message}`));
     const id = this.nextId++;
-    // One copy of each input into a buffer of its own, transferred (the request's arrays stay intact).
+    // Each input in a buffer of its own (serve's own arrays as they are, others copied once), transferred.
     const data = inputs.map((t) => ownCopy(t.data));
     const p = new Promise<WorkerResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
