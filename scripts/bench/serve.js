@@ -10,6 +10,7 @@
  *   - JSON decoding vs JSON.parse of the same body plus one copy into a Float32Array
  * Usage: node scripts/bench/serve.js [--duration 5] [--backend onnxruntime|tensorrt] [--json out.json]
  *        node scripts/bench/serve.js --overhead-only [--pairs 1000]   (the c=1 overhead figures alone)
+ *        [--intra-op-threads N]: the server's onnxruntime threads per run, and the in-process baseline's
  * With --backend tensorrt it needs TensorRT and a GPU, and says why it skips otherwise.
  */
 const { spawn } = require('child_process');
@@ -34,10 +35,14 @@ const JSON_OUT = arg('--json', null);
 // --overhead-only: the c=1 overhead measurement alone (no autocannon runs, no targets): for working on the serve path
 const OVERHEAD_ONLY = args.includes('--overhead-only');
 const PAIRS = Number(arg('--pairs', '1000'));
+// --intra-op-threads N: the server's onnxruntime threads per run (serve's option of that name), and the in-process
+// baseline's the same
+const INTRA = arg('--intra-op-threads', null);
 
 function startServer(model, extra) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', model, '--port', '0', '--backend', BACKEND, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const intra = INTRA ? ['--intra-op-threads', INTRA] : [];
+    const child = spawn(process.execPath, [BIN, 'serve', model, '--port', '0', '--backend', BACKEND, ...intra, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (c) => {
       out += c.toString();
@@ -162,7 +167,7 @@ function sequentialClient(base, req) {
  */
 /** The server's onnxruntime session options (dist/serve/backends/onnxruntime.js) at the bin's defaults. */
 function ortSessionOptions() {
-  return require(path.join(ROOT, 'dist', 'serve', 'backends', 'onnxruntime.js')).onnxRuntimeSessionOptions({});
+  return require(path.join(ROOT, 'dist', 'serve', 'backends', 'onnxruntime.js')).onnxRuntimeSessionOptions({ intraOpNumThreads: INTRA ? Number(INTRA) : undefined });
 }
 
 async function overheadPairs(base, bareBase, req, x, n) {
@@ -274,6 +279,7 @@ async function main() {
     loadBefore: os.loadavg().map((v) => round(v, 2)),
     backend: BACKEND,
     durationPerRunS: DURATION,
+    intraOpThreads: INTRA ? Number(INTRA) : 'default (onnxruntime: one per core)',
   };
   result.decode = decodeBench(b.json.body);
   console.log('decode', result.decode);
