@@ -153,12 +153,45 @@ export function takeDisposable(a: ServeArray): boolean {
 }
 
 /**
+ * Recycled input buffers, by byte length: a backend that got a buffer back after a batch (the onnxruntime worker
+ * hands its inputs back) puts it here, and the next request's copy goes into it instead of fresh memory. At
+ * concurrency 1 a fresh 110 kB buffer costs ~25-75 us to allocate and fill (first touch of its pages), a reused one
+ * ~6-11 us (measured on the 2-core VM; docs/serving.md, run F). Bounded: a few buffers per size, 64 MiB in all.
+ */
+const POOL = new Map<number, ArrayBuffer[]>();
+const POOL_PER_SIZE = 4;
+const POOL_MAX_BYTES = 64 * 1024 * 1024;
+let poolBytes = 0;
+
+/** A new array of `count` elements of `dtype` for serve's own use (zero-filled only when fresh), marked disposable. */
+export function allocDisposable(dtype: ServeDType, count: number): ServeArray {
+  const C = ARRAYS[dtype];
+  const bytes = count * C.BYTES_PER_ELEMENT;
+  const free = POOL.get(bytes);
+  const buf = free?.pop();
+  if (buf) poolBytes -= bytes;
+  const a = buf ? new C(buf, 0, count) : new C(count);
+  DISPOSABLE.add(a.buffer);
+  return a;
+}
+
+/** Gives a buffer that nothing references any more back for reuse (see POOL). */
+export function recycle(buf: ArrayBuffer): void {
+  if (!(buf instanceof ArrayBuffer) || buf.byteLength === 0 || poolBytes + buf.byteLength > POOL_MAX_BYTES) return;
+  let free = POOL.get(buf.byteLength);
+  if (!free) POOL.set(buf.byteLength, (free = []));
+  if (free.length >= POOL_PER_SIZE) return;
+  free.push(buf);
+  poolBytes += buf.byteLength;
+}
+
+/**
  * Copies a flat JSON array of numbers into a new typed array: the hot path (KServe `data`, flat). The float32 case
  * is one loop with one type check per value.
  */
 export function fromFlat(values: unknown[], dtype: ServeDType, what: string): ServeArray {
   const n = values.length;
-  const out = new ARRAYS[dtype](n);
+  const out = allocDisposable(dtype, n);
   if (dtype === 'float32' || dtype === 'float64') {
     const o = out as Float32Array;
     for (let i = 0; i < n; i++) {
@@ -169,14 +202,14 @@ export function fromFlat(values: unknown[], dtype: ServeDType, what: string): Se
       }
       o[i] = v;
     }
-    return markDisposable(out);
+    return out;
   }
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (Array.isArray(v)) return fromNested(values, dtype, what, -1).data;
     putScalar(out, i, v, dtype, what);
   }
-  return markDisposable(out);
+  return out;
 }
 
 /** The shape of a nested JSON array, read along its first elements. */
@@ -198,7 +231,7 @@ export function fromNested(value: unknown, dtype: ServeDType, what: string, coun
   const shape = nestedShape(value);
   const n = volume(shape);
   if (count >= 0 && n !== count) throw invalidArg(`${what}: has ${n} values; expected ${count}`);
-  const out = new ARRAYS[dtype](n);
+  const out = allocDisposable(dtype, n);
   let k = 0;
   const walk = (v: unknown, depth: number): void => {
     if (depth === shape.length) {
@@ -220,7 +253,7 @@ export function fromNested(value: unknown, dtype: ServeDType, what: string, coun
     for (let i = 0; i < v.length; i++) walk(v[i], depth + 1);
   };
   walk(value, 0);
-  return { shape, data: markDisposable(out) };
+  return { shape, data: out };
 }
 
 /** A typed array of `dtype` over raw little-endian bytes (copied when unaligned), checking the length. */
@@ -231,9 +264,9 @@ export function fromBytes(buf: Uint8Array, dtype: ServeDType, count: number, wha
     throw invalidArg(`${what}: has ${buf.byteLength} bytes; expected ${count * bytes} (${count} × ${bytes}-byte ${KSERVE_DTYPES[dtype]})`);
   }
   if (buf.byteOffset % bytes === 0) return new C(buf.buffer, buf.byteOffset, count);
-  const copy = new Uint8Array(buf.byteLength);
-  copy.set(buf);
-  return markDisposable(new C(copy.buffer, 0, count));
+  const out = allocDisposable(dtype, count);
+  new Uint8Array(out.buffer, 0, buf.byteLength).set(buf);
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
  */
 import { createOnnxRuntimeBackend, onnxRuntimeSessionOptions } from '../../lib/serve/backends/onnxruntime';
 import { Batcher, type Backend } from '../../lib/serve/batcher';
-import { markDisposable, takeDisposable, type Tensor } from '../../lib/serve/tensor';
+import { allocDisposable, markDisposable, takeDisposable, type Tensor } from '../../lib/serve/tensor';
 import { TensorRTError } from '../../lib/errors';
 import { CLS, ocr, tryOrt } from './serve-helpers';
 
@@ -43,12 +43,16 @@ d('serve onnxruntime backend', () => {
     expect(Array.from(x.data as Float32Array)).toEqual(before);
   });
 
-  test("serve's own arrays (markDisposable) are transferred to the worker, not copied", async () => {
+  test("serve's own arrays (markDisposable) are transferred to the worker, not copied, and their buffers recycled", async () => {
     const x = line(4);
     markDisposable(x.data);
     const [y] = await backend.run([x], 1);
     expect(Array.from(y!.data as Float32Array)).toEqual(await expected(line(4)));
     expect(x.data.length).toBe(0); // detached: its buffer went to the worker thread
+    // ... and came back with the result, for the next request of that size (a recycled buffer, not zero-filled)
+    const next = allocDisposable('float32', 3 * 48 * 192);
+    expect(Array.from(next as Float32Array)).toEqual(Array.from(ocr.textLine(4)));
+    expect(takeDisposable(next)).toBe(true);
     // only arrays spanning their whole buffer are marked; a view into a larger buffer never is
     const view = new Float32Array(new ArrayBuffer(64), 16, 4);
     markDisposable(view);

@@ -8,7 +8,7 @@ import { TensorRTError } from '../../errors';
 import { saveModel } from '../../onnx';
 import { convertTensorFlow } from '../../tensorflow';
 import type { Backend } from '../batcher';
-import { isServeDType, ServeArray, takeDisposable, Tensor, TensorSpec } from '../tensor';
+import { allocDisposable, isServeDType, recycle, ServeArray, takeDisposable, Tensor, TensorSpec } from '../tensor';
 import * as is from '../../validate';
 
 export interface OnnxRuntimeBackendOptions {
@@ -133,7 +133,11 @@ function post(m, transfer) {
       const r = await session.run(feeds, m.outputs);
       const outs = m.outputs.map((n) => ({ name: n, dims: Array.from(r[n].dims, Number), data: r[n].data }));
       for (const o of outs) if (o.data.buffer instanceof ArrayBuffer) transfer.add(o.data.buffer);
-      reply = { type: 'result', id: m.id, outputs: outs };
+      // the input buffers go back for reuse (tensor.ts's POOL), unless an output shares one
+      const back = new Set();
+      for (const t of m.inputs) if (t.data.buffer instanceof ArrayBuffer && !transfer.has(t.data.buffer)) back.add(t.data.buffer);
+      for (const b of back) transfer.add(b);
+      reply = { type: 'result', id: m.id, outputs: outs, inputs: [...back] };
     } catch (e) {
       reply = { type: 'result', id: m.id, error: String(e && e.message || e) };
     }
@@ -148,6 +152,8 @@ interface WorkerResult {
   error?: string;
   message?: string;
   outputs?: { name: string; dims: number[]; data: ServeArray }[];
+  /** The run's input buffers, handed back for reuse. */
+  inputs?: ArrayBuffer[];
   inputMetadata?: OrtValueMeta[];
   outputMetadata?: OrtValueMeta[];
 }
@@ -158,14 +164,15 @@ const waitAsync = (Atomics as unknown as {
 }).waitAsync;
 
 /**
- * `data` in an ArrayBuffer that can be transferred: its own when serve made it for this request or batch (decoded
- * copies, merged batches: tensor.ts's DISPOSABLE), else a copy (the caller's array stays as it is).
+ * A tensor's data in an ArrayBuffer that can be transferred: its own when serve made it for this request or batch
+ * (decoded copies, merged batches: tensor.ts's DISPOSABLE), else a copy (the caller's array stays as it is), into a
+ * recycled buffer where one of that size is free.
  */
-function ownCopy(data: ServeArray): ServeArray {
-  if (takeDisposable(data)) return data;
-  const C = data.constructor as new (n: number) => ServeArray;
-  const c = new C(data.length);
-  (c as Float32Array).set(data as Float32Array);
+function ownCopy(t: Tensor): ServeArray {
+  if (takeDisposable(t.data)) return t.data;
+  const c = allocDisposable(t.dtype, t.data.length);
+  takeDisposable(c);
+  (c as Float32Array).set(t.data as Float32Array);
   return c;
 }
 
@@ -229,6 +236,7 @@ class OrtWorker {
         this.resultsSeen = Atomics.load(this.ctl, 1);
         for (let got = receiveMessageOnPort(this.results); got; got = receiveMessageOnPort(this.results)) {
           const m = got.message as WorkerResult;
+          for (const b of m.inputs ?? []) recycle(b); // the batch's input buffers, back for the next request
           const p = this.pending.get(m.id!);
           this.pending.delete(m.id!);
           p?.resolve(m);
@@ -243,7 +251,7 @@ class OrtWorker {
     if (this.dead) return Promise.reject(new TensorRTError('INTERNAL', `onnxruntime worker: ${this.dead.message}`));
     const id = this.nextId++;
     // Each input in a buffer of its own (serve's own arrays as they are, others copied once), transferred.
-    const data = inputs.map((t) => ownCopy(t.data));
+    const data = inputs.map((t) => ownCopy(t));
     const p = new Promise<WorkerResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
     });
