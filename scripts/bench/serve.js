@@ -154,22 +154,22 @@ function sequentialClient(base, req) {
   return { one, close: () => agent.destroy() };
 }
 
-/**
- * The server's overhead at concurrency 1: sequential binary requests on one keep-alive connection, interleaved
- * with in-process onnxruntime runs of the same input (one after the other, so that the machine's changing load
- * hits both alike); per-request times in µs from hrtime (autocannon's latencies are whole milliseconds).
- * The client is this process, the server the bin in its own process (as deployed). The same requests go, in the
- * same interleaving, to a bare Fastify server in its own process (startBareServer), which computes nothing: its
- * latency is the floor of the overhead (what the transport alone costs), and serve's overhead minus the bare
- * latency (paired: serve - in-process run - bare) is serve's own part.
- * Each iteration: serve request, in-process run, bare request, in-process run; so that each HTTP request follows
- * an in-process run, as the first one does.
- */
 /** The server's onnxruntime session options (dist/serve/backends/onnxruntime.js) at the bin's defaults. */
 function ortSessionOptions() {
   return require(path.join(ROOT, 'dist', 'serve', 'backends', 'onnxruntime.js')).onnxRuntimeSessionOptions({ intraOpNumThreads: INTRA ? Number(INTRA) : undefined });
 }
 
+/**
+ * The server's overhead at concurrency 1: sequential binary requests on one keep-alive connection, interleaved
+ * with in-process onnxruntime runs of the same input (one after the other, so that the machine's changing load
+ * hits both alike); per-request times in µs from hrtime (autocannon's latencies are whole milliseconds).
+ * The client is this process, the server the bin in its own process (as deployed). The same pairs (request, then
+ * in-process run) are made with a bare Fastify server in its own process (startBareServer), which computes nothing:
+ * its latency is the floor of the overhead (what the transport alone costs here), and serve's overhead minus it is
+ * serve's own part. Serve's pairs and the bare server's alternate in blocks of 50, so that the machine's changing
+ * load hits both alike; not request by request, because a third process woken between two of serve's requests
+ * makes them slower (measured: ~200 µs more overhead at the median), which is not serve's doing.
+ */
 async function overheadPairs(base, bareBase, req, x, n) {
   const ort = require('onnxruntime-node');
   // The server's session settings (lib/serve/backends/onnxruntime.ts: its defaults, unless config.json says
@@ -188,22 +188,27 @@ async function overheadPairs(base, bareBase, req, x, n) {
     await bare.one();
     await run();
   }
-  const httpUs = [], inprocUs = [], diffUs = [], bareUs = [], ownUs = [];
-  for (let i = 0; i < n; i++) {
-    const a = await serve.one();
-    const b = await run();
-    const c = await bare.one();
-    const d = await run();
-    httpUs.push(a);
-    inprocUs.push(b, d);
-    diffUs.push(a - b);
-    bareUs.push(c);
-    ownUs.push(a - b - c);
+  const httpUs = [], inprocUs = [], diffUs = [], bareUs = [], bareInprocUs = [];
+  const BLOCK = 50;
+  for (let i = 0; i < n; i += BLOCK) {
+    for (let j = 0; j < BLOCK; j++) {
+      const a = await serve.one();
+      const b = await run();
+      httpUs.push(a);
+      inprocUs.push(b);
+      diffUs.push(a - b);
+    }
+    for (let j = 0; j < BLOCK; j++) {
+      const a = await bare.one();
+      const b = await run();
+      bareUs.push(a);
+      bareInprocUs.push(b);
+    }
   }
   serve.close();
   bare.close();
   await s.release();
-  return { httpUs, inprocUs, diffUs, bareUs, ownUs };
+  return { httpUs, inprocUs, diffUs, bareUs, bareInprocUs };
 }
 
 /**
@@ -304,9 +309,10 @@ async function main() {
         result.overheadP50Us = round(median(o.diffUs), 1);
         result.overheadOfP50sUs = round(result.sequentialBinary.p50Us - result.inProcess.p50Us, 1);
         result.bareFastifyChildProcess = st(o.bareUs);
-        result.serveOwnP50Us = round(median(o.ownUs), 1);
+        result.bareFastifyChildProcess.inProcessP50Us = round(median(o.bareInprocUs), 1);
+        result.serveOwnP50Us = round(result.overheadP50Us - result.bareFastifyChildProcess.p50Us, 1);
         console.log('in-process onnxruntime', result.inProcess, 'HTTP binary c=1', result.sequentialBinary, 'overhead (median of paired differences) µs', result.overheadP50Us);
-        console.log('bare Fastify in its own process, same body and interleaving', result.bareFastifyChildProcess, "serve's own part (median of serve - in-process - bare, paired) µs", result.serveOwnP50Us);
+        console.log('bare Fastify in its own process, same body and interleaving', result.bareFastifyChildProcess, "serve's own part (overhead - bare latency, p50s) µs", result.serveOwnP50Us);
       }
       if (OVERHEAD_ONLY) return;
       for (const c of [1, 8, 64]) {
