@@ -69,9 +69,10 @@ class Builder : public Napi::ObjectWrap<Builder> {
   nvinfer1::IBuilder& Get(Napi::Env env) const;  // throws DISPOSED / INVALID_ARGUMENT while building or parsing
 
  private:
-  Napi::Value PlatformHasFastFp16(const Napi::CallbackInfo& info);
-  Napi::Value PlatformHasFastInt8(const Napi::CallbackInfo& info);
-  Napi::Value PlatformHasTf32(const Napi::CallbackInfo& info);
+  enum class PlatformCap { kFastFp16, kFastInt8, kTf32 };
+  // platformHasFastFp16 / platformHasFastInt8 / platformHasTf32 (TensorRT <= 10; undefined where they are gone)
+  template <PlatformCap cap>
+  Napi::Value PlatformHas(const Napi::CallbackInfo& info);
   Napi::Value NumDlaCores(const Napi::CallbackInfo& info);
   Napi::Value GetMaxThreads(const Napi::CallbackInfo& info);
   void SetMaxThreads(const Napi::CallbackInfo& info, const Napi::Value& v);
@@ -173,6 +174,11 @@ class CalibratorBridge {
   virtual void UseHostMemoryForContractTests(std::shared_ptr<ContractMemoryLog> log) = 0;
 #endif
 };
+
+// JS thread: gives `promise` its cancel() (sets `cancelled`) and registers `cancelled` with the env's teardown
+// (CancelOnEnvClose: worker.terminate() / exit cancel the work instead of waiting for it, defect #3). For builds,
+// and for the contract tests' drivers that stand in for them.
+void MakeCancellable(Napi::Env env, Napi::Promise& promise, const std::shared_ptr<std::atomic<bool>>& cancelled);
 
 #if TN_CONTRACT_TESTS
 // Contract-test addon only (builder.cc): contract.progress(listener | undefined, steps, stepMs) -> Promise with

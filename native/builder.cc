@@ -31,28 +31,6 @@ namespace tn::trt {
 
 BuildCtors& BuildCtorsFor(Napi::Env env) { return PerEnvTable<BuildCtors>().Get(env); }
 
-// The cancel flags of the env's builds in flight. When the env is torn down (process exit, a worker_thread
-// terminated) this table is deleted by its cleanup hook, and its destructor cancels every build still running:
-// a build thread blocked on a calibrator Promise that will never settle then stops waiting, and TensorRT's
-// progress monitor stops the build, so the teardown does not hang on it.
-struct BuildsInFlight {
-  std::mutex m;
-  std::vector<std::weak_ptr<std::atomic<bool>>> flags;
-
-  void Add(const std::shared_ptr<std::atomic<bool>>& f) {
-    std::lock_guard<std::mutex> lock(m);
-    flags.erase(std::remove_if(flags.begin(), flags.end(), [](const auto& w) { return w.expired(); }), flags.end());
-    flags.push_back(f);
-  }
-
-  ~BuildsInFlight() {
-    std::lock_guard<std::mutex> lock(m);
-    for (auto& w : flags) {
-      if (auto f = w.lock()) f->store(true);
-    }
-  }
-};
-
 void ThrowDisposed(Napi::Env env, const char* what) { Throw(env, "DISPOSED", std::string(what) + " has been disposed"); }
 
 namespace {
@@ -489,17 +467,24 @@ class ProgressDriver : public PromiseWorker {
 
 }  // namespace
 
+void MakeCancellable(Napi::Env env, Napi::Promise& promise, const std::shared_ptr<std::atomic<bool>>& cancelled) {
+  promise.Set("cancel", Napi::Function::New(
+                            env,
+                            [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
+                              cancelled->store(true);
+                              return ci.Env().Undefined();
+                            },
+                            "cancel"));
+  cuda::CancelOnEnvClose(env, cancelled);
+}
+
 #if TN_CONTRACT_TESTS
 Napi::Value ContractProgress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
 #if TN_HAS_PROGRESS_MONITOR
   auto* w = new ProgressDriver(env, info[0], info[1].ToNumber().Int32Value(), info[2].ToNumber().Int32Value());
   Napi::Promise p = w->Promise();
-  auto cancelled = w->cancelled();
-  p.Set("cancel", Napi::Function::New(env, [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
-          cancelled->store(true);
-          return ci.Env().Undefined();
-        }));
+  MakeCancellable(env, p, w->cancelled());  // as BuildWorker
   w->Queue();
   return p;
 #else
@@ -514,9 +499,9 @@ Napi::Function Builder::Init(Napi::Env env) {
   Napi::Function f = DefineClass(
       env, "Builder",
       {
-          InstanceAccessor<&Builder::PlatformHasFastFp16>("platformHasFastFp16"),
-          InstanceAccessor<&Builder::PlatformHasFastInt8>("platformHasFastInt8"),
-          InstanceAccessor<&Builder::PlatformHasTf32>("platformHasTf32"),
+          InstanceAccessor<&Builder::PlatformHas<PlatformCap::kFastFp16>>("platformHasFastFp16"),
+          InstanceAccessor<&Builder::PlatformHas<PlatformCap::kFastInt8>>("platformHasFastInt8"),
+          InstanceAccessor<&Builder::PlatformHas<PlatformCap::kTf32>>("platformHasTf32"),
           InstanceAccessor<&Builder::NumDlaCores>("numDlaCores"),
           InstanceAccessor<&Builder::GetMaxThreads, &Builder::SetMaxThreads>("maxThreads"),
           InstanceAccessor<&Builder::GetDisposed>("disposed"),
@@ -562,36 +547,16 @@ nvinfer1::IBuilder& Builder::Get(Napi::Env env) const {
   return *builder;
 }
 
-Napi::Value Builder::PlatformHasFastFp16(const Napi::CallbackInfo& info) {
+template <Builder::PlatformCap cap>
+Napi::Value Builder::PlatformHas(const Napi::CallbackInfo& info) {
   nvinfer1::IBuilder& b = Get(info.Env());
 #if TN_HAS_PLATFORM_CAPS
   TN_ALLOW_DEPRECATED_BEGIN
-  return Napi::Boolean::New(info.Env(), b.platformHasFastFp16());
+  bool has = cap == PlatformCap::kFastFp16   ? b.platformHasFastFp16()
+             : cap == PlatformCap::kFastInt8 ? b.platformHasFastInt8()
+                                             : b.platformHasTf32();
   TN_ALLOW_DEPRECATED_END
-#else
-  (void)b;
-  return info.Env().Undefined();
-#endif
-}
-
-Napi::Value Builder::PlatformHasFastInt8(const Napi::CallbackInfo& info) {
-  nvinfer1::IBuilder& b = Get(info.Env());
-#if TN_HAS_PLATFORM_CAPS
-  TN_ALLOW_DEPRECATED_BEGIN
-  return Napi::Boolean::New(info.Env(), b.platformHasFastInt8());
-  TN_ALLOW_DEPRECATED_END
-#else
-  (void)b;
-  return info.Env().Undefined();
-#endif
-}
-
-Napi::Value Builder::PlatformHasTf32(const Napi::CallbackInfo& info) {
-  nvinfer1::IBuilder& b = Get(info.Env());
-#if TN_HAS_PLATFORM_CAPS
-  TN_ALLOW_DEPRECATED_BEGIN
-  return Napi::Boolean::New(info.Env(), b.platformHasTf32());
-  TN_ALLOW_DEPRECATED_END
+  return Napi::Boolean::New(info.Env(), has);
 #else
   (void)b;
   return info.Env().Undefined();
@@ -660,15 +625,7 @@ Napi::Value Builder::BuildSerializedNetwork(const Napi::CallbackInfo& info) {
     throw ToJsError(env, e);
   }
   Napi::Promise p = w->Promise();
-  auto cancelled = w->cancelled();
-  p.Set("cancel", Napi::Function::New(
-                      env,
-                      [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
-                        cancelled->store(true);
-                        return ci.Env().Undefined();
-                      },
-                      "cancel"));
-  PerEnvTable<BuildsInFlight>().Get(env).Add(cancelled);
+  MakeCancellable(env, p, w->cancelled());
   w->Queue();
   return p;
 }

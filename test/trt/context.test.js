@@ -11,18 +11,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 
 const lib = require('../../dist/index.js');
-const { Engine, TensorRTError, Stream, DeviceBuffer, runtimeInfo } = lib;
+const { Engine, TensorRTError, Stream, DeviceBuffer } = lib;
 
-function skipReason() {
-  const info = runtimeInfo();
-  if (!info.compiledWith || !info.compiledWith.tensorrt) return 'tensorrt-node was built without TensorRT headers';
-  if (!info.tensorrt.available) return `TensorRT cannot be loaded: ${info.tensorrt.reason ?? 'unknown reason'}`;
-  if (!info.cuda.available) return `no usable CUDA GPU: ${info.cuda.reason ?? 'unknown reason'}`;
-  for (const k of ['Builder', 'OnnxParser']) if (typeof lib[k] !== 'function') return `dist/ has no ${k} (builder API not built)`;
-  return false;
-}
-const skip = skipReason();
-if (skip) console.log(`# test/trt/context.test.js skipped: ${skip}`);
+const h = require('./helpers');
+const skip = h.skipReason(__filename, { builderApi: true });
 
 // y = relu(x @ W + b), x: [batch, K] (batch dynamic); two optimization profiles (batch 1..8 and 9..64).
 const K = 8;
@@ -30,42 +22,7 @@ const N = 16;
 const W = Float32Array.from({ length: K * N }, (_, i) => ((i * 37) % 17) / 17 - 0.5);
 const B = Float32Array.from({ length: N }, (_, i) => ((i * 11) % 7) / 7 - 0.5);
 
-function makeModel() {
-  const { onnx } = require('../../dist/onnx');
-  const F = onnx.TensorProto.DataType.FLOAT;
-  const init = (name, dims, data) => ({ name, dims, dataType: F, rawData: Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
-  const vi = (name, dims) => ({
-    name,
-    type: { tensorType: { elemType: F, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
-  });
-  return onnx.ModelProto.encode(onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'mlp',
-      node: [
-        { opType: 'MatMul', input: ['x', 'W'], output: ['xw'] },
-        { opType: 'Add', input: ['xw', 'b'], output: ['xwb'] },
-        { opType: 'Relu', input: ['xwb'], output: ['y'] },
-      ],
-      initializer: [init('W', [K, N], W), init('b', [N], B)],
-      input: [vi('x', ['batch', K])],
-      output: [vi('y', ['batch', N])],
-    },
-  })).finish();
-}
-
-function reference(x, batch) {
-  const y = new Float32Array(batch * N);
-  for (let i = 0; i < batch; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = B[j];
-      for (let k = 0; k < K; k++) s += x[i * K + k] * W[k * N + j];
-      y[i * N + j] = Math.max(0, s);
-    }
-  }
-  return y;
-}
+const { model: makeModel, reference } = h.mlp(K, N, W, B);
 
 function close(a, b, what) {
   assert.equal(a.length, b.length, `${what}: length`);

@@ -16,32 +16,15 @@ const { spawnSync } = require('node:child_process');
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
-const { runtimeInfo, loadEngine, TensorRTError } = require('../../dist/index.js');
+const { loadEngine, TensorRTError } = require('../../dist/index.js');
 
-const info = runtimeInfo();
-const skip = !info.tensorrt.available
-  ? `TensorRT is not available: ${info.tensorrt.reason ?? 'unknown reason'}`
-  : !info.cuda.available ? `no usable CUDA GPU: ${info.cuda.reason ?? 'unknown reason'}` : false;
-if (skip) console.log(`# test/trt/engine-cache.test.js skipped: ${skip}`);
+const h = require('./helpers');
+const skip = h.skipReason(__filename);
 
 const dir = skip ? '' : fs.mkdtempSync(path.join(os.tmpdir(), 'tn-cache-trt-'));
 const cacheDir = path.join(dir, 'cache');
 
-/** y = Relu(x) + x, x: float32[1, 4]. */
-function tinyModel() {
-  const { onnx } = require('../../dist/onnx');
-  const t = (name) => onnx.ValueInfoProto.create({
-    name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } } },
-  });
-  return onnx.ModelProto.encode(onnx.ModelProto.create({
-    irVersion: 8, opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'tiny',
-      node: [{ opType: 'Relu', input: ['x'], output: ['r'] }, { opType: 'Add', input: ['r', 'x'], output: ['y'] }],
-      input: [t('x')], output: [t('y')],
-    },
-  })).finish();
-}
+const { tinyModel } = h;
 
 async function expected(modelFile, x) {
   try {

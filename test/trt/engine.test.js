@@ -12,18 +12,10 @@ const os = require('node:os');
 const path = require('node:path');
 
 const lib = require('../../dist/index.js');
-const { Engine, Runtime, TensorRTError, Stream, DeviceBuffer, runtimeInfo } = lib;
+const { Engine, Runtime, TensorRTError, Stream, DeviceBuffer } = lib;
 
-function skipReason() {
-  const info = runtimeInfo();
-  if (!info.compiledWith || !info.compiledWith.tensorrt) return 'tensorrt-node was built without TensorRT headers';
-  if (!info.tensorrt.available) return `TensorRT cannot be loaded: ${info.tensorrt.reason ?? 'unknown reason'}`;
-  if (!info.cuda.available) return `no usable CUDA GPU: ${info.cuda.reason ?? 'unknown reason'}`;
-  for (const k of ['Builder', 'OnnxParser']) if (typeof lib[k] !== 'function') return `dist/ has no ${k} (builder API not built)`;
-  return false;
-}
-const skip = skipReason();
-if (skip) console.log(`# test/trt/engine.test.js skipped: ${skip}`);
+const h = require('./helpers');
+const skip = h.skipReason(__filename, { builderApi: true });
 
 let ort = null;
 try {
@@ -56,44 +48,7 @@ function randomArray(n, seed) {
 const W = randomArray(K * N, 1);
 const B = randomArray(N, 2);
 
-function makeModel() {
-  const { onnx } = require('../../dist/onnx');
-  const F = onnx.TensorProto.DataType.FLOAT;
-  const init = (name, dims, data) => ({ name, dims, dataType: F, rawData: Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
-  const vi = (name, dims) => ({
-    name,
-    type: { tensorType: { elemType: F, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'tensorrt-node-test',
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'mlp',
-      node: [
-        { opType: 'MatMul', input: ['x', 'W'], output: ['xw'], name: 'matmul' },
-        { opType: 'Add', input: ['xw', 'b'], output: ['xwb'], name: 'add' },
-        { opType: 'Relu', input: ['xwb'], output: ['y'], name: 'relu' },
-      ],
-      initializer: [init('W', [K, N], W), init('b', [N], B)],
-      input: [vi('x', ['batch', K])],
-      output: [vi('y', ['batch', N])],
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
-}
-
-function reference(x, batch) {
-  const y = new Float32Array(batch * N);
-  for (let i = 0; i < batch; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = B[j];
-      for (let k = 0; k < K; k++) s += x[i * K + k] * W[k * N + j];
-      y[i * N + j] = Math.max(0, s);
-    }
-  }
-  return y;
-}
+const { model: makeModel, reference } = h.mlp(K, N, W, B);
 
 function maxAbsDiff(a, b) {
   assert.equal(a.length, b.length, 'lengths differ');
@@ -104,21 +59,7 @@ function maxAbsDiff(a, b) {
 
 const TOL = 1e-3;
 
-async function expectCode(p, code) {
-  await assert.rejects(p, (e) => {
-    assert.ok(e instanceof TensorRTError, `expected a TensorRTError, got ${e}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    return true;
-  });
-}
-
-function expectThrowCode(fn, code) {
-  assert.throws(fn, (e) => {
-    assert.ok(e instanceof TensorRTError, `expected a TensorRTError, got ${e}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    return true;
-  });
-}
+const { expectCode, expectThrowCode } = h;
 
 // Built once, shared by the tests.
 let modelBytes = null;

@@ -167,14 +167,7 @@ Napi::Value Calibrate(const Napi::CallbackInfo& info) {
     w->sizes_.push_back(n);
   }
   Napi::Promise p = w->Promise();
-  auto cancelled = w->cancelled();
-  p.Set("cancel", Napi::Function::New(
-                      env,
-                      [cancelled](const Napi::CallbackInfo& ci) -> Napi::Value {
-                        cancelled->store(true);
-                        return ci.Env().Undefined();
-                      },
-                      "cancel"));
+  MakeCancellable(env, p, w->cancelled());  // as BuildWorker (Builder::BuildSerializedNetwork)
   w->Queue();
   return p;
 }
