@@ -114,7 +114,7 @@ function post(m, transfer) {
   parentPort.postMessage({ type: 'ready', inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata });
   let seen = 0;
   for (;;) {
-    // a timed wait, so that a lost wake-up could only delay, never hang
+    // a timed wait, so that a lost wake-up could only delay, never hang (worker.terminate() interrupts it too)
     if (Atomics.load(ctl, 0) === seen) Atomics.wait(ctl, 0, seen, 1000);
     const got = receiveMessageOnPort(requests);
     if (!got) continue;
@@ -255,7 +255,12 @@ class OrtWorker {
     const p = new Promise<WorkerResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
     });
-    this.post({ type: 'run', id, outputs, inputs: inputs.map((t, i) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: data[i] })) }, data.map((d) => d.buffer as ArrayBuffer));
+    try {
+      this.post({ type: 'run', id, outputs, inputs: inputs.map((t, i) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: data[i] })) }, data.map((d) => d.buffer as ArrayBuffer));
+    } catch (e) {
+      this.pending.delete(id);
+      return Promise.reject(new TensorRTError('INTERNAL', `onnxruntime worker: cannot send the batch: ${(e as Error).message}`, { cause: e }));
+    }
     void this.pump();
     return p;
   }
