@@ -42,6 +42,7 @@ if (!wt.isMainThread) {
 
 if (process.argv[2] === '--server') {
   // The child: serve, instrumented. `cur` is the request in progress (concurrency 1).
+  process.on('disconnect', () => process.exit(0)); // never outlives the client
   let cur = null;
   const recs = [];
   const runs = [];
