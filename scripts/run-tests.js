@@ -108,8 +108,17 @@ function probeMachine() {
 function contractReason() {
   // test/contract/helpers.js loads $TN_CONTRACT_ADDON, else build-contract/tensorrt_node_contract.node
   const addon = process.env.TN_CONTRACT_ADDON || path.join(root, 'build-contract', 'tensorrt_node_contract.node');
-  return fs.existsSync(addon) ? null
-    : `no test-only contract addon ${path.relative(root, addon)} (built by scripts/contract/build.sh against TensorRT headers)`;
+  if (!fs.existsSync(addon)) {
+    return `no test-only contract addon ${path.relative(root, addon)} (built by scripts/contract/build.sh against TensorRT headers)`;
+  }
+  // An addon older than the sources it is built from tests old code (and its tests may then hang): not started.
+  const built = fs.statSync(addon).mtimeMs;
+  const sources = ['native', path.join('test', 'contract', 'native')].flatMap((d) =>
+    fs.readdirSync(path.join(root, d)).filter((f) => /\.(cc|h)$/.test(f)).map((f) => path.join(d, f)));
+  const newer = sources.filter((f) => fs.statSync(path.join(root, f)).mtimeMs > built);
+  return newer.length
+    ? `the contract addon ${path.relative(root, addon)} is older than ${newer[0]}${newer.length > 1 ? ` and ${newer.length - 1} more source(s)` : ''}: rebuild it (bash scripts/contract/build.sh <TensorRT include dir>)`
+    : null;
 }
 
 function runNodeTest(dir, files) {

@@ -14,7 +14,7 @@
  */
 import { performance } from 'perf_hooks';
 import { TensorRTError } from '../errors';
-import { ARRAYS, fmtShape, ServeArray, Tensor, TensorSpec, volume } from './tensor';
+import { allocDisposable, ARRAYS, fmtShape, ServeArray, ServeDType, Tensor, TensorSpec, volume } from './tensor';
 import * as is from '../validate';
 
 /** What the batcher runs batches on (see backends/). */
@@ -195,7 +195,10 @@ export class Batcher {
     const started = performance.now();
     let inputs: Tensor[];
     try {
-      inputs = items.length === 1 ? items[0]!.inputs : mergeInputs(items.map((p) => p.inputs));
+      if (items.length === 1) inputs = items[0]!.inputs;
+      else {
+        inputs = mergeInputs(items.map((p) => p.inputs), allocDisposable); // the batch's own arrays: the backend may take them
+      }
     } catch (e) {
       this.finish(items, instance, null, e, started);
       return;
@@ -284,7 +287,7 @@ function checkBatcherArgs(backend: unknown, options: unknown, observe: unknown):
   is.func(observe, 'Batcher: observe');
 }
 
-export function mergeInputs(requests: Tensor[][]): Tensor[] {
+export function mergeInputs(requests: Tensor[][], alloc: (dtype: ServeDType, count: number) => ServeArray = (d, n) => new ARRAYS[d](n)): Tensor[] {
   const first = requests[0]!;
   return first.map((t, j) => {
     let n = 0;
@@ -293,7 +296,7 @@ export function mergeInputs(requests: Tensor[][]): Tensor[] {
       n += r[j]!.data.length;
       b += r[j]!.shape[0]!;
     }
-    const data = new ARRAYS[t.dtype](n);
+    const data = alloc(t.dtype, n);
     let off = 0;
     for (const r of requests) {
       (data as Float32Array).set(r[j]!.data as Float32Array, off);

@@ -135,12 +135,63 @@ const INT_RANGE: Partial<Record<ServeDType, [number, number]>> = {
 };
 
 /**
+ * The buffers of typed arrays that serve made itself for one request or one batch (decoded copies, merged batches):
+ * nothing reads them after the batch is handed to the backend, so a backend may take them (transfer them to a worker
+ * thread) instead of copying them. Arrays that a caller passes in are never in it.
+ */
+const DISPOSABLE = new WeakSet<object>();
+
+/** Marks `a` as serve's own, when it spans its whole buffer (see DISPOSABLE). */
+export function markDisposable<A extends ServeArray>(a: A): A {
+  if (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) DISPOSABLE.add(a.buffer);
+  return a;
+}
+
+/** Whether a backend may take `a`'s buffer instead of copying it; it is then no longer marked. */
+export function takeDisposable(a: ServeArray): boolean {
+  return DISPOSABLE.delete(a.buffer);
+}
+
+/**
+ * Recycled input buffers, by byte length: a backend that got a buffer back after a batch (the onnxruntime worker
+ * hands its inputs back) puts it here, and the next request's copy goes into it instead of fresh memory. At
+ * concurrency 1 a fresh 110 kB buffer costs ~25-75 us to allocate and fill (first touch of its pages), a reused one
+ * ~6-11 us (measured on the 2-core VM; docs/serving.md, run F). Bounded: a few buffers per size, 64 MiB in all.
+ */
+const POOL = new Map<number, ArrayBuffer[]>();
+const POOL_PER_SIZE = 4;
+const POOL_MAX_BYTES = 64 * 1024 * 1024;
+let poolBytes = 0;
+
+/** A new array of `count` elements of `dtype` for serve's own use (zero-filled only when fresh), marked disposable. */
+export function allocDisposable(dtype: ServeDType, count: number): ServeArray {
+  const C = ARRAYS[dtype];
+  const bytes = count * C.BYTES_PER_ELEMENT;
+  const free = POOL.get(bytes);
+  const buf = free?.pop();
+  if (buf) poolBytes -= bytes;
+  const a = buf ? new C(buf, 0, count) : new C(count);
+  DISPOSABLE.add(a.buffer);
+  return a;
+}
+
+/** Gives a buffer that nothing references any more back for reuse (see POOL). */
+export function recycle(buf: ArrayBuffer): void {
+  if (!(buf instanceof ArrayBuffer) || buf.byteLength === 0 || poolBytes + buf.byteLength > POOL_MAX_BYTES) return;
+  let free = POOL.get(buf.byteLength);
+  if (!free) POOL.set(buf.byteLength, (free = []));
+  if (free.length >= POOL_PER_SIZE) return;
+  free.push(buf);
+  poolBytes += buf.byteLength;
+}
+
+/**
  * Copies a flat JSON array of numbers into a new typed array: the hot path (KServe `data`, flat). The float32 case
  * is one loop with one type check per value.
  */
 export function fromFlat(values: unknown[], dtype: ServeDType, what: string): ServeArray {
   const n = values.length;
-  const out = new ARRAYS[dtype](n);
+  const out = allocDisposable(dtype, n);
   if (dtype === 'float32' || dtype === 'float64') {
     const o = out as Float32Array;
     for (let i = 0; i < n; i++) {
@@ -180,7 +231,7 @@ export function fromNested(value: unknown, dtype: ServeDType, what: string, coun
   const shape = nestedShape(value);
   const n = volume(shape);
   if (count >= 0 && n !== count) throw invalidArg(`${what}: has ${n} values; expected ${count}`);
-  const out = new ARRAYS[dtype](n);
+  const out = allocDisposable(dtype, n);
   let k = 0;
   const walk = (v: unknown, depth: number): void => {
     if (depth === shape.length) {
@@ -213,9 +264,9 @@ export function fromBytes(buf: Uint8Array, dtype: ServeDType, count: number, wha
     throw invalidArg(`${what}: has ${buf.byteLength} bytes; expected ${count * bytes} (${count} × ${bytes}-byte ${KSERVE_DTYPES[dtype]})`);
   }
   if (buf.byteOffset % bytes === 0) return new C(buf.buffer, buf.byteOffset, count);
-  const copy = new Uint8Array(buf.byteLength);
-  copy.set(buf);
-  return new C(copy.buffer, 0, count);
+  const out = allocDisposable(dtype, count);
+  new Uint8Array(out.buffer, 0, buf.byteLength).set(buf);
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@
  *     sequential keep-alive client measures it with hrtime, autocannon's latencies are whole milliseconds)
  *   - JSON decoding vs JSON.parse of the same body plus one copy into a Float32Array
  * Usage: node scripts/bench/serve.js [--duration 5] [--backend onnxruntime|tensorrt] [--json out.json]
+ *        node scripts/bench/serve.js --overhead-only [--pairs 1000]   (the c=1 overhead figures alone)
+ *        [--intra-op-threads N]: the server's onnxruntime threads per run, and the in-process baseline's
  * With --backend tensorrt it needs TensorRT and a GPU, and says why it skips otherwise.
  */
 const { spawn } = require('child_process');
@@ -30,10 +32,17 @@ const arg = (k, d) => {
 const DURATION = Number(arg('--duration', '5'));
 const BACKEND = arg('--backend', 'onnxruntime');
 const JSON_OUT = arg('--json', null);
+// --overhead-only: the c=1 overhead measurement alone (no autocannon runs, no targets): for working on the serve path
+const OVERHEAD_ONLY = args.includes('--overhead-only');
+const PAIRS = Number(arg('--pairs', '1000'));
+// --intra-op-threads N: the server's onnxruntime threads per run (serve's option of that name), and the in-process
+// baseline's the same
+const INTRA = arg('--intra-op-threads', null);
 
 function startServer(model, extra) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', model, '--port', '0', '--backend', BACKEND, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const intra = INTRA ? ['--intra-op-threads', INTRA] : [];
+    const child = spawn(process.execPath, [BIN, 'serve', model, '--port', '0', '--backend', BACKEND, ...intra, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (c) => {
       out += c.toString();
@@ -92,46 +101,114 @@ async function load(base, req, connections) {
 }
 
 /**
- * The server's overhead at concurrency 1: sequential binary requests on one keep-alive connection, interleaved
- * with in-process onnxruntime runs of the same input (one pair after the other, so that the machine's changing
- * load hits both alike); per-request times in µs from hrtime (autocannon's latencies are whole milliseconds).
+ * A bare Fastify server in a child process of its own, like the bin: the same raw-body parser, one route that takes
+ * the same binary body and answers a binary-extension response of the same size as serve's (JSON header + 2
+ * floats), nothing else. The floor under any HTTP server in its own process on this machine: what the transport
+ * (loopback, two processes waking each other, Node's HTTP on both sides) costs for this body.
  */
-async function overheadPairs(base, req, x, n) {
-  const ort = require('onnxruntime-node');
-  // The server's session settings (pool threads do not spin): with onnxruntime's default, the in-process session's
-  // threads spin after each run and take the cores from the server during the request that follows.
-  const s = await ort.InferenceSession.create(CLS_MODEL, { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } });
-  const run = async () => {
-    const t0 = process.hrtime.bigint();
-    await s.run({ x: new ort.Tensor('float32', x, [1, 3, 48, 192]) });
-    return Number(process.hrtime.bigint() - t0) / 1000;
-  };
+const BARE_SERVER = `
+const Fastify = require(process.argv[1]);
+const app = Fastify();
+app.removeAllContentTypeParsers();
+app.addContentTypeParser('*', { parseAs: 'buffer' }, (_r, b, done) => done(null, b));
+const head = Buffer.from(JSON.stringify({ model_name: 'model', model_version: '1', outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [1, 2], parameters: { binary_data_size: 8 } }] }));
+app.post('/v2/models/model/infer', async (req, reply) => {
+  reply.header('Inference-Header-Content-Length', String(head.length)).type('application/octet-stream');
+  return reply.send(Buffer.concat([head, Buffer.alloc(8)]));
+});
+app.listen({ port: 0, host: '127.0.0.1' }).then((a) => console.log(JSON.stringify({ address: a })));
+`;
+
+function startBareServer() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', BARE_SERVER, require.resolve('fastify')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const onData = (c) => {
+      out += c.toString();
+      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) {
+        child.stdout.off('data', onData);
+        child.stdout.resume();
+        resolve({ child, base: m[1] });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`bare Fastify server exited (${code}): ${out}`)));
+  });
+}
+
+/** Sequential POSTs of one body on one keep-alive connection; each call resolves with its time in µs (hrtime). */
+function sequentialClient(base, req) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const url = new URL('/v2/models/model/infer', base);
+  const headers = { ...req.headers, 'content-length': String(req.body.length) };
   const one = () => new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const q = http.request(url, { method: 'POST', agent, headers: { ...req.headers, 'content-length': String(req.body.length) } }, (res) => {
+    const q = http.request(url, { method: 'POST', agent, headers }, (res) => {
       res.on('data', () => {});
       res.on('end', () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1000) : reject(new Error(`HTTP ${res.statusCode}`))));
     });
     q.on('error', reject);
     q.end(req.body);
   });
+  return { one, close: () => agent.destroy() };
+}
+
+/** The server's onnxruntime session options (dist/serve/backends/onnxruntime.js) at the bin's defaults. */
+function ortSessionOptions() {
+  return require(path.join(ROOT, 'dist', 'serve', 'backends', 'onnxruntime.js')).onnxRuntimeSessionOptions({ intraOpNumThreads: INTRA ? Number(INTRA) : undefined });
+}
+
+/**
+ * The server's overhead at concurrency 1: sequential binary requests on one keep-alive connection, interleaved
+ * with in-process onnxruntime runs of the same input (one after the other, so that the machine's changing load
+ * hits both alike); per-request times in µs from hrtime (autocannon's latencies are whole milliseconds).
+ * The client is this process, the server the bin in its own process (as deployed). The same pairs (request, then
+ * in-process run) are made with a bare Fastify server in its own process (startBareServer), which computes nothing:
+ * its latency is the floor of the overhead (what the transport alone costs here), and serve's overhead minus it is
+ * serve's own part. Serve's pairs and the bare server's alternate in blocks of 50, so that the machine's changing
+ * load hits both alike; not request by request, because a third process woken between two of serve's requests
+ * makes them slower (measured: ~200 µs more overhead at the median), which is not serve's doing.
+ */
+async function overheadPairs(base, bareBase, req, x, n) {
+  const ort = require('onnxruntime-node');
+  // The server's session settings (lib/serve/backends/onnxruntime.ts: its defaults, unless config.json says
+  // otherwise): the in-process call must compute exactly as the server's session does.
+  const s = await ort.InferenceSession.create(CLS_MODEL, ortSessionOptions());
+  const run = async () => {
+    const t0 = process.hrtime.bigint();
+    await s.run({ x: new ort.Tensor('float32', x, [1, 3, 48, 192]) });
+    return Number(process.hrtime.bigint() - t0) / 1000;
+  };
+  const serve = sequentialClient(base, req);
+  const bare = sequentialClient(bareBase, req);
   for (let i = 0; i < 50; i++) {
-    await one();
+    await serve.one();
+    await run();
+    await bare.one();
     await run();
   }
-  const httpUs = [], inprocUs = [], diffUs = [];
-  for (let i = 0; i < n; i++) {
-    const a = await one();
-    const b = await run();
-    httpUs.push(a);
-    inprocUs.push(b);
-    diffUs.push(a - b);
+  const httpUs = [], inprocUs = [], diffUs = [], bareUs = [], bareInprocUs = [];
+  const BLOCK = 50;
+  for (let i = 0; i < n; i += BLOCK) {
+    for (let j = 0; j < BLOCK; j++) {
+      const a = await serve.one();
+      const b = await run();
+      httpUs.push(a);
+      inprocUs.push(b);
+      diffUs.push(a - b);
+    }
+    for (let j = 0; j < BLOCK; j++) {
+      const a = await bare.one();
+      const b = await run();
+      bareUs.push(a);
+      bareInprocUs.push(b);
+    }
   }
-  agent.destroy();
+  serve.close();
+  bare.close();
   await s.release();
-  return { httpUs, inprocUs, diffUs };
+  return { httpUs, inprocUs, diffUs, bareUs, bareInprocUs };
 }
 
 /**
@@ -207,6 +284,7 @@ async function main() {
     loadBefore: os.loadavg().map((v) => round(v, 2)),
     backend: BACKEND,
     durationPerRunS: DURATION,
+    intraOpThreads: INTRA ? Number(INTRA) : 'default (onnxruntime: one per core)',
   };
   result.decode = decodeBench(b.json.body);
   console.log('decode', result.decode);
@@ -218,13 +296,25 @@ async function main() {
     const s = await startServer(repo, batching ? ['--max-batch-size', '64'] : ['--no-batching']);
     try {
       if (batching) {
-        const o = await overheadPairs(s.base, b.binary, x, 1000);
-        result.inProcess = { p50Us: round(median(o.inprocUs), 1), p99Us: round(percentile(o.inprocUs, 99), 1), minUs: round(Math.min(...o.inprocUs), 1) };
-        result.sequentialBinary = { p50Us: round(median(o.httpUs), 1), p99Us: round(percentile(o.httpUs, 99), 1), minUs: round(Math.min(...o.httpUs), 1) };
+        const bare = await startBareServer();
+        let o;
+        try {
+          o = await overheadPairs(s.base, bare.base, b.binary, x, PAIRS);
+        } finally {
+          await stopServer(bare);
+        }
+        const st = (v) => ({ p50Us: round(median(v), 1), p99Us: round(percentile(v, 99), 1), minUs: round(Math.min(...v), 1) });
+        result.inProcess = st(o.inprocUs);
+        result.sequentialBinary = st(o.httpUs);
         result.overheadP50Us = round(median(o.diffUs), 1);
         result.overheadOfP50sUs = round(result.sequentialBinary.p50Us - result.inProcess.p50Us, 1);
+        result.bareFastifyChildProcess = st(o.bareUs);
+        result.bareFastifyChildProcess.inProcessP50Us = round(median(o.bareInprocUs), 1);
+        result.serveOwnP50Us = round(result.overheadP50Us - result.bareFastifyChildProcess.p50Us, 1);
         console.log('in-process onnxruntime', result.inProcess, 'HTTP binary c=1', result.sequentialBinary, 'overhead (median of paired differences) µs', result.overheadP50Us);
+        console.log('bare Fastify in its own process, same body and interleaving', result.bareFastifyChildProcess, "serve's own part (overhead - bare latency, p50s) µs", result.serveOwnP50Us);
       }
+      if (OVERHEAD_ONLY) return;
       for (const c of [1, 8, 64]) {
         const r = { batching, tensors: 'binary', ...(await load(s.base, b.binary, c)) };
         result.runs.push(r);
@@ -246,7 +336,7 @@ async function main() {
   result.loadAfter = os.loadavg().map((v) => round(v, 2));
   result.targets = {
     batchingSpeedupAt64: { value: result.batchingSpeedupAt64, target: '>= 1.8', pass: result.batchingSpeedupAt64 >= 1.8 },
-    overheadP50Us: { value: result.overheadP50Us, target: '<= 150', pass: result.overheadP50Us <= 150 },
+    overheadP50Us: { value: result.overheadP50Us, target: '<= 150', pass: result.overheadP50Us <= 150, transportFloorUs: result.bareFastifyChildProcess.p50Us, serveOwnUs: result.serveOwnP50Us },
     jsonDecodeRatio: { value: result.decode.ratio, target: '<= 1 (JSON.parse + one copy)', pass: result.decode.ratio <= 1 },
   };
   console.log(JSON.stringify(result.targets));
