@@ -244,21 +244,35 @@ function decodeBench(json) {
   const { parseJsonBody } = require(path.join(ROOT, 'dist', 'serve', 'tensor.js'));
   const { decodeInfer } = require(path.join(ROOT, 'dist', 'serve', 'protocols', 'kserve-v2.js'));
   const mv = { backend: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 3, -1, -1] }], outputs: [{ name: 'softmax_0.tmp_0', dtype: 'float32', shape: [-1, 2] }] } };
-  const time = (f) => {
-    for (let i = 0; i < 50; i++) f();
-    const us = [];
-    for (let i = 0; i < 300; i++) {
-      const t0 = process.hrtime.bigint();
-      f();
-      us.push(Number(process.hrtime.bigint() - t0) / 1000);
-    }
-    return median(us);
-  };
-  const baseline = time(() => {
+  // The two are timed in alternation (order swapped every iteration), so that a slower stretch of the machine
+  // (another process, a GC of the other's garbage) falls on both alike; medians of each.
+  const baselineFn = () => {
     const o = JSON.parse(json.toString('utf8'));
     return new Float32Array(o.inputs[0].data); // the fastest one copy of a JS array into a Float32Array
-  });
-  const ours = time(() => decodeInfer(parseJsonBody(json), null, mv));
+  };
+  const oursFn = () => decodeInfer(parseJsonBody(json), null, mv);
+  const timeOne = (f) => {
+    const t0 = process.hrtime.bigint();
+    f();
+    return Number(process.hrtime.bigint() - t0) / 1000;
+  };
+  for (let i = 0; i < 50; i++) {
+    baselineFn();
+    oursFn();
+  }
+  const b = [];
+  const o = [];
+  for (let i = 0; i < 300; i++) {
+    if (i % 2) {
+      b.push(timeOne(baselineFn));
+      o.push(timeOne(oursFn));
+    } else {
+      o.push(timeOne(oursFn));
+      b.push(timeOne(baselineFn));
+    }
+  }
+  const baseline = median(b);
+  const ours = median(o);
   return { bodyBytes: json.length, jsonParsePlusCopyUs: round(baseline, 1), serveDecodeUs: round(ours, 1), ratio: round(ours / baseline, 3) };
 }
 
