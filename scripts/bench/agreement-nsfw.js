@@ -19,10 +19,7 @@ const ort = require('onnxruntime-node');
 const { agreement } = require('./ocr-data');
 const { blobs } = require('./photo-data');
 
-function arg(name, def) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
+const { arg } = require('./common');
 
 (async () => {
   const nCal = +arg('--cal', 16), nHeld = +arg('--held', 64), opset = +arg('--opset', 11);

@@ -25,10 +25,7 @@ const { saveModel } = require(path.join(dist, 'onnx'));
 const ort = require('onnxruntime-node');
 const data = require('./ocr-data');
 
-function arg(name, def) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
+const { arg } = require('./common');
 
 /** Agreement of the float and a quantized model on the held-out inputs. */
 async function measure(sf, model, held, cls) {

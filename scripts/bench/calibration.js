@@ -12,10 +12,7 @@ const path = require('path');
 const os = require('os');
 const { execFileSync } = require('child_process');
 
-function arg(name, def) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
+const { arg } = require('./common');
 
 async function child() {
   const [which, method, count, size] = process.argv.slice(3);

@@ -10,6 +10,12 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
+/** The value after `name` on the command line (`--n 16`), else `def`. */
+function arg(name, def) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+
 function loadLib() {
   return require(path.join(ROOT, 'dist', 'index.js'));
 }
@@ -81,4 +87,4 @@ function cli(mod, main) {
   );
 }
 
-module.exports = { ROOT, KiB, MiB, GiB, loadLib, cudaSkipReason, repsFor, median, percentile, stats, round, sizeLabel, nowUs, cli };
+module.exports = { arg, ROOT, KiB, MiB, GiB, loadLib, cudaSkipReason, repsFor, median, percentile, stats, round, sizeLabel, nowUs, cli };

@@ -16,16 +16,11 @@
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { loadLib, cudaSkipReason, round, MiB } = require('./common');
+const { arg, loadLib, cudaSkipReason, round, MiB } = require('./common');
 const paired = require('./paired');
 const streams = require('./streams');
 const fsprobe = require('./fsprobe');
 const { benchMarkdown } = require('./report');
-
-function arg(name, def) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 
 function baseline(bin, args) {
   if (!bin) return { skipped: 'no baseline program (--baseline)' };

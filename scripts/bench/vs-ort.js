@@ -12,24 +12,13 @@ const fs = require('fs');
 const os = require('os');
 const { execFileSync } = require('child_process');
 const data = require('./ocr-data');
+const { writeNpyFile } = require(path.join(process.env.TENSORRT_NODE_DIST || path.join(__dirname, '..', '..', 'dist'), 'npy'));
 
-function arg(name, def) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
+const { arg } = require('./common');
 
+// .npy files through the library's own writer (lib/npy.ts, checked against numpy's format in its tests)
 function writeNpy(file, shape, f32) {
-  const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const pad = 64 - ((10 + header.length + 1) % 64);
-  const h = header + ' '.repeat(pad % 64) + '\n';
-  const pre = Buffer.alloc(10);
-  Buffer.from('\x93NUMPY').copy(pre, 0, 0);
-  pre[0] = 0x93;
-  pre.write('NUMPY', 1, 'latin1');
-  pre[6] = 1;
-  pre[7] = 0;
-  pre.writeUInt16LE(h.length, 8);
-  fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(h, 'latin1'), Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength)]));
+  writeNpyFile(file, { dtype: 'float32', shape, data: f32 });
 }
 
 const python = arg('--python', 'python3');
