@@ -14,6 +14,7 @@ import { quantize, calibrate, createCalibrator, parseCalibrationCache, collectSt
 import { runCli } from '../../lib/cli/program';
 import { createHistogramPool } from '../../lib/calibration/histogram-pool';
 import { writeNpyFile } from '../../lib/npy';
+import { convModel as sharedConvModel } from './helpers/conv-model';
 
 type Ort = {
   Tensor: new (t: string, d: Float32Array, dims: number[]) => unknown;
@@ -37,29 +38,8 @@ const D = onnx.TensorProto.DataType;
 const seq = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
 
 /** x[N,2,4,4] -> conv1 -> relu r1 -> conv2 -> c2; Add(c2, r1) -> Softmax(axis 1, opset 9: needs the upgrade) -> y */
-function convModel(opset = 9): onnx.ModelProto {
-  const ints = (name: string, v: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
-  const vi = (name: string, dims: (number | string)[]) =>
-    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: D.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } });
-  const g = onnx.GraphProto.create({
-    name: 'tiny',
-    node: [
-      onnx.NodeProto.create({ name: 'conv1', opType: 'Conv', input: ['x', 'w1', 'b1'], output: ['c1'], attribute: [ints('pads', [1, 1, 1, 1])] }),
-      onnx.NodeProto.create({ name: 'relu1', opType: 'Relu', input: ['c1'], output: ['r1'] }),
-      onnx.NodeProto.create({ name: 'conv2', opType: 'Conv', input: ['r1', 'w2'], output: ['c2'] }),
-      onnx.NodeProto.create({ name: 'add', opType: 'Add', input: ['c2', 'r1'], output: ['a'] }),
-      onnx.NodeProto.create({ name: 'softmax', opType: 'Softmax', input: ['a'], output: ['y'] }),
-    ],
-    initializer: [
-      makeTensor('w1', D.FLOAT, [4, 2, 3, 3], seq(72, (i) => Math.sin(i) * (1 + Math.floor(i / 18)))),
-      makeTensor('b1', D.FLOAT, [4], Float32Array.of(0.1, -0.2, 0.3, 0)),
-      makeTensor('w2', D.FLOAT, [4, 4, 1, 1], seq(16, (i) => (i % 5) - 2)),
-    ],
-    input: [vi('x', ['N', 2, 4, 4])],
-    output: [vi('y', ['N', 4, 4, 4])],
-  });
-  return onnx.ModelProto.create({ irVersion: 5, opsetImport: [{ domain: '', version: opset }], graph: g });
-}
+/** The tests' conv model (helpers/conv-model.ts) at opset 9 with a final Softmax: quantize() upgrades it to 13. */
+const convModel = (opset = 9): onnx.ModelProto => sharedConvModel({ last: 'Softmax', opset, irVersion: 5 });
 
 const batches = (n: number, f: (b: number, i: number) => number) => Array.from({ length: n }, (_, b) => ({ x: { data: seq(32, (i) => f(b, i)), shape: [1, 2, 4, 4] } }));
 

@@ -11,6 +11,7 @@ import {
   type CalibratorLike, type CalibrationBatch, type QuantizeOptions,
 } from '../../lib/calibration';
 import { TensorRTError } from '../../lib/errors';
+import { convModel as sharedConvModel } from './helpers/conv-model';
 
 type OrtSession = { run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: number[] }>> };
 type Ort = {
@@ -49,28 +50,8 @@ function seq(n: number, f: (i: number) => number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => f(i));
 }
 
-/** x[N,2,4,4] -> conv1(3x3, pad 1) -> relu r1 -> conv2(1x1) -> c2; Add(c2, r1) -> a -> Relu -> y */
-function convModel(): onnx.ModelProto {
-  const ints = (name: string, v: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
-  const g = onnx.GraphProto.create({
-    name: 'tiny',
-    node: [
-      onnx.NodeProto.create({ name: 'conv1', opType: 'Conv', input: ['x', 'w1', 'b1'], output: ['c1'], attribute: [ints('pads', [1, 1, 1, 1])] }),
-      onnx.NodeProto.create({ name: 'relu1', opType: 'Relu', input: ['c1'], output: ['r1'] }),
-      onnx.NodeProto.create({ name: 'conv2', opType: 'Conv', input: ['r1', 'w2'], output: ['c2'] }),
-      onnx.NodeProto.create({ name: 'add', opType: 'Add', input: ['c2', 'r1'], output: ['a'] }),
-      onnx.NodeProto.create({ name: 'relu2', opType: 'Relu', input: ['a'], output: ['y'] }),
-    ],
-    initializer: [
-      makeTensor('w1', D.FLOAT, [4, 2, 3, 3], seq(72, (i) => Math.sin(i) * (1 + Math.floor(i / 18)))),
-      makeTensor('b1', D.FLOAT, [4], Float32Array.of(0.1, -0.2, 0.3, 0)),
-      makeTensor('w2', D.FLOAT, [4, 4, 1, 1], seq(16, (i) => (i % 5) - 2)),
-    ],
-    input: [vi('x', ['N', 2, 4, 4])],
-    output: [vi('y', ['N', 4, 4, 4])],
-  });
-  return onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], producerName: 'test', graph: g });
-}
+/** x[N,2,4,4] -> conv1(3x3, pad 1) -> relu r1 -> conv2(1x1) -> c2; Add(c2, r1) -> a -> Relu -> y (helpers/conv-model.ts) */
+const convModel = (): onnx.ModelProto => sharedConvModel();
 
 /** x[N,8] -> MatMul(W[8,4]) -> m -> Gemm(m, B[3,4], transB=1) -> y[N,3] */
 function gemmModel(): onnx.ModelProto {
