@@ -39,10 +39,10 @@ const PAIRS = Number(arg('--pairs', '1000'));
 // baseline's the same
 const INTRA = arg('--intra-op-threads', null);
 
-function startServer(model, extra) {
+/** Spawns `argv` and resolves { child, base } once it logs its `"address":"http://..."` (serve's and the bare server's log). */
+function spawnListening(argv, what, stderr = 'pipe') {
   return new Promise((resolve, reject) => {
-    const intra = INTRA ? ['--intra-op-threads', INTRA] : [];
-    const child = spawn(process.execPath, [BIN, 'serve', model, '--port', '0', '--backend', BACKEND, ...intra, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', stderr] });
     let out = '';
     const onData = (c) => {
       out += c.toString();
@@ -54,9 +54,14 @@ function startServer(model, extra) {
       }
     };
     child.stdout.on('data', onData);
-    child.stderr.on('data', (c) => (out += c.toString()));
-    child.on('exit', (code) => reject(new Error(`serve exited (${code}): ${out}`)));
+    if (child.stderr) child.stderr.on('data', (c) => (out += c.toString()));
+    child.on('exit', (code) => reject(new Error(`${what} exited (${code}): ${out}`)));
   });
+}
+
+function startServer(model, extra) {
+  const intra = INTRA ? ['--intra-op-threads', INTRA] : [];
+  return spawnListening([BIN, 'serve', model, '--port', '0', '--backend', BACKEND, ...intra, ...extra], 'serve');
 }
 
 function stopServer(s) {
@@ -120,21 +125,7 @@ app.listen({ port: 0, host: '127.0.0.1' }).then((a) => console.log(JSON.stringif
 `;
 
 function startBareServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', BARE_SERVER, require.resolve('fastify')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const onData = (c) => {
-      out += c.toString();
-      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
-      if (m) {
-        child.stdout.off('data', onData);
-        child.stdout.resume();
-        resolve({ child, base: m[1] });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`bare Fastify server exited (${code}): ${out}`)));
-  });
+  return spawnListening(['-e', BARE_SERVER, require.resolve('fastify')], 'bare Fastify server', 'inherit');
 }
 
 /** Sequential POSTs of one body on one keep-alive connection; each call resolves with its time in µs (hrtime). */
