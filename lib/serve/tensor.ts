@@ -8,15 +8,14 @@
  * backend runs on (the JSON decoding target is "no slower than JSON.parse of the body plus one copy") and report
  * a client's mistake as a TensorRTError saying what was expected.
  */
-import { floatToHalf, halfToFloat } from '../dtypes';
+import { floatToHalf, halfToFloat, type TypedArray } from '../dtypes';
 import { invalidArg, TensorRTError } from '../errors';
 
 export type ServeDType =
   | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
 
-export type ServeArray =
-  | Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array
-  | BigInt64Array | BigUint64Array;
+/** The typed arrays tensors travel in (the library's TypedArray). */
+export type ServeArray = TypedArray;
 
 /** A concrete tensor. float16 values are Uint16Array bit patterns, bool values a Uint8Array of 0/1. */
 export interface Tensor {
