@@ -60,8 +60,8 @@ export {
 } from './calibration';
 export { quantize, type QuantizeOptions, type QuantizeResult, type QuantizeSummary, type AccuracyReport } from './quantize';
 export { loadModel, saveModel, modelInfo, type ModelInfo, type ValueDesc } from './onnx';
-export { Runtime, type RuntimeOptions, type EngineSource } from './runtime';
-export { Engine, type IOTensor, type InspectOptions } from './engine';
+export { Runtime, type RuntimeOptions, type EngineSource } from './tensorrt/runtime';
+export { Engine, type IOTensor, type InspectOptions } from './tensorrt/engine';
 export {
   ExecutionContext,
   type InferInput,
@@ -69,10 +69,10 @@ export {
   type InferOptions,
   type InferTensor,
   type CaptureGraphOptions,
-} from './context';
+} from './tensorrt/context';
 export { readNpy, readNpyFile, writeNpy, writeNpyFile, NPY_DTYPES, type NpyArray, type NpyDType } from './npy';
-export { Builder, type BuildProgressEvent, type BuildSerializedOptions, type CreateNetworkOptions } from './builder';
-export { NetworkDefinition, type TensorDesc, type LayerDesc } from './network';
+export { Builder, type BuildProgressEvent, type BuildSerializedOptions, type CreateNetworkOptions } from './tensorrt/builder';
+export { NetworkDefinition, type TensorDesc, type LayerDesc } from './tensorrt/network';
 export {
   BuilderConfig,
   builderFlags,
@@ -86,9 +86,9 @@ export {
   type HardwareCompatibilityLevel,
   type ProfilingVerbosity,
   type ShapeRange,
-} from './config';
-export { OnnxParser, UffParser, type UffInputOrder } from './parser';
-export { buildEngine, type BuildOptions } from './build';
+} from './tensorrt/config';
+export { OnnxParser, UffParser, type UffInputOrder } from './tensorrt/parser';
+export { buildEngine, type BuildOptions } from './tensorrt/build';
 export {
   createServer,
   Repository,

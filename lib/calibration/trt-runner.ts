@@ -9,7 +9,7 @@ import type { TypedArray } from '../dtypes';
 import { onnx, saveModel } from '../onnx';
 import type { StatisticsRunner } from './collect';
 import type { ShapedBatch } from './calibrator';
-import type { Engine as EngineT } from '../engine';
+import type { Engine as EngineT } from '../tensorrt/engine';
 
 export interface TensorRTRunnerOptions {
   /** Workspace pool limit in bytes for the statistics engine. */
@@ -18,8 +18,8 @@ export interface TensorRTRunnerOptions {
 
 export async function createTensorRTRunner(model: onnx.IModelProto | Uint8Array, options: TensorRTRunnerOptions = {}): Promise<StatisticsRunner> {
   const bytes = model instanceof Uint8Array ? model : saveModel(model);
-  const { buildEngine } = await import('../build');
-  const { Engine } = await import('../engine');
+  const { buildEngine } = await import('../tensorrt/build');
+  const { Engine } = await import('../tensorrt/engine');
   let engine: EngineT | null = null;
   let context: ReturnType<EngineT['createExecutionContext']> | null = null;
   let key = '';

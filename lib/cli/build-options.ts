@@ -7,7 +7,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { ModelInfo } from '../onnx';
 import { io, UsageError } from './common';
 import { buildProfile, type ShapeMap, type ShapeRange } from './parse';
-import type { BuildOptions } from '../build';
+import type { BuildOptions } from '../tensorrt/build';
 
 /** Flags that are buildEngine options under the same name (lib/build.ts's BuildOptions, not a copy of it). */
 const SAME_NAME_OPTIONS = ['fp16', 'bf16', 'int8', 'fp8', 'tf32', 'stronglyTyped', 'timingCache', 'builderOptimizationLevel'] as const;

@@ -220,7 +220,7 @@ export function registerCache(program: Command): void {
 export async function buildThroughCache(
   model: string | Uint8Array,
   dir: string,
-  options: import('../build').BuildOptions,
+  options: import('../tensorrt/build').BuildOptions,
   quiet: boolean,
 ): Promise<{ plan: Buffer; outcome: string; key: string | null; path: string | null; reason?: string }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -6,7 +6,7 @@
  * Nothing here touches the file system or the native addon; every error is a UsageError with one line.
  */
 import { UsageError } from './common';
-import type { ShapeRange } from '../config';
+import type { ShapeRange } from '../tensorrt/config';
 
 export type Shape = number[];
 export type ShapeMap = Record<string, Shape>;

@@ -5,9 +5,9 @@
  */
 import type { TypedArray } from '../dtypes';
 import type { Stream, DeviceBuffer } from '../cuda';
-import type { Engine, IOTensor } from '../engine';
-import type { ExecutionContext } from '../context';
-import type { BuildOptions } from '../build';
+import type { Engine, IOTensor } from '../tensorrt/engine';
+import type { ExecutionContext } from '../tensorrt/context';
+import type { BuildOptions } from '../tensorrt/build';
 
 /**
  * What the CLI reads of an engine's I/O tensor: a view of lib/engine.ts's `IOTensor` (its one declaration), with
@@ -48,20 +48,20 @@ export type ContextFits = Fits<ExecutionContext, ContextLike>;
 /** Engine.load(bytes). */
 export async function loadEngine(bytes: Uint8Array): Promise<EngineLike> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require('../engine') as typeof import('../engine');
+  const mod = require('../tensorrt/engine') as typeof import('../tensorrt/engine');
   return mod.Engine.load(bytes);
 }
 
 /** buildEngine(model, options). */
 export async function buildEngine(model: string | Uint8Array, options: BuildOptions): Promise<Buffer> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require('../build') as typeof import('../build');
+  const mod = require('../tensorrt/build') as typeof import('../tensorrt/build');
   return mod.buildEngine(model, options);
 }
 
 /** checkBuildOptions(options): the library's own validation, which needs no TensorRT. */
 export function checkBuildOptions(options: BuildOptions): BuildOptions {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require('../build') as typeof import('../build');
+  const mod = require('../tensorrt/build') as typeof import('../tensorrt/build');
   return mod.checkBuildOptions(options);
 }

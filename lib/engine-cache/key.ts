@@ -19,8 +19,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { onnx } from '../onnx';
 import { invalidArg, TensorRTError } from '../errors';
-import type { BuildOptions } from '../build';
-import type { BuilderFlag } from '../config';
+import type { BuildOptions } from '../tensorrt/build';
+import type { BuilderFlag } from '../tensorrt/config';
 import { hashFile, sha256, sha256Chunked } from './fsutil';
 
 /** Format of keys and manifests: bumped whenever either changes meaning. */

@@ -41,7 +41,7 @@ say "Node: $(basename "$tgz") ($(du -h "$tgz" | cut -f1))"
 
 # 2. the TypeScript build
 if ! npm run --silent build:ts >/tmp/tn-prepare-tsc.log 2>&1; then
-  if [ -f dist/index.js ] && [ -f dist/cuda.js ]; then
+  if [ -f dist/index.js ] && [ -f dist/cuda/index.js ]; then
     say "WARNING: npm run build:ts failed (see below); bundling the dist/ it left (tsc emits despite type errors)"
     head -20 /tmp/tn-prepare-tsc.log
   else

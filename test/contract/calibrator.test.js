@@ -43,7 +43,7 @@ async function calibrate(adapter, options = {}) {
 function userCalibrator(overrides) {
   return { algorithm: 'entropy2', batchSize: 2, getBatch: () => null, readCache: () => null, writeCache: () => {}, ...overrides };
 }
-const adapt = (c) => dist('config.js').calibratorAdapter(c);
+const adapt = (c) => dist('tensorrt/config.js').calibratorAdapter(c);
 
 test('delivers every batch, then writes the cache; copies and frees on the bridge\'s device, on the build thread', opts, async () => {
   const batches = [batch(1), batch(2), batch(3)];

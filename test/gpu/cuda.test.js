@@ -14,7 +14,7 @@ function loadLib() {
   } catch (e) {
     if (e.code !== 'MODULE_NOT_FOUND') throw e;
   }
-  return { ...require('../../dist/cuda.js'), ...require('../../dist/info.js'), ...require('../../dist/errors.js') };
+  return { ...require('../../dist/cuda'), ...require('../../dist/info.js'), ...require('../../dist/errors.js') };
 }
 
 const lib = loadLib();

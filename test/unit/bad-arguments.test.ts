@@ -15,8 +15,8 @@ import * as path from 'path';
 import * as api from '../../lib/index';
 import { TensorRTError, wrapNativeError } from '../../lib/errors';
 import { onnx } from '../../lib/onnx';
-import { CONFIG_TOKEN } from '../../lib/config';
-import { NETWORK_TOKEN } from '../../lib/network';
+import { CONFIG_TOKEN } from '../../lib/tensorrt/config';
+import { NETWORK_TOKEN } from '../../lib/tensorrt/network';
 
 /**
  * A test double of our own native BuilderConfig / NetworkDefinition contracts (types/native-builder.d.ts): every method does nothing

@@ -6,8 +6,8 @@
 import * as path from 'path';
 import { TensorRTError } from '../../lib/errors';
 import { runtimeInfo } from '../../lib/info';
-import { Builder } from '../../lib/builder';
-import { NetworkDefinition, NETWORK_TOKEN } from '../../lib/network';
+import { Builder } from '../../lib/tensorrt/builder';
+import { NetworkDefinition, NETWORK_TOKEN } from '../../lib/tensorrt/network';
 import {
   BuilderConfig,
   CONFIG_TOKEN,
@@ -19,9 +19,9 @@ import {
   checkCalibrator,
   checkProfile,
   checkShapeRange,
-} from '../../lib/config';
-import { OnnxParser, UffParser, checkModelSource } from '../../lib/parser';
-import { buildEngine, checkBuildOptions } from '../../lib/build';
+} from '../../lib/tensorrt/config';
+import { OnnxParser, UffParser, checkModelSource } from '../../lib/tensorrt/parser';
+import { buildEngine, checkBuildOptions } from '../../lib/tensorrt/build';
 import type { CalibratorLike } from '../../lib/calibration/types';
 import type { TensorRTNative } from '../../lib/addon';
 

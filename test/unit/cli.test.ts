@@ -14,7 +14,7 @@ import { createProgram, packageVersion, runCli } from '../../lib/cli/program';
 import { processIo } from '../../lib/cli/common';
 import { detectKind, inspectorLayers, looksLikeEngine, formatEngine } from '../../lib/cli/inspect';
 import { BuildProgress, toBuildOptions } from '../../lib/cli/build';
-import { checkBuildOptions } from '../../lib/build';
+import { checkBuildOptions } from '../../lib/tensorrt/build';
 import { formatBench } from '../../lib/cli/bench';
 import { formatInfo, installAdvice } from '../../lib/cli/info';
 import { prepareInputs } from '../../lib/cli/run';

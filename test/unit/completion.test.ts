@@ -47,7 +47,7 @@ describe('one completion mechanism (issue 9)', () => {
 
 describe('ExecutionContext.enqueueAsync (library side; the native side needs TensorRT: test/trt/context.test.js)', () => {
   // A test double of the raw addon's context (our own contract): enqueueAsync resolves after a timer.
-  const { ExecutionContext } = require('../../lib/context') as typeof import('../../lib/context');
+  const { ExecutionContext } = require('../../lib/tensorrt/context') as typeof import('../../lib/tensorrt/context');
   const { Stream } = require('../../lib/cuda') as typeof import('../../lib/cuda');
   const fakeStream = () => Object.assign(Object.create(Stream.prototype), { _native: { disposed: false } }) as InstanceType<typeof Stream>;
 

@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { onnx } from '../../lib/onnx';
 import { TensorRTError } from '../../lib/errors';
-import type { BuildOptions } from '../../lib/build';
+import type { BuildOptions } from '../../lib/tensorrt/build';
 import { CacheStore, EngineCache, compareTargets, keyOf, type CacheEvent, type CacheTarget, type KeyComponents } from '../../lib/engine-cache';
 import { FileLock, currentPidNamespace, staleReason } from '../../lib/engine-cache/lock';
 

@@ -9,8 +9,8 @@ import * as vm from 'vm';
 import { TensorRTError } from '../../lib/errors';
 import type { TensorRTNative } from '../../lib/addon';
 import { getTrtNative, tryGetNative } from '../../lib/native';
-import { Runtime, checkEngineSource, checkRuntimeOptions } from '../../lib/runtime';
-import { Engine, IOTensor } from '../../lib/engine';
+import { Runtime, checkEngineSource, checkRuntimeOptions } from '../../lib/tensorrt/runtime';
+import { Engine, IOTensor } from '../../lib/tensorrt/engine';
 import {
   arrayMatchesDtype,
   checkInferOptions,
@@ -18,7 +18,7 @@ import {
   resolveInferInputs,
   typedArrayName,
   wrapOutputs,
-} from '../../lib/context';
+} from '../../lib/tensorrt/context';
 import * as index from '../../lib/index';
 
 /** Why TensorRT cannot be used here (null when it can). */

@@ -11,8 +11,8 @@
 import * as os from 'os';
 import * as path from 'path';
 import { loadEngine } from '../../engine-cache';
-import { Engine, type IOTensor } from '../../engine';
-import type { ExecutionContext, InferInputs } from '../../context';
+import { Engine, type IOTensor } from '../../tensorrt/engine';
+import type { ExecutionContext, InferInputs } from '../../tensorrt/context';
 import { TensorRTError } from '../../errors';
 import { runtimeInfo } from '../../info';
 import { saveModel } from '../../onnx';

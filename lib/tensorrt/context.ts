@@ -1,4 +1,4 @@
-import type { TensorRTNative } from './addon';
+import type { TensorRTNative } from '../addon';
 /**
  * `ExecutionContext`: runs an `Engine` (IExecutionContext).
  *
@@ -21,12 +21,12 @@ import type { TensorRTNative } from './addon';
  * `infer()` in flight has completed) or when the context is garbage-collected. Use after dispose: DISPOSED.
  */
 import { types } from 'util';
-import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
-import { DATA_TYPES, DataType, TypedArray } from './dtypes';
-import { DeviceBuffer, Stream } from './cuda';
+import { awaitNative, callNative, invalidArg, TensorRTError } from '../errors';
+import { DATA_TYPES, DataType, TypedArray } from '../dtypes';
+import { DeviceBuffer, Stream } from '../cuda';
 import type { Engine, IOTensor } from './engine';
-import * as is from './validate';
-import { describe } from './validate';
+import * as is from '../validate';
+import { describe } from '../validate';
 
 /** An input of `infer()`: a typed array (shape taken from the engine / context) or data with its shape. */
 export type InferInput = TypedArray | { data: TypedArray; shape: readonly number[]; dtype?: string };

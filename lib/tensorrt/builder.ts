@@ -1,4 +1,4 @@
-import type { TensorRTNative } from './addon';
+import type { TensorRTNative } from '../addon';
 /**
  * `Builder`: TensorRT's IBuilder. Creates networks and configs and builds serialized engines.
  *
@@ -18,9 +18,9 @@ import type { TensorRTNative } from './addon';
  * signal stops the build at its next step (TensorRT 10+: IProgressMonitor) and rejects `BUILD_FAILED`
  * ("cancelled", `cause` = the signal's reason). Without TensorRT the constructor throws TENSORRT_UNAVAILABLE.
  */
-import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
-import * as is from './validate';
-import { getTrtNative } from './native';
+import { awaitNative, callNative, invalidArg, TensorRTError } from '../errors';
+import * as is from '../validate';
+import { getTrtNative } from '../native';
 import { NetworkDefinition, NETWORK_TOKEN } from './network';
 import { BuilderConfig, CONFIG_TOKEN } from './config';
 

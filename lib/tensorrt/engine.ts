@@ -1,4 +1,4 @@
-import type { TensorRTNative } from './addon';
+import type { TensorRTNative } from '../addon';
 /**
  * `Engine`: a deserialized TensorRT engine (ICudaEngine). Read its I/O tensors, sizes and layer information,
  * serialize it again, and create `ExecutionContext`s to run it.
@@ -14,12 +14,12 @@ import type { TensorRTNative } from './addon';
  * alive; `engine.dispose()` makes this object unusable at once, and TensorRT's engine is freed when its last
  * context is disposed (or collected) too.
  */
-import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
-import { DATA_TYPES, DataType } from './dtypes';
+import { awaitNative, callNative, invalidArg, TensorRTError } from '../errors';
+import { DATA_TYPES, DataType } from '../dtypes';
 import { ExecutionContext } from './context';
 import { checkEngineSource, checkRuntimeOptions, createNativeRuntime, type EngineSource, type RuntimeOptions } from './engine-source';
 import type { Runtime } from './runtime';
-import * as is from './validate';
+import * as is from '../validate';
 
 import type { ShapeRange } from './config';
 

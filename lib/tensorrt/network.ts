@@ -1,4 +1,4 @@
-import type { TensorRTNative } from './addon';
+import type { TensorRTNative } from '../addon';
 /**
  * `NetworkDefinition`: TensorRT's INetworkDefinition, created by `Builder.createNetwork()` and filled by an
  * `OnnxParser`. Inspect it (inputs, outputs, layers) and choose its outputs before building.
@@ -11,8 +11,8 @@ import type { TensorRTNative } from './addon';
  * While a parse or a build uses the network on a worker thread, reading or changing it throws
  * INVALID_ARGUMENT (TensorRT objects are not thread-safe).
  */
-import { callNative, invalidArg, TensorRTError } from './errors';
-import type { DataType } from './dtypes';
+import { callNative, invalidArg, TensorRTError } from '../errors';
+import type { DataType } from '../dtypes';
 
 export interface TensorDesc {
   name: string;

@@ -1,4 +1,4 @@
-import type { TensorRTNative } from './addon';
+import type { TensorRTNative } from '../addon';
 /**
  * `Runtime`: TensorRT's IRuntime, which turns serialized engines (`.engine` / `.plan` bytes, as written by
  * `buildSerializedNetwork` or trtexec) into `Engine`s.
@@ -15,7 +15,7 @@ import type { TensorRTNative } from './addon';
  * Lifetimes: an Engine keeps what it needs of its Runtime alive, so disposing the Runtime right after
  * deserializing is fine (`Engine.load` does exactly that).
  */
-import { awaitNative, callNative, TensorRTError } from './errors';
+import { awaitNative, callNative, TensorRTError } from '../errors';
 import { Engine } from './engine';
 import { checkEngineSource, checkRuntimeOptions, createNativeRuntime, type EngineSource, type RuntimeOptions } from './engine-source';
 

@@ -1,4 +1,4 @@
-import type { TensorRTNative } from './addon';
+import type { TensorRTNative } from '../addon';
 /**
  * `BuilderConfig`: TensorRT's IBuilderConfig, created by `Builder.createConfig()`: memory pool limits, builder
  * flags, optimization profiles, timing cache, optimization / hardware-compatibility levels, profiling verbosity,
@@ -10,12 +10,12 @@ import type { TensorRTNative } from './addon';
  * `memoryPools()` list what the compiled version has.
  */
 import { types } from 'util';
-import { callNative, invalidArg, TensorRTError } from './errors';
-import * as is from './validate';
-import { isTypedArray } from './dtypes';
-import { tryGetNative } from './native';
-import type { CalibrationAlgorithm, CalibratorLike } from './calibration/types';
-import { formatCalibrationCache, parseCalibrationCache } from './calibration/cache';
+import { callNative, invalidArg, TensorRTError } from '../errors';
+import * as is from '../validate';
+import { isTypedArray } from '../dtypes';
+import { tryGetNative } from '../native';
+import type { CalibrationAlgorithm, CalibratorLike } from '../calibration/types';
+import { formatCalibrationCache, parseCalibrationCache } from '../calibration/cache';
 
 /** Every MemoryPoolType of TensorRT 8.6 .. 11 (camelCase). */
 export const MEMORY_POOLS = [

@@ -1,12 +1,12 @@
-import type { TensorRTNative } from './addon';
+import type { TensorRTNative } from '../addon';
 /**
  * The arguments of `Runtime` and `Engine.load`: runtime options and engine data, and their checks. A leaf module
  * (lib/runtime.ts and lib/engine.ts both import it, neither imports the other's values).
  */
 import { types } from 'util';
-import { callNative, invalidArg, TensorRTError } from './errors';
-import { getTrtNative } from './native';
-import * as is from './validate';
+import { callNative, invalidArg, TensorRTError } from '../errors';
+import { getTrtNative } from '../native';
+import * as is from '../validate';
 
 export interface RuntimeOptions {
   /** DLA core used by engines built for DLA (IRuntime::setDLACore). */

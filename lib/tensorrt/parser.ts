@@ -1,4 +1,4 @@
-import type { TensorRTNative } from './addon';
+import type { TensorRTNative } from '../addon';
 /**
  * `OnnxParser`: fills a `NetworkDefinition` from an ONNX model, given as bytes or as a file path (a path lets
  * TensorRT find external weight files next to the model). Parsing runs on a worker thread.
@@ -12,9 +12,9 @@ import type { TensorRTNative } from './addon';
  * rejects IO_ERROR. `UffParser` exists only in builds against TensorRT <= 8.6 (UFF was removed in 9).
  */
 import * as fs from 'fs';
-import { awaitNative, callNative, invalidArg, TensorRTError } from './errors';
-import * as is from './validate';
-import { getTrtNative } from './native';
+import { awaitNative, callNative, invalidArg, TensorRTError } from '../errors';
+import * as is from '../validate';
+import { getTrtNative } from '../native';
 import { NetworkDefinition } from './network';
 
 /** Checks the model argument of parse / buildEngine: a non-empty path or non-empty bytes. */

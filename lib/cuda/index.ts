@@ -1,4 +1,4 @@
-import type { TensorRTNative } from './addon';
+import type { TensorRTNative } from '../addon';
 /**
  * CUDA memory, streams and events.
  *
@@ -15,14 +15,14 @@ import type { TensorRTNative } from './addon';
  * throws TensorRTError('CUDA_UNAVAILABLE') naming the CUDA error (`cudaError`).
  */
 import { types } from 'util';
-import { awaitNative, callNative, invalidArg, rejectWrapped, TensorRTError } from './errors';
-import type { TypedArray } from './dtypes';
-import * as is from './validate';
-import { describe } from './validate';
-import { getNative } from './native';
-import type { DeviceProperties } from './info';
+import { awaitNative, callNative, invalidArg, rejectWrapped, TensorRTError } from '../errors';
+import type { TypedArray } from '../dtypes';
+import * as is from '../validate';
+import { describe } from '../validate';
+import { getNative } from '../native';
+import type { DeviceProperties } from '../info';
 
-export type { DeviceProperties } from './info';
+export type { DeviceProperties } from '../info';
 
 /** Host memory that copies accept. Views (TypedArray, DataView, Buffer) copy exactly their own bytes. */
 export type HostMemory = TypedArray | ArrayBuffer | ArrayBufferView | HostBuffer;

@@ -18,8 +18,8 @@
  * Q/DQ nodes). A `calibrator` implies int8 (implicit INT8: TensorRT 10 only).
  */
 import * as fs from 'fs';
-import { callNative, invalidArg, TensorRTError } from './errors';
-import * as is from './validate';
+import { callNative, invalidArg, TensorRTError } from '../errors';
+import * as is from '../validate';
 import { Builder, type BuildProgressEvent } from './builder';
 import type { NetworkDefinition } from './network';
 import {
@@ -39,7 +39,7 @@ import {
   type ShapeRange,
 } from './config';
 import { checkModelSource, checkReadableFile, OnnxParser } from './parser';
-import type { CalibratorLike } from './calibration/types';
+import type { CalibratorLike } from '../calibration/types';
 
 export interface BuildOptions {
   fp16?: boolean;
