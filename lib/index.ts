@@ -58,7 +58,7 @@ export {
   type BatchInput,
   type StatisticsRunner,
 } from './calibration';
-export { quantize, type QuantizeOptions, type QuantizeResult, type QuantizeSummary, type AccuracyReport } from './quantize';
+export { quantize, type QuantizeOptions, type QuantizeResult, type QuantizeSummary, type AccuracyReport } from './calibration/quantize';
 export { loadModel, saveModel, modelInfo, type ModelInfo, type ValueDesc } from './onnx';
 export { Runtime, type RuntimeOptions, type EngineSource } from './tensorrt/runtime';
 export { Engine, type IOTensor, type InspectOptions } from './tensorrt/engine';
