@@ -112,6 +112,9 @@ export function broadcastShapes(a?: number[], b?: number[]): number[] | undefine
   return out;
 }
 
+/** Converts TF nodes (in topological order) into `ctx`, reading and writing TF tensor values in `values` (convert.ts). */
+export type ConvertNodes = (ctx: Ctx, nodes: TfNode[], values: Map<string, Value>, graph: TfGraph, report: { ops: Record<string, number> }) => void;
+
 export class Ctx {
   readonly nodes: onnx.NodeProto[] = [];
   readonly initializers: onnx.TensorProto[];
@@ -119,8 +122,11 @@ export class Ctx {
   private readonly constCache: Map<string, string>;
   /** The TF node being converted (names of emitted ONNX nodes derive from it). */
   current?: TfNode;
-  /** The graph being converted and the op counts of the report (for ops that convert sub-graphs: loops). */
-  env?: { graph: TfGraph; report: { ops: Record<string, number> } };
+  /**
+   * For ops that convert sub-graphs (loops): the graph being converted, the op counts of the report, and the
+   * converter itself (set by convert.ts, so that those ops need not import it back).
+   */
+  env?: { graph: TfGraph; report: { ops: Record<string, number> }; convertNodes: ConvertNodes };
 
   constructor(readonly opset: number, reserved: Iterable<string>, parent?: Ctx) {
     // A child context (a Loop body) emits its own nodes but shares names and initializers with its parent: ONNX

@@ -172,15 +172,14 @@ function typeProto(v: Value): onnx.TypeProto {
 function whileLoop(c: Ctx, n: TfNode, ins: Value[]): Value[] {
   const meta = LOOPS.get(n);
   if (!meta || !c.env) throw new TensorRTError('INTERNAL', `${n.name}: loop without metadata`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { convertNodes } = require('./convert') as typeof import('./convert');
   const env = c.env;
+  const { convertNodes } = env;
   const members = new Map(meta.members.map((m) => [m.name, m]));
   const K = meta.vars.length;
   const outer = new Map<string, Value>();
   meta.invariants.forEach((e, j) => outer.set(e, ins[K + j]!));
   meta.captured.forEach((s, j) => outer.set(s, ins[K + meta.invariants.length + j]!));
-  const report = env.report as Parameters<typeof convertNodes>[4];
+  const report = env.report;
   for (const m of meta.members) if (FRAME_OPS.has(m.op)) report.ops[m.op] = (report.ops[m.op] ?? 0) + 1;
 
   // The condition on the initial values, outside the loop.

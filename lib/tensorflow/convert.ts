@@ -167,7 +167,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
   const reserved = new Set<string>(outputs);
   // below 13 the graph is built in opset-13 form and rewritten at the end (lowerBelow13)
   const ctx = new Ctx(Math.max(opset, 13), reserved);
-  ctx.env = { graph, report: { ops: {} } };
+  ctx.env = { graph, report: { ops: {} }, convertNodes };
   const values = new Map<string, Value>();
   const inputsInfo: onnx.ValueInfoProto[] = [];
   const report: ConvertReport = { format: graph.format, ops: {}, tfNodes: order.length, onnxNodes: 0, inputs: [], outputs: [], opset, convertMs: 0 };
@@ -225,7 +225,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
 }
 
 /** Converts TF nodes (in topological order) into `ctx`, reading and writing TF tensor values in `values`. */
-export function convertNodes(ctx: Ctx, nodes: TfNode[], values: Map<string, Value>, graph: TfGraph, report: ConvertReport): void {
+export function convertNodes(ctx: Ctx, nodes: TfNode[], values: Map<string, Value>, graph: TfGraph, report: Pick<ConvertReport, 'ops'>): void {
   for (const n of nodes) {
     ctx.current = n;
     if (!n.op.startsWith('_Tf')) report.ops[n.op] = (report.ops[n.op] ?? 0) + 1; // a loop counts its own ops
