@@ -21,10 +21,13 @@ import * as net from 'net';
 import { invalidArg, TensorRTError } from '../errors';
 import type { BatchResult } from './batcher';
 import { createMetrics, ServeMetrics } from './metrics';
+import type { ProtocolContext } from './protocols/context';
 import { registerKServeV2 } from './protocols/kserve-v2';
 import { registerTfServing } from './protocols/tfserving';
 import { defaultBackend, ModelVersion, Repository, RepositoryDefaults } from './repository';
 import { checkAgainstSpec, Tensor } from './tensor';
+
+export type { ProtocolContext };
 
 export interface ServeOptions {
   /** A model repository directory (`<model>/<version>/model.onnx` ...) or one model file. */
@@ -43,17 +46,6 @@ export interface ServeOptions {
   processMetrics?: boolean;
   /** Version reported by GET /v2. */
   version?: string;
-}
-
-/** What the protocol modules get from the server. */
-export interface ProtocolContext {
-  repository: Repository;
-  version: string;
-  ready(): boolean;
-  /** Records the protocol / model of a request for the metrics (`infer`: an inference request). */
-  label(req: FastifyRequest, protocol: string, model?: string, infer?: boolean): void;
-  /** Checks the decoded tensors against the model's inputs and runs them through its batcher. */
-  infer(req: FastifyRequest, mv: ModelVersion, tensors: Record<string, Tensor>): Promise<BatchResult>;
 }
 
 interface Label {

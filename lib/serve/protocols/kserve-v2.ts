@@ -16,7 +16,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArg } from '../../errors';
 import type { ModelVersion } from '../repository';
-import type { ProtocolContext } from '../server';
+import type { ProtocolContext } from './context';
 import {
   bytesOf, fmtShape, FROM_KSERVE, fromBytes, fromFlat, httpStatusFor, KSERVE_DTYPES, parseJsonBody, Tensor, toJsonValues, volume,
 } from '../tensor';

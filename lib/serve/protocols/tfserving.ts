@@ -13,7 +13,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArg, TensorRTError } from '../../errors';
 import type { ModelVersion } from '../repository';
-import type { ProtocolContext } from '../server';
+import type { ProtocolContext } from './context';
 import {
   fmtShape, fromBytes, fromNested, httpStatusFor, parseJsonBody, Tensor, TensorSpec, TF_DTYPES, toJsonValues, toNested, volume,
 } from '../tensor';
