@@ -24,7 +24,7 @@ import { types } from 'util';
 import { awaitNative, callNative, invalidArg, TensorRTError } from '../errors';
 import { DATA_TYPES, DataType, TypedArray } from '../dtypes';
 import { DeviceBuffer, Stream } from '../cuda';
-import type { Engine, IOTensor } from './engine';
+import type { IOTensor } from './io-tensor';
 import * as is from '../validate';
 import { describe } from '../validate';
 
@@ -85,6 +85,16 @@ export function typedArrayName(x: unknown): string | null {
 
 function fmt(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
+}
+
+/**
+ * The engine a context runs, as this file sees it: what it reads of it. engine.ts, which creates contexts and
+ * imports this file, widens it to the whole `Engine` (declaration merging), so `ctx.engine` is an `Engine` to users
+ * while this file does not import engine.ts back.
+ */
+export interface ContextEngine {
+  readonly ioTensors: readonly IOTensor[];
+  readonly numOptimizationProfiles: number;
 }
 
 /** Keeps `new ExecutionContext(...)` for Engine.createExecutionContext. */
@@ -284,19 +294,19 @@ function checkStreamArg(s: unknown, what: string): TensorRTNative.Stream {
 export class ExecutionContext {
   /** @internal */ readonly _native: TensorRTNative.ExecutionContext;
   /** The engine this context runs (kept alive by the context). */
-  readonly engine: Engine;
+  readonly engine: ContextEngine;
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
 
   /** @internal Contexts come from `engine.createExecutionContext()`. */
-  private constructor(token: symbol, native: TensorRTNative.ExecutionContext, engine: Engine) {
+  private constructor(token: symbol, native: TensorRTNative.ExecutionContext, engine: ContextEngine) {
     if (token !== CONTEXT_TOKEN) throw invalidArg('ExecutionContexts come from engine.createExecutionContext()');
     this._native = native;
     this.engine = engine;
   }
 
   /** @internal */
-  static _wrap(native: TensorRTNative.ExecutionContext, engine: Engine): ExecutionContext {
+  static _wrap(native: TensorRTNative.ExecutionContext, engine: ContextEngine): ExecutionContext {
     return new ExecutionContext(CONTEXT_TOKEN, native, engine);
   }
 

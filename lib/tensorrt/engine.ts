@@ -17,38 +17,13 @@ import type { TensorRTNative } from '../addon';
 import { awaitNative, callNative, invalidArg, TensorRTError } from '../errors';
 import { DATA_TYPES, DataType } from '../dtypes';
 import { ExecutionContext } from './context';
+import type { IOTensor } from './io-tensor';
 import { checkEngineSource, checkRuntimeOptions, createNativeRuntime, type EngineSource, type RuntimeOptions } from './engine-source';
-import type { Runtime } from './runtime';
 import * as is from '../validate';
 
 import type { ShapeRange } from './config';
 
-export type { ShapeRange };
-
-/** An input or output tensor of an engine. */
-export interface IOTensor {
-  name: string;
-  mode: 'input' | 'output';
-  dtype: DataType;
-  /** The engine's shape: -1 marks a dynamic dimension (set it per inference, within the profile's range). */
-  shape: number[];
-  /** TensorRT's description of the memory format (getTensorFormatDesc). */
-  format: string;
-  /** The TensorFormat enum, camelCase: 'linear' for plain row-major tensors, 'chw4', 'hwc8', ... */
-  tensorFormat: string;
-  /** Dimension index that is vectorized (-1 for 'linear'), components per element and bytes per component. */
-  vectorizedDim: number;
-  componentsPerElement: number;
-  bytesPerComponent: number;
-  /** Where TensorRT expects the tensor's memory: 'host' for shape tensors, else 'device'. */
-  location: 'device' | 'host';
-  /** True for shape tensors and other tensors TensorRT reads during shape inference. */
-  isShapeInferenceIO: boolean;
-  /** Inputs: the min / opt / max shape of every optimization profile (index = profile). */
-  profiles?: ShapeRange[];
-  /** Shape-tensor inputs: the min / opt / max values of every profile. */
-  profileValues?: ShapeRange[];
-}
+export type { ShapeRange, IOTensor };
 
 export interface InspectOptions {
   /** 'json' (default) or 'text' (one line per layer). */
@@ -58,6 +33,20 @@ export interface InspectOptions {
 }
 
 const KNOWN_DTYPES = new Set(Object.keys(DATA_TYPES));
+
+/**
+ * The Runtime that deserialized an engine, as this file sees it. runtime.ts, which imports this file, widens it to
+ * the whole `Runtime` (declaration merging), so `engine.runtime` is a `Runtime` to users while this file does not
+ * import runtime.ts back.
+ */
+export interface EngineRuntime {
+  readonly disposed: boolean;
+}
+
+declare module './context' {
+  /** `ctx.engine` is the Engine that created the context (see ContextEngine in context.ts). */
+  interface ContextEngine extends Engine {}
+}
 
 /** Keeps `new Engine(...)` for Engine.load and Runtime.deserialize. */
 const ENGINE_TOKEN: unique symbol = Symbol('tensorrt-node:Engine');
@@ -94,13 +83,13 @@ function checkInspectOptions(opts: unknown): { format: 'json' | 'text'; context?
 export class Engine {
   /** @internal */ readonly _native: TensorRTNative.Engine;
   /** The Runtime that deserialized this engine (null for `Engine.load`, whose engine owns a runtime of its own). */
-  readonly runtime: Runtime | null;
+  readonly runtime: EngineRuntime | null;
   /** The runtime `Engine.load` created, released with the engine. */
   private readonly ownRuntime: TensorRTNative.Runtime | null;
   private io: readonly IOTensor[] | null = null;
 
   /** @internal Engines come from `Runtime.deserialize` or `Engine.load`. */
-  private constructor(token: symbol, native: TensorRTNative.Engine, runtime: Runtime | null, ownRuntime: TensorRTNative.Runtime | null) {
+  private constructor(token: symbol, native: TensorRTNative.Engine, runtime: EngineRuntime | null, ownRuntime: TensorRTNative.Runtime | null) {
     if (token !== ENGINE_TOKEN) throw invalidArg('Engines come from Engine.load() or Runtime.deserialize()');
     this._native = native;
     this.runtime = runtime;
@@ -108,7 +97,7 @@ export class Engine {
   }
 
   /** @internal */
-  static _wrap(native: TensorRTNative.Engine, runtime: Runtime): Engine {
+  static _wrap(native: TensorRTNative.Engine, runtime: EngineRuntime): Engine {
     return new Engine(ENGINE_TOKEN, native, runtime, null);
   }
 

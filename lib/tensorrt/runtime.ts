@@ -21,6 +21,11 @@ import { checkEngineSource, checkRuntimeOptions, createNativeRuntime, type Engin
 
 export { checkEngineSource, checkRuntimeOptions, type EngineSource, type RuntimeOptions };
 
+declare module './engine' {
+  /** `engine.runtime` is the Runtime that deserialized the engine (see EngineRuntime in engine.ts). */
+  interface EngineRuntime extends Runtime {}
+}
+
 export class Runtime {
   /** @internal */ readonly _native: TensorRTNative.Runtime;
 
