@@ -1,6 +1,6 @@
 /**
  * Raw addon typings of the BUILD side (native/builder.cc, network.cc, config.cc, parser.cc, calibrator.cc,
- * trt.cc). Internal: the public API is lib/builder.ts, network.ts, config.ts, parser.ts and build.ts, which
+ * trt.cc). Internal: the public API is lib/tensorrt/builder.ts, network.ts, config.ts, parser.ts and build.ts, which
  * validate every argument before calling these. The classes exist only in builds compiled with TensorRT headers
  * (hence the optional members of Addon); `features` and `trtEnums` exist in every build.
  */
@@ -81,7 +81,7 @@ declare module './native' { namespace TensorRTNative {
     dispose(): void;
   }
 
-  /** What the native calibrator bridge calls (lib/config.ts wraps a CalibratorLike into this). */
+  /** What the native calibrator bridge calls (lib/tensorrt/config.ts wraps a CalibratorLike into this). */
   interface CalibratorAdapter {
     algorithm: string;
     batchSize: number;

@@ -1,6 +1,6 @@
 /**
  * Raw addon typings of the RUN side (native/runtime.cc, engine.cc, context.cc). Internal: the public API is
- * lib/runtime.ts, lib/engine.ts and lib/context.ts, which validate every argument before calling these.
+ * lib/tensorrt/runtime.ts, engine.ts and context.ts, which validate every argument before calling these.
  * Present only in builds compiled with TensorRT headers (hence the optional members of Addon).
  */
 export {};

@@ -1,5 +1,5 @@
 /**
- * What `build` and `cache` share: the parsed flags (BuildCliOptions, reusing lib/build.ts's BuildOptions), their
+ * What `build` and `cache` share: the parsed flags (BuildCliOptions, reusing lib/tensorrt/build.ts's BuildOptions), their
  * mapping to BuildOptions, the profile check against the model's inputs, and the progress display. A module of its
  * own so that build.ts and cache.ts both import it and not each other (no import cycle).
  */
@@ -9,7 +9,7 @@ import { io, UsageError } from './common';
 import { buildProfile, type ShapeMap, type ShapeRange } from './parse';
 import type { BuildOptions } from '../tensorrt/build';
 
-/** Flags that are buildEngine options under the same name (lib/build.ts's BuildOptions, not a copy of it). */
+/** Flags that are buildEngine options under the same name (lib/tensorrt/build.ts's BuildOptions, not a copy of it). */
 const SAME_NAME_OPTIONS = ['fp16', 'bf16', 'int8', 'fp8', 'tf32', 'stronglyTyped', 'timingCache', 'builderOptimizationLevel'] as const;
 
 /** The parsed flags of `build`: BuildOptions' own fields where a flag maps to one, and the CLI's own. */

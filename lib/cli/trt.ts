@@ -1,5 +1,5 @@
 /**
- * The CLI's door to the TensorRT part of the library (lib/build.ts, lib/engine.ts). Those modules are loaded
+ * The CLI's door to the TensorRT part of the library (lib/tensorrt/build.ts, lib/tensorrt/engine.ts). Those modules are loaded
  * lazily, only by the commands that need them, so that `info`, `inspect` of ONNX files and `--help` start fast
  * and work whatever state the TensorRT part is in.
  */
@@ -10,13 +10,13 @@ import type { ExecutionContext } from '../tensorrt/context';
 import type { BuildOptions } from '../tensorrt/build';
 
 /**
- * What the CLI reads of an engine's I/O tensor: a view of lib/engine.ts's `IOTensor` (its one declaration), with
- * the fields test doubles may leave out optional and the dtype widened to any name (newer TensorRT versions).
+ * What the CLI reads of an engine's I/O tensor: a view of lib/tensorrt/io-tensor.ts's `IOTensor` (its one declaration),
+ * with the fields test doubles may leave out optional and the dtype widened to any name (newer TensorRT versions).
  */
 export type IOTensorLike = Pick<IOTensor, 'name' | 'mode' | 'shape'> &
   Partial<Pick<IOTensor, 'format' | 'profiles' | 'location' | 'isShapeInferenceIO' | 'profileValues'>> & { dtype: string };
 
-/** What the CLI uses of an Engine (lib/engine.ts). */
+/** What the CLI uses of an Engine (lib/tensorrt/engine.ts). */
 export interface EngineLike {
   ioTensors: readonly IOTensorLike[];
   numOptimizationProfiles: number;

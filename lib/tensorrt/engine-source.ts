@@ -1,7 +1,7 @@
 import type { TensorRTNative } from '../addon';
 /**
  * The arguments of `Runtime` and `Engine.load`: runtime options and engine data, and their checks. A leaf module
- * (lib/runtime.ts and lib/engine.ts both import it, neither imports the other's values).
+ * (runtime.ts and engine.ts both import it; runtime.ts imports engine.ts, never the other way).
  */
 import { types } from 'util';
 import { callNative, invalidArg, TensorRTError } from '../errors';

@@ -4,7 +4,7 @@
 // part: from a thread that is not the JS thread it calls getBatchSize / readCalibrationCache / getBatch until false /
 // writeCalibrationCache on the bridge's IInt8Calibrator, as TensorRT's builder does during a calibrating build,
 // and then fails the way BuildWorker does. No engine is built or run; batches go to host memory (no GPU here).
-// The JS side is the real one: lib/config.ts's calibratorAdapter and lib/errors.ts's wrapping.
+// The JS side is the real one: lib/tensorrt/config.ts's calibratorAdapter and lib/errors.ts's wrapping.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
@@ -87,7 +87,7 @@ test('#1: a getBatch that throws (synchronously) fails the build: CALIBRATION_ER
   assert.equal(calls, 2, 'no getBatch after the failure');
 });
 
-test('#1: a rejected getBatch (through lib/config.ts\'s adapter) fails the build with the user\'s error as cause', opts, async () => {
+test('#1: a rejected getBatch (through lib/tensorrt/config.ts\'s adapter) fails the build with the user\'s error as cause', opts, async () => {
   const thrown = new RangeError('bad sample 7');
   let n = 0;
   const e = await calibrate(adapt(userCalibrator({ getBatch: async () => { if (n++ === 1) throw thrown; return { x: batch(1) }; } })))

@@ -1,5 +1,5 @@
 /**
- * RUN side (lib/runtime.ts, engine.ts, context.ts) on the CPU: what happens where TensorRT cannot be used, and the
+ * RUN side (lib/tensorrt/runtime.ts, engine.ts, context.ts) on the CPU: what happens where TensorRT cannot be used, and the
  * pure-TS validation of infer() / setInputShape() arguments against an engine's tensors.
  */
 import * as fs from 'fs';
