@@ -15,6 +15,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import { TensorRTError } from './errors';
+import * as is from './validate';
 import type { TypedArray } from './dtypes';
 
 export type NpyDType = 'float16' | 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'bool';
@@ -273,6 +274,7 @@ function swapBytes(b: Uint8Array, size: number): void {
 /** Decodes a .npy file held in memory. The result owns its data (a copy, suitably aligned). */
 export function readNpy(bytes: Uint8Array, name = '.npy data'): NpyArray {
   if (!(bytes instanceof Uint8Array)) throw bad(`readNpy: expected a Uint8Array or Buffer, got ${typeof bytes}`);
+  is.string(name, 'readNpy: the name (for messages)');
   const { dtype, shape, dataOffset } = parseHeader(bytes, name);
   const spec = SPECS[dtype];
   const n = count(shape, name);

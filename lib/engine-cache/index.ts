@@ -26,6 +26,7 @@ import * as path from 'path';
 import { invalidArg, TensorRTError } from '../errors';
 import * as is from '../validate';
 import { buildEngine, checkBuildOptions, type BuildOptions } from '../tensorrt/build';
+import { checkModelSource } from '../tensorrt/parser';
 import { Engine } from '../tensorrt/engine';
 import { checkRuntimeOptions, type RuntimeOptions } from '../tensorrt/runtime';
 import { runtimeInfo } from '../info';
@@ -222,8 +223,9 @@ export class EngineCache<E = Engine> {
 
   /** The key components and key of a model + options on this target (no build, no cache access). */
   async keyFor(model: string | Uint8Array, options: BuildOptions = {}): Promise<{ key: string; components: KeyComponents }> {
+    checkModelSource(model, 'EngineCache.keyFor');
     const o = checkBuildOptions(options);
-    const src = await readModel(model);
+    const src = await readModel(model, 'EngineCache.keyFor');
     const components: KeyComponents = {
       format: KEY_FORMAT,
       model: await digestModel(src.bytes, src.path),
@@ -239,15 +241,12 @@ export class EngineCache<E = Engine> {
    * the module's documentation.
    */
   async load(model: string | Uint8Array, options: CacheLoadOptions = {}): Promise<CacheLoadResult<E>> {
-    if (typeof model !== 'string' && !(model instanceof Uint8Array)) {
-      throw invalidArg('loadEngine: expected an ONNX model or engine (file path, or bytes as a Uint8Array)');
-    }
-    if (typeof model === 'string' && model.length === 0) throw invalidArg('loadEngine: the model path is an empty string');
+    checkModelSource(model, 'loadEngine');
     if (options === null || typeof options !== 'object') throw invalidArg('loadEngine options must be an object');
     const { onCacheEvent, ...rest } = options;
     if (onCacheEvent !== undefined && typeof onCacheEvent !== 'function') throw invalidArg('onCacheEvent must be a function');
     const o = checkBuildOptions(rest);
-    const src = await readModel(model);
+    const src = await readModel(model, 'loadEngine');
     const modelName = src.path ? path.basename(src.path) : '<bytes>';
     if (looksLikeEngine(src.bytes) || (src.path && ENGINE_EXTENSIONS.has(path.extname(src.path).toLowerCase()))) {
       return this.loadEngineFile(src, modelName, onCacheEvent);
@@ -459,19 +458,18 @@ interface ModelSource {
   hasExternalData?: boolean;
 }
 
-async function readModel(model: string | Uint8Array): Promise<ModelSource> {
+/** Reads the model argument (checked by checkModelSource: a non-empty path without NUL, or non-empty bytes). */
+async function readModel(model: string | Uint8Array, what: string): Promise<ModelSource> {
   if (typeof model === 'string') {
-    if (model.includes('\0')) throw invalidArg('loadEngine: the model path contains a NUL character');
     let bytes: Buffer;
     try {
       bytes = await fs.promises.readFile(model);
     } catch (e) {
-      throw new TensorRTError('IO_ERROR', `loadEngine: cannot read ${model}: ${(e as Error).message}`, { cause: e });
+      throw new TensorRTError('IO_ERROR', `${what}: cannot read ${model}: ${(e as Error).message}`, { cause: e });
     }
-    if (bytes.length === 0) throw invalidArg(`loadEngine: ${model} is empty`);
+    if (bytes.length === 0) throw invalidArg(`${what}: ${model} is empty`);
     return { bytes, path: model, hasExternalData: bytes.indexOf('location') >= 0 };
   }
-  if (model.byteLength === 0) throw invalidArg('loadEngine: the model bytes are empty');
   return { bytes: model, path: null };
 }
 

@@ -13,7 +13,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { TensorRTError } from '../errors';
+import { invalidArg, TensorRTError } from '../errors';
 import { readFileHashed, TEMP_PREFIX, tempOwnerGone, writeFileAtomic } from './fsutil';
 import { FileLock, readLock, staleReason, type LockOptions } from './lock';
 import { KEY_FORMAT, type KeyComponents } from './key';
@@ -79,6 +79,16 @@ export interface PruneResult {
 
 const KEY_RE = /^([0-9a-f]{64})\.(engine|json)$/;
 
+/** An entry key: the SHA-256 of its key components, 64 lowercase hex digits (so a key never names a path). */
+function checkKey(key: unknown, what: string): string {
+  if (typeof key !== 'string' || !/^[0-9a-f]{64}$/.test(key)) {
+    throw invalidArg(`${what}: the key must be 64 lowercase hex digits (an entry key); got ${is.describe(key)}`);
+  }
+  return key;
+}
+
+const positiveMs = (v: unknown, what: string) => is.number(v, what, { lo: 0, loOpen: true });
+
 export class CacheStore {
   readonly dir: string;
   readonly enginesDir: string;
@@ -101,23 +111,30 @@ export class CacheStore {
   }
 
   planPath(key: string): string {
+    checkKey(key, 'CacheStore.planPath');
     return path.join(this.enginesDir, `${key}.engine`);
   }
 
   manifestPath(key: string): string {
+    checkKey(key, 'CacheStore.manifestPath');
     return path.join(this.enginesDir, `${key}.json`);
   }
 
   lockPath(key: string): string {
+    checkKey(key, 'CacheStore.lockPath');
     return path.join(this.locksDir, `${key}.lock`);
   }
 
   timingCachePath(target: string): string {
+    if (typeof target !== 'string' || !/^[0-9a-f]{24}$/.test(target)) {
+      throw invalidArg(`CacheStore.timingCachePath: the target id must be 24 lowercase hex digits (targetId()); got ${is.describe(target)}`);
+    }
     return path.join(this.timingDir, `${target}.timing-cache`);
   }
 
   /** Reads and verifies one entry (the whole plan is read and its SHA-256 checked). */
   async read(key: string): Promise<ReadResult> {
+    checkKey(key, 'CacheStore.read');
     let text: string;
     try {
       text = await fs.promises.readFile(this.manifestPath(key), 'utf8');
@@ -145,6 +162,8 @@ export class CacheStore {
 
   /** Writes an entry: the plan, then the manifest that commits it (each atomically). */
   async write(manifest: Manifest, plan: Uint8Array): Promise<void> {
+    checkKey(is.object(manifest, 'CacheStore.write: the manifest').key, 'CacheStore.write: manifest.key');
+    is.bytes(plan, 'CacheStore.write: the plan');
     try {
       await writeFileAtomic(this.planPath(manifest.key), plan);
       await writeFileAtomic(this.manifestPath(manifest.key), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -155,12 +174,14 @@ export class CacheStore {
 
   /** Removes an entry (manifest first, so that no reader takes a half-removed entry for valid). */
   async remove(key: string): Promise<void> {
+    checkKey(key, 'CacheStore.remove');
     await fs.promises.rm(this.manifestPath(key), { force: true });
     await fs.promises.rm(this.planPath(key), { force: true });
   }
 
   /** Records a use of the entry (its manifest's mtime). */
   async touch(key: string): Promise<void> {
+    checkKey(key, 'CacheStore.touch');
     const now = new Date();
     await fs.promises.utimes(this.manifestPath(key), now, now).catch(() => undefined);
   }
@@ -170,6 +191,7 @@ export class CacheStore {
    * plan).
    */
   async list(options: { verify?: boolean } = {}): Promise<EntryInfo[]> {
+    is.optional(is.options(options, 'CacheStore.list', ['verify']), 'verify', is.boolean);
     let names: string[];
     try {
       names = await fs.promises.readdir(this.enginesDir);
@@ -241,6 +263,13 @@ export class CacheStore {
    * lock is held by a live process is left alone.
    */
   async prune(o: PruneOptions = {}): Promise<PruneResult> {
+    const opts = is.options(o, 'CacheStore.prune', ['olderThanMs', 'maxSizeBytes', 'dryRun', 'leftoverAgeMs', 'lock', 'now']);
+    for (const k of ['olderThanMs', 'leftoverAgeMs'] as const) is.optional(opts, k, (v, w) => is.number(v, w, { lo: 0 }), `CacheStore.prune: ${k}`);
+    is.optional(opts, 'maxSizeBytes', (v, w) => is.number(v, w, { lo: 0 }), 'CacheStore.prune: maxSizeBytes');
+    is.optional(opts, 'now', (v, w) => is.number(v, w), 'CacheStore.prune: now');
+    is.optional(opts, 'dryRun', is.boolean, 'CacheStore.prune: dryRun');
+    const lock = is.optional(opts, 'lock', (v, w) => is.options(v, w, ['staleMs', 'heartbeatMs']), 'CacheStore.prune: lock');
+    if (lock) for (const k of ['staleMs', 'heartbeatMs'] as const) is.optional(lock, k, positiveMs, `CacheStore.prune: lock.${k}`);
     const now = o.now ?? Date.now();
     const leftoverAge = o.leftoverAgeMs ?? 10 * 60_000;
     const res: PruneResult = { removed: [], skipped: [], keptEntries: 0, keptBytes: 0, freedBytes: 0 };

@@ -145,6 +145,7 @@ export class Engine {
 
   /** The I/O tensor called `name` (INVALID_ARGUMENT naming the tensors when there is none). */
   tensor(name: string): IOTensor {
+    is.string(name, 'Engine.tensor: the tensor name');
     const t = this.ioTensors.find((x) => x.name === name);
     if (!t) {
       throw invalidArg(`the engine has no I/O tensor named ${JSON.stringify(name)} (I/O tensors: ${this.ioTensors.map((x) => x.name).join(', ')})`);
