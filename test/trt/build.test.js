@@ -249,19 +249,22 @@ test('implicit INT8: the JS calibrator feeds the build (async getBatch, writeCac
   assert.ok(calls.cache instanceof Uint8Array && calls.cache.length > 0);
 });
 
+// The codes are the native contract's (native/builder.cc, test/contract/calibrator.test.js #1): a calibrator failure
+// is CALIBRATION_ERROR with the user's error as cause, a short batch CALIBRATION_ERROR naming the sizes.
 test('implicit INT8: a failing getBatch fails the build with its message', { skip: noImplicitInt8 }, async () => {
+  const thrown = new Error('calibration data unreadable');
   const { c } = calibrator([], {
     getBatch: async () => {
-      throw new Error('calibration data unreadable');
+      throw thrown;
     },
   });
   await assert.rejects(
     buildEngine(tinyModel(), { calibrator: c, builderOptimizationLevel: 0 }),
-    (e) => e.code === 'BUILD_FAILED' && /calibration data unreadable/.test(e.message),
+    (e) => e.code === 'CALIBRATION_ERROR' && /calibration data unreadable/.test(e.message) && e.cause === thrown,
   );
   const wrong = calibrator([{ x: new Float32Array(3) }]).c;
   await assert.rejects(
     buildEngine(tinyModel(), { calibrator: wrong, builderOptimizationLevel: 0 }),
-    (e) => e.code === 'BUILD_FAILED' && /12 bytes|has 12 bytes; TensorRT reads 16/.test(e.message),
+    (e) => e.code === 'CALIBRATION_ERROR' && /batch 1 for input 'x' has 12 bytes; TensorRT reads 16/.test(e.message),
   );
 });
