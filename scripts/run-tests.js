@@ -11,6 +11,10 @@
  *                       (scripts/contract/build.sh, against TensorRT headers)
  * and closes with ONE line for the whole run, always the last line printed:
  *   Tests: N passed, N failed, N skipped
+ * counting every test the command knows of: a node:test suite not started counts its tests as skipped (counted
+ * from the files' sources: each top-level test() / it() call is one test; a test() the count cannot see statically,
+ * inside a loop or a function, fails the run, so that the figure stays exact), and a jest suite that fails to
+ * load (syntax error, a throw at import) counts as one failed test.
  * Arguments are passed to jest (e.g. `npm test -- test/unit/npy.test.ts`); with arguments only jest runs.
  * Exit status 0 only when nothing failed and every runner finished.
  */
@@ -44,6 +48,9 @@ if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) {
     const r = JSON.parse(fs.readFileSync(jestJson, 'utf8'));
     totals.passed += r.numPassedTests;
     totals.failed += r.numFailedTests;
+    // a suite that failed to load or run has no test results of its own: one failure each
+    const broken = (r.testResults || []).filter((t) => t.testExecError || (t.status === 'failed' && !(t.assertionResults || []).length));
+    totals.failed += broken.length;
     totals.skipped += r.numPendingTests + (r.numTodoTests || 0);
     fs.unlinkSync(jestJson);
   } catch (e) {
@@ -66,7 +73,9 @@ if (process.argv.length > 2) {
     const files = testFiles(s.dir);
     if (!fs.existsSync(path.join(root, s.dir))) continue;
     if (s.why) {
-      console.log(`\n${s.dir}: not started (${files.length} files): ${s.why}`);
+      const n = files.reduce((a, f) => a + staticTestCount(f), 0);
+      console.log(`\n${s.dir}: not started (${files.length} files, ${n} tests, counted as skipped): ${s.why}`);
+      totals.skipped += n;
       continue;
     }
     runNodeTest(s.dir, files);
@@ -84,6 +93,34 @@ function testFiles(dir) {
   const abs = path.join(root, dir);
   if (!fs.existsSync(abs)) return [];
   return fs.readdirSync(abs).filter((f) => /\.test\.(c|m)?js$/.test(f)).sort().map((f) => path.join(dir, f));
+}
+
+/**
+ * The tests of a node:test file, counted from its source: every call of `test(...)` / `it(...)`. One inside a loop
+ * or a function (a count the source does not show) fails the run, naming the line.
+ */
+function staticTestCount(file) {
+  const ts = require('typescript');
+  const text = fs.readFileSync(path.join(root, file), 'utf8');
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  let n = 0;
+  const hidden = [];
+  const walk = (node, dynamic) => {
+    if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && (node.expression.text === 'test' || node.expression.text === 'it')) {
+      n++;
+      if (dynamic) hidden.push(sf.getLineAndCharacterOfPosition(node.getStart()).line + 1);
+    }
+    const inner = dynamic || ts.isIterationStatement(node, false) || ts.isFunctionLike(node) ||
+      (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ['forEach', 'map', 'flatMap'].includes(node.expression.name.text));
+    ts.forEachChild(node, (c) => walk(c, inner));
+  };
+  walk(sf, false);
+  if (hidden.length) {
+    console.log(`${file}: test() at line ${hidden.join(', ')} is inside a loop or a function: its tests cannot be counted without running it (counted as failed)`);
+    ok = false;
+    totals.failed += 1;
+  }
+  return n;
 }
 
 /** What this machine offers, asked of the package itself in a child process (a crash there is a reason too). */
