@@ -1,7 +1,7 @@
 /**
  * Issue 9's structure of the CUDA layer, checked where no GPU exists (the behaviour itself is tested on the GPU
  * host: test/gpu/cuda-async.test.js, test/gpu/multi-gpu.test.js): one completion mechanism without switches or
- * instrumentation in the addon, every CUDA class exposing its device, no native file by far the largest.
+ * instrumentation in the addon, every CUDA class exposing its device.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -17,6 +17,9 @@ describe('one completion mechanism (issue 9)', () => {
     expect(a.deliveryStats).toBeUndefined();
   });
 
+  // A source check on purpose: the mechanisms issue 9 removed were a compile / environment switch and a libuv
+  // pool worker, none of which shows in behaviour where no GPU exists (test/gpu checks the behaviour on one); this
+  // keeps them from coming back unnoticed. It reads native/ only, and names exactly what must stay gone.
   test('no switch between mechanisms and no libuv pool worker is left in native/', () => {
     for (const f of sources) {
       const text = read(f);
@@ -33,16 +36,7 @@ describe('one completion mechanism (issue 9)', () => {
       expect(typeof d?.get).toBe('function');
     }
   });
-
-  test('the CUDA layer is split by concept and no native file is by far the largest', () => {
-    for (const f of ['device.cc', 'memory.cc', 'pageable.cc', 'stream.cc', 'completion.cc', 'completion.h']) {
-      expect(sources).toContain(f);
-    }
-    expect(sources).not.toContain('cuda.cc');
-    const lines = sources.map((f) => read(f).split('\n').length).sort((x, y) => y - x);
-    // the largest file at most 1.5 times the second largest (cuda.cc was 1,826 lines, 2.3 times context.cc)
-    expect(lines[0]).toBeLessThanOrEqual(1.5 * lines[1]);
-  });
+  // File sizes are no longer checked here: test/unit/file-size.test.ts holds every source file to 1,000 lines.
 });
 
 describe('ExecutionContext.enqueueAsync (library side; the native side needs TensorRT: test/trt/context.test.js)', () => {

