@@ -298,7 +298,8 @@ async function agreement(
   const cal = createCalibrator(method, { batches: Array.from({ length: nCal }, (_, i) => ({ x: gen(1000 + i) })) });
   const { model, summary } = await quantize(modelPath, cal, options);
   const sf = await ort!.InferenceSession.create(modelPath);
-  // 'basic': Q/DQ evaluated as written (simulated INT8, as TensorRT computes it), not onnxruntime's x86 int8 kernels
+  // 'basic': Q/DQ evaluated as written (simulated INT8: the arithmetic TensorRT's documentation gives for Q/DQ;
+  // no TensorRT engine is built here), not onnxruntime's x86 int8 kernels
   const sq = await ort!.InferenceSession.create(saveModel(model), { graphOptimizationLevel: 'basic' });
   let dot = 0, na = 0, nb = 0, top1 = 0, maxAbs = 0;
   for (let i = 0; i < nHeld; i++) {
