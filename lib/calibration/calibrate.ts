@@ -13,7 +13,7 @@ import { checkModelArg } from '../onnx';
 import { loadModel, modelInfo } from '../onnx';
 import type { onnx } from '../onnx';
 import { formatCalibrationCache, scaleFromAmax } from './cache';
-import { collectStatistics, createOrtRunner, exposeTensors, type InputSpec, type StatisticsRunner } from './collect';
+import { collectStatistics, createOrtRunner, exposeTensors, STATISTICS_OPTIMIZATION_LEVEL, type InputSpec, type StatisticsRunner } from './collect';
 import { amaxFromHistograms } from './quantize';
 import type { CalibratorLike } from './types';
 
@@ -79,7 +79,7 @@ export async function calibrate(model: string | Uint8Array | onnx.IModelProto, c
   const tensors = new Set<string>(inputs.map((i) => i.name));
   for (const n of g.node ?? []) for (const o of n.output ?? []) if (o && !initializers.has(o)) tensors.add(o);
   const statsModel = exposeTensors(m, tensors);
-  const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel);
+  const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel, { graphOptimizationLevel: STATISTICS_OPTIMIZATION_LEVEL });
   let r;
   try {
     r = await collectStatistics(runner, calibrator, inputs, [...tensors], {

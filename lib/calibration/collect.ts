@@ -43,6 +43,13 @@ export function loadOnnxRuntime(): OrtModule {
 }
 
 /**
+ * onnxruntime's graph optimization level of the statistics sessions of calibrate() and quantize(): 'basic'. With
+ * dozens of tensors exposed as outputs, 'all' inserts a layout reorder per exposed tensor and is slower
+ * (docs/quantization.md).
+ */
+export const STATISTICS_OPTIMIZATION_LEVEL = 'basic';
+
+/**
  * A StatisticsRunner on onnxruntime-node (CPU). `model` must already list the tensors to expose among its graph
  * outputs (see exposeTensors).
  */

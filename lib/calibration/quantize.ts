@@ -17,7 +17,7 @@ import {
 import { upgradeOpset } from '../onnx/upgrade';
 import { computeAmax, type AbsHistogram } from './histogram';
 import { formatCalibrationCache, parseCalibrationCache, CACHE_ALGORITHM_NAMES } from './cache';
-import { checkBatch, collectStatistics, createOrtRunner, exposeTensors, loadOnnxRuntime, nextBatch, type InputSpec, type StatisticsRunner } from './collect';
+import { checkBatch, collectStatistics, createOrtRunner, exposeTensors, loadOnnxRuntime, nextBatch, STATISTICS_OPTIMIZATION_LEVEL, type InputSpec, type StatisticsRunner } from './collect';
 import type { CalibratorLike } from './types';
 import { Calibrator, type ShapedBatch } from './calibrator';
 import type { TypedArray } from '../dtypes';
@@ -417,7 +417,7 @@ export async function quantize(model: string | Uint8Array | onnx.IModelProto, ca
     const statsModel = exposeTensors(upgraded, measured);
     // 'basic': with dozens of intermediate tensors exposed, onnxruntime's layout optimizations ('all') add a reorder
     // per exposed tensor and run slower (PP-OCR rec: 175 vs 115 ms per batch, scripts/bench/vs-ort.js)
-    const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel, { graphOptimizationLevel: 'basic' });
+    const runner = options.runner ? await options.runner(statsModel) : await createOrtRunner(statsModel, { graphOptimizationLevel: STATISTICS_OPTIMIZATION_LEVEL });
     let r;
     try {
       r = await collectStatistics(runner, calibrator, inputs, [...measured], {

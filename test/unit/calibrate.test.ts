@@ -8,6 +8,7 @@
 import {
   calibrate, MinMaxCalibrator, PercentileCalibrator, parseCalibrationCache, type CalibratorLike,
 } from '../../lib/calibration';
+import * as collect from '../../lib/calibration/collect';
 import { loadModel } from '../../lib/onnx';
 import { TensorRTError } from '../../lib/errors';
 
@@ -57,6 +58,18 @@ maybe('calibrate() on the PP-OCR classifier', () => {
       if (s < rm.scales.get(t)! * 0.999) below++;
     }
     expect(below).toBeGreaterThan(0); // 99.9th percentile clips somewhere
+  });
+
+  test("the statistics run at onnxruntime's optimization level 'basic', as quantize()'s", async () => {
+    const spy = jest.spyOn(collect, 'createOrtRunner');
+    try {
+      const mm = new MinMaxCalibrator({ batches: batches().slice(0, 1) });
+      mm.writeCache = async () => undefined;
+      await calibrate(data.CLS_MODEL, mm);
+      expect(spy.mock.calls.map((c) => c[1])).toEqual([{ graphOptimizationLevel: 'basic' }]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   test('bad calibrators and empty data are refused with INVALID_ARGUMENT / UNSUPPORTED', async () => {
