@@ -165,7 +165,7 @@ let selection: NativeSelection | null = null;
     loadError = sel.error;
   } else {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the addon file is chosen at run time (selectAddon)
       addon = require(sel.file) as NativeAddon;
       selection = sel;
     } catch (e) {

@@ -103,7 +103,7 @@ export function oneOf<T extends string>(v: unknown, what: string, list: readonly
   return v as T;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- any callable is accepted; callers name the type F they expect
 export function func<F extends Function>(v: unknown, what: string): F {
   if (typeof v !== 'function') throw invalidArg(`${what} must be a function; got ${describe(v)}`);
   return v as F;

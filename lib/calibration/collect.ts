@@ -35,7 +35,7 @@ interface OrtModule {
 /** Loads onnxruntime-node, or throws UNSUPPORTED saying how to get it. */
 export function loadOnnxRuntime(): OrtModule {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- onnxruntime-node is an optional dependency, loaded when statistics run on it
     return require('onnxruntime-node') as OrtModule;
   } catch (e) {
     throw new TensorRTError('UNSUPPORTED', `onnxruntime-node (an optional dependency) is not installed; it is needed to run calibration on the CPU: npm install onnxruntime-node`, { cause: e });

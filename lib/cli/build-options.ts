@@ -10,10 +10,10 @@ import { buildProfile, type ShapeMap, type ShapeRange } from './parse';
 import type { BuildOptions } from '../tensorrt/build';
 
 /** Flags that are buildEngine options under the same name (lib/tensorrt/build.ts's BuildOptions, not a copy of it). */
-const SAME_NAME_OPTIONS = ['fp16', 'bf16', 'int8', 'fp8', 'tf32', 'stronglyTyped', 'timingCache', 'builderOptimizationLevel'] as const;
+type SameNameOption = 'fp16' | 'bf16' | 'int8' | 'fp8' | 'tf32' | 'stronglyTyped' | 'timingCache' | 'builderOptimizationLevel';
 
 /** The parsed flags of `build`: BuildOptions' own fields where a flag maps to one, and the CLI's own. */
-export interface BuildCliOptions extends Pick<BuildOptions, (typeof SAME_NAME_OPTIONS)[number]> {
+export interface BuildCliOptions extends Pick<BuildOptions, SameNameOption> {
   output?: string;
   saveEngine?: string;
   shapes?: ShapeMap;

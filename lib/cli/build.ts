@@ -58,7 +58,7 @@ export function registerBuild(program: Command): void {
         requireTensorRT();
         requireCuda();
         if (o.calib) {
-          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          // eslint-disable-next-line @typescript-eslint/no-require-imports -- calibrators load only with --calib
           const cal = require('../calibration/calibrator') as typeof import('../calibration/calibrator');
           options.calibrator = cal.npyDirectoryCalibrator(o.calib, {
             method: o.calibMethod ?? 'entropy',

@@ -124,7 +124,7 @@ export function prepareEngine(file: string, o: CacheBuildFlags, shapes: ShapeMap
   checkBuildOptions(options);
   checkShapesAgainstModel(info, options.profiles?.[0] ?? null);
   return async () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the cache loader (and TensorRT with it) loads only for commands that build or load
     const { EngineCache } = require('../engine-cache') as typeof import('../engine-cache');
     const progress = new BuildProgress(o.progress === false ? 'off' : io().isTTY ? 'bar' : 'lines');
     try {
@@ -223,7 +223,7 @@ export async function buildThroughCache(
   options: import('../tensorrt/build').BuildOptions,
   quiet: boolean,
 ): Promise<{ plan: Buffer; outcome: string; key: string | null; path: string | null; reason?: string }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the cache loader (and TensorRT with it) loads only for commands that build or load
   const { EngineCache } = require('../engine-cache') as typeof import('../engine-cache');
   const events: CacheEvent[] = [];
   const r = await new EngineCache<Buffer>({ dir, deserialize: async (p) => p }).load(model, {

@@ -13,7 +13,7 @@ import { TensorRTError } from '../errors';
 
 type TfModule = typeof import('../tensorflow');
 // Loaded on use: commands that never see a TensorFlow model do not pay for the converter.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- commands load what they use: the converter only for TensorFlow input
 const tfModule = (): TfModule => require('../tensorflow') as TfModule;
 
 /** `name[:d0xd1x...],...` (dimension -1 or ? for dynamic). */
@@ -36,7 +36,7 @@ export function onnxBytesFor(file: string): { bytes: Uint8Array; format: string 
   if (fmt === 'frozen-graphdef') {
     // A .pb may still be an ONNX file named oddly; only treat it as TF when it is not ONNX.
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- commands load what they use: the converter only for TensorFlow input
       (require('../onnx') as typeof import('../onnx')).loadModel(file);
       return undefined;
     } catch {

@@ -47,21 +47,21 @@ export type ContextFits = Fits<ExecutionContext, ContextLike>;
 
 /** Engine.load(bytes). */
 export async function loadEngine(bytes: Uint8Array): Promise<EngineLike> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- TensorRT modules load only in commands that need TensorRT (the file header)
   const mod = require('../tensorrt/engine') as typeof import('../tensorrt/engine');
   return mod.Engine.load(bytes);
 }
 
 /** buildEngine(model, options). */
 export async function buildEngine(model: string | Uint8Array, options: BuildOptions): Promise<Buffer> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- TensorRT modules load only in commands that need TensorRT (the file header)
   const mod = require('../tensorrt/build') as typeof import('../tensorrt/build');
   return mod.buildEngine(model, options);
 }
 
 /** checkBuildOptions(options): the library's own validation, which needs no TensorRT. */
 export function checkBuildOptions(options: BuildOptions): BuildOptions {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- TensorRT modules load only in commands that need TensorRT (the file header)
   const mod = require('../tensorrt/build') as typeof import('../tensorrt/build');
   return mod.checkBuildOptions(options);
 }

@@ -16,16 +16,15 @@
  * To mount it in an application's own HTTP stack: `await server.app.ready()` and hand requests to
  * `server.app.routing(req, res)`, or take its Fastify instance `server.app` as it is.
  */
-import Fastify, { FastifyInstance, FastifyRequest, FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { FastifyInstance, FastifyServerOptions, LogController } from 'fastify';
 import * as net from 'net';
 import { invalidArg, TensorRTError } from '../errors';
-import type { BatchResult } from './batcher';
 import { createMetrics, ServeMetrics } from './metrics';
 import type { ProtocolContext } from './protocols/context';
 import { registerKServeV2 } from './protocols/kserve-v2';
 import { registerTfServing } from './protocols/tfserving';
-import { defaultBackend, ModelVersion, Repository, RepositoryDefaults } from './repository';
-import { checkAgainstSpec, Tensor } from './tensor';
+import { defaultBackend, Repository, RepositoryDefaults } from './repository';
+import { checkAgainstSpec } from './tensor';
 
 export type { ProtocolContext };
 

@@ -44,7 +44,7 @@ export function readTensorFlowGraph(p: string, options: { signature?: string; ta
     case 'frozen-graphdef':
     case 'saved-model': {
       // Loaded lazily: the protobuf schemas are only built when a binary format is read.
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the GraphDef decoder loads only for .pb models
       const pb = require('./graphdef') as typeof import('./graphdef');
       return fmt === 'saved-model' ? pb.readSavedModel(p, options.signature ?? 'serving_default', options.tags) : pb.readFrozenGraph(p);
     }

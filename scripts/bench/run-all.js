@@ -19,7 +19,6 @@ const { spawnSync } = require('child_process');
 const { arg, loadLib, cudaSkipReason, round, MiB } = require('./common');
 const paired = require('./paired');
 const streams = require('./streams');
-const fsprobe = require('./fsprobe');
 const { benchMarkdown } = require('./report');
 
 function baseline(bin, args) {

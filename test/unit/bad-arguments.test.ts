@@ -423,7 +423,6 @@ describe('every public entry point answers bad arguments with a TensorRTError', 
         }
       }
     }
-    // eslint-disable-next-line no-console
     console.log(`bad-arguments: ${all.length} probes, ${calls} calls, ${failures.length} broke the promise`);
     expect(failures).toEqual([]);
   });

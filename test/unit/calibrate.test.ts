@@ -14,16 +14,13 @@ import { TensorRTError } from '../../lib/errors';
 
 let haveOrt = true;
 try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('onnxruntime-node');
 } catch {
   haveOrt = false;
-  // eslint-disable-next-line no-console
   console.log('calibrate tests skipped: onnxruntime-node (optional dependency) is not installed');
 }
 const maybe = haveOrt ? describe : describe.skip;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const data = require('../../scripts/bench/ocr-data.js') as { textLine(seed: number): Float32Array; CLS_MODEL: string };
 const batches = () => [0, 1, 2, 3].map((s) => ({ x: { data: data.textLine(100 + s), shape: [1, 3, 48, 192] } }));
 

@@ -14,7 +14,6 @@ const ASSETS = path.join(__dirname, '..', '..', 'node_modules', '@gutenye', 'ocr
 const CLS = path.join(ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 const DET = path.join(ASSETS, 'ch_PP-OCRv4_det_infer.onnx');
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node') as {
   Tensor: new (t: string, d: Float32Array, dims: number[]) => unknown;
   InferenceSession: { create(b: Uint8Array): Promise<{ run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: number[] }>> }> };

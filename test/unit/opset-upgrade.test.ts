@@ -13,7 +13,6 @@ import { upgradeOpset } from '../../lib/onnx/upgrade';
 import { inferShapes } from '../../lib/onnx/shapes';
 import * as path from 'path';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const REC_MODEL = path.join(path.dirname((require('../../scripts/bench/ocr-data.js') as { CLS_MODEL: string }).CLS_MODEL), 'ch_PP-OCRv4_rec_infer.onnx');
 
 type Ort = {
@@ -22,10 +21,8 @@ type Ort = {
 };
 let ort: Ort | null = null;
 try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   ort = require('onnxruntime-node') as Ort;
 } catch {
-  // eslint-disable-next-line no-console
   console.log('opset upgrade equivalence tests skipped: onnxruntime-node (optional dependency) is not installed');
 }
 const maybe = ort ? describe : describe.skip;

@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { onnx, makeTensor, saveModel, loadModel } from '../../lib/onnx';
+import { onnx, saveModel, loadModel } from '../../lib/onnx';
 import { quantize, calibrate, createCalibrator, parseCalibrationCache, collectStatistics, createOrtRunner, exposeTensors, type QuantizeProgress, type CalibratorLike } from '../../lib/calibration';
 import { runCli } from '../../lib/cli/program';
 import { createHistogramPool } from '../../lib/calibration/histogram-pool';
@@ -22,15 +22,12 @@ type Ort = {
 };
 let ort: Ort | null = null;
 try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   ort = require('onnxruntime-node') as Ort;
 } catch {
-  // eslint-disable-next-line no-console
   console.log('quantize checks skipped: onnxruntime-node (optional dependency) is not installed');
 }
 const maybe = ort ? describe : describe.skip;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const data = require('../../scripts/bench/ocr-data.js') as { textLine(seed: number, h?: number, w?: number): Float32Array; CLS_MODEL: string };
 const REC_MODEL = path.join(path.dirname(data.CLS_MODEL), 'ch_PP-OCRv4_rec_infer.onnx');
 
@@ -196,7 +193,6 @@ maybe('PP-OCR rec (opset 9, 1x3x48x320): upgraded (verified bit-identical), quan
       }
       sum += d / Math.sqrt(na * nb);
     }
-    // eslint-disable-next-line no-console
     console.log(`rec ${method} strict: mean per-sample cosine ${(sum / 8).toFixed(4)}`);
     expect(sum / 8).toBeGreaterThanOrEqual(0.97);
   });

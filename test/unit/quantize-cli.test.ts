@@ -10,14 +10,12 @@ import { runtimeInfo } from '../../lib/info';
 import { writeNpyFile } from '../../lib/npy';
 import { loadModel, modelInfo } from '../../lib/onnx';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const data = require('../../scripts/bench/ocr-data.js') as { textLine(seed: number): Float32Array; CLS_MODEL: string; DET_MODEL: string };
 let hasOrt = true;
 try {
   require.resolve('onnxruntime-node');
 } catch {
   hasOrt = false;
-  // eslint-disable-next-line no-console
   console.log('quantize CLI tests skipped: onnxruntime-node (optional dependency) is not installed');
 }
 const maybe = hasOrt ? describe : describe.skip;

@@ -20,15 +20,12 @@ type Ort = {
 };
 let ort: Ort | null = null;
 try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   ort = require('onnxruntime-node') as Ort;
 } catch {
-  // eslint-disable-next-line no-console
   console.log('quantize tests skipped: onnxruntime-node (optional dependency) is not installed');
 }
 const maybe = ort ? describe : describe.skip;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const data = require('../../scripts/bench/ocr-data.js') as {
   textLine(seed: number): Float32Array;
   page(seed: number, h: number, w: number): Float32Array;
@@ -316,7 +313,6 @@ async function agreement(
     top1 += (a[0] >= a[1]) === (b[0] >= b[1]) ? 1 : 0;
   }
   const r = { cosine: dot / Math.sqrt(na * nb), maxAbs, top1: top1 / nHeld, summary };
-  // eslint-disable-next-line no-console
   console.log(`${modelPath.split('/').pop()} ${method}: cosine ${r.cosine.toFixed(4)}, max abs ${maxAbs.toFixed(4)}, top-1 ${r.top1}, ${summary.nodesQuantized} nodes, ${summary.tensorsCalibrated} tensors${summary.accuracy ? `; fallback: calibration cosine ${summary.accuracy.cosineStrict.toFixed(4)} -> ${summary.accuracy.cosine.toFixed(4)}, kept in float: ${summary.accuracy.keptInFloat.map((k) => k.tensor).join(', ') || 'none'}` : ''}`);
   return r;
 }

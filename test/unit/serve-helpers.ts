@@ -13,7 +13,6 @@ export type Ort = typeof import('onnxruntime-node');
 /** onnxruntime-node, or null (it is an optional dependency) with the reason printed once. */
 export function tryOrt(): Ort | null {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('onnxruntime-node') as Ort;
   } catch {
     return null;
@@ -29,7 +28,7 @@ export interface Res {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
-  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies of every protocol and shape, read field by field in the tests
 }
 
 export function request(base: string, method: string, p: string, body?: string | Buffer | object, headers: Record<string, string> = {}): Promise<Res> {

@@ -14,9 +14,7 @@ import { quantize, createCalibrator } from '../../lib/calibration';
 import { agree, ort } from './helpers/tf-agree';
 import { fetchNpmPackage, seeded } from './helpers/tf-models';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { blobs } = require('../../scripts/bench/photo-data.js') as { blobs(seed: number, size?: number): Float32Array };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { agreement } = require('../../scripts/bench/ocr-data.js') as { agreement(a: ArrayLike<number>, b: ArrayLike<number>): { cosine: number } };
 
 const D = onnx.TensorProto.DataType;

@@ -8,10 +8,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
 import { TensorRTError } from '../../lib/errors';
-import { saveModel } from '../../lib/onnx';
-import { convertGraph, convertTensorFlow, loadTfjsArtifacts, tfjsToGraph } from '../../lib/tensorflow';
+import { convertGraph, convertTensorFlow, tfjsToGraph } from '../../lib/tensorflow';
 import type { TfjsArtifacts } from '../../lib/tensorflow/tfjs';
 import { parseLiteral, wrappedExport } from '../../lib/tensorflow/literal';
 import { A, GraphBuilder } from './helpers/tf-graph';

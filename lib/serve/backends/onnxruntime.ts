@@ -34,7 +34,7 @@ let ortModule: Ort | null = null;
 export function loadOnnxRuntime(): Ort {
   if (ortModule) return ortModule;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- onnxruntime-node is an optional dependency, loaded when this backend is chosen
     ortModule = require('onnxruntime-node') as Ort;
     return ortModule;
   } catch (e) {

@@ -9,7 +9,6 @@ import type { TfjsArtifacts } from '../../../lib/tensorflow/tfjs';
 
 export let ort: typeof import('onnxruntime-node') | undefined;
 try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   ort = require('onnxruntime-node');
 } catch {
   ort = undefined;
