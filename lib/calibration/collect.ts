@@ -6,7 +6,7 @@
  */
 import { TensorRTError, invalidArg } from '../errors';
 import * as is from '../validate';
-import type { TypedArray } from '../dtypes';
+import { elementCount, type TypedArray } from '../dtypes';
 import { onnx, saveModel, toNumber } from '../onnx';
 import { AbsHistogram, DEFAULT_BINS } from './histogram';
 import { createHistogramPool, defaultStatisticsWorkers } from './histogram-pool';
@@ -190,7 +190,7 @@ export function checkBatch(batch: Record<string, ShapedTensor & { unknownShape?:
         shape = [batchSize, ...(rest as number[])];
       }
     }
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = elementCount(shape);
     if (n !== t.data.length) throw invalidArg(`input "${spec.name}": shape [${shape.join(', ')}] holds ${n} values but the batch has ${t.data.length}`);
     if (shape.length !== spec.shape.length) {
       throw invalidArg(`input "${spec.name}": batch shape [${shape.join(', ')}] does not match the model's [${spec.shape.join(', ')}] (rank ${shape.length} vs ${spec.shape.length})`);

@@ -3,7 +3,7 @@
  * shapes, random inputs of the right dtype, .npy inputs checked against the engine, half-precision conversion and
  * summary statistics of outputs. No native code.
  */
-import { bf16ToFloat, floatToHalf, halfToFloat, type TypedArray } from '../dtypes';
+import { bf16ToFloat, elementCount, floatToHalf, halfToFloat, type TypedArray } from '../dtypes';
 import type { NpyArray, NpyDType } from '../npy';
 import { UsageError } from './common';
 import { fmtShape, type ShapeMap, type ShapeRange } from './parse';
@@ -30,9 +30,7 @@ export function bytesPerElement(dtype: string): number {
   return b;
 }
 
-export function elementCount(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
+export { elementCount };
 
 /**
  * The shape to run each input with: the user's (--shapes, or the .npy file's), else the engine's static shape,

@@ -8,8 +8,9 @@
  * backend runs on (the JSON decoding target is "no slower than JSON.parse of the body plus one copy") and report
  * a client's mistake as a TensorRTError saying what was expected.
  */
-import { floatToHalf, halfToFloat, type TypedArray } from '../dtypes';
+import { elementCount, floatToHalf, halfToFloat, type TypedArray } from '../dtypes';
 import { invalidArg, TensorRTError } from '../errors';
+import { describe } from '../validate';
 
 export type ServeDType =
   | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
@@ -65,22 +66,11 @@ export function isServeDType(s: string): s is ServeDType {
   return Object.prototype.hasOwnProperty.call(ARRAYS, s);
 }
 
-export function volume(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
+/** Elements of a shape (the library's one shape product, lib/dtypes.ts). */
+export const volume = elementCount;
 
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? v.slice(0, 20) + '…' : v)}`;
-  return `${String(v)}`;
 }
 
 // ------------------------------------------------------------------------------------------------------------------

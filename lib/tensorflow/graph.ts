@@ -4,6 +4,7 @@
  * int64 as strings, bytes as base64, enums by name), which is what TF.js's model.json holds verbatim and what
  * protobufjs's toObject gives for a binary GraphDef; weights are decoded into typed arrays.
  */
+import { elementCount, halfToFloat as halfBitsToFloat } from '../dtypes';
 import { TensorRTError } from '../errors';
 
 /** TensorFlow dtypes the converter handles, by TF.js name. */
@@ -124,9 +125,7 @@ export function tensorName(node: string, index: number): string {
   return index === 0 ? node : `${node}:${index}`;
 }
 
-export function elementCount(shape: number[]): number {
-  return shape.reduce((a, d) => a * d, 1);
-}
+export { elementCount };
 
 let halfTable: Float32Array | undefined;
 
@@ -134,12 +133,7 @@ let halfTable: Float32Array | undefined;
 export function halfToFloat(h: Uint16Array): Float32Array {
   if (!halfTable) {
     halfTable = new Float32Array(65536);
-    for (let x = 0; x < 65536; x++) {
-      const s = x & 0x8000 ? -1 : 1;
-      const e = (x >> 10) & 0x1f;
-      const m = x & 0x3ff;
-      halfTable[x] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-    }
+    for (let x = 0; x < 65536; x++) halfTable[x] = halfBitsToFloat(x);
   }
   const out = new Float32Array(h.length);
   for (let i = 0; i < h.length; i++) out[i] = halfTable[h[i]!]!;

@@ -22,7 +22,7 @@ import type { TensorRTNative } from '../addon';
  */
 import { types } from 'util';
 import { awaitNative, callNative, invalidArg, TensorRTError } from '../errors';
-import { DATA_TYPES, DataType, TypedArray } from '../dtypes';
+import { DATA_TYPES, DataType, elementCount, TypedArray } from '../dtypes';
 import { DeviceBuffer, Stream } from '../cuda';
 import type { IOTensor } from './io-tensor';
 import * as is from '../validate';
@@ -100,9 +100,7 @@ export interface ContextEngine {
 /** Keeps `new ExecutionContext(...)` for Engine.createExecutionContext. */
 const CONTEXT_TOKEN: unique symbol = Symbol('tensorrt-node:ExecutionContext');
 
-function volume(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
+const volume = elementCount;
 
 /**
  * Checks a concrete shape for input `t` under optimization profile `profile`: non-negative integers, the engine's
