@@ -36,14 +36,6 @@ export function isTypedArray(x: unknown): x is TypedArray {
   return ArrayBuffer.isView(x) && !(x instanceof DataView);
 }
 
-/** Whether `arr` is an acceptable JS container for `dtype` (e.g. Float32Array for float32). */
-export function typedArrayMatches(dtype: DataType, arr: TypedArray): boolean {
-  const info = DATA_TYPES[dtype];
-  if (!info.array) return false;
-  if (dtype === 'bool') return arr instanceof Uint8Array || arr instanceof Int8Array;
-  return arr instanceof info.array;
-}
-
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }

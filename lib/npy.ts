@@ -383,7 +383,3 @@ export function writeNpyFile(path: string, a: NpyArray): void {
   }
 }
 
-/** The NpyDType for a tensor dtype name, when .npy can carry it (bfloat16, fp8, int4... cannot). */
-export function npyDTypeFor(dtype: string): NpyDType | null {
-  return isNpyDType(dtype) ? dtype : null;
-}

@@ -84,25 +84,6 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
   await fsyncDir(path.dirname(target));
 }
 
-/** Copies `src` to `target` atomically (same guarantees as writeFileAtomic). */
-export async function copyFileAtomic(src: string, target: string): Promise<void> {
-  const tmp = tempPathFor(target);
-  try {
-    await fs.promises.copyFile(src, tmp);
-    const fh = await fs.promises.open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, target);
-  } catch (e) {
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-  await fsyncDir(path.dirname(target));
-}
-
 /**
  * SHA-256 (hex) of bytes in 4 MiB slices, yielding to the event loop between them, so that hashing a large model
  * or plan never holds the JS thread for more than a few milliseconds at a time.

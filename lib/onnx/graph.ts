@@ -2,7 +2,6 @@
  * Graph utilities for rewriting ONNX models: constants, attributes, name allocation, opset upgrade to 13 and
  * Conv+BatchNormalization folding. All functions work on decoded ONNX messages (lib/onnx/proto.ts) and mutate them in place.
  */
-import { TensorRTError } from '../errors';
 import { onnx, toNumber, tensorToFloat32, makeTensor, saveModel } from './index';
 
 const AT = onnx.AttributeProto.AttributeType;
@@ -210,6 +209,3 @@ export function declaredRanks(graph: onnx.IGraphProto): Map<string, number> {
   return r;
 }
 
-export function assertFloatTensor(t: onnx.ITensorProto, what: string): void {
-  if (t.dataType !== DT.FLOAT) throw new TensorRTError('UNSUPPORTED', `${what} is not float32`);
-}

@@ -34,13 +34,6 @@ export interface ShapeInfo {
   values: Map<string, Dim[]>;
 }
 
-/** The rank of each tensor whose rank is known. */
-export function ranksOf(info: ShapeInfo): Map<string, number> {
-  const r = new Map<string, number>();
-  for (const [k, s] of info.shapes) r.set(k, s.length);
-  return r;
-}
-
 /** Multidirectional (numpy) broadcasting of shapes; undefined when a rank is unknown. */
 export function broadcast(shapes: Shape[], sym: () => string): Shape {
   if (shapes.some((s) => s === undefined)) return undefined;

@@ -15,7 +15,7 @@ import type { TensorRTNative } from '../addon';
  * context is disposed (or collected) too.
  */
 import { awaitNative, callNative, invalidArg, TensorRTError } from '../errors';
-import { DATA_TYPES, DataType } from '../dtypes';
+import type { DataType } from '../dtypes';
 import { ExecutionContext } from './context';
 import type { IOTensor } from './io-tensor';
 import { checkEngineSource, checkRuntimeOptions, createNativeRuntime, type EngineSource, type RuntimeOptions } from './engine-source';
@@ -31,8 +31,6 @@ export interface InspectOptions {
   /** Report the shapes of this context (its input shapes must be set). */
   context?: ExecutionContext;
 }
-
-const KNOWN_DTYPES = new Set(Object.keys(DATA_TYPES));
 
 /**
  * The Runtime that deserialized an engine, as this file sees it. runtime.ts, which imports this file, widens it to
@@ -264,7 +262,3 @@ export class Engine {
   }
 }
 
-/** Whether `dtype` is one lib/dtypes.ts knows (engines of newer TensorRT versions may report others). */
-export function isKnownDataType(dtype: string): dtype is DataType {
-  return KNOWN_DTYPES.has(dtype);
-}
