@@ -116,6 +116,30 @@ export function bytes(v: unknown, what: string): Uint8Array {
   return v;
 }
 
+/**
+ * A file path (`is.path`) or bytes, the one check of the model / engine arguments (lib/tensorrt/parser.ts,
+ * engine-source.ts, lib/onnx/index.ts): bytes are a Uint8Array (`is.bytes`), or with `anyView` any ArrayBuffer or
+ * view of one (not shared memory); `nonEmpty` refuses zero bytes. `expected` says what is wanted, for the message.
+ */
+export function pathOrBytes(
+  v: unknown, what: string, expected: string, opts: { nonEmpty?: boolean; anyView?: boolean } = {},
+): string | Uint8Array | ArrayBuffer | ArrayBufferView {
+  if (typeof v === 'string') return path(v, `${what}: the path`);
+  if (opts.anyView && (types.isArrayBuffer(v) || ArrayBuffer.isView(v))) {
+    const buf = types.isArrayBuffer(v) ? v : (v as ArrayBufferView).buffer;
+    if (types.isSharedArrayBuffer(buf)) throw invalidArg(`${what}: views of a SharedArrayBuffer are not supported`);
+    if (opts.nonEmpty && (v as ArrayBuffer | ArrayBufferView).byteLength === 0) throw invalidArg(`${what}: the bytes are empty`);
+    return v as ArrayBuffer | ArrayBufferView;
+  }
+  if (types.isUint8Array(v)) {
+    bytes(v, `${what}: the bytes`);
+    if (opts.nonEmpty && v.byteLength === 0) throw invalidArg(`${what}: the bytes are empty`);
+    return v;
+  }
+  if (types.isSharedArrayBuffer(v)) throw invalidArg(`${what}: SharedArrayBuffer is not supported; pass a Uint8Array`);
+  throw invalidArg(`${what}: expected ${expected}; got ${describe(v)}`);
+}
+
 /** An array whose items each pass `item` (called with `what[i]`). */
 export function arrayOf<T>(v: unknown, what: string, item: (x: unknown, what: string) => T, expected = 'an array'): T[] {
   if (!Array.isArray(v)) throw invalidArg(`${what} must be ${expected}; got ${describe(v)}`);

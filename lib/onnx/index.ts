@@ -65,8 +65,9 @@ export function checkModelProto(model: unknown, what: string): onnx.IModelProto 
 
 /** Checks the model argument of quantize / calibrate: a path, the ONNX bytes or a ModelProto. */
 export function checkModelArg(model: unknown, what: string): string | Uint8Array | onnx.IModelProto {
-  if (typeof model === 'string') return is.path(model, `${what}: the model path`);
-  if (ArrayBuffer.isView(model)) return is.bytes(model, `${what}: the model bytes`);
+  if (typeof model === 'string' || ArrayBuffer.isView(model)) {
+    return is.pathOrBytes(model, `${what}: the model`, 'a path or the ONNX bytes') as string | Uint8Array;
+  }
   return is.object(model, `${what}: the model`, 'a path, the ONNX bytes or a ModelProto') as onnx.IModelProto;
 }
 

@@ -3,8 +3,7 @@ import type { TensorRTNative } from '../addon';
  * The arguments of `Runtime` and `Engine.load`: runtime options and engine data, and their checks. A leaf module
  * (runtime.ts and engine.ts both import it; runtime.ts imports engine.ts, never the other way).
  */
-import { types } from 'util';
-import { callNative, invalidArg, TensorRTError } from '../errors';
+import { callNative, TensorRTError } from '../errors';
 import { getTrtNative } from '../native';
 import * as is from '../validate';
 
@@ -25,19 +24,7 @@ export type EngineSource = Uint8Array | ArrayBuffer | ArrayBufferView | string;
  * reported as DESERIALIZE_ERROR). Exported for tests.
  */
 export function checkEngineSource(data: unknown, what = 'deserialize'): EngineSource {
-  if (typeof data === 'string') {
-    if (data.length === 0) throw invalidArg(`${what}: the engine path is an empty string`);
-    if (data.includes('\0')) throw invalidArg(`${what}: the engine path contains a NUL character`);
-    return data;
-  }
-  if (types.isArrayBuffer(data)) return data;
-  if (ArrayBuffer.isView(data)) {
-    if (types.isSharedArrayBuffer(data.buffer)) throw invalidArg(`${what}: views of a SharedArrayBuffer are not supported`);
-    return data;
-  }
-  if (types.isSharedArrayBuffer(data)) throw invalidArg(`${what}: SharedArrayBuffer is not supported; pass a Uint8Array`);
-  const got = data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data;
-  throw invalidArg(`${what}: expected the engine bytes (Uint8Array / Buffer / ArrayBuffer) or a file path; got ${got}`);
+  return is.pathOrBytes(data, `${what}: the engine`, 'the engine bytes (Uint8Array / Buffer / ArrayBuffer) or a file path', { anyView: true });
 }
 
 export function checkRuntimeOptions(options: unknown): RuntimeOptions {

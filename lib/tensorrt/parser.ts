@@ -19,17 +19,7 @@ import { NetworkDefinition } from './network';
 
 /** Checks the model argument of parse / buildEngine: a non-empty path or non-empty bytes. */
 export function checkModelSource(model: unknown, what = 'parse'): Uint8Array | string {
-  if (typeof model === 'string') {
-    if (model.length === 0) throw invalidArg(`${what}: the model path is an empty string`);
-    return is.path(model, `${what}: the model path`);
-  }
-  if (model instanceof Uint8Array) {
-    is.bytes(model, `${what}: the model bytes`);
-    if (model.byteLength === 0) throw invalidArg(`${what}: the model bytes are empty`);
-    return model;
-  }
-  const got = model === null ? 'null' : Array.isArray(model) ? 'an array' : typeof model;
-  throw invalidArg(`${what}: expected ONNX model bytes (Uint8Array / Buffer) or a file path; got ${got}`);
+  return is.pathOrBytes(model, `${what}: the model`, 'ONNX model bytes (Uint8Array / Buffer) or a file path', { nonEmpty: true }) as Uint8Array | string;
 }
 
 /** Throws IO_ERROR when `path` is not a readable file. */

@@ -161,8 +161,8 @@ describe('checkEngineSource / checkRuntimeOptions', () => {
   });
 
   test('refuses everything else', () => {
-    expectCode(() => checkEngineSource(42), 'INVALID_ARGUMENT', /got number/);
-    expectCode(() => checkEngineSource(''), 'INVALID_ARGUMENT', /empty string/);
+    expectCode(() => checkEngineSource(42), 'INVALID_ARGUMENT', /expected the engine bytes .* or a file path; got 42 \(number\)/);
+    expectCode(() => checkEngineSource(''), 'INVALID_ARGUMENT', /the engine: the path must be a file path \(a non-empty string\)/);
     expectCode(() => checkEngineSource(new Uint8Array(new SharedArrayBuffer(4))), 'INVALID_ARGUMENT', /SharedArrayBuffer/);
   });
 
