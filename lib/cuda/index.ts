@@ -69,16 +69,8 @@ export interface EventOptions {
 
 const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 
-function checkByteCount(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_BYTES) {
-    throw invalidArg(`${name} must be a non-negative integer number of bytes; got ${describe(value)}`);
-  }
-  return value;
-}
-
-function checkOptions(opts: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
-  return is.options(opts, what, allowed);
-}
+/** A count of bytes: an integer in [0, 2^53 - 1] (validate.ts's integer check). */
+const checkByteCount = (value: unknown, name: string): number => is.integer(value, `${name} (bytes)`, 0, MAX_BYTES);
 
 function checkStream(s: unknown, what: string): TensorRTNative.Stream | undefined {
   if (s === undefined || s === null) return undefined;
@@ -86,12 +78,7 @@ function checkStream(s: unknown, what: string): TensorRTNative.Stream | undefine
   return s._native;
 }
 
-function checkDevice(device: unknown): number {
-  if (typeof device !== 'number' || !Number.isInteger(device) || device < 0 || device > 0x7fffffff) {
-    throw invalidArg(`device must be a non-negative integer; got ${describe(device)}`);
-  }
-  return device;
-}
+const checkDevice = (device: unknown): number => is.integer(device, 'device', 0, 0x7fffffff);
 
 interface HostArg {
   native: TensorRTNative.HostMemory;
@@ -177,7 +164,7 @@ export class DeviceBuffer {
 
   /** Allocates a buffer holding a copy of `src`. */
   static async from(src: HostMemory, opts: { stream?: Stream } = {}): Promise<DeviceBuffer> {
-    const o = checkOptions(opts, ['stream'], 'DeviceBuffer.from');
+    const o = is.options(opts, 'DeviceBuffer.from', ['stream']);
     const host = checkHost(src, 'DeviceBuffer.from');
     checkStream(o.stream, 'DeviceBuffer.from');
     const buf = new DeviceBuffer(host.byteLength);
@@ -213,7 +200,7 @@ export class DeviceBuffer {
   copyFrom(src: HostMemory, opts: CopyOptions = {}): Promise<void> {
     try {
       this.check('copyFrom');
-      const o = checkOptions(opts, ['stream', 'offset', 'byteLength'], 'DeviceBuffer.copyFrom');
+      const o = is.options(opts, 'DeviceBuffer.copyFrom', ['stream', 'offset', 'byteLength']);
       const host = checkHost(src, 'DeviceBuffer.copyFrom');
       const stream = checkStream(o.stream, 'DeviceBuffer.copyFrom');
       const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'copyFrom offset');
@@ -230,7 +217,7 @@ export class DeviceBuffer {
   copyTo(dst: HostMemory, opts: CopyOptions = {}): Promise<void> {
     try {
       this.check('copyTo');
-      const o = checkOptions(opts, ['stream', 'offset', 'byteLength'], 'DeviceBuffer.copyTo');
+      const o = is.options(opts, 'DeviceBuffer.copyTo', ['stream', 'offset', 'byteLength']);
       const host = checkHost(dst, 'DeviceBuffer.copyTo');
       const stream = checkStream(o.stream, 'DeviceBuffer.copyTo');
       const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'copyTo offset');
@@ -247,7 +234,7 @@ export class DeviceBuffer {
   copyFromDevice(src: DeviceBuffer, opts: DeviceCopyOptions = {}): Promise<void> {
     try {
       this.check('copyFromDevice');
-      const o = checkOptions(opts, ['stream', 'offset', 'srcOffset', 'byteLength'], 'DeviceBuffer.copyFromDevice');
+      const o = is.options(opts, 'DeviceBuffer.copyFromDevice', ['stream', 'offset', 'srcOffset', 'byteLength']);
       if (!(src instanceof DeviceBuffer)) throw invalidArg(`copyFromDevice: src must be a DeviceBuffer; got ${describe(src)}`);
       if (src.disposed) throw disposedError('DeviceBuffer (copyFromDevice source)');
       const stream = checkStream(o.stream, 'DeviceBuffer.copyFromDevice');
@@ -271,7 +258,7 @@ export class DeviceBuffer {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) {
         throw invalidArg(`fill value must be a byte (integer 0..255); got ${describe(value)}`);
       }
-      const o = checkOptions(opts, ['stream', 'offset', 'byteLength'], 'DeviceBuffer.fill');
+      const o = is.options(opts, 'DeviceBuffer.fill', ['stream', 'offset', 'byteLength']);
       const stream = checkStream(o.stream, 'DeviceBuffer.fill');
       const offset = o.offset === undefined ? 0 : checkByteCount(o.offset, 'fill offset');
       checkRange(offset, 0, this.byteLength, 'DeviceBuffer.fill');
@@ -366,7 +353,7 @@ export class Stream {
   /** @internal */ readonly _native: TensorRTNative.Stream;
 
   constructor(opts: StreamOptions = {}) {
-    const o = checkOptions(opts, ['nonBlocking', 'priority'], 'Stream');
+    const o = is.options(opts, 'Stream', ['nonBlocking', 'priority']);
     if (o.nonBlocking !== undefined && typeof o.nonBlocking !== 'boolean') {
       throw invalidArg(`Stream nonBlocking must be a boolean; got ${describe(o.nonBlocking)}`);
     }
@@ -434,7 +421,7 @@ export class Event {
   /** @internal */ readonly _native: TensorRTNative.Event;
 
   constructor(opts: EventOptions = {}) {
-    const o = checkOptions(opts, ['timing'], 'Event');
+    const o = is.options(opts, 'Event', ['timing']);
     if (o.timing !== undefined && typeof o.timing !== 'boolean') {
       throw invalidArg(`Event timing must be a boolean; got ${describe(o.timing)}`);
     }
