@@ -58,7 +58,7 @@ const summary = {
     major: (/^TensorRT (\d+)/.exec(part) || [])[1] ?? null,
     libraries: [...part.matchAll(/^# (lean|dispatch): wheel (\S+):/gm)].map((m) => `${m[1]} ${m[2]}`),
     pass: num('pass', part), fail: num('fail', part), skipped: num('skipped', part), tests: num('tests', part),
-    failed: [...part.matchAll(/^\s*✖ (.+?)(?: \([\d.]+m?s\))?$/gm)].map((m) => m[1]).filter((x, i, a) => a.indexOf(x) === i).slice(0, 30),
+    failed: [...part.matchAll(/^\s*✖ (.+?)(?: \([\d.]+m?s\))?$/gm)].map((m) => m[1]).filter((x, i, a) => x !== 'failing tests:' && a.indexOf(x) === i).slice(0, 30),
     buildFailed: /== build FAILED/.test(part),
   })),
   targets: bench?.targets ?? null,
@@ -72,7 +72,8 @@ L.push(`- GPU: ${summary.gpu ?? 'none found'}`);
 L.push(`- Node: ${summary.node}; ${summary.compiler}; nvcc ${summary.nvcc}`);
 L.push(`- Addon build: ${summary.build}`);
 const t = summary.tests;
-L.push(`- Tests (test/gpu, test/trt): ${t.pass ?? '?'} passed, ${t.fail ?? '?'} failed, ${t.skipped ?? '?'} skipped of ${t.tests ?? '?'}${t.failed.length ? `; failing: ${t.failed.join('; ')}` : ''}`);
+if (/^tests not run/.test(tests)) L.push(`- Tests (test/gpu, test/trt): ${tests.trim()}`);
+else L.push(`- Tests (test/gpu, test/trt): ${t.pass ?? '?'} passed, ${t.fail ?? '?'} failed, ${t.skipped ?? '?'} skipped of ${t.tests ?? '?'}${t.failed.length ? `; failing: ${t.failed.join('; ')}` : ''}`);
 for (const s of t.skipNotes) L.push(`  - ${s}`);
 const t1 = summary.testsOneGpu;
 if (t1) {
