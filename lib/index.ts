@@ -5,11 +5,13 @@ export { TensorRTError, type ErrorCode, type ParserError } from './errors';
 export { DATA_TYPES, type DataType, type TypedArray } from './dtypes';
 export {
   runtimeInfo,
+  probeTensorRT,
   setLogSeverity,
   getLogSeverity,
   onLog,
   LOG_SEVERITIES,
   type RuntimeInfo,
+  type TensorRTLibraryInfo,
   type DeviceProperties,
   type LogSeverity,
   type LogCallback,
@@ -60,7 +62,7 @@ export {
 } from './calibration';
 export { quantize, type QuantizeOptions, type QuantizeResult, type QuantizeSummary, type AccuracyReport } from './calibration/quantize';
 export { loadModel, saveModel, modelInfo, type ModelInfo, type ValueDesc } from './onnx';
-export { Runtime, type RuntimeOptions, type EngineSource } from './tensorrt/runtime';
+export { Runtime, RUNTIME_FLAVORS, type RuntimeOptions, type RuntimeFlavor, type EngineSource } from './tensorrt/runtime';
 export { Engine, type IOTensor, type InspectOptions } from './tensorrt/engine';
 export {
   ExecutionContext,

@@ -9,6 +9,33 @@ import { nativeLoadError, nativeSelection, packageRoot, tryGetNative } from './n
 /** Properties of one CUDA device (cudaGetDeviceProperties), e.g. `computeCapability` "9.0" for an H100. */
 export type DeviceProperties = TensorRTNative.DeviceProperties;
 
+/** One TensorRT library as the loader found it (runtimeInfo().tensorrt, probeTensorRT(flavor)). */
+export interface TensorRTLibraryInfo {
+  available: boolean;
+  /**
+   * Which library: 'full' (libnvinfer: builder, parser, refit, every engine), 'lean' (libnvinfer_lean) or
+   * 'dispatch' (libnvinfer_dispatch), the runtime-only libraries of version-compatible engines. Absent only when
+   * the addon is not loaded.
+   */
+  flavor?: 'full' | 'lean' | 'dispatch';
+  /** Why this library serves the process: TENSORRT_NODE_RUNTIME, or that libnvinfer was absent. */
+  selectedBecause?: string;
+  /** Version of the library found, e.g. "10.16.1". */
+  version?: string;
+  /** With the build number (getInferLibBuildVersion), e.g. "10.16.1.11": the pip wheel's version. */
+  buildVersion?: string;
+  /** The library that was opened. */
+  libraryPath?: string;
+  /** The libnvonnxparser that was opened, when found. */
+  onnxParserPath?: string;
+  /** The libnvinfer_plugin whose plugins were registered (full), or the lean runtime's libnvinfer_vc_plugin. */
+  pluginPath?: string;
+  /** What this library cannot do (empty for the full library). */
+  cannot?: string[];
+  /** Why TensorRT cannot be used: what was missing and every path searched (or a note when available). */
+  reason?: string;
+}
+
 export interface RuntimeInfo {
   compiledWith: {
     /** TensorRT header version compiled in, e.g. "10.16.0"; null when built without TensorRT headers. */
@@ -18,19 +45,7 @@ export interface RuntimeInfo {
     /** N-API version the addon targets. */
     napiVersion: number | null;
   };
-  tensorrt: {
-    available: boolean;
-    /** Version of the libnvinfer found, e.g. "10.16.0". */
-    version?: string;
-    /** The libnvinfer that was opened. */
-    libraryPath?: string;
-    /** The libnvonnxparser that was opened, when found. */
-    onnxParserPath?: string;
-    /** The libnvinfer_plugin whose plugins were registered, when found. */
-    pluginPath?: string;
-    /** Why TensorRT cannot be used: what was missing and every path searched (or a note when available). */
-    reason?: string;
-  };
+  tensorrt: TensorRTLibraryInfo;
   /**
    * What the compiled TensorRT version supports (all false / empty without TensorRT headers): implicitInt8
    * (IInt8Calibrator, TensorRT 10), fp16Flag / int8Flag / bf16Flag / fp8Flag / int4Flag / fp4Flag / tf32Flag
@@ -98,12 +113,29 @@ export function runtimeInfo(): RuntimeInfo {
       cuda: raw.compiledWith?.cuda ?? null,
       napiVersion: raw.compiledWith?.napiVersion ?? null,
     },
-    tensorrt: { ...raw.tensorrt },
+    tensorrt: { ...raw.tensorrt, ...(raw.tensorrt?.cannot ? { cannot: [...raw.tensorrt.cannot] } : {}) },
     features: { ...(raw.features ?? addon.features ?? {}) },
     cuda: { ...raw.cuda, devices: (raw.cuda?.devices ?? []).map((d) => ({ ...d })) },
     addon: { loaded: true, packageRoot, ...selected() },
     node,
   };
+}
+
+/**
+ * One TensorRT library, whatever the process uses: 'full', 'lean' or 'dispatch' (opened if not yet, which costs the
+ * library's load time). Never throws for a missing library: `available: false` with the reason.
+ */
+export function probeTensorRT(flavor: 'full' | 'lean' | 'dispatch'): TensorRTLibraryInfo {
+  if (flavor !== 'full' && flavor !== 'lean' && flavor !== 'dispatch') {
+    throw invalidArg(`probeTensorRT: flavor must be 'full', 'lean' or 'dispatch'; got ${String(flavor)}`);
+  }
+  const addon = tryGetNative();
+  if (!addon) return { available: false, flavor, reason: nativeLoadError ?? 'the native addon is not loaded' };
+  if (typeof addon.probeTensorRT !== 'function') {
+    return { available: false, flavor, reason: 'this tensorrt-node addon predates probeTensorRT: rebuild it (npm run build:native)' };
+  }
+  const p = addon.probeTensorRT(flavor);
+  return { ...p, cannot: [...(p.cannot ?? [])] };
 }
 
 function selected(): { file?: string; selectedBecause?: string } {

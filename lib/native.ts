@@ -60,13 +60,19 @@ function pythonTrtDirs(): string[] {
     } catch {
       continue;
     }
-    for (const e of entries) for (const sub of ['site-packages', 'dist-packages']) out.push(path.join(pre, e, sub, 'tensorrt_libs'));
+    for (const e of entries) {
+      for (const sub of ['site-packages', 'dist-packages']) {
+        // the full library, and the runtime-only ones (pip: tensorrt-lean-cu*-libs, tensorrt-dispatch-cu*-libs)
+        for (const pkg of ['tensorrt_libs', 'tensorrt_lean_libs', 'tensorrt_dispatch_libs']) out.push(path.join(pre, e, sub, pkg));
+      }
+    }
   }
   return out;
 }
 
 /**
- * The TensorRT majors whose libnvinfer.so.<major> exists here, highest first (a file check: nothing is loaded).
+ * The TensorRT majors whose libnvinfer.so.<major> (or the lean / dispatch runtime's libnvinfer_lean.so.<major>,
+ * libnvinfer_dispatch.so.<major>) exists here, highest first (a file check: nothing is loaded).
  * Used to choose the prebuilt addon; the native loader then opens the library itself.
  */
 export function findTensorRTLibraries(): FoundTensorRT[] {
@@ -86,13 +92,13 @@ export function findTensorRTLibraries(): FoundTensorRT[] {
       continue;
     }
     for (const n of names) {
-      const m = /^libnvinfer\.so\.(\d+)$/.exec(n);
+      const m = /^libnvinfer(?:_lean|_dispatch)?\.so\.(\d+)$/.exec(n);
       if (m && !found.has(Number(m[1]))) found.set(Number(m[1]), path.join(d, n));
     }
   }
   try {
     const cache = fs.readFileSync('/etc/ld.so.cache', 'latin1');
-    for (const m of cache.matchAll(/libnvinfer\.so\.(\d+)\0/g)) if (!found.has(Number(m[1]))) found.set(Number(m[1]), 'ld.so cache');
+    for (const m of cache.matchAll(/libnvinfer(?:_lean|_dispatch)?\.so\.(\d+)\0/g)) if (!found.has(Number(m[1]))) found.set(Number(m[1]), 'ld.so cache');
   } catch {
     // no linker cache
   }

@@ -530,6 +530,7 @@ Builder::Builder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Builder>(inf
       throw NativeError("TENSORRT_UNAVAILABLE", std::string("TensorRT ") + (CompiledVersion() ? CompiledVersion() : "") +
                                                     " (compiled in) cannot be loaded: " + probe.reason);
     }
+    RequireFullLibrary("The TensorRT builder");  // the lean / dispatch runtime: TENSORRT_UNAVAILABLE, what to install
     cuda::EnsureCuda();
     builder = std::shared_ptr<nvinfer1::IBuilder>(CreateBuilder(), BuilderDeleter());
     recorder = std::make_shared<ErrorRecorder>();

@@ -59,23 +59,53 @@ Napi::Object CompiledWith(Napi::Env env) {
   return o;
 }
 
-Napi::Object TensorRTInfo(Napi::Env env) {
+Napi::Object ProbeObject(Napi::Env env, const trt::Probe& p) {
   Napi::Object o = Napi::Object::New(env);
-  try {
-    trt::Probe p = trt::ProbeTensorRT();
-    o.Set("available", Napi::Boolean::New(env, p.available));
-    if (!p.version.empty()) o.Set("version", Napi::String::New(env, p.version));
-    if (!p.libraryPath.empty()) o.Set("libraryPath", Napi::String::New(env, p.libraryPath));
-    if (!p.onnxParserPath.empty()) o.Set("onnxParserPath", Napi::String::New(env, p.onnxParserPath));
-    if (!p.pluginPath.empty()) o.Set("pluginPath", Napi::String::New(env, p.pluginPath));
-    if (!p.available || !p.reason.empty()) {
-      o.Set("reason", Napi::String::New(env, p.reason.empty() ? "TensorRT is not available" : p.reason));
-    }
-  } catch (const std::exception& e) {
-    o.Set("available", Napi::Boolean::New(env, false));
-    o.Set("reason", Napi::String::New(env, std::string("probing TensorRT failed: ") + e.what()));
+  o.Set("available", Napi::Boolean::New(env, p.available));
+  o.Set("flavor", Napi::String::New(env, p.flavor.empty() ? "full" : p.flavor));
+  if (!p.selectedBecause.empty()) o.Set("selectedBecause", Napi::String::New(env, p.selectedBecause));
+  if (!p.version.empty()) o.Set("version", Napi::String::New(env, p.version));
+  if (!p.buildVersion.empty()) o.Set("buildVersion", Napi::String::New(env, p.buildVersion));
+  if (!p.libraryPath.empty()) o.Set("libraryPath", Napi::String::New(env, p.libraryPath));
+  if (!p.onnxParserPath.empty()) o.Set("onnxParserPath", Napi::String::New(env, p.onnxParserPath));
+  if (!p.pluginPath.empty()) o.Set("pluginPath", Napi::String::New(env, p.pluginPath));
+  Napi::Array cannot = Napi::Array::New(env);
+  for (uint32_t i = 0; i < p.cannot.size(); ++i) cannot.Set(i, Napi::String::New(env, p.cannot[i]));
+  o.Set("cannot", cannot);
+  if (!p.available || !p.reason.empty()) {
+    o.Set("reason", Napi::String::New(env, p.reason.empty() ? "TensorRT is not available" : p.reason));
   }
   return o;
+}
+
+Napi::Object TensorRTInfo(Napi::Env env) {
+  try {
+    return ProbeObject(env, trt::ProbeTensorRT());
+  } catch (const std::exception& e) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("available", Napi::Boolean::New(env, false));
+    o.Set("reason", Napi::String::New(env, std::string("probing TensorRT failed: ") + e.what()));
+    return o;
+  }
+}
+
+// probeTensorRT(flavor: 'full' | 'lean' | 'dispatch'): that library's probe (opened if not yet), whatever the
+// process's selection. Throws INVALID_ARGUMENT for another name; never for a missing library.
+Napi::Value ProbeTensorRTFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  trt::Flavor f = trt::Flavor::kFull;
+  if (!info[0].IsString() || !trt::ParseFlavor(info[0].As<Napi::String>().Utf8Value(), &f)) {
+    Throw(env, "INVALID_ARGUMENT", "probeTensorRT expects 'full', 'lean' or 'dispatch'");
+  }
+  try {
+    return ProbeObject(env, trt::ProbeFlavor(f));
+  } catch (const std::exception& e) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("available", Napi::Boolean::New(env, false));
+    o.Set("flavor", Napi::String::New(env, trt::FlavorName(f)));
+    o.Set("reason", Napi::String::New(env, std::string("probing TensorRT failed: ") + e.what()));
+    return o;
+  }
 }
 
 Napi::Object CudaInfo(Napi::Env env) {
@@ -160,6 +190,7 @@ Napi::Value CompiledWithFn(const Napi::CallbackInfo& info) { return CompiledWith
 void InitInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New<RuntimeInfo>(env, "runtimeInfo"));
   exports.Set("compiledWith", Napi::Function::New<CompiledWithFn>(env, "compiledWith"));
+  exports.Set("probeTensorRT", Napi::Function::New<ProbeTensorRTFn>(env, "probeTensorRT"));
 }
 
 }  // namespace tn

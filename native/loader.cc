@@ -1,18 +1,26 @@
 // Finding and dlopen-ing TensorRT (see loader.h).
 //
-// Search order for libnvinfer.so.<major> (and then libnvonnxparser.so.<major>, libnvinfer_plugin.so.<major>):
+// Three libraries can serve (loader.h, Flavor): libnvinfer (full), libnvinfer_lean (lean runtime) and
+// libnvinfer_dispatch (dispatch runtime). $TENSORRT_NODE_RUNTIME=full|lean|dispatch picks one; unset, libnvinfer is
+// taken, or the lean and then the dispatch runtime when no libnvinfer.so.<major> file exists at all. A Runtime may
+// name its own flavor (new Runtime({ flavor })), which opens that library too.
+//
+// Search order for lib<name>.so.<major> (and then libnvonnxparser.so.<major>, libnvinfer_plugin.so.<major>):
 //   1. $TENSORRT_LIB_DIR (a directory, or several separated by ':')
 //   2. each directory of $LD_LIBRARY_PATH
 //   3. the system linker: dlopen("<soname>") (ld.so cache, RUNPATH, /lib, /usr/lib, ...)
-//   4. the tensorrt_libs folder of pip-installed TensorRT: {site,dist}-packages/tensorrt_libs under
-//      /usr/lib/python3*, /usr/local/lib/python3*, ~/.local/lib/python3*, $VIRTUAL_ENV/lib/python3*,
-//      $CONDA_PREFIX/lib/python3*
+//   4. the folder of pip-installed TensorRT: {site,dist}-packages/<folder> under /usr/lib/python3*,
+//      /usr/local/lib/python3*, ~/.local/lib/python3*, $VIRTUAL_ENV/lib/python3*, $CONDA_PREFIX/lib/python3*, where
+//      <folder> is tensorrt_libs (full), tensorrt_lean_libs (tensorrt-lean-cu*-libs) or tensorrt_dispatch_libs
 // The parser and the plugin library (and libnvparsers) are companions of libnvinfer: they are taken from the folders
 // of $TENSORRT_LIB_DIR when it is set, else from the folder of the libnvinfer that was opened, and nowhere else,
 // so that they never come from another TensorRT install (defect #11). Where their file names carry a version
-// (libnvonnxparser.so.10.16.0, the usual symlink targets), it must be libnvinfer's major.minor.
+// (libnvonnxparser.so.10.16.0, the usual symlink targets), it must be libnvinfer's major.minor. The lean runtime's
+// companion libnvinfer_vc_plugin.so.<major> (the plugins of version-compatible engines) is preloaded from its folder.
 // A library older (major.minor) than the headers compiled in is refused (defect #2): the headers' inline methods
 // call virtual functions that an older library does not have (getDeviceMemorySizeV2, getProfileTensorValuesV2...).
+// A newer minor of the same major (an 11.4 library under 11.1 headers) is accepted: TensorRT only appends virtual
+// functions within a major, so every function the older headers call exists there.
 // Only factories and a few C functions are resolved (dlsym); nothing links against TensorRT.
 #include "loader.h"
 
@@ -66,8 +74,8 @@ std::string Env(const char* name) {
   return v ? std::string(v) : std::string();
 }
 
-// Glob patterns of pip-installed TensorRT library folders.
-std::vector<std::string> PythonPatterns() {
+// Glob patterns of pip-installed TensorRT library folders (`folder`: tensorrt_libs, tensorrt_lean_libs, ...).
+std::vector<std::string> PythonPatterns(const std::string& folder = "tensorrt_libs") {
   std::vector<std::string> prefixes = {"/usr/lib", "/usr/local/lib"};
   std::string home = Env("HOME");
   if (!home.empty()) prefixes.push_back(home + "/.local/lib");
@@ -77,8 +85,8 @@ std::vector<std::string> PythonPatterns() {
   if (!conda.empty()) prefixes.push_back(conda + "/lib");
   std::vector<std::string> out;
   for (const auto& p : prefixes) {
-    out.push_back(p + "/python3*/site-packages/tensorrt_libs");
-    out.push_back(p + "/python3*/dist-packages/tensorrt_libs");
+    out.push_back(p + "/python3*/site-packages/" + folder);
+    out.push_back(p + "/python3*/dist-packages/" + folder);
   }
   return out;
 }
@@ -116,7 +124,8 @@ void Note(std::string& s, const std::string& what) {
   return fallback;
 }
 
-[[maybe_unused]] Found OpenLibrary(const std::string& soname, const std::string& firstDir) {
+[[maybe_unused]] Found OpenLibrary(const std::string& soname, const std::string& firstDir,
+                                   const std::string& pipFolder = "tensorrt_libs") {
   Found f;
   auto tryDir = [&](const std::string& dir, const std::string& label) -> bool {
     std::string p = dir + "/" + soname;
@@ -164,7 +173,7 @@ void Note(std::string& s, const std::string& what) {
   // 4. pip-installed TensorRT
   if (Env("VIRTUAL_ENV").empty()) Note(f.searched, "$VIRTUAL_ENV (unset)");
   if (Env("CONDA_PREFIX").empty()) Note(f.searched, "$CONDA_PREFIX (unset)");
-  for (const auto& pattern : PythonPatterns()) {
+  for (const auto& pattern : PythonPatterns(pipFolder)) {
     auto dirs = Glob(pattern);
     if (dirs.empty()) {
       Note(f.searched, pattern + " (no such folder)");
@@ -249,14 +258,35 @@ void Note(std::string& s, const std::string& what) {
 
 }  // namespace
 
+const char* FlavorName(Flavor f) {
+  switch (f) {
+    case Flavor::kLean: return "lean";
+    case Flavor::kDispatch: return "dispatch";
+    default: return "full";
+  }
+}
+
+bool ParseFlavor(const std::string& name, Flavor* out) {
+  for (Flavor f : {Flavor::kFull, Flavor::kLean, Flavor::kDispatch}) {
+    if (name == FlavorName(f)) {
+      *out = f;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string DescribeInstalledLibraries() {
   std::string found;
   try {
-    for (int major : {11, 10, 9, 8}) {
-      std::string soname = "libnvinfer.so." + std::to_string(major);
+    for (int major : {11, 10, 9, 8})
+    for (const char* base : {"libnvinfer", "libnvinfer_lean", "libnvinfer_dispatch"}) {
+      std::string soname = std::string(base) + ".so." + std::to_string(major);
+      std::string folder = std::string(base) == "libnvinfer" ? "tensorrt_libs"
+                           : std::string(base) == "libnvinfer_lean" ? "tensorrt_lean_libs" : "tensorrt_dispatch_libs";
       std::vector<std::string> dirs = SplitPath(std::getenv("TENSORRT_LIB_DIR"));
       for (const auto& d : SplitPath(std::getenv("LD_LIBRARY_PATH"))) dirs.push_back(d);
-      for (const auto& pattern : PythonPatterns()) {
+      for (const auto& pattern : PythonPatterns(folder)) {
         for (const auto& d : Glob(pattern)) dirs.push_back(d);
       }
       for (const char* d : {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/lib64",
@@ -292,6 +322,14 @@ Probe ProbeTensorRT() {
   return p;
 }
 
+Probe ProbeFlavor(Flavor f) {
+  Probe p = ProbeTensorRT();
+  p.flavor = FlavorName(f);
+  return p;
+}
+
+Flavor SelectedFlavor() { return Flavor::kFull; }
+
 #else  // TN_HAVE_TENSORRT
 
 namespace {
@@ -306,9 +344,49 @@ using PluginInitFn = bool (*)(void* logger, const char* libNamespace);
 #define TN_STR(x) TN_STR2(x)
 const char kCompiled[] = TN_STR(NV_TENSORRT_MAJOR) "." TN_STR(NV_TENSORRT_MINOR) "." TN_STR(NV_TENSORRT_PATCH);
 const std::string kMajor = std::to_string(NV_TENSORRT_MAJOR);
+const std::string kCudaMajor = std::to_string(CUDART_VERSION / 1000);
+
+// Per flavor: the library's base name, its pip folder and pip package.
+struct FlavorSpec {
+  const char* base;
+  const char* pipFolder;
+  const char* pipPackage;  // "-cu<CUDA major>" appended
+};
+const FlavorSpec& Spec(Flavor f) {
+  static const FlavorSpec specs[] = {
+      {"libnvinfer", "tensorrt_libs", "tensorrt-cu"},
+      {"libnvinfer_lean", "tensorrt_lean_libs", "tensorrt-lean-cu"},
+      {"libnvinfer_dispatch", "tensorrt_dispatch_libs", "tensorrt-dispatch-cu"},
+  };
+  return specs[static_cast<int>(f)];
+}
+std::string Soname(Flavor f) { return std::string(Spec(f).base) + ".so." + kMajor; }
+std::string PipPackage(Flavor f) {
+  std::string p = std::string(Spec(f).pipPackage) + kCudaMajor;
+  return f == Flavor::kFull ? p : p + "-libs";
+}
+
+// What the lean and dispatch runtimes cannot do (runtimeInfo().tensorrt.cannot), from TensorRT's documentation of
+// them (developer guide, "Version Compatibility" / "Engine Compatibility").
+std::vector<std::string> Cannot(Flavor f) {
+  if (f == Flavor::kFull) return {};
+  std::vector<std::string> c = {
+      "build engines (no IBuilder: Builder, buildEngine, loadEngine of ONNX models)",
+      "parse ONNX models (no libnvonnxparser)",
+      "refit engines (IRefitter)",
+      "deserialize engines that were not built version-compatible (BuilderFlag::kVERSION_COMPATIBLE)",
+  };
+  if (f == Flavor::kDispatch) {
+    c.push_back(
+        "deserialize plans without the lean runtime embedded (BuilderFlag::kEXCLUDE_LEAN_RUNTIME), nor any plan "
+        "unless engine host code is allowed (Runtime option engineHostCodeAllowed: true)");
+  }
+  return c;
+}
 
 struct State {
   Probe probe;
+  bool located = false;  // a file of the library's name was found (even if it could not be used)
   void* nvinfer = nullptr;
   CreateFn createBuilder = nullptr;
   CreateFn createRuntime = nullptr;
@@ -323,7 +401,11 @@ struct State {
 };
 
 std::mutex g_mutex;
-State* g_state = nullptr;  // never freed: TensorRT objects may outlive module teardown
+State* g_states[3] = {nullptr, nullptr, nullptr};  // never freed: TensorRT objects may outlive module teardown
+bool g_selected = false;  // g_selection was decided
+Flavor g_selection = Flavor::kFull;
+std::string g_selectedBecause;
+std::string g_selectionError;  // TENSORRT_NODE_RUNTIME has a value we do not know
 
 void DecodeLibVersion(int32_t v, int* major, int* minor, int* patch) {
   if (v >= 100000) {  // 10.x+: M*10000 + m*100 + p
@@ -337,23 +419,29 @@ void DecodeLibVersion(int32_t v, int* major, int* minor, int* patch) {
   }
 }
 
-State& Load() {
+State& Load(Flavor flavor) {
   // caller holds g_mutex
-  if (g_state) return *g_state;
-  g_state = new State();
-  State& s = *g_state;
+  State*& slot = g_states[static_cast<int>(flavor)];
+  if (slot) return *slot;
+  slot = new State();
+  State& s = *slot;
   Probe& p = s.probe;
-  const std::string soname = "libnvinfer.so." + kMajor;
-  Found f = OpenLibrary(soname, "");
+  p.flavor = FlavorName(flavor);
+  p.cannot = Cannot(flavor);
+  const std::string soname = Soname(flavor);
+  Found f = OpenLibrary(soname, "", Spec(flavor).pipFolder);
   if (!f.handle) {
-    p.reason = soname + " (TensorRT " + kMajor + ".x, which tensorrt-node was compiled for: " + kCompiled +
-               " headers) was not found. Searched: " + f.searched +
-               ". Install TensorRT " + kMajor + " (tar/deb/rpm or `pip install tensorrt-cu" + std::to_string(CUDART_VERSION / 1000) +
-               "`) and/or set TENSORRT_LIB_DIR";
+    s.located = f.searched.find("(dlopen failed") != std::string::npos;
+    p.reason = soname + " (TensorRT " + kMajor + ".x" + (flavor == Flavor::kFull ? "" : std::string(", ") + FlavorName(flavor) + " runtime") +
+               ", which tensorrt-node was compiled for: " + kCompiled + " headers) was not found. Searched: " +
+               f.searched + ". Install TensorRT " + kMajor + " (" +
+               (flavor == Flavor::kFull ? "tar/deb/rpm or " : "") + "`pip install " + PipPackage(flavor) + "==" + kMajor +
+               ".*`) and/or set TENSORRT_LIB_DIR";
     std::string others = DescribeInstalledLibraries();
     if (!others.empty()) p.reason += ". Other TensorRT libraries present: " + others;
     return s;
   }
+  s.located = true;
   p.libraryPath = f.path;
   auto sym = [&](const char* name) -> void* {
     dlerror();
@@ -361,45 +449,53 @@ State& Load() {
     return a;
   };
   auto version = reinterpret_cast<VersionFn>(sym("getInferLibVersion"));
-  s.createBuilder = reinterpret_cast<CreateFn>(sym("createInferBuilder_INTERNAL"));
+  auto build = reinterpret_cast<VersionFn>(sym("getInferLibBuildVersion"));
   s.createRuntime = reinterpret_cast<CreateFn>(sym("createInferRuntime_INTERNAL"));
-  s.createRefitter = reinterpret_cast<RefitterFn>(sym("createInferRefitter_INTERNAL"));
   std::string missing;
   if (!version) Note(missing, "getInferLibVersion");
-  if (!s.createBuilder) Note(missing, "createInferBuilder_INTERNAL");
   if (!s.createRuntime) Note(missing, "createInferRuntime_INTERNAL");
-  if (!s.createRefitter) Note(missing, "createInferRefitter_INTERNAL");
-  if (!missing.empty()) {
-    p.reason = f.path + " is not a usable TensorRT library: missing symbol(s) " + missing;
+  if (flavor == Flavor::kFull) {
+    // The lean and dispatch libraries export createInferRefitter_INTERNAL too, but TensorRT documents that they
+    // cannot refit: only the full library's is used.
+    s.createBuilder = reinterpret_cast<CreateFn>(sym("createInferBuilder_INTERNAL"));
+    s.createRefitter = reinterpret_cast<RefitterFn>(sym("createInferRefitter_INTERNAL"));
+    if (!s.createBuilder) Note(missing, "createInferBuilder_INTERNAL");
+    if (!s.createRefitter) Note(missing, "createInferRefitter_INTERNAL");
+  }
+  auto refuse = [&](const std::string& why) -> State& {
+    p.reason = why;
     s.createBuilder = nullptr;
     s.createRuntime = nullptr;
     s.createRefitter = nullptr;
     return s;
-  }
+  };
+  if (!missing.empty()) return refuse(f.path + " is not a usable TensorRT library: missing symbol(s) " + missing);
   int major = 0, minor = 0, patch = 0;
   DecodeLibVersion(version(), &major, &minor, &patch);
   p.version = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  if (build) p.buildVersion = p.version + "." + std::to_string(build());
   if (major == NV_TENSORRT_MAJOR && minor < NV_TENSORRT_MINOR) {
-    p.reason = f.path + " is TensorRT " + p.version + ", older than the TensorRT " + kCompiled +
-               " headers tensorrt-node was compiled against: the headers call functions that library does not have. "
-               "Install TensorRT " + MajorMinor(kCompiled) + " or newer, or rebuild tensorrt-node against the headers "
-               "of " + p.version + " (TENSORRT_INCLUDE_DIR=... npm run build:native)";
-    s.createBuilder = nullptr;
-    s.createRuntime = nullptr;
-    s.createRefitter = nullptr;
-    return s;
+    return refuse(f.path + " is TensorRT " + p.version + ", older than the TensorRT " + kCompiled +
+                  " headers tensorrt-node was compiled against: the headers call functions that library does not "
+                  "have. Install TensorRT " + MajorMinor(kCompiled) + " or newer, or rebuild tensorrt-node against the "
+                  "headers of " + p.version + " (TENSORRT_INCLUDE_DIR=... npm run build:native)");
   }
   if (major != NV_TENSORRT_MAJOR) {
-    p.reason = f.path + " is TensorRT " + p.version + " but tensorrt-node was compiled against TensorRT " + kCompiled +
-               " headers: the major versions must match (install TensorRT " + kMajor +
-               " or rebuild tensorrt-node against the headers of " + p.version + ")";
-    s.createBuilder = nullptr;
-    s.createRuntime = nullptr;
-    s.createRefitter = nullptr;
-    return s;
+    return refuse(f.path + " is TensorRT " + p.version + " but tensorrt-node was compiled against TensorRT " +
+                  kCompiled + " headers: the major versions must match (install TensorRT " + kMajor +
+                  " or rebuild tensorrt-node against the headers of " + p.version + ")");
   }
   s.nvinfer = f.handle;
   p.available = true;
+  if (flavor != Flavor::kFull) {
+    // The lean runtime opens libnvinfer_vc_plugin.so.<major> by soname (the plugins of version-compatible engines);
+    // preload the copy beside it, as pip's tensorrt_lean_libs/__init__.py does, so that a folder outside the
+    // linker's path works.
+    for (const auto& vc : Glob(Dirname(f.path) + "/libnvinfer_vc_plugin.so*", false)) {
+      if (dlopen(vc.c_str(), RTLD_NOW | RTLD_LOCAL)) p.pluginPath = vc;
+    }
+    return s;
+  }
   // libnvinfer dlopens its builder resource library by soname when building; preload the copies next to it so
   // that a folder outside the linker's path (TENSORRT_LIB_DIR, pip's tensorrt_libs) works like pip's own loader.
   for (const auto& res : Glob(Dirname(f.path) + "/libnvinfer_builder_resource*.so*", false)) {
@@ -423,9 +519,97 @@ State& Load() {
   return s;
 }
 
-State& Loaded() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  return Load();
+// The process's flavor (loader.h, ProbeTensorRT), decided once. Caller holds g_mutex.
+State& Selected() {
+  if (g_selected) return Load(g_selection);
+  g_selected = true;
+  std::string env = Env("TENSORRT_NODE_RUNTIME");
+  Flavor f = Flavor::kFull;
+  if (!env.empty() && env != "auto") {
+    if (!ParseFlavor(env, &f)) {
+      g_selectionError = "TENSORRT_NODE_RUNTIME='" + env + "' is not one of full, lean, dispatch (or auto, the default)";
+      g_selection = Flavor::kFull;
+      return Load(Flavor::kFull);
+    }
+    g_selection = f;
+    g_selectedBecause = std::string("TENSORRT_NODE_RUNTIME=") + env;
+    return Load(f);
+  }
+  State& full = Load(Flavor::kFull);
+  if (full.probe.available || full.located) {
+    g_selection = Flavor::kFull;
+    g_selectedBecause = full.probe.available ? "libnvinfer.so." + kMajor + " was found (TENSORRT_NODE_RUNTIME unset)" : "";
+    return full;
+  }
+  std::string tried;
+  for (Flavor alt : {Flavor::kLean, Flavor::kDispatch}) {
+    State& s = Load(alt);
+    if (s.probe.available) {
+      g_selection = alt;
+      g_selectedBecause = "no " + Soname(Flavor::kFull) + " (the full TensorRT library) was found, and TENSORRT_NODE_RUNTIME " +
+                          "is unset: the " + FlavorName(alt) + " runtime " + Soname(alt) + " serves" +
+                          (tried.empty() ? "" : " (" + tried + ")");
+      return s;
+    }
+    Note(tried, Soname(alt) + ": " + s.probe.reason);
+  }
+  g_selection = Flavor::kFull;
+  return full;
+}
+
+// The probe of the selected flavor, with the selection's own error or explanation folded in.
+Probe SelectedProbe() {
+  State& s = Selected();
+  Probe p = s.probe;
+  if (!g_selectionError.empty()) {
+    p.available = false;
+    p.reason = g_selectionError;
+    return p;
+  }
+  p.selectedBecause = g_selectedBecause;
+  if (!p.available && g_selection == Flavor::kFull && g_selectedBecause.empty() && !s.located) {
+    // nothing loads: say that the runtime-only libraries were looked for too
+    for (Flavor alt : {Flavor::kLean, Flavor::kDispatch}) {
+      const State* a = g_states[static_cast<int>(alt)];
+      if (a) p.reason += ". Neither does the " + std::string(FlavorName(alt)) + " runtime load: " + a->probe.reason;
+    }
+  }
+  return p;
+}
+
+// "the lean runtime libnvinfer_lean.so.10 (/path, TensorRT 10.16.1), selected because ...": for messages.
+std::string DescribeSelected(const State& s) {
+  std::string d = std::string("the ") + FlavorName(g_selection) + " runtime " + Soname(g_selection);
+  if (!s.probe.libraryPath.empty()) d += " (" + s.probe.libraryPath + ", TensorRT " + s.probe.version + ")";
+  if (!g_selectedBecause.empty()) d += ", selected because " + g_selectedBecause;
+  return d;
+}
+
+// TENSORRT_UNAVAILABLE for `what` (the builder, the ONNX parser, refit) on a runtime-only process. Caller holds g_mutex.
+[[noreturn]] void RuntimeOnly(const State& s, const std::string& what) {
+  throw NativeError("TENSORRT_UNAVAILABLE",
+                    what + " is not available: tensorrt-node is using " + DescribeSelected(s) + ", which only " +
+                        "deserializes and runs version-compatible engines. " + what + " needs the full TensorRT " +
+                        "library " + Soname(Flavor::kFull) + ": install it (`pip install " + PipPackage(Flavor::kFull) +
+                        "==" + kMajor + ".*`, or TensorRT's tar/deb/rpm packages) and unset TENSORRT_NODE_RUNTIME " +
+                        "(or set it to full)");
+}
+
+[[noreturn]] void Unavailable(const Probe& p) {
+  throw NativeError("TENSORRT_UNAVAILABLE", "TensorRT " + std::string(kCompiled) +
+                                                (p.flavor.empty() || p.flavor == "full" ? "" : " (" + p.flavor + " runtime)") +
+                                                " (compiled in) cannot be loaded: " +
+                                                (p.reason.empty() ? "unknown reason" : p.reason));
+}
+
+// The selected state, usable for building / parsing / refitting (full flavor, available); throws otherwise.
+State& FullOrThrow(const std::string& what) {
+  // caller holds g_mutex
+  State& s = Selected();
+  Probe p = SelectedProbe();
+  if (!p.available) Unavailable(p);
+  if (g_selection != Flavor::kFull) RuntimeOnly(s, what);
+  return s;
 }
 
 void LoadParser(State& s) {
@@ -452,13 +636,19 @@ void LoadParser(State& s) {
   s.probe.onnxParserPath = f.path;
 }
 
-[[noreturn]] void Unavailable(const State& s) {
-  throw NativeError("TENSORRT_UNAVAILABLE", "TensorRT " + std::string(kCompiled) + " (compiled in) cannot be loaded: " +
-                                                (s.probe.reason.empty() ? "unknown reason" : s.probe.reason));
-}
-
 [[noreturn]] void FactoryFailed(const char* what) {
   throw NativeError("TENSORRT_ERROR", std::string(what) + " returned null (see the TensorRT log for why)");
+}
+
+nvinfer1::IRuntime* NewRuntime(CreateFn create) {
+  LogCapture capture;
+  void* r = create(static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);
+  if (!r) {
+    std::string said = capture.Take();
+    if (!said.empty()) throw NativeError("TENSORRT_ERROR", "createInferRuntime failed: " + said);
+    FactoryFailed("createInferRuntime");
+  }
+  return static_cast<nvinfer1::IRuntime*>(r);
 }
 
 }  // namespace
@@ -468,9 +658,9 @@ const char* CompiledVersion() { return kCompiled; }
 Probe ProbeTensorRT() {
   try {
     std::lock_guard<std::mutex> lock(g_mutex);
-    State& s = Load();
-    if (s.probe.available) LoadParser(s);  // report the parser path too
-    return s.probe;
+    State& s = Selected();
+    if (s.probe.available && g_selection == Flavor::kFull) LoadParser(s);  // report the parser path too
+    return SelectedProbe();
   } catch (const std::exception& e) {
     Probe p;
     p.reason = std::string("probing TensorRT failed: ") + e.what();
@@ -478,11 +668,41 @@ Probe ProbeTensorRT() {
   }
 }
 
+Probe ProbeFlavor(Flavor f) {
+  try {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    State& s = Load(f);
+    if (s.probe.available && f == Flavor::kFull) LoadParser(s);
+    Probe p = s.probe;
+    if (g_selected && g_selection == f && g_selectionError.empty()) p.selectedBecause = g_selectedBecause;
+    return p;
+  } catch (const std::exception& e) {
+    Probe p;
+    p.flavor = FlavorName(f);
+    p.reason = std::string("probing TensorRT failed: ") + e.what();
+    return p;
+  }
+}
+
+Flavor SelectedFlavor() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  Selected();
+  return g_selection;
+}
+
+void RequireFullLibrary(const char* what) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  FullOrThrow(what);
+}
+
 nvinfer1::IBuilder* CreateBuilder() {
-  State& s = Loaded();
-  if (!s.probe.available) Unavailable(s);
+  CreateFn create = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    create = FullOrThrow("The TensorRT builder").createBuilder;
+  }
   LogCapture capture;
-  void* b = s.createBuilder(static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);
+  void* b = create(static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);
   if (!b) {
     std::string said = capture.Take();
     if (!said.empty()) throw NativeError("TENSORRT_ERROR", "createInferBuilder failed: " + said);
@@ -492,23 +712,36 @@ nvinfer1::IBuilder* CreateBuilder() {
 }
 
 nvinfer1::IRuntime* CreateRuntime() {
-  State& s = Loaded();
-  if (!s.probe.available) Unavailable(s);
-  LogCapture capture;
-  void* r = s.createRuntime(static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);
-  if (!r) {
-    std::string said = capture.Take();
-    if (!said.empty()) throw NativeError("TENSORRT_ERROR", "createInferRuntime failed: " + said);
-    FactoryFailed("createInferRuntime");
+  CreateFn create = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    Selected();
+    Probe p = SelectedProbe();
+    if (!p.available) Unavailable(p);
+    create = Load(g_selection).createRuntime;
   }
-  return static_cast<nvinfer1::IRuntime*>(r);
+  return NewRuntime(create);
+}
+
+nvinfer1::IRuntime* CreateRuntime(Flavor f) {
+  CreateFn create = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    State& s = Load(f);
+    if (!s.probe.available) Unavailable(s.probe);
+    create = s.createRuntime;
+  }
+  return NewRuntime(create);
 }
 
 nvinfer1::IRefitter* CreateRefitter(nvinfer1::ICudaEngine& engine) {
-  State& s = Loaded();
-  if (!s.probe.available) Unavailable(s);
+  RefitterFn create = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    create = FullOrThrow("Refitting engines").createRefitter;
+  }
   LogCapture capture;
-  void* r = s.createRefitter(static_cast<void*>(&engine), static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);
+  void* r = create(static_cast<void*>(&engine), static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);
   if (!r) {
     std::string said = capture.Take();
     if (!said.empty()) throw NativeError("TENSORRT_ERROR", "createInferRefitter failed: " + said);
@@ -519,9 +752,16 @@ nvinfer1::IRefitter* CreateRefitter(nvinfer1::ICudaEngine& engine) {
 
 void* ResolveOptional(const std::string& base, const char* symbol, std::string* reason) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  State& s = Load();
-  if (!s.probe.available) {
-    if (reason) *reason = s.probe.reason;
+  State& s = Selected();
+  if (!s.probe.available || !g_selectionError.empty()) {
+    if (reason) *reason = SelectedProbe().reason;
+    return nullptr;
+  }
+  if (g_selection != Flavor::kFull) {
+    if (reason) {
+      *reason = base + ".so." + kMajor + " is a companion of the full TensorRT library, but tensorrt-node is using " +
+                DescribeSelected(s);
+    }
     return nullptr;
   }
   auto it = s.optional.find(base);
@@ -543,7 +783,18 @@ void* ResolveOptional(const std::string& base, const char* symbol, std::string* 
 
 bool OnnxParserAvailable(std::string* reason) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  State& s = Load();
+  State& s = Selected();
+  if (g_selection != Flavor::kFull && s.probe.available && g_selectionError.empty()) {
+    if (reason) {
+      *reason = "the ONNX parser (libnvonnxparser.so." + kMajor + ") is a companion of the full TensorRT library, but " +
+                "tensorrt-node is using " + DescribeSelected(s);
+    }
+    return false;
+  }
+  if (!g_selectionError.empty()) {
+    if (reason) *reason = g_selectionError;
+    return false;
+  }
   LoadParser(s);
   if (s.createParser) return true;
   if (reason) *reason = s.parserReason;
@@ -554,8 +805,7 @@ nvonnxparser::IParser* CreateOnnxParser(nvinfer1::INetworkDefinition& network) {
   ParserFn create = nullptr;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
-    State& s = Load();
-    if (!s.probe.available) Unavailable(s);
+    State& s = FullOrThrow("The ONNX parser");
     LoadParser(s);
     if (!s.createParser) throw NativeError("TENSORRT_UNAVAILABLE", s.parserReason);
     create = s.createParser;

@@ -3,9 +3,13 @@
 // context.cc (engine.h).
 //
 // JS (raw addon, see types/native-runtime.d.ts):
-//   new Runtime({ dlaCore?, maxThreads?, engineHostCodeAllowed? })
+//   new Runtime({ dlaCore?, maxThreads?, engineHostCodeAllowed?, flavor?: 'full' | 'lean' | 'dispatch' })
 //   runtime.deserialize(data: ArrayBufferView | ArrayBuffer | string /* path */) -> Promise<Engine>
-//   runtime.dispose(); runtime.disposed
+//   runtime.dispose(); runtime.disposed; runtime.flavor (the library serving it: loader.h, Flavor)
+// The rules of the runtime-only libraries (TensorRT's "Version Compatibility" documentation): the lean and dispatch
+// runtimes deserialize version-compatible plans only (a failure says so next to TensorRT's words); the dispatch
+// runtime runs the lean runtime embedded in the plan, which is host code, so it refuses to deserialize unless
+// engineHostCodeAllowed is true (INVALID_ARGUMENT, before TensorRT is asked).
 // Failures: TENSORRT_UNAVAILABLE (library missing), IO_ERROR (file unreadable), DESERIALIZE_ERROR (empty,
 // corrupt, truncated or incompatible data; the message carries what TensorRT's error recorder and logger said).
 #include <napi.h>
@@ -123,10 +127,27 @@ class Runtime : public Napi::ObjectWrap<Runtime> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
   Napi::Value GetNumDlaCores(const Napi::CallbackInfo& info);
+  Napi::Value GetFlavor(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), FlavorName(flavor_)); }
 
  private:
   std::shared_ptr<RuntimeState> state_;  // null once disposed
+  Flavor flavor_ = Flavor::kFull;
+  bool hostCodeAllowed_ = false;
 };
+
+// What to add to a failed deserialization's message on a runtime-only library.
+std::string FlavorHint(Flavor f, bool hostCodeAllowed) {
+  if (f == Flavor::kFull) return "";
+  std::string h = std::string(" [the ") + FlavorName(f) + " runtime deserializes only version-compatible engines "
+                  "(built with BuilderFlag::kVERSION_COMPATIBLE, build option versionCompatible: true) of TensorRT " +
+                  std::to_string(NV_TENSORRT_MAJOR) + ".x, no newer than the library";
+  if (f == Flavor::kDispatch) {
+    h += "; it runs the lean runtime embedded in the plan (not built with kEXCLUDE_LEAN_RUNTIME)";
+  } else if (!hostCodeAllowed) {
+    h += "; a plan that embeds the lean runtime carries host code: allow it with engineHostCodeAllowed: true";
+  }
+  return h + "]";
+}
 
 // Reads a whole file (worker thread). IO_ERROR with the OS's words.
 std::vector<char> ReadFile(const std::string& path) {
@@ -157,8 +178,8 @@ std::vector<char> ReadFile(const std::string& path) {
 
 class DeserializeWorker : public PromiseWorker {
  public:
-  DeserializeWorker(Napi::Env env, std::shared_ptr<RuntimeState> rt, int device)
-      : PromiseWorker(env), runtime_(std::move(rt)), device_(device) {}
+  DeserializeWorker(Napi::Env env, std::shared_ptr<RuntimeState> rt, int device, Flavor flavor, bool hostCode)
+      : PromiseWorker(env), runtime_(std::move(rt)), device_(device), flavor_(flavor), hostCode_(hostCode) {}
 
   std::vector<char> data_;  // the plan (copied on the JS thread) ...
   std::string path_;        // ... or the file to read here
@@ -179,7 +200,8 @@ class DeserializeWorker : public PromiseWorker {
       std::string what = "cannot deserialize the engine";
       if (!path_.empty()) what += " file '" + path_ + "'";
       what += " (" + std::to_string(data_.size()) + " bytes)";
-      throw NativeError("DESERIALIZE_ERROR", TrtMessage(what, &runtime_->recorder, log.Take()));
+      throw NativeError("DESERIALIZE_ERROR",
+                        TrtMessage(what, &runtime_->recorder, log.Take()) + FlavorHint(flavor_, hostCode_));
     }
     auto st = std::make_unique<EngineState>();
     st->runtime = runtime_;
@@ -196,14 +218,19 @@ class DeserializeWorker : public PromiseWorker {
  private:
   std::shared_ptr<RuntimeState> runtime_;
   int device_;
+  Flavor flavor_;
+  bool hostCode_;
   std::unique_ptr<EngineState> state_;
 };
 
-// new Runtime(options?: { dlaCore?: number, maxThreads?: number, engineHostCodeAllowed?: boolean })
+// new Runtime(options?: { dlaCore?: number, maxThreads?: number, engineHostCodeAllowed?: boolean,
+//                         flavor?: 'full' | 'lean' | 'dispatch' })
 Runtime::Runtime(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runtime>(info) {
   Napi::Env env = info.Env();
   int dlaCore = -1, maxThreads = -1;
   int hostCode = -1;
+  bool namedFlavor = false;
+  Flavor flavor = Flavor::kFull;
   if (!info[0].IsUndefined() && !info[0].IsNull()) {
     if (!info[0].IsObject()) ThrowInvalidArg(env, "Runtime options must be an object");
     Napi::Object o = info[0].As<Napi::Object>();
@@ -224,10 +251,25 @@ Runtime::Runtime(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runtime>(inf
       if (!h.IsBoolean()) ThrowInvalidArg(env, "Runtime option engineHostCodeAllowed must be a boolean");
       hostCode = h.As<Napi::Boolean>().Value() ? 1 : 0;
     }
+    Napi::Value fl = o.Get("flavor");
+    if (!fl.IsUndefined()) {
+      if (!fl.IsString() || !ParseFlavor(fl.As<Napi::String>().Utf8Value(), &flavor)) {
+        ThrowInvalidArg(env, "Runtime option flavor must be 'full', 'lean' or 'dispatch'");
+      }
+      namedFlavor = true;
+    }
   }
   Guard(env, [&] {
     auto st = std::make_shared<RuntimeState>();
-    st->runtime.reset(CreateRuntime());  // TENSORRT_UNAVAILABLE with the loader's reason
+    // TENSORRT_UNAVAILABLE with the loader's reason
+    flavor_ = namedFlavor ? flavor : SelectedFlavor();
+    // TensorRT first (TENSORRT_UNAVAILABLE), then CUDA: createInferRuntime of libnvinfer_lean 10.16.1 without a usable
+    // driver logged "CUDA initialization failure with error: 35" and the process then died (SIGSEGV) on a machine
+    // without a GPU, so the IRuntime is only created where CUDA works (CUDA_UNAVAILABLE otherwise).
+    Probe probe = namedFlavor ? ProbeFlavor(flavor) : ProbeTensorRT();
+    if (!probe.available) (void)(namedFlavor ? CreateRuntime(flavor) : CreateRuntime());  // throws with the reason
+    cuda::EnsureCuda();
+    st->runtime.reset(namedFlavor ? CreateRuntime(flavor) : CreateRuntime());
     if (!st->runtime) throw NativeError("TENSORRT_ERROR", "createInferRuntime returned null");
     st->runtime->setErrorRecorder(&st->recorder);
     if (dlaCore >= 0) {
@@ -243,6 +285,7 @@ Runtime::Runtime(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Runtime>(inf
                                                      &st->recorder, ""));
     }
     if (hostCode >= 0) st->runtime->setEngineHostCodeAllowed(hostCode == 1);
+    hostCodeAllowed_ = st->runtime->getEngineHostCodeAllowed();
     state_ = std::move(st);
   });
 }
@@ -283,11 +326,17 @@ Napi::Value Runtime::Deserialize(const Napi::CallbackInfo& info) {
     ThrowInvalidArg(env, "engine data must be a Uint8Array / Buffer / ArrayBuffer or a file path");
   }
   if (length > 0 && !bytes) ThrowInvalidArg(env, "engine data is detached");
+  if (flavor_ == Flavor::kDispatch && !hostCodeAllowed_) {
+    ThrowInvalidArg(env,
+                    "the dispatch runtime (libnvinfer_dispatch) deserializes only version-compatible plans that embed "
+                    "the lean runtime, which is host code that TensorRT runs: create the Runtime with "
+                    "engineHostCodeAllowed: true for plans you trust (or use the lean or full runtime)");
+  }
   return Guard(env, [&]() -> Napi::Value {
     cuda::EnsureCuda();  // no GPU: CUDA_UNAVAILABLE, before any work
     int device = 0;
     TN_CUDA_CHECK(cudaGetDevice(&device));
-    auto* w = new DeserializeWorker(env, state_, device);
+    auto* w = new DeserializeWorker(env, state_, device, flavor_, hostCodeAllowed_);
     try {
       if (path.empty()) {
         // Copied here: JS may modify, transfer or detach its buffer while the worker runs.
@@ -319,6 +368,7 @@ Napi::Function InitRuntimeClass(Napi::Env env) {
                                   Runtime::InstanceMethod<&Runtime::Dispose>("dispose"),
                                   Runtime::InstanceAccessor<&Runtime::GetDisposed>("disposed"),
                                   Runtime::InstanceAccessor<&Runtime::GetNumDlaCores>("numDlaCores"),
+                                  Runtime::InstanceAccessor<&Runtime::GetFlavor>("flavor"),
                               });
 }
 

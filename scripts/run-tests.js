@@ -5,7 +5,8 @@
  *   1. the jest unit tests (test/unit, CPU: run everywhere, CI included);
  *   2. node:test suites that need hardware, each STARTED ONLY WHERE IT CAN RUN (otherwise one line says why):
  *        test/gpu       where a CUDA GPU is usable (runtimeInfo().cuda.available)
- *        test/trt       where TensorRT loads (runtimeInfo().tensorrt.available)
+ *        test/trt       where the full TensorRT library loads (runtimeInfo().tensorrt: available, flavor 'full')
+ *        test/trt-runtime  where TensorRT's lean or dispatch runtime loads (probeTensorRT('lean' | 'dispatch'))
  *        test/contract  where test/contract exists and the test-only addon build-contract/tensorrt_node_contract.node
  *                       ($TN_CONTRACT_ADDON) was built
  *                       (scripts/contract/build.sh, against TensorRT headers)
@@ -61,12 +62,13 @@ if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) {
 
 // 2. node:test suites, only where they can run
 if (process.argv.length > 2) {
-  console.log('\ntest/gpu, test/trt, test/contract: not started (arguments given: they select jest tests only)');
+  console.log('\ntest/gpu, test/trt, test/trt-runtime, test/contract: not started (arguments given: they select jest tests only)');
 } else {
   const probe = probeMachine();
   const suites = [
     { dir: 'test/gpu', why: probe.cuda ? null : `no usable CUDA GPU here (${probe.cudaReason})` },
     { dir: 'test/trt', why: probe.trt ? null : `TensorRT does not load here (${probe.trtReason})` },
+    { dir: 'test/trt-runtime', why: probe.runtimeOnly ? null : `neither TensorRT's lean nor its dispatch runtime loads here (${probe.runtimeOnlyReason})` },
     { dir: 'test/contract', why: contractReason() },
   ];
   for (const s of suites) {
@@ -126,19 +128,23 @@ function staticTestCount(file) {
 /** What this machine offers, asked of the package itself in a child process (a crash there is a reason too). */
 function probeMachine() {
   const code = [
-    "const { runtimeInfo } = require('./dist');",
+    "const lib = require('./dist'); const { runtimeInfo } = lib;",
     'const i = runtimeInfo();',
+    "const full = !!i.tensorrt.available && (i.tensorrt.flavor || 'full') === 'full';",
+    "const ro = ['lean', 'dispatch'].map((f) => (typeof lib.probeTensorRT === 'function' ? lib.probeTensorRT(f) : { available: false, reason: 'no probeTensorRT in dist/' }));",
     'process.stdout.write(JSON.stringify({ cuda: !!i.cuda.available, cudaReason: i.cuda.reason || null,',
-    '  trt: !!i.tensorrt.available, trtReason: i.tensorrt.reason || null }));',
+    "  trt: full, trtReason: full ? null : i.tensorrt.available ? `only the ${i.tensorrt.flavor} runtime loads (${i.tensorrt.libraryPath})` : i.tensorrt.reason || null,",
+    "  runtimeOnly: ro.some((p) => p.available), runtimeOnlyReason: ro.map((p, k) => `${k ? 'dispatch' : 'lean'}: ${p.reason || 'unknown reason'}`).join('; ') }));",
   ].join('\n');
   const r = spawnSync(process.execPath, ['-e', code], { cwd: root, env, encoding: 'utf8', timeout: 60000 });
   try {
     const p = JSON.parse(r.stdout);
     const short = (s) => String(s || 'unknown reason').split(/[;\n]/)[0];
-    return { ...p, cudaReason: short(p.cudaReason), trtReason: short(p.trtReason) };
+    const shortEach = (s) => String(s || 'unknown reason').split('; ').filter((x) => /^(lean|dispatch): /.test(x)).map((x) => x.split(/\. Searched|[\n]/)[0]).join('; ');
+    return { ...p, cudaReason: short(p.cudaReason), trtReason: short(p.trtReason), runtimeOnlyReason: shortEach(p.runtimeOnlyReason) };
   } catch {
     const why = `runtimeInfo() failed: ${(r.stderr || r.error || '').toString().trim().split('\n')[0]}`;
-    return { cuda: false, cudaReason: why, trt: false, trtReason: why };
+    return { cuda: false, cudaReason: why, trt: false, trtReason: why, runtimeOnly: false, runtimeOnlyReason: why };
   }
 }
 

@@ -37,6 +37,7 @@ declare module './native' { namespace TensorRTNative {
     dlaCore?: number;
     maxThreads?: number;
     engineHostCodeAllowed?: boolean;
+    flavor?: 'full' | 'lean' | 'dispatch';
   }
 
   interface Runtime {
@@ -44,6 +45,8 @@ declare module './native' { namespace TensorRTNative {
     deserialize(data: ArrayBufferView | ArrayBuffer | string): Promise<Engine>;
     readonly disposed: boolean;
     readonly numDlaCores: number;
+    /** The library serving this runtime (absent in addons older than the flavor option). */
+    readonly flavor?: 'full' | 'lean' | 'dispatch';
     dispose(): void;
   }
 

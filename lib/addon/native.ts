@@ -53,9 +53,24 @@ export declare namespace TensorRTNative {
     napiVersion: number;
   }
 
+  /** One TensorRT library's probe (native/loader.h, Probe). */
+  interface TensorRTProbe {
+    available: boolean;
+    /** Which library: 'full' (libnvinfer), 'lean' (libnvinfer_lean), 'dispatch' (libnvinfer_dispatch). */
+    flavor?: 'full' | 'lean' | 'dispatch';
+    selectedBecause?: string;
+    version?: string;
+    buildVersion?: string;
+    libraryPath?: string;
+    onnxParserPath?: string;
+    pluginPath?: string;
+    cannot?: string[];
+    reason?: string;
+  }
+
   interface RuntimeInfo {
     compiledWith: CompiledWith;
-    tensorrt: { available: boolean; version?: string; libraryPath?: string; reason?: string };
+    tensorrt: TensorRTProbe;
     cuda: {
       available: boolean;
       /** CUDA runtime linked in ("13.0"). */
@@ -135,6 +150,8 @@ export declare namespace TensorRTNative {
     /** Never throws. */
     runtimeInfo(): RuntimeInfo;
     compiledWith(): CompiledWith;
+    /** One flavor's library, opened if not yet (INVALID_ARGUMENT for another name). Absent in older addons. */
+    probeTensorRT?(flavor: string): TensorRTProbe;
     /** Logger (native/logger.cc, B), when present. */
     setLogSeverity?(severity: string): void;
     setLogCallback?(cb: ((severity: string, message: string) => void) | null): void;

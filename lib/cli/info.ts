@@ -20,6 +20,13 @@ export function installAdvice(info: RuntimeInfo): string[] {
         'libnvonnxparsers-dev packages, or a container) and rebuild with ' +
         '`TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include npm run build:native` (or TENSORRT_ROOT=/path/to/TensorRT).',
     );
+  } else if (info.tensorrt.available && info.tensorrt.flavor && info.tensorrt.flavor !== 'full') {
+    const major = info.compiledWith.tensorrt.split('.')[0];
+    tips.push(
+      `Only TensorRT's ${info.tensorrt.flavor} runtime is in use: engines load (version-compatible ones), but building, ` +
+        `parsing ONNX and refitting need the full library libnvinfer.so.${major} (\`pip install tensorrt-cu${(info.compiledWith.cuda ?? '13').split('.')[0]}==${major}.*\` ` +
+        'or the TensorRT tarball); then unset TENSORRT_NODE_RUNTIME.',
+    );
   } else if (!info.tensorrt.available) {
     const major = info.compiledWith.tensorrt.split('.')[0];
     tips.push(
@@ -57,8 +64,15 @@ export function formatInfo(info: RuntimeInfo, version: string): string {
     L.push(`  compiled with TensorRT headers: ${info.compiledWith.tensorrt ?? 'none'}; CUDA runtime: ${info.compiledWith.cuda ?? '?'}; N-API ${info.compiledWith.napiVersion ?? '?'}`);
   }
   L.push('');
-  L.push(`TensorRT: ${yesNo(info.tensorrt.available)}${info.tensorrt.version ? `  version ${info.tensorrt.version}` : ''}`);
-  if (info.tensorrt.libraryPath) L.push(`  library: ${info.tensorrt.libraryPath}`);
+  const t = info.tensorrt;
+  const flavorName = t.flavor === 'lean' ? 'lean runtime' : t.flavor === 'dispatch' ? 'dispatch runtime' : 'full library';
+  L.push(`TensorRT: ${yesNo(t.available)}${t.version ? `  version ${t.buildVersion ?? t.version}` : ''}${t.flavor ? `  (${flavorName})` : ''}`);
+  if (t.libraryPath) L.push(`  library: ${t.libraryPath}`);
+  if (t.selectedBecause && t.flavor !== 'full') L.push(`  selected because ${t.selectedBecause}`);
+  if (t.available && t.cannot && t.cannot.length) {
+    L.push(`  the ${flavorName} cannot:`);
+    for (const c of t.cannot) L.push(`    - ${c}`);
+  }
   if (!info.tensorrt.available) L.push(`  why: ${info.tensorrt.reason ?? 'unknown'}`);
   L.push('');
   const c = info.cuda;

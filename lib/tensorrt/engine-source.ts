@@ -14,7 +14,18 @@ export interface RuntimeOptions {
   maxThreads?: number;
   /** Allow engines that carry host code (version-compatible engines with the lean runtime embedded). */
   engineHostCodeAllowed?: boolean;
+  /**
+   * Which TensorRT library serves this runtime: 'full' (libnvinfer), 'lean' (libnvinfer_lean: version-compatible
+   * engines only) or 'dispatch' (libnvinfer_dispatch: version-compatible plans embedding the lean runtime, which
+   * needs `engineHostCodeAllowed: true`). Default: the process's library (`TENSORRT_NODE_RUNTIME`, else libnvinfer,
+   * else the lean / dispatch runtime where libnvinfer is absent); see `runtimeInfo().tensorrt.flavor`.
+   */
+  flavor?: RuntimeFlavor;
 }
+
+/** The TensorRT libraries a Runtime can use (see RuntimeOptions.flavor). */
+export type RuntimeFlavor = 'full' | 'lean' | 'dispatch';
+export const RUNTIME_FLAVORS: readonly RuntimeFlavor[] = ['full', 'lean', 'dispatch'];
 
 /** Engine data accepted by `deserialize` / `Engine.load`: the serialized bytes or a file path. */
 export type EngineSource = Uint8Array | ArrayBuffer | ArrayBufferView | string;
@@ -28,7 +39,7 @@ export function checkEngineSource(data: unknown, what = 'deserialize'): EngineSo
 }
 
 export function checkRuntimeOptions(options: unknown): RuntimeOptions {
-  const o = is.options(options, 'Runtime', ['dlaCore', 'maxThreads', 'engineHostCodeAllowed']);
+  const o = is.options(options, 'Runtime', ['dlaCore', 'maxThreads', 'engineHostCodeAllowed', 'flavor']);
   const out: RuntimeOptions = {};
   const dlaCore = is.optional(o, 'dlaCore', (v, w) => is.integer(v, w, 0, 1024), 'Runtime option dlaCore');
   const maxThreads = is.optional(o, 'maxThreads', (v, w) => is.integer(v, w, 1, 4096), 'Runtime option maxThreads');
@@ -36,6 +47,13 @@ export function checkRuntimeOptions(options: unknown): RuntimeOptions {
   if (dlaCore !== undefined) out.dlaCore = dlaCore;
   if (maxThreads !== undefined) out.maxThreads = maxThreads;
   if (hostCode !== undefined) out.engineHostCodeAllowed = hostCode;
+  const flavor = o.flavor;
+  if (flavor !== undefined) {
+    if (typeof flavor !== 'string' || !(RUNTIME_FLAVORS as readonly string[]).includes(flavor)) {
+      throw invalidArg(`Runtime option flavor must be one of ${RUNTIME_FLAVORS.join(', ')}; got ${JSON.stringify(flavor) ?? String(flavor)}`);
+    }
+    out.flavor = flavor as RuntimeFlavor;
+  }
   return out;
 }
 

@@ -17,9 +17,11 @@ import type { TensorRTNative } from '../addon';
  */
 import { awaitNative, callNative, TensorRTError } from '../errors';
 import { Engine } from './engine';
-import { checkEngineSource, checkRuntimeOptions, createNativeRuntime, type EngineSource, type RuntimeOptions } from './engine-source';
+import {
+  checkEngineSource, checkRuntimeOptions, createNativeRuntime, RUNTIME_FLAVORS, type EngineSource, type RuntimeFlavor, type RuntimeOptions,
+} from './engine-source';
 
-export { checkEngineSource, checkRuntimeOptions, type EngineSource, type RuntimeOptions };
+export { checkEngineSource, checkRuntimeOptions, RUNTIME_FLAVORS, type EngineSource, type RuntimeFlavor, type RuntimeOptions };
 
 declare module './engine' {
   /** `engine.runtime` is the Runtime that deserialized the engine (see EngineRuntime in engine.ts). */
@@ -36,6 +38,11 @@ export class Runtime {
 
   get disposed(): boolean {
     return this._native.disposed;
+  }
+
+  /** The TensorRT library serving this runtime: 'full', 'lean' or 'dispatch' (RuntimeOptions.flavor). */
+  get flavor(): RuntimeFlavor {
+    return this._native.flavor ?? 'full';
   }
 
   /** Number of DLA cores the runtime can use. */

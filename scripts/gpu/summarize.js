@@ -19,6 +19,7 @@ const read = (f) => {
 const system = read('system.txt') || '';
 const tests = read('tests.log') || '';
 const tests1 = read('tests-1gpu.log');
+const trtRuntime = read('trt-runtime.log');
 let bench = null;
 try {
   bench = JSON.parse(read('bench.json'));
@@ -53,6 +54,13 @@ const summary = {
   testsOneGpu: tests1 === null ? null : { pass: num('pass', tests1), fail: num('fail', tests1), skipped: num('skipped', tests1), tests: num('tests', tests1),
     failed: [...tests1.matchAll(/^\s*✖ (.+?)(?: \([\d.]+m?s\))?$/gm)].map((m) => m[1]).filter((x, i, a) => a.indexOf(x) === i).slice(0, 30),
     note: /not run/.test(tests1) ? tests1.trim() : undefined },
+  trtRuntime: trtRuntime === null ? null : trtRuntime.split(/^######## /m).slice(1).map((part) => ({
+    major: (/^TensorRT (\d+)/.exec(part) || [])[1] ?? null,
+    libraries: [...part.matchAll(/^# (lean|dispatch): wheel (\S+):/gm)].map((m) => `${m[1]} ${m[2]}`),
+    pass: num('pass', part), fail: num('fail', part), skipped: num('skipped', part), tests: num('tests', part),
+    failed: [...part.matchAll(/^\s*✖ (.+?)(?: \([\d.]+m?s\))?$/gm)].map((m) => m[1]).filter((x, i, a) => x !== 'failing tests:' && a.indexOf(x) === i).slice(0, 30),
+    buildFailed: /== build FAILED/.test(part),
+  })),
   targets: bench?.targets ?? null,
   benchSkipped: bench?.skipped ?? null,
 };
@@ -64,12 +72,16 @@ L.push(`- GPU: ${summary.gpu ?? 'none found'}`);
 L.push(`- Node: ${summary.node}; ${summary.compiler}; nvcc ${summary.nvcc}`);
 L.push(`- Addon build: ${summary.build}`);
 const t = summary.tests;
-L.push(`- Tests (test/gpu, test/trt): ${t.pass ?? '?'} passed, ${t.fail ?? '?'} failed, ${t.skipped ?? '?'} skipped of ${t.tests ?? '?'}${t.failed.length ? `; failing: ${t.failed.join('; ')}` : ''}`);
+if (/^tests not run/.test(tests)) L.push(`- Tests (test/gpu, test/trt): ${tests.trim()}`);
+else L.push(`- Tests (test/gpu, test/trt): ${t.pass ?? '?'} passed, ${t.fail ?? '?'} failed, ${t.skipped ?? '?'} skipped of ${t.tests ?? '?'}${t.failed.length ? `; failing: ${t.failed.join('; ')}` : ''}`);
 for (const s of t.skipNotes) L.push(`  - ${s}`);
 const t1 = summary.testsOneGpu;
 if (t1) {
   L.push(t1.note ? `- One-GPU pass (CUDA_VISIBLE_DEVICES=0, test/gpu): ${t1.note}`
     : `- One-GPU pass (CUDA_VISIBLE_DEVICES=0, test/gpu): ${t1.pass ?? '?'} passed, ${t1.fail ?? '?'} failed, ${t1.skipped ?? '?'} skipped of ${t1.tests ?? '?'}${t1.failed.length ? `; failing: ${t1.failed.join('; ')}` : ''}`);
+}
+for (const r of summary.trtRuntime ?? []) {
+  L.push(`- test/trt-runtime, TensorRT ${r.major} (${r.libraries.join(', ')}): ${r.buildFailed ? 'addon build FAILED (see trt-runtime.log)' : `${r.pass ?? '?'} passed, ${r.fail ?? '?'} failed, ${r.skipped ?? '?'} skipped of ${r.tests ?? '?'}`}${r.failed.length ? `; failing: ${r.failed.join('; ')}` : ''}`);
 }
 L.push('');
 L.push(bench ? benchMarkdown(bench) : 'Benchmarks: no bench.json (not run or failed; see bench.log)');

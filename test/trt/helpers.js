@@ -17,6 +17,9 @@ function skipReason(file, { builderApi = false } = {}) {
   let why = false;
   if (builderApi && (!info.compiledWith || !info.compiledWith.tensorrt)) why = 'tensorrt-node was built without TensorRT headers';
   else if (!info.tensorrt.available) why = `TensorRT is not available: ${info.tensorrt.reason ?? 'unknown reason'}`;
+  else if (info.tensorrt.flavor && info.tensorrt.flavor !== 'full') {
+    why = `only TensorRT's ${info.tensorrt.flavor} runtime loads (${info.tensorrt.libraryPath}): no builder (test/trt-runtime covers it)`;
+  }
   else if (!info.cuda.available) why = `no usable CUDA GPU: ${info.cuda.reason ?? 'unknown reason'}`;
   else if (builderApi) {
     for (const k of ['Builder', 'OnnxParser']) if (typeof lib[k] !== 'function') why = why || `dist/ has no ${k} (builder API not built)`;

@@ -161,6 +161,12 @@ describe('info', () => {
       cuda: { available: true, driverCudaVersion: '13.0', runtimeVersion: '13.0', devices: [{ index: 0, name: 'NVIDIA H100', computeCapability: '9.0', totalMemory: 80 * 2 ** 30, multiProcessorCount: 132 }] },
     } as unknown as ReturnType<typeof runtimeInfo>;
     expect(installAdvice(all)).toEqual([]);
+    // the lean runtime serving (no libnvinfer): its version, where from, why, and what it cannot do
+    const lean = { ...all, tensorrt: { available: true, flavor: 'lean', version: '10.16.1', buildVersion: '10.16.1.11',
+      libraryPath: '/w/libnvinfer_lean.so.10', selectedBecause: 'TENSORRT_NODE_RUNTIME=lean', cannot: ['build engines (no IBuilder)', 'refit engines'] } } as unknown as ReturnType<typeof runtimeInfo>;
+    expect(formatInfo(lean, '1')).toMatch(
+      /TensorRT: found {2}version 10\.16\.1\.11 {2}\(lean runtime\)\n {2}library: \/w\/libnvinfer_lean\.so\.10\n {2}selected because TENSORRT_NODE_RUNTIME=lean\n {2}the lean runtime cannot:\n {4}- build engines \(no IBuilder\)\n {4}- refit engines/);
+    expect(installAdvice(lean).join(' ')).toMatch(/Only TensorRT's lean runtime is in use[\s\S]*libnvinfer\.so\.10 \(`pip install tensorrt-cu13==10\.\*`/);
     const text = formatInfo(all, '1');
     expect(text).toMatch(/TensorRT: found {2}version 10\.16\.0\n {2}library: \/usr\/lib\/libnvinfer\.so\.10/);
     expect(text).toMatch(/GPU 0: NVIDIA H100, compute capability 9\.0, 80\.00 GiB, 132 SMs/);

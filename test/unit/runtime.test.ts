@@ -178,6 +178,12 @@ describe('checkEngineSource / checkRuntimeOptions', () => {
     expectCode(() => checkRuntimeOptions({ engineHostCodeAllowed: 1 }), 'INVALID_ARGUMENT');
     expectCode(() => checkRuntimeOptions([]), 'INVALID_ARGUMENT');
   });
+
+  test('runtime option flavor: full, lean or dispatch (the TensorRT library serving the Runtime)', () => {
+    for (const flavor of ['full', 'lean', 'dispatch'] as const) expect(checkRuntimeOptions({ flavor })).toEqual({ flavor });
+    expectCode(() => checkRuntimeOptions({ flavor: 'rtx' }), 'INVALID_ARGUMENT', /flavor must be one of full, lean, dispatch; got "rtx"/);
+    expectCode(() => checkRuntimeOptions({ flavor: 1 }), 'INVALID_ARGUMENT', /flavor must be one of/);
+  });
 });
 
 // ----------------------------------------------------------------------------------------------------------------
