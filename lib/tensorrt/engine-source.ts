@@ -3,7 +3,7 @@ import type { TensorRTNative } from '../addon';
  * The arguments of `Runtime` and `Engine.load`: runtime options and engine data, and their checks. A leaf module
  * (runtime.ts and engine.ts both import it; runtime.ts imports engine.ts, never the other way).
  */
-import { callNative, TensorRTError } from '../errors';
+import { callNative, invalidArg, TensorRTError } from '../errors';
 import { getTrtNative } from '../native';
 import * as is from '../validate';
 
