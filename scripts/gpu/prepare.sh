@@ -11,7 +11,8 @@
 #
 # Then on the GPU host (CUDA toolkit + driver, g++): bash .gpu-bundle/scripts/gpu/run.sh   (see docs/gpu.md)
 # Options: TN_NODE_VERSION=20.20.2 to pick the Node version (default: the local one, else the latest of its major);
-# TN_GPU_TRT_INCLUDE=<TensorRT include dir> to build the TensorRT part there as well (headers bundled, not committed).
+# TN_GPU_TRT_INCLUDE=<TensorRT include dir> to build the TensorRT part there as well (headers bundled, not committed);
+# TN_GPU_ORT=1 to bundle onnxruntime-node's linux-x64 binary for the serve benchmark's side-by-side run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B="$ROOT/.gpu-bundle"
@@ -97,6 +98,16 @@ if [ -n "${TN_GPU_TRT_INCLUDE:-}" ]; then
   [ -f "$TN_GPU_TRT_INCLUDE/NvInfer.h" ] || { say "ERROR: TN_GPU_TRT_INCLUDE=$TN_GPU_TRT_INCLUDE has no NvInfer.h"; exit 1; }
   cp -a "$TN_GPU_TRT_INCLUDE" "$B/trt-include"
   say "TensorRT headers: $TN_GPU_TRT_INCLUDE -> bundle/trt-include ($(du -sh "$B/trt-include" | cut -f1))"
+fi
+
+# 4c. optional (TN_GPU_ORT=1): onnxruntime-node with its linux-x64 binary only (an optional dependency, ~45 MB
+#     unpacked, ~13 MB as xz), for the serve benchmark's side-by-side run (scripts/bench/serve.js --versus, issue 21).
+#     run.sh unpacks it into node_modules/ on the GPU host.
+if [ "${TN_GPU_ORT:-0}" = 1 ]; then
+  ortbin=$(ls -d node_modules/onnxruntime-node/bin/napi-v*/linux/x64 | head -1)
+  tar -cJf "$B/onnxruntime-node-linux-x64.tar.xz" node_modules/onnxruntime-node/package.json node_modules/onnxruntime-node/dist \
+    "$ortbin" node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist/cjs
+  say "onnxruntime-node $(node -p 'require("onnxruntime-node/package.json").version') linux-x64: $(du -h "$B/onnxruntime-node-linux-x64.tar.xz" | cut -f1)"
 fi
 
 # 5. manifest and size check (the bundle plus the repository's own travelling files must stay under 64 MiB)
