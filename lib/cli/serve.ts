@@ -18,6 +18,7 @@ function intOpt(name: string, min = 0) {
 export interface ServeCliOptions {
   host: string;
   port: number;
+  grpcPort?: number;
   backend: string;
   maxBatchSize?: number;
   batching: boolean;
@@ -42,6 +43,7 @@ export function registerServe(program: Command, version: string): void {
     .argument('<model>', 'repository directory (<model>/<version>/model.{engine,onnx}) or one model file')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0: any free port)', intOpt('port'), 8501)
+    .option('--grpc-port <port>', 'also serve KServe v2 over gRPC (inference.GRPCInferenceService) on this port (0: any free port; default: off)', intOpt('grpc-port'))
     .option('--backend <name>', 'auto (tensorrt where TensorRT and a GPU exist, else onnxruntime), tensorrt or onnxruntime', 'auto')
     .option('--max-batch-size <n>', 'largest merged batch (default 8; the engine profile caps it)', intOpt('max-batch-size'))
     .option('--no-batching', 'run every request alone')
@@ -86,7 +88,7 @@ export function registerServe(program: Command, version: string): void {
           defaults,
           version,
         });
-        await server.listen({ host: o.host, port: o.port });
+        await server.listen({ host: o.host, port: o.port, grpcPort: o.grpcPort });
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
             process.removeAllListeners('SIGTERM');

@@ -5,3 +5,4 @@ export { Batcher, mergeInputs, splitOutputs, type Backend, type BatcherOptions, 
 export { createOnnxRuntimeBackend } from './backends/onnxruntime';
 export { createTensorRTBackend, engineForModel } from './backends/tensorrt';
 export type { Tensor, TensorSpec, ServeDType } from './tensor';
+export { createGrpcServer, inferenceService, grpcStatusFor, type GrpcServer, type GrpcServeContext } from './grpc/server';

@@ -19,6 +19,8 @@
 import Fastify, { FastifyInstance, FastifyServerOptions, LogController } from 'fastify';
 import * as net from 'net';
 import { invalidArg, TensorRTError } from '../errors';
+import type { BatchResult } from './batcher';
+import { createGrpcServer, GrpcServer } from './grpc/server';
 import { createMetrics, ServeMetrics } from './metrics';
 import type { ProtocolContext } from './protocols/context';
 import { registerKServeV2 } from './protocols/kserve-v2';
@@ -62,8 +64,12 @@ export interface TensorRTServer {
   app: FastifyInstance;
   repository: Repository;
   metrics: ServeMetrics;
-  /** Starts listening (default 127.0.0.1:8501); resolves with the address. */
-  listen(options?: { host?: string; port?: number }): Promise<string>;
+  /**
+   * Starts listening (default 127.0.0.1:8501); resolves with the address. `grpcPort` also serves KServe v2 over
+   * gRPC on that port (0: any free one; see grpc/server.ts), its address then in `grpcAddress`.
+   */
+  listen(options?: { host?: string; port?: number; grpcPort?: number }): Promise<string>;
+  readonly grpcAddress: string | null;
   /**
    * Graceful stop: readiness turns 503, no new connections are accepted, every in-flight and queued request is
    * answered, then the models are unloaded.
@@ -168,6 +174,8 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
     return m.registry.metrics();
   });
 
+  let grpc: GrpcServer | null = null;
+  let grpcAddress: string | null = null;
   const server: TensorRTServer = {
     app,
     repository,
@@ -175,8 +183,19 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
     get draining() {
       return draining;
     },
+    get grpcAddress() {
+      return grpcAddress;
+    },
     async listen(o = {}) {
       const addr = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8501 });
+      if (o.grpcPort !== undefined && !grpc) {
+        grpc = createGrpcServer({
+          repository, metrics: m, version: ctx.version, ready: ctx.ready, draining: () => draining, maxMessageBytes: bodyLimit,
+          log: (level, obj, msg) => app.log[level](obj, msg),
+        });
+        grpcAddress = await grpc.listen(o.host ?? '127.0.0.1', o.grpcPort);
+        app.log.info({ grpcAddress }, `KServe v2 gRPC (inference.GRPCInferenceService) at ${grpcAddress}`);
+      }
       const models = repository.all().map((v) => ({ model: v.model, version: v.version, backend: v.backend.kind, platform: v.backend.platform }));
       app.log.info({ address: addr, models }, `serving ${models.length} model(s) at ${addr} (TF Serving REST /v1, KServe v2 /v2, /metrics)`);
       return addr;
@@ -190,6 +209,7 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
       // wait until no request has been in progress for a quiet period, then close the rest.
       const srv = app.server;
       if (srv.listening) net.Server.prototype.close.call(srv);
+      const grpcDone = grpc ? grpc.shutdown() : Promise.resolve(); // new calls: UNAVAILABLE; calls in progress finish
       let quietSince = 0;
       while (true) {
         const busy = active > 0 || repository.all().some((v) => v.batcher.queueDepth > 0 || v.batcher.inFlight > 0);
@@ -200,6 +220,7 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
         await new Promise((r) => setTimeout(r, 10));
       }
       await app.close();
+      await grpcDone;
       await repository.close();
       app.log.info('drained');
     },

@@ -12,6 +12,8 @@
  *        node scripts/bench/serve.js --overhead-only [--pairs 1000]   (the c=1 overhead figures alone)
  *        [--intra-op-threads N]: the server's onnxruntime threads per run, and the in-process baseline's
  * With --backend tensorrt it needs TensorRT and a GPU, and says why it skips otherwise.
+ *        node scripts/bench/serve.js --versus [--duration 3] [--json out.json]: serve side by side with a hand-written
+ *        Fastify + onnxruntime-node server (scripts/bench/serve-versus.js, hand-server.js)
  */
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -276,6 +278,11 @@ async function main() {
       console.log(`serve benchmark (tensorrt backend) skipped: ${!info.tensorrt.available ? `TensorRT is not available (${info.tensorrt.reason})` : `no CUDA GPU (${info.cuda.reason})`}`);
       return;
     }
+  }
+  if (args.includes('--versus')) {
+    const r = await require('./serve-versus').versus({ spawnListening, startServer, stopServer, bodies, textLine, CLS_MODEL, DURATION: Number(arg('--duration', '3')), BACKEND, arg });
+    if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify(r, null, 2));
+    return;
   }
   const x = textLine(1);
   const b = bodies(x);

@@ -19,6 +19,8 @@
 #   $TN_GPU_TRT_INCLUDES (':'-separated include dirs, default /work/trt/trt-10.16/include:/work/trt/trt-11.1/include)
 #   as include.tar.xz. Node is then bundled as .tar.xz too (~43 MB as .tgz, less as .xz) to stay under 64 MiB.
 # TN_GPU_TRT_MAJORS="10 11" restricts the majors bundled.
+# TN_GPU_TRT_INCLUDE=<TensorRT include dir> to build the TensorRT part there as well (headers bundled, not committed);
+# TN_GPU_ORT=1 to bundle onnxruntime-node's linux-x64 binary for the serve benchmark's side-by-side run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B="$ROOT/.gpu-bundle"
@@ -146,6 +148,14 @@ if [ "${TN_GPU_TRT_RUNTIME:-0}" = 1 ]; then
     tar -C "$inc" -cJf "$B/trt-runtime/$major/include.tar.xz" .
     say "TensorRT headers $inc (major $major) -> bundle/trt-runtime/$major/include.tar.xz"
   done
+# 4c. optional (TN_GPU_ORT=1): onnxruntime-node with its linux-x64 binary only (an optional dependency, ~45 MB
+#     unpacked, ~13 MB as xz), for the serve benchmark's side-by-side run (scripts/bench/serve.js --versus, issue 21).
+#     run.sh unpacks it into node_modules/ on the GPU host.
+if [ "${TN_GPU_ORT:-0}" = 1 ]; then
+  ortbin=$(ls -d node_modules/onnxruntime-node/bin/napi-v*/linux/x64 | head -1)
+  tar -cJf "$B/onnxruntime-node-linux-x64.tar.xz" node_modules/onnxruntime-node/package.json node_modules/onnxruntime-node/dist \
+    "$ortbin" node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist/cjs
+  say "onnxruntime-node $(node -p 'require("onnxruntime-node/package.json").version') linux-x64: $(du -h "$B/onnxruntime-node-linux-x64.tar.xz" | cut -f1)"
 fi
 
 # 5. manifest and size check (the bundle plus the repository's own travelling files must stay under 64 MiB)

@@ -212,6 +212,19 @@ if [ "${TN_SKIP_BENCH:-0}" != 1 ] && [ "$BUILD_NOTE" != FAILED ]; then
   echo "exit status: $?" >>"$WORK/serve.log"
   cat "$WORK/serve.log" >>"$OUT/bench.log"
   tail -3 "$WORK/serve.log"
+  # issue 21: serve side by side with a hand-written Fastify + onnxruntime-node server (needs the bundle's
+  # onnxruntime-node-linux-x64.tar.xz, prepare.sh with TN_GPU_ORT=1)
+  if [ -f "$B/onnxruntime-node-linux-x64.tar.xz" ] && [ ! -d node_modules/onnxruntime-node ]; then tar -xJf "$B/onnxruntime-node-linux-x64.tar.xz"; fi
+  { echo; echo "## node scripts/bench/serve.js --versus"; } >>"$OUT/bench.log"
+  if node -e 'require("onnxruntime-node")' 2>/dev/null; then
+    stamp "serve benchmark: serve vs a hand-written Fastify + onnxruntime-node server"
+    timeout 240 node scripts/bench/serve.js --versus --duration 6 --json "$WORK/serve-versus.json" >"$WORK/versus.log" 2>&1
+    echo "exit status: $?" >>"$WORK/versus.log"
+    cat "$WORK/versus.log" >>"$OUT/bench.log"
+    tail -1 "$WORK/versus.log"
+  else
+    echo "not run: onnxruntime-node is not here (prepare.sh with TN_GPU_ORT=1 bundles it)" >>"$OUT/bench.log"
+  fi
 fi
 
 # ---- the GPU tests once more with one GPU visible (multi-GPU machines only)
