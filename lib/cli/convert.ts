@@ -16,14 +16,22 @@ type TfModule = typeof import('../tensorflow');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tfModule = (): TfModule => require('../tensorflow') as TfModule;
 
-/** `name[:d0xd1x...],...` (dimension -1 or ? for dynamic). */
+/**
+ * `name[:d0xd1x...],...` (dimension -1 or ? for dynamic). TF node names cannot hold ':', so the text after the last
+ * ':' is always meant as a shape: one that is not dimensions joined by 'x' is a malformed shape (INVALID_ARGUMENT),
+ * never a node name.
+ */
 export function parseTfInputs(spec: string): { name: string; shape?: number[] }[] {
   return spec.split(',').map((s) => s.trim()).filter((s) => s).map((s) => {
     const i = s.lastIndexOf(':');
-    const shapeText = i > 0 ? s.slice(i + 1) : '';
-    if (i <= 0 || !/^[-?\dx×]+$/.test(shapeText)) return { name: s };
-    const shape = shapeText.split(/[x×]/).map((d) => (d === '?' ? -1 : Number(d)));
-    if (shape.some((d) => !Number.isInteger(d) || d < -1 || d === 0)) throw new UsageError(`--inputs: bad shape "${shapeText}" in "${s}"`);
+    if (i < 0) return { name: s };
+    const shapeText = s.slice(i + 1);
+    const bad = (why: string) => new UsageError(`--inputs: malformed shape "${shapeText}" in "${s}" (${why}; expected name:d0xd1x..., -1 or ? for a dynamic dimension)`);
+    if (i === 0) throw new UsageError(`--inputs: "${s}" has no input name before ':'`);
+    const parts = shapeText.split(/[x×]/);
+    if (parts.some((d) => !/^(-1|\?|\d+)$/.test(d))) throw bad('dimensions are integers ≥ 1, -1 or ?');
+    const shape = parts.map((d) => (d === '?' ? -1 : Number(d)));
+    if (shape.some((d) => d === 0)) throw bad('a dimension of 0');
     return { name: s.slice(0, i), shape };
   });
 }
