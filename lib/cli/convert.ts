@@ -4,12 +4,10 @@
  * succeeded (an unsupported model fails first, listing its unsupported ops); the file is written temp + rename.
  * `onnxBytesFor` lets build/inspect/quantize take these formats directly (converted in memory).
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
-import { action, io, toJson, UsageError } from './common';
+import { action, checkInputPath, checkOutputFile, io, toJson, UsageError } from './common';
 import { saveModel } from '../onnx';
-import { TensorRTError } from '../errors';
 
 type TfModule = typeof import('../tensorflow');
 // Loaded on use: commands that never see a TensorFlow model do not pay for the converter.
@@ -80,9 +78,7 @@ export function registerConvert(program: Command): void {
     .action(
       action('convert', async (model: string, o: ConvertCliOptions) => {
         if (!o.output) throw new UsageError('missing the output file: -o <model.onnx>');
-        const out = path.resolve(o.output);
-        const outDir = path.dirname(out);
-        if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new UsageError(`output directory ${outDir} does not exist`);
+        const out = checkOutputFile(o.output, 'model');
         if (path.resolve(model) === out) throw new UsageError('the output file must differ from the input model');
         let opset: number | undefined;
         if (o.opset !== undefined) {
@@ -90,7 +86,7 @@ export function registerConvert(program: Command): void {
           opset = Number(o.opset);
         }
         const tfm = tfModule();
-        if (!fs.existsSync(model)) throw new TensorRTError('IO_ERROR', `cannot read ${model}: ENOENT`);
+        checkInputPath(model, 'model');
         if (!tfm.detectTensorFlowFormat(model)) {
           throw new UsageError(`${model}: not a TF.js model.json, a frozen GraphDef .pb or a SavedModel directory`);
         }

@@ -13,7 +13,7 @@ import { invalidArg, TensorRTError } from '../errors';
 import { loadModel, modelInfo } from '../onnx';
 import { scanRepository, type ModelConfig } from '../serve/repository';
 import { isServeDType, TRITON_DTYPES } from '../serve/tensor';
-import { action, io } from './common';
+import { action, checkInputPath, io, makeOutputDir } from './common';
 import * as is from '../validate';
 
 export interface ExportTritonOptions {
@@ -155,6 +155,8 @@ export function registerExportTriton(program: Command): void {
           return Number(v);
         };
         if (o.kind !== undefined && o.kind !== 'KIND_GPU' && o.kind !== 'KIND_CPU') throw invalidArg(`--kind must be KIND_GPU or KIND_CPU; got '${o.kind}'`);
+        checkInputPath(o.model, 'model repository');
+        makeOutputDir(out, 'Triton repository');
         const r = exportTriton(out, { model: o.model, maxBatchSize: int(o.maxBatchSize, 'max-batch-size'), instances: int(o.instances, 'instances'), kind: o.kind as 'KIND_GPU' | undefined });
         for (const m of r) {
           io().out(`${m.name}: ${m.platform || 'not exported'}${m.versions.length ? `, versions ${m.versions.join(', ')}, max_batch_size ${m.maxBatchSize}` : ''}${m.note ? ` (${m.note})` : ''}\n`);

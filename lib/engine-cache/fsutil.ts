@@ -49,6 +49,33 @@ export function tempOwnerGone(name: string): { pid: number } | null {
   return processAlive(pid) ? null : { pid };
 }
 
+/**
+ * `mkdir -p` that cannot spin: Node's `fs.mkdir(p, { recursive: true })` loops forever where a parent exists but
+ * refuses children with ENOENT (/proc/nope). Creates the missing levels one by one; errors are mkdir's own.
+ */
+export function mkdirpSync(dir: string): void {
+  const missing: string[] = [];
+  let p = path.resolve(dir);
+  for (;;) {
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    if (st) {
+      if (!st.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${p}'`), { code: 'ENOTDIR', path: p });
+      break;
+    }
+    missing.push(p);
+    const up = path.dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.statSync(d).isDirectory()) throw e;
+    }
+  }
+}
+
 /** fsync of a directory, so that a rename in it is durable. Some file systems refuse it (EINVAL/EISDIR): ignored. */
 export async function fsyncDir(dir: string): Promise<void> {
   let fh: fs.promises.FileHandle | null = null;

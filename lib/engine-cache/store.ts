@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { TensorRTError } from '../errors';
-import { readFileHashed, TEMP_PREFIX, tempOwnerGone, writeFileAtomic } from './fsutil';
+import { mkdirpSync, readFileHashed, TEMP_PREFIX, tempOwnerGone, writeFileAtomic } from './fsutil';
 import { FileLock, readLock, staleReason, type LockOptions } from './lock';
 import { KEY_FORMAT, type KeyComponents } from './key';
 import * as is from '../validate';
@@ -94,7 +94,7 @@ export class CacheStore {
 
   async ensure(): Promise<void> {
     try {
-      for (const d of [this.enginesDir, this.locksDir, this.timingDir]) await fs.promises.mkdir(d, { recursive: true });
+      for (const d of [this.enginesDir, this.locksDir, this.timingDir]) mkdirpSync(d); // not recursive mkdir: it spins on /proc/x
     } catch (e) {
       throw new TensorRTError('IO_ERROR', `engine cache: cannot create ${this.dir}: ${(e as Error).message}`, { cause: e });
     }
