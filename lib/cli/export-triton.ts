@@ -64,7 +64,10 @@ export function configPbtxt(o: {
     L.push(`${key} [`);
     ts.forEach((t, i) => {
       const dims = o.maxBatchSize > 0 ? t.shape.slice(1) : t.shape;
-      L.push('  {', `    name: ${JSON.stringify(t.name)}`, `    data_type: ${TRITON_DTYPES[t.dtype as keyof typeof TRITON_DTYPES]}`, `    dims: [ ${dims.join(', ')} ]`, `  }${i < ts.length - 1 ? ',' : ''}`);
+      // A scalar (or a batch-only tensor with max_batch_size > 0): Triton needs at least one dim, so it is
+      // declared [ 1 ] and reshaped to [ ] for the model (Triton's model configuration docs, "Reshape").
+      const shapeLines = dims.length === 0 ? ['    dims: [ 1 ]', '    reshape: { shape: [ ] }'] : [`    dims: [ ${dims.join(', ')} ]`];
+      L.push('  {', `    name: ${JSON.stringify(t.name)}`, `    data_type: ${TRITON_DTYPES[t.dtype as keyof typeof TRITON_DTYPES]}`, ...shapeLines, `  }${i < ts.length - 1 ? ',' : ''}`);
     });
     L.push(']');
   };
