@@ -191,10 +191,11 @@ export function listNpyBatches(dir: string): { inputs: string[] | null; files: R
   let st: fs.Stats;
   try {
     st = fs.statSync(dir);
-  } catch {
-    throw new TensorRTError('IO_ERROR', `calibration directory ${dir} does not exist`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TensorRTError('IO_ERROR', `cannot read calibration directory ${dir}: ${code === 'EACCES' ? 'permission denied' : 'no such file or directory'}`, { cause: e });
   }
-  if (!st.isDirectory()) throw new TensorRTError('IO_ERROR', `${dir} is not a directory`);
+  if (!st.isDirectory()) throw new TensorRTError('IO_ERROR', `cannot read calibration directory ${dir}: not a directory`);
   const entries = fs.readdirSync(dir, { withFileTypes: true });
   const npy = entries.filter((e) => e.isFile() && e.name.endsWith('.npy')).map((e) => e.name).sort(natural);
   const subdirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();

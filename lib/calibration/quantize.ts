@@ -727,8 +727,26 @@ async function readBatches(cal: CalibratorLike, inputs: InputSpec[], options: Qu
   return out;
 }
 
-/** Concatenates batches of equal sample shapes along dim 0 (fewer, larger runs); others stay apart. */
-function groupBatches(batches: ShapedBatch[], maxSamples = 16): ShapedBatch[] {
+/**
+ * Whether every graph input of `model` has a dynamic dimension 0 (a batch dimension batches can be concatenated
+ * along). An input whose dimension 0 is fixed (`[1,25,96]`), or a scalar, takes its batches as they are.
+ */
+function batchDimDynamic(model: onnx.ModelProto): boolean {
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
+  return (model.graph?.input ?? []).filter((i) => !inits.has(i.name)).every((i) => {
+    const dims = i.type?.tensorType?.shape?.dim;
+    if (!dims) return false; // rank unknown: do not guess
+    const d0 = dims[0];
+    return d0 !== undefined && !(Number(d0.dimValue ?? 0) > 0);
+  });
+}
+
+/**
+ * Concatenates batches of equal sample shapes along dim 0 (fewer, larger runs); others stay apart. Only for models
+ * whose batch dimension is dynamic (`merge` false: the batches as they are, one run each).
+ */
+function groupBatches(batches: ShapedBatch[], merge: boolean, maxSamples = 16): ShapedBatch[] {
+  if (!merge) return batches;
   const groups: ShapedBatch[][] = [];
   const key = (b: ShapedBatch) => Object.entries(b).map(([k, v]) => `${k}:${v.shape.slice(1).join('x')}`).sort().join(',');
   let cur: ShapedBatch[] = [];
@@ -816,13 +834,14 @@ async function accuracyFallback(
     }
   };
   // the acceptance check runs on every evaluation batch; the ranking (one run per tensor) on the first few
-  const feeds = groupBatches(evalBatches);
+  const merge = batchDimDynamic(prepared);
+  const feeds = groupBatches(evalBatches, merge);
   let nRank = 0;
   for (let size = 0; nRank < evalBatches.length; nRank++) {
     size += Object.values(evalBatches[nRank]).reduce((a, t) => a + t.data.length, 0);
     if (nRank > 0 && size > SENSITIVITY_VALUES) break;
   }
-  const rankFeeds = groupBatches(evalBatches.slice(0, nRank));
+  const rankFeeds = groupBatches(evalBatches.slice(0, nRank), merge);
   const ref = await runAll(prepared, 'all', feeds);
   const cosineOf = async (model: onnx.ModelProto) => outputCosine(ref, await runAll(model, 'basic', feeds));
   const cosineStrict = await cosineOf(strict.model);

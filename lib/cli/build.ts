@@ -2,12 +2,10 @@
  * `tensorrt-node build <model.onnx> -o <model.engine>`: trtexec's everyday build options, a progress bar fed
  * by the builder's progress events, and the build time at the end.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Option, type Command } from 'commander';
 import { TensorRTError } from '../errors';
 import { readModelOrEngine } from './files';
-import { action, io, requireCuda, requireTensorRT, toJson, UsageError } from './common';
+import { action, checkInputPath, checkOutputFile, fileError, io, requireCuda, requireTensorRT, toJson, UsageError } from './common';
 import { formatBytes, formatMs, parseIntOption, parseMemPoolSize, parseShapes, type ShapeMap } from './parse';
 import { buildEngine, checkBuildOptions } from './trt';
 import { buildThroughCache } from './cache';
@@ -52,9 +50,8 @@ export function registerBuild(program: Command): void {
         checkBuildOptions(options); // the library's checks, before any file or TensorRT is touched
         const { bytes, info, convertedFrom } = readModelOrEngine(model, 'onnx'); // a corrupt model fails here, before TensorRT is needed; TensorFlow formats converted in memory
         checkShapesAgainstModel(info, options.profiles?.[0] ?? null);
-        if (o.calib && !fs.existsSync(o.calib)) throw new UsageError(`calibration directory ${o.calib} does not exist`, 'IO_ERROR');
-        const outDir = output ? path.dirname(path.resolve(output)) : null;
-        if (outDir && !fs.existsSync(outDir)) throw new UsageError(`output directory ${outDir} does not exist`, 'IO_ERROR');
+        if (o.calib) checkInputPath(o.calib, 'calibration directory', 'directory');
+        if (output) checkOutputFile(output, 'engine');
         requireTensorRT();
         requireCuda();
         if (o.calib) {
@@ -93,7 +90,7 @@ export function registerBuild(program: Command): void {
           try {
             await writeFileAtomic(output, engine); // temp file + rename: never a half-written engine
           } catch (e) {
-            throw new UsageError(`cannot write ${output}: ${(e as Error).message}`, 'IO_ERROR');
+            throw fileError('write', 'engine', output, e);
           }
         }
         const cache = cached ? { dir: o.cacheDir, outcome: cached.outcome, key: cached.key, path: cached.path, ...(cached.reason ? { reason: cached.reason } : {}) } : undefined;

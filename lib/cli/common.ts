@@ -5,8 +5,10 @@
  * INVALID_ARGUMENT, a file system error IO_ERROR, anything unexpected INTERNAL.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { TensorRTError, type ErrorCode } from '../errors';
 import { runtimeInfo } from '../info';
+import { mkdirpSync } from '../engine-cache/fsutil';
 
 /**
  * A mistake of the user's (bad flag value, shapes that do not match): a TensorRTError, INVALID_ARGUMENT unless
@@ -111,17 +113,90 @@ export function action<A extends unknown[]>(command: string, fn: (...args: A) =>
   };
 }
 
+/*
+ * File errors: one code (IO_ERROR) and one message form per cause, from every command:
+ *   cannot read <what> <path>: no such file or directory      (and: permission denied, is a directory, ...)
+ *   cannot write <what> <path>: no such directory <dir>       (and: <dir> is not a directory, is a directory, ...)
+ * test/unit/cli-file-errors.test.ts runs each cause through every command that reads or writes files.
+ */
+
+/** The words for a file system error code, as in strerror (ENOENT: "no such file or directory"). */
+export function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  switch (err?.code) {
+    case 'ENOENT': return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    case 'ENOTDIR': return 'a part of the path is not a directory';
+    case 'EROFS': return 'read-only file system';
+    case 'ENOSPC': return 'no space left on device';
+    case 'EEXIST': return 'already exists';
+    default: return err instanceof Error ? err.message : String(e);
+  }
+}
+
+/** IO_ERROR `cannot <read|write> <what> <path>: <reason>`. */
+export function fileError(op: 'read' | 'write', what: string, file: string, e: unknown): TensorRTError {
+  return new TensorRTError('IO_ERROR', `cannot ${op} ${what} ${file}: ${fsReason(e)}`, { cause: e });
+}
+
+/**
+ * Checks that an input path exists (and is a file or a directory, as `kind` says): IO_ERROR
+ * `cannot read <what> <path>: ...` otherwise. Returns its stats.
+ */
+export function checkInputPath(file: string, what: string, kind: 'file' | 'directory' | 'any' = 'any'): fs.Stats {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    throw fileError('read', what, file, e);
+  }
+  if (kind === 'file' && st.isDirectory()) throw new TensorRTError('IO_ERROR', `cannot read ${what} ${file}: is a directory`);
+  if (kind === 'directory' && !st.isDirectory()) throw new TensorRTError('IO_ERROR', `cannot read ${what} ${file}: not a directory`);
+  return st;
+}
+
+/**
+ * Checks, before any work, that an output file can be created where asked: its directory exists and is one, and
+ * the path is not a directory. IO_ERROR `cannot write <what> <path>: ...` otherwise. Returns the absolute path.
+ */
+export function checkOutputFile(file: string, what: string): string {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw fileError('write', what, file, e);
+  }
+  if (!st) throw new TensorRTError('IO_ERROR', `cannot write ${what} ${file}: no such directory ${dir}`);
+  if (!st.isDirectory()) throw new TensorRTError('IO_ERROR', `cannot write ${what} ${file}: ${dir} is not a directory`);
+  if (fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new TensorRTError('IO_ERROR', `cannot write ${what} ${file}: is a directory`);
+  return abs;
+}
+
+/** Creates an output directory (and its parents) or throws IO_ERROR `cannot write <what> <dir>: ...`. */
+export function makeOutputDir(dir: string, what: string): void {
+  try {
+    mkdirpSync(dir);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOTDIR') throw new TensorRTError('IO_ERROR', `cannot write ${what} ${dir}: ${err.path ?? dir} is not a directory`, { cause: e });
+    // ENOENT where a parent exists but takes no children (/proc/nope): name the directory that could not be made
+    if (err.code === 'ENOENT') throw new TensorRTError('IO_ERROR', `cannot write ${what} ${dir}: no such directory ${err.path ?? dir}`, { cause: e });
+    throw fileError('write', what, dir, e);
+  }
+}
+
 /** Reads a whole input file; a missing / unreadable file or a directory is IO_ERROR with the path in the message. */
 export function readInputFile(file: string, what = 'file'): Buffer {
+  checkInputPath(file, what, 'file');
   try {
-    const st = fs.statSync(file);
-    if (st.isDirectory()) throw new TensorRTError('IO_ERROR', `${what} ${file} is a directory`);
     return fs.readFileSync(file);
   } catch (e) {
-    if (e instanceof TensorRTError) throw e;
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message;
-    throw new TensorRTError('IO_ERROR', `cannot read ${what} ${file}: ${why}`, { cause: e });
+    throw fileError('read', what, file, e);
   }
 }
 

@@ -4,26 +4,32 @@
  * succeeded (an unsupported model fails first, listing its unsupported ops); the file is written temp + rename.
  * `onnxBytesFor` lets build/inspect/quantize take these formats directly (converted in memory).
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
-import { action, io, toJson, UsageError } from './common';
+import { action, checkInputPath, checkOutputFile, io, toJson, UsageError } from './common';
 import { saveModel } from '../onnx';
-import { TensorRTError } from '../errors';
 
 type TfModule = typeof import('../tensorflow');
 // Loaded on use: commands that never see a TensorFlow model do not pay for the converter.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- commands load what they use: the converter only for TensorFlow input
 const tfModule = (): TfModule => require('../tensorflow') as TfModule;
 
-/** `name[:d0xd1x...],...` (dimension -1 or ? for dynamic). */
+/**
+ * `name[:d0xd1x...],...` (dimension -1 or ? for dynamic). TF node names cannot hold ':', so the text after the last
+ * ':' is always meant as a shape: one that is not dimensions joined by 'x' is a malformed shape (INVALID_ARGUMENT),
+ * never a node name.
+ */
 export function parseTfInputs(spec: string): { name: string; shape?: number[] }[] {
   return spec.split(',').map((s) => s.trim()).filter((s) => s).map((s) => {
     const i = s.lastIndexOf(':');
-    const shapeText = i > 0 ? s.slice(i + 1) : '';
-    if (i <= 0 || !/^[-?\dx×]+$/.test(shapeText)) return { name: s };
-    const shape = shapeText.split(/[x×]/).map((d) => (d === '?' ? -1 : Number(d)));
-    if (shape.some((d) => !Number.isInteger(d) || d < -1 || d === 0)) throw new UsageError(`--inputs: bad shape "${shapeText}" in "${s}"`);
+    if (i < 0) return { name: s };
+    const shapeText = s.slice(i + 1);
+    const bad = (why: string) => new UsageError(`--inputs: malformed shape "${shapeText}" in "${s}" (${why}; expected name:d0xd1x..., -1 or ? for a dynamic dimension)`);
+    if (i === 0) throw new UsageError(`--inputs: "${s}" has no input name before ':'`);
+    const parts = shapeText.split(/[x×]/);
+    if (parts.some((d) => !/^(-1|\?|\d+)$/.test(d))) throw bad('dimensions are integers ≥ 1, -1 or ?');
+    const shape = parts.map((d) => (d === '?' ? -1 : Number(d)));
+    if (shape.some((d) => d === 0)) throw bad('a dimension of 0');
     return { name: s.slice(0, i), shape };
   });
 }
@@ -72,9 +78,7 @@ export function registerConvert(program: Command): void {
     .action(
       action('convert', async (model: string, o: ConvertCliOptions) => {
         if (!o.output) throw new UsageError('missing the output file: -o <model.onnx>');
-        const out = path.resolve(o.output);
-        const outDir = path.dirname(out);
-        if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new UsageError(`output directory ${outDir} does not exist`);
+        const out = checkOutputFile(o.output, 'model');
         if (path.resolve(model) === out) throw new UsageError('the output file must differ from the input model');
         let opset: number | undefined;
         if (o.opset !== undefined) {
@@ -82,7 +86,7 @@ export function registerConvert(program: Command): void {
           opset = Number(o.opset);
         }
         const tfm = tfModule();
-        if (!fs.existsSync(model)) throw new TensorRTError('IO_ERROR', `cannot read ${model}: ENOENT`);
+        checkInputPath(model, 'model');
         if (!tfm.detectTensorFlowFormat(model)) {
           throw new UsageError(`${model}: not a TF.js model.json, a frozen GraphDef .pb or a SavedModel directory`);
         }

@@ -13,7 +13,7 @@ import { invalidArg, TensorRTError } from '../errors';
 import { loadModel, modelInfo } from '../onnx';
 import { scanRepository, type ModelConfig } from '../serve/repository';
 import { isServeDType, TRITON_DTYPES } from '../serve/tensor';
-import { action, io } from './common';
+import { action, checkInputPath, io, makeOutputDir } from './common';
 import * as is from '../validate';
 
 export interface ExportTritonOptions {
@@ -64,7 +64,10 @@ export function configPbtxt(o: {
     L.push(`${key} [`);
     ts.forEach((t, i) => {
       const dims = o.maxBatchSize > 0 ? t.shape.slice(1) : t.shape;
-      L.push('  {', `    name: ${JSON.stringify(t.name)}`, `    data_type: ${TRITON_DTYPES[t.dtype as keyof typeof TRITON_DTYPES]}`, `    dims: [ ${dims.join(', ')} ]`, `  }${i < ts.length - 1 ? ',' : ''}`);
+      // A scalar (or a batch-only tensor with max_batch_size > 0): Triton needs at least one dim, so it is
+      // declared [ 1 ] and reshaped to [ ] for the model (Triton's model configuration docs, "Reshape").
+      const shapeLines = dims.length === 0 ? ['    dims: [ 1 ]', '    reshape: { shape: [ ] }'] : [`    dims: [ ${dims.join(', ')} ]`];
+      L.push('  {', `    name: ${JSON.stringify(t.name)}`, `    data_type: ${TRITON_DTYPES[t.dtype as keyof typeof TRITON_DTYPES]}`, ...shapeLines, `  }${i < ts.length - 1 ? ',' : ''}`);
     });
     L.push(']');
   };
@@ -155,6 +158,8 @@ export function registerExportTriton(program: Command): void {
           return Number(v);
         };
         if (o.kind !== undefined && o.kind !== 'KIND_GPU' && o.kind !== 'KIND_CPU') throw invalidArg(`--kind must be KIND_GPU or KIND_CPU; got '${o.kind}'`);
+        checkInputPath(o.model, 'model repository');
+        makeOutputDir(out, 'Triton repository');
         const r = exportTriton(out, { model: o.model, maxBatchSize: int(o.maxBatchSize, 'max-batch-size'), instances: int(o.instances, 'instances'), kind: o.kind as 'KIND_GPU' | undefined });
         for (const m of r) {
           io().out(`${m.name}: ${m.platform || 'not exported'}${m.versions.length ? `, versions ${m.versions.join(', ')}, max_batch_size ${m.maxBatchSize}` : ''}${m.note ? ` (${m.note})` : ''}\n`);

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { action, io, requireCuda, requireTensorRT, UsageError } from './common';
+import { action, checkOutputFile, fileError, io, requireCuda, requireTensorRT, UsageError } from './common';
 import { readModelOrEngine } from './files';
 import { modelInfo, saveModel } from '../onnx';
 import { npyDirectoryCalibrator, type CalibrationMethod } from '../calibration/calibrator';
@@ -136,10 +136,8 @@ export function registerQuantize(program: Command): void {
         if (o.backend !== 'onnxruntime' && o.backend !== 'tensorrt') throw new UsageError(`--backend must be onnxruntime or tensorrt, got "${o.backend}"`);
         const out = path.resolve(o.output);
         if (path.resolve(modelPath) === out) throw new UsageError('the output file must differ from the input model');
-        const outDir = path.dirname(out);
-        if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new UsageError(`output directory ${outDir} does not exist`, 'IO_ERROR');
-        if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UsageError(`output ${out} is a directory`, 'IO_ERROR');
-        if (o.cache !== undefined && fs.existsSync(o.cache) && fs.statSync(o.cache).isDirectory()) throw new UsageError(`--cache ${o.cache} is a directory`, 'IO_ERROR');
+        checkOutputFile(o.output, 'model');
+        if (o.cache !== undefined) checkOutputFile(o.cache, 'calibration cache');
 
         // IO_ERROR / PARSE_ERROR / DESERIALIZE_ERROR, as in every command; TensorFlow formats are converted in memory
         const { model, bytes: modelBytes, convertedFrom } = readModelOrEngine(modelPath, 'onnx');
@@ -210,7 +208,7 @@ export function registerQuantize(program: Command): void {
           fs.renameSync(tmp, out);
         } catch (e) {
           fs.rmSync(tmp, { force: true });
-          throw e;
+          throw fileError('write', 'model', o.output, e);
         } finally {
           bar?.update(1);
           bar?.stop();

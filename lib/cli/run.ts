@@ -2,12 +2,11 @@
  * `tensorrt-node run <model.engine>`: one inference. Inputs from .npy files (`--input name=file.npy`) or random
  * data of the right dtype and shape; every output written as `<output-dir>/<name>.npy`.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
 import type { TypedArray } from '../dtypes';
 import { readNpyFile, writeNpyFile } from '../npy';
-import { action, io, requireCuda, requireTensorRT, toJson, UsageError } from './common';
+import { action, checkInputPath, io, makeOutputDir, requireCuda, requireTensorRT, toJson, UsageError } from './common';
 import { addCacheBuildOptions, prepareEngine } from './cache';
 import { fileNameFor, fmtShape, formatMs, parseInputSpec, parseIntOption, parseShapes, table, type InputSpec, type ShapeMap } from './parse';
 import { checkNpyInput, elementCount, makeRng, npyDtypeOf, randomData, resolveInputShapes, valueStats, type TensorInfo } from './tensors';
@@ -23,7 +22,7 @@ export interface PreparedInputs {
 export function readInputFiles(specs: readonly InputSpec[]): Record<string, { file: string; array: NpyArray }> {
   const out: Record<string, { file: string; array: NpyArray }> = {};
   for (const s of specs) {
-    if (!fs.existsSync(s.file)) throw new UsageError(`--input ${s.name}: no such file ${s.file}`, 'IO_ERROR');
+    checkInputPath(s.file, `--input ${s.name}`, 'file');
     out[s.name] = { file: s.file, array: readNpyFile(s.file) };
   }
   return out;
@@ -90,6 +89,7 @@ export function registerRun(program: Command): void {
       action('run', async (file: string, o: RunOptions) => {
         const openEngine = prepareEngine(file, o, o.shapes ?? {}); // an engine file, or ONNX through --cache-dir
         const files = readInputFiles(o.input ?? []);
+        if (o.save !== false) makeOutputDir(o.outputDir, 'output directory'); // before the run: a bad path fails first
         requireTensorRT();
         requireCuda();
         const engine = await openEngine();
@@ -103,7 +103,6 @@ export function registerRun(program: Command): void {
             const outputs = await ctx.inferWithShapes(feed);
             const ms = Number(process.hrtime.bigint() - t0) / 1e6;
             const report = [];
-            if (o.save !== false) fs.mkdirSync(o.outputDir, { recursive: true });
             for (const t of engine.ioTensors.filter((x) => x.mode === 'output')) {
               const out = outputs[t.name];
               if (!out) continue;

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { invalidArg } from '../errors';
 import { createServer } from '../serve/server';
-import { action, io } from './common';
+import { action, checkInputPath, io } from './common';
 
 function intOpt(name: string, min = 0) {
   return (v: string): number => {
@@ -61,6 +61,7 @@ export function registerServe(program: Command, version: string): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
       action('serve', async (model: string, o: ServeCliOptions) => {
+        checkInputPath(model, 'model repository'); // the one form of a missing path (lib/cli/common.ts)
         if (!['auto', 'tensorrt', 'onnxruntime'].includes(o.backend)) throw invalidArg(`--backend must be auto, tensorrt or onnxruntime; got '${o.backend}'`);
         if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(o.logLevel)) throw invalidArg(`--log-level: unknown level '${o.logLevel}'`);
         let preferred: number[] | undefined;

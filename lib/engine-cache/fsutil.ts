@@ -49,6 +49,33 @@ export function tempOwnerGone(name: string): { pid: number } | null {
   return processAlive(pid) ? null : { pid };
 }
 
+/**
+ * `mkdir -p` that cannot spin: Node's `fs.mkdir(p, { recursive: true })` loops forever where a parent exists but
+ * refuses children with ENOENT (/proc/nope). Creates the missing levels one by one; errors are mkdir's own.
+ */
+export function mkdirpSync(dir: string): void {
+  const missing: string[] = [];
+  let p = path.resolve(dir);
+  for (;;) {
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    if (st) {
+      if (!st.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${p}'`), { code: 'ENOTDIR', path: p });
+      break;
+    }
+    missing.push(p);
+    const up = path.dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.statSync(d).isDirectory()) throw e;
+    }
+  }
+}
+
 /** fsync of a directory, so that a rename in it is durable. Some file systems refuse it (EINVAL/EISDIR): ignored. */
 export async function fsyncDir(dir: string): Promise<void> {
   let fh: fs.promises.FileHandle | null = null;
@@ -139,15 +166,32 @@ export async function hashFile(file: string): Promise<{ sha256: string; bytes: n
   return { sha256: h.digest('hex'), bytes };
 }
 
-/** Whether process `pid` exists on this host (EPERM: it exists but belongs to another user). */
+/**
+ * Whether process `pid` exists on this host and still runs (EPERM: it exists but belongs to another user). A zombie
+ * (killed or exited, not yet reaped by its parent: state Z, or X, in /proc/<pid>/stat on Linux) answers signal 0
+ * but holds nothing any more: not alive.
+ */
 export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return !isZombie(pid);
+}
+
+/** Linux: whether /proc/<pid>/stat says the process is a zombie (Z) or dead (X); false where /proc is absent. */
+export function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return false;
+  }
+  // "pid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ')'.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
 }
 
 export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>

@@ -322,7 +322,8 @@ export class EngineCache<E = Engine> {
         const again = await this.store.read(key);
         if (again.status === 'ok' && !badPlans.has(again.manifest.plan.sha256)) continue; // finally: released; loop loads it
         if (again.status === 'corrupt') rebuildReason = `corrupt entry: ${again.reason}`;
-        if (again.status !== 'absent') await this.store.remove(key);
+        // A bad entry that cannot be removed: built anyway; storing it then fails and says so (uncached).
+        if (again.status !== 'absent') await this.store.remove(key).catch(() => undefined);
         const reason = rebuildReason ?? 'no entry for this model, build options, TensorRT version and GPU';
         emit(onCacheEvent, { type: rebuildReason ? 'rebuild' : 'miss', model: modelName, key, reason });
         const t0 = process.hrtime.bigint();

@@ -1,11 +1,20 @@
 /**
- * A cross-process, cross-host lock file: `O_CREAT | O_EXCL` creates it (atomic on local file systems and on NFSv3+),
- * its content names the holder (pid, host, PID namespace, start time), and the holder refreshes its mtime every
- * `heartbeatMs` (a heartbeat) while it holds it.
+ * A cross-process, cross-host lock file whose content names the holder (pid, host, PID namespace, start time); the
+ * holder refreshes its mtime every `heartbeatMs` (a heartbeat) while it holds it.
+ *
+ * The lock file never exists empty: the holder's record is written (and fsync'd) to a temp file beside it first,
+ * which is then hard-linked to the lock's name (`link(2)` fails with EEXIST when the lock exists: atomic on local
+ * file systems and on NFS). A full disk therefore fails the write of the temp file, which is removed, and no lock
+ * appears; a process killed at any point leaves either no lock or a complete one (and at most a temp file, named
+ * by fsutil.tempPathFor, that `cache prune` removes). Where hard links are not supported (EPERM, ENOTSUP, ENOSYS)
+ * the lock is created with `O_CREAT | O_EXCL` and written in place, as before.
  *
  * A lock is **stale**, and is taken over by the next process that wants it, when
  *   - its holder ran on this host (same host name and PID namespace) and that process no longer exists
  *     (killed, crashed): recovered at once, or
+ *     (killed, crashed; a zombie, killed but not yet reaped by its parent, counts as gone): recovered at once, or
+ *   - it holds no holder record and is older than `EMPTY_GRACE_MS` (2 s): an empty or damaged file, which this code
+ *     never makes (left by an older version, or a file system that lost the data): recovered after 2 s, or
  *   - its mtime is older than `staleMs` (no heartbeat: a holder on another host that died, or a pid reused by an
  *     unrelated process): recovered after `staleMs`.
  * So a process killed mid-build never blocks the others for longer than `staleMs`, and on one host not at all.
@@ -25,7 +34,10 @@
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
-import { currentPidNamespace, processAlive } from './fsutil';
+import { currentPidNamespace, processAlive, tempPathFor } from './fsutil';
+
+/** A lock file without a readable holder record older than this is stale (see above). */
+export const EMPTY_GRACE_MS = 2000;
 
 export { currentPidNamespace };
 
@@ -75,8 +87,66 @@ export function staleReason(lock: { holder: LockHolder | null; mtimeMs: number }
     return `its holder (pid ${h.pid} on ${h.host}) is gone`;
   }
   const age = now - lock.mtimeMs;
+  if (!h && age > Math.min(EMPTY_GRACE_MS, staleMs)) return `it holds no holder record (empty or damaged) and is ${(age / 1000).toFixed(1)} s old`;
   if (age > staleMs) return `no heartbeat from its holder${h ? ` (pid ${h.pid} on ${h.host})` : ''} for ${(age / 1000).toFixed(1)} s`;
   return null;
+}
+
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+let linksUnsupported = false;
+
+/**
+ * Creates `file` holding `text`, complete or not at all: written to a temp file, then hard-linked into place.
+ * Resolves to the lock's inode, or null when `file` exists (EEXIST). Any other failure (ENOSPC, EROFS, EACCES)
+ * rejects, leaving nothing behind.
+ */
+async function createLockFile(file: string, text: string): Promise<number | null> {
+  if (linksUnsupported) return createInPlace(file, text);
+  const tmp = tempPathFor(file);
+  try {
+    const fh = await fs.promises.open(tmp, 'wx', 0o644);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await fs.promises.link(tmp, file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return null;
+      if (code && NO_LINKS.has(code)) {
+        linksUnsupported = true;
+        return createInPlace(file, text);
+      }
+      throw e;
+    }
+    return (await fs.promises.stat(tmp)).ino; // the lock's inode (the same file)
+  } finally {
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+  }
+}
+
+/** The fallback without hard links: O_EXCL create, then write; a failed write removes the file again. */
+async function createInPlace(file: string, text: string): Promise<number | null> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, 'wx', 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return null;
+    throw e;
+  }
+  let written = false;
+  try {
+    await fh.writeFile(text);
+    const { ino } = await fh.stat();
+    written = true;
+    return ino;
+  } finally {
+    await fh.close().catch(() => undefined);
+    if (!written) await fs.promises.rm(file, { force: true }).catch(() => undefined);
+  }
 }
 
 const held = new Set<FileLock>();
@@ -121,21 +191,10 @@ export class FileLock {
         since: new Date().toISOString(),
         token: randomBytes(8).toString('hex'),
       };
-      let fh: fs.promises.FileHandle | null = null;
-      try {
-        fh = await fs.promises.open(file, 'wx', 0o644);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      if (fh) {
-        try {
-          await fh.writeFile(JSON.stringify(holder));
-          const st = await fh.stat();
-          const lock = new FileLock(file, holder, st.ino, heartbeatMs);
-          return recovered ? { lock, recovered } : { lock };
-        } finally {
-          await fh.close();
-        }
+      const ino = await createLockFile(file, JSON.stringify(holder));
+      if (ino !== null) {
+        const lock = new FileLock(file, holder, ino, heartbeatMs);
+        return recovered ? { lock, recovered } : { lock };
       }
       // Held by someone: live, or stale?
       const cur = await readLock(file);

@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { invalidArg, TensorRTError } from '../errors';
-import { readFileHashed, TEMP_PREFIX, tempOwnerGone, writeFileAtomic } from './fsutil';
+import { mkdirpSync, readFileHashed, TEMP_PREFIX, tempOwnerGone, writeFileAtomic } from './fsutil';
 import { FileLock, readLock, staleReason, type LockOptions } from './lock';
 import { KEY_FORMAT, type KeyComponents } from './key';
 import * as is from '../validate';
@@ -104,7 +104,7 @@ export class CacheStore {
 
   async ensure(): Promise<void> {
     try {
-      for (const d of [this.enginesDir, this.locksDir, this.timingDir]) await fs.promises.mkdir(d, { recursive: true });
+      for (const d of [this.enginesDir, this.locksDir, this.timingDir]) mkdirpSync(d); // not recursive mkdir: it spins on /proc/x
     } catch (e) {
       throw new TensorRTError('IO_ERROR', `engine cache: cannot create ${this.dir}: ${(e as Error).message}`, { cause: e });
     }
@@ -141,6 +141,8 @@ export class CacheStore {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 'absent' };
+      // A directory where the manifest belongs cannot be an entry: corrupt, removed and rebuilt like any other.
+      if (code === 'EISDIR') return { status: 'corrupt', reason: 'the manifest path is a directory' };
       throw new TensorRTError('IO_ERROR', `engine cache: cannot read ${this.manifestPath(key)}: ${(e as Error).message}`, { cause: e });
     }
     const m = parseManifest(text);
@@ -151,6 +153,7 @@ export class CacheStore {
       plan = await readFileHashed(this.planPath(key));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'corrupt', reason: 'plan file is missing', manifest: m };
+      if ((e as NodeJS.ErrnoException).code === 'EISDIR') return { status: 'corrupt', reason: 'the plan path is a directory', manifest: m };
       throw new TensorRTError('IO_ERROR', `engine cache: cannot read ${this.planPath(key)}: ${(e as Error).message}`, { cause: e });
     }
     if (plan.data.length !== m.plan.bytes) {
@@ -175,8 +178,9 @@ export class CacheStore {
   /** Removes an entry (manifest first, so that no reader takes a half-removed entry for valid). */
   async remove(key: string): Promise<void> {
     checkKey(key, 'CacheStore.remove');
-    await fs.promises.rm(this.manifestPath(key), { force: true });
-    await fs.promises.rm(this.planPath(key), { force: true });
+    // recursive: a directory in an entry's place (a corrupt entry) goes too; both names are the cache's own
+    await fs.promises.rm(this.manifestPath(key), { force: true, recursive: true });
+    await fs.promises.rm(this.planPath(key), { force: true, recursive: true });
   }
 
   /** Records a use of the entry (its manifest's mtime). */
@@ -197,8 +201,12 @@ export class CacheStore {
       names = await fs.promises.readdir(this.enginesDir);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-      throw new TensorRTError('IO_ERROR', `engine cache: cannot read ${this.enginesDir}: ${(e as Error).message}`, { cause: e });
+      // No engines/ yet (a cache never written, or none at all): empty. A file where the cache or engines/ should
+      // be is not a cache: IO_ERROR, never "no cached engines".
+      const st = await fs.promises.stat(this.dir).catch(() => null);
+      if (code === 'ENOENT' && (!st || st.isDirectory())) return [];
+      const what = st && !st.isDirectory() ? `${this.dir} is not a directory` : code === 'ENOTDIR' || code === 'ENOENT' ? `${this.enginesDir} is not a directory` : `cannot read ${this.enginesDir}: ${(e as Error).message}`;
+      throw new TensorRTError('IO_ERROR', `engine cache: ${what}`, { cause: e });
     }
     const keys = new Set<string>();
     for (const n of names) {

@@ -66,6 +66,26 @@ function valueInfo(name: string, dtype: TfDType, shape: number[] | undefined): o
   return onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType }) });
 }
 
+/** The shape the graph itself gives a node's first output (signature, Placeholder shape, _output_shapes), if any. */
+function graphShape(graph: TfGraph, n: TfNode): number[] | undefined {
+  const sig = graph.inputs?.find((i) => parseInput(i.name).node === n.name);
+  return sig?.shape ?? attrShape(n.attr.shape) ?? attrShape(n.attr._output_shapes?.list?.shape?.[0] ? { shape: n.attr._output_shapes.list.shape[0] as never } : undefined);
+}
+
+/**
+ * An input shape given by the user must fit the graph's: the same rank, and each fixed dimension the same (a
+ * dynamic one, -1, may be given any size; a fixed one may be given as -1). Otherwise the ONNX file would state a
+ * shape its own nodes contradict, which onnxruntime and TensorRT refuse.
+ */
+function checkOverride(name: string, given: number[], graph: number[] | undefined): void {
+  if (!graph) return; // unknown rank: anything goes
+  const f = (s: number[]) => (s.length ? s.map((d) => (d < 0 ? '?' : String(d))).join('x') : 'a scalar');
+  const bad = (why: string) => new TensorRTError('INVALID_ARGUMENT', `input ${name}: --inputs gives shape ${f(given)}, the graph's is ${f(graph)} (${why})`);
+  if (given.length !== graph.length) throw bad(`rank ${given.length}, not ${graph.length}`);
+  const i = given.findIndex((d, k) => d >= 0 && graph[k]! >= 0 && d !== graph[k]);
+  if (i >= 0) throw bad(`dimension ${i}`);
+}
+
 export function convertGraph(original: TfGraph, options: ConvertOptions = {}): { model: onnx.ModelProto; report: ConvertReport } {
   const g = is.object(original, 'convertGraph: the graph', 'a TfGraph { nodes, weights, format }');
   is.arrayOf(g.nodes, 'convertGraph: graph.nodes', (n, w) => is.object(n, w, 'a TfNode'), 'an array of TfNode');
@@ -79,6 +99,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
     // A loop shape not handled (nested, tf.cond): its ops are listed as unsupported below.
     if (!(e instanceof TensorRTError)) throw e;
   }
+  if (graph.nodes.length === 0) throw new TensorRTError('PARSE_ERROR', `the ${graph.format} graph has no nodes: nothing to convert`);
   const opset = options.opset ?? 13;
   if (!Number.isInteger(opset) || opset < 11 || opset > 21) throw new TensorRTError('INVALID_ARGUMENT', `opset ${opset} not supported (11..21)`);
   const byName = new Map<string, TfNode>();
@@ -92,6 +113,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
   if (!outputs || outputs.length === 0) {
     outputs = graph.nodes.filter((n) => !consumed.has(n.name) && !DRIVER_OPS.has(n.op) && n.op !== 'Assert').map((n) => n.name);
   }
+  if (outputs.length === 0) throw new TensorRTError('PARSE_ERROR', `the ${graph.format} graph has no outputs (every tensor is consumed): name them with outputs`);
   for (const o of outputs) {
     if (!byName.has(parseInput(o).node)) throw new TensorRTError('INVALID_ARGUMENT', `output ${o} is not a tensor of the graph`);
   }
@@ -101,6 +123,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
     const nm = parseInput(i.name).node;
     const node = byName.get(nm);
     if (!node) throw new TensorRTError('INVALID_ARGUMENT', `input ${i.name} is not a node of the graph`);
+    if (i.shape) checkOverride(i.name, i.shape, graphShape(graph, node));
     inputOverride.set(nm, i.shape);
   }
 

@@ -49,7 +49,7 @@ export function readTensorFlowGraph(p: string, options: { signature?: string; ta
       return fmt === 'saved-model' ? pb.readSavedModel(p, options.signature ?? 'serving_default', options.tags) : pb.readFrozenGraph(p);
     }
     default:
-      if (!fs.existsSync(p)) throw new TensorRTError('IO_ERROR', `cannot read ${p}: ENOENT`);
+      if (!fs.existsSync(p)) throw new TensorRTError('IO_ERROR', `cannot read model ${p}: no such file or directory`);
       throw new TensorRTError('INVALID_ARGUMENT', `${p}: not a TF.js model.json, a frozen GraphDef .pb or a SavedModel directory`);
   }
 }
@@ -82,7 +82,8 @@ export function convertTensorFlowToFile(p: string, outPath: string, options: Con
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     const err = e as NodeJS.ErrnoException;
-    throw new TensorRTError('IO_ERROR', `cannot write ${outPath}: ${err.code ?? err.message}`, { cause: e });
+    const why = err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code === 'ENOSPC' ? 'no space left on device' : err.code === 'EROFS' ? 'read-only file system' : err.message;
+    throw new TensorRTError('IO_ERROR', `cannot write model ${outPath}: ${why}`, { cause: e });
   }
   return { ...report, bytes: bytes.length };
 }

@@ -89,9 +89,36 @@ export function loadTfjsArtifacts(modelPath: string): TfjsArtifacts {
 }
 
 /** Decodes weights laid out as a TF.js weights manifest describes them. */
+/**
+ * A manifest entry that cannot describe real weights is PARSE_ERROR naming the weight: a name that is not a string,
+ * a shape that is not a list of integers ≥ 0, an unknown quantization dtype, or a uint8/uint16 scale or min that is
+ * not a finite number (TF.js computes q × scale + min: a missing or non-numeric one would make NaN weights).
+ */
+function checkSpec(s: TfjsWeightSpec, i: number, what: string): void {
+  if (!s || typeof s !== 'object') throw new TensorRTError('PARSE_ERROR', `${what}: weights manifest entry ${i} is ${JSON.stringify(s)}, not a weight`);
+  if (typeof s.name !== 'string') throw new TensorRTError('PARSE_ERROR', `${what}: weights manifest entry ${i} has no name`);
+  const w = `${what}: weight ${s.name}`;
+  if (!Array.isArray(s.shape) || !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new TensorRTError('PARSE_ERROR', `${w}: shape ${JSON.stringify(s.shape)} is not a list of integers ≥ 0`);
+  }
+  const q = s.quantization as Record<string, unknown> | undefined;
+  if (q === undefined) return;
+  if (!q || typeof q !== 'object' || !['uint8', 'uint16', 'float16'].includes(q.dtype as string)) {
+    throw new TensorRTError('PARSE_ERROR', `${w}: quantization ${JSON.stringify(q)} is not uint8, uint16 or float16`);
+  }
+  if (q.dtype === 'float16') return;
+  for (const k of ['scale', 'min']) {
+    if (typeof q[k] !== 'number' || !Number.isFinite(q[k])) {
+      throw new TensorRTError('PARSE_ERROR', `${w}: quantization ${k} ${q[k] === undefined ? 'is missing' : `${typeof q[k] === 'number' ? String(q[k]) : JSON.stringify(q[k])} is not a finite number`}`);
+    }
+  }
+}
+
 export function decodeWeights(specs: TfjsWeightSpec[], data: Uint8Array, what: string): Map<string, TfTensor> {
   const out = new Map<string, TfTensor>();
   let off = 0;
+  if (!Array.isArray(specs)) throw new TensorRTError('PARSE_ERROR', `${what}: the weights manifest's weights are not a list`);
+  specs.forEach((s, i) => checkSpec(s, i, what));
   for (const s of specs) {
     const n = elementCount(s.shape);
     const q = s.quantization;
@@ -119,8 +146,8 @@ export function decodeWeights(specs: TfjsWeightSpec[], data: Uint8Array, what: s
       } else {
         const copy = new Uint8Array(bytes);
         const raw = q.dtype === 'uint8' ? copy : new Uint16Array(copy.buffer, 0, n);
-        const scale = q.scale ?? 1;
-        const min = q.min ?? 0;
+        const scale = q.scale!; // checked by checkSpec
+        const min = q.min!;
         if (dtype === 'int32') t = { dtype, shape: s.shape, data: Int32Array.from(raw, (v) => Math.round(v * scale + min)) };
         else {
           const f = new Float32Array(n);
@@ -161,8 +188,25 @@ export function tfjsToGraph(a: TfjsArtifacts, what = 'TF.js model'): TfGraph {
       throw new TensorRTError('UNSUPPORTED', `${what}: graph uses ${fns.length} function(s) (control flow v2 bodies); not supported yet`);
     }
   }
-  const nodes = (a.modelTopology.node ?? []).map((n) => ({ name: n.name, op: n.op, input: n.input ?? [], attr: n.attr ?? {} }));
-  const graph: TfGraph = { nodes, weights: decodeWeights(a.weightSpecs, a.weightData, what), format: 'tfjs-graph-model' };
+  const nodes = (a.modelTopology.node ?? []).map((n, i) => {
+    const bad = (why: string) => new TensorRTError('PARSE_ERROR', `${what}: node ${i} ${why}`);
+    if (!n || typeof n !== 'object' || Array.isArray(n)) throw bad(`is ${JSON.stringify(n) ?? String(n)}, not a NodeDef`);
+    if (typeof n.name !== 'string' || n.name === '') throw bad('has no name');
+    if (typeof n.op !== 'string' || n.op === '') throw bad(`(${n.name}) has no op`);
+    if (n.input !== undefined && !(Array.isArray(n.input) && n.input.every((s) => typeof s === 'string'))) throw bad(`(${n.name}): input is not a list of names`);
+    if (n.attr !== undefined && (!n.attr || typeof n.attr !== 'object')) throw bad(`(${n.name}): attr is not an object`);
+    return { name: n.name, op: n.op, input: n.input ?? [], attr: n.attr ?? {} };
+  });
+  const weights = decodeWeights(a.weightSpecs, a.weightData, what);
+  // In a TF.js graph model every Const's value is in the weights manifest (model.json keeps only its dtype and
+  // shape): one that is missing must not become the zeros of an empty TensorProto.
+  for (const n of nodes) {
+    if (n.op !== 'Const' || weights.has(n.name)) continue;
+    const t = n.attr.value?.tensor as Record<string, unknown> | undefined;
+    const hasValues = t && Object.keys(t).some((k) => k === 'tensorContent' || (k.endsWith('Val') && Array.isArray(t[k]) && (t[k] as unknown[]).length > 0));
+    if (!hasValues) throw new TensorRTError('PARSE_ERROR', `${what}: Const ${n.name}: its weight is missing from the weights manifest`);
+  }
+  const graph: TfGraph = { nodes, weights, format: 'tfjs-graph-model' };
   const sig = (a.signature ?? (a.userDefinedMetadata?.signature as unknown)) as { inputs?: unknown; outputs?: unknown } | undefined;
   const ins = sigValues(sig?.inputs);
   const outs = sigValues(sig?.outputs);

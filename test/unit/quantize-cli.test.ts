@@ -95,7 +95,7 @@ maybe('tensorrt-node quantize', () => {
   const bad: [string, () => string[], RegExp][] = [
     ['bad accuracy target', () => ['--calib', path.join(dir, 'calib'), '--accuracy-target', '1.5'], /--accuracy-target must be a cosine similarity in \(0, 1\]/],
     ['--accuracy-batches without a target', () => ['--calib', path.join(dir, 'calib'), '--accuracy-batches', '4'], /--accuracy-batches needs --accuracy-target/],
-    ['missing calibration directory', () => ['--calib', path.join(dir, 'nope')], /calibration directory .*nope does not exist/],
+    ['missing calibration directory', () => ['--calib', path.join(dir, 'nope')], /cannot read calibration directory .*nope: no such file or directory/],
     ['float64 .npy', () => ['--calib', path.join(dir, 'f64')], /must be float32, this file is float64/],
     ['shape that does not match the model', () => ['--calib', path.join(dir, 'chw4')], /batch shape \[1, 4, 48, 192\] does not match the model's/],
     ['bad method', () => ['--calib', path.join(dir, 'calib'), '--method', 'kl'], /--method must be one of entropy, minmax, percentile/],
@@ -149,7 +149,7 @@ maybe('tensorrt-node quantize', () => {
   test('missing model and missing required options', async () => {
     const r = await cli('quantize', path.join(dir, 'none.onnx'), '--calib', path.join(dir, 'calib'), '-o', path.join(dir, 'bad.onnx'));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/cannot read model .*none\.onnx: no such file \[IO_ERROR\]/);
+    expect(r.err).toMatch(/cannot read model .*none\.onnx: no such file or directory \[IO_ERROR\]/);
     const r2 = await cli('quantize', data.CLS_MODEL, '-o', path.join(dir, 'bad.onnx'));
     expect(r2.code).toBe(1);
     expect(r2.err).toMatch(/--calib/);

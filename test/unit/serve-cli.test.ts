@@ -30,7 +30,7 @@ afterAll(() => fs.rmSync(repo, { recursive: true, force: true }));
 describe('serve: start-up errors', () => {
   test('bad flags and missing repositories are one-line user errors (exit 1)', async () => {
     let r = await run('serve', path.join(repo, 'nope'), '--port', '0', '--log-level', 'silent');
-    expect([r.code, r.stderr]).toEqual([1, expect.stringMatching(/^tensorrt-node serve: model repository .*nope does not exist \[IO_ERROR\]\n$/)]);
+    expect([r.code, r.stderr]).toEqual([1, expect.stringMatching(/^tensorrt-node serve: cannot read model repository .*nope: no such file or directory \[IO_ERROR\]\n$/)]);
     r = await run('serve', repo, '--backend', 'tensorflow');
     expect([r.code, r.stderr]).toEqual([1, expect.stringMatching(/--backend must be auto, tensorrt or onnxruntime; got 'tensorflow'/)]);
     r = await run('serve', repo, '--port', 'x');
