@@ -53,8 +53,20 @@ export interface RuntimeInfo {
     cudaError?: string;
     reason?: string;
   };
-  /** The native addon: loaded or why not; `file` and `selectedBecause`: which file lib/native.ts chose and why. */
-  addon: { loaded: boolean; packageRoot: string; reason?: string; file?: string; selectedBecause?: string };
+  /**
+   * The native addon: loaded or why not; `file` and `selectedBecause`: which file lib/native.ts chose and why;
+   * `kind`: `prebuilt` (shipped in the package), `source build` or `override` ($TENSORRT_NODE_ADDON); `variant`: the
+   * prebuilt variant, `cuda` (CUDA only) or `trt<major>`.
+   */
+  addon: {
+    loaded: boolean;
+    packageRoot: string;
+    reason?: string;
+    file?: string;
+    selectedBecause?: string;
+    kind?: 'prebuilt' | 'source build' | 'override';
+    variant?: string | null;
+  };
   node: { version: string; napiVersion: string | undefined; platform: string; arch: string };
 }
 
@@ -98,7 +110,9 @@ export function runtimeInfo(): RuntimeInfo {
       cuda: raw.compiledWith?.cuda ?? null,
       napiVersion: raw.compiledWith?.napiVersion ?? null,
     },
-    tensorrt: { ...raw.tensorrt },
+    // A libnvinfer whose prebuilt variant is not shipped: say that (the CUDA-only addon's own reason would only say
+    // it was built without TensorRT headers).
+    tensorrt: nativeSelection?.missingVariant && !raw.tensorrt.available ? { ...raw.tensorrt, reason: nativeSelection.missingVariant } : { ...raw.tensorrt },
     features: { ...(raw.features ?? addon.features ?? {}) },
     cuda: { ...raw.cuda, devices: (raw.cuda?.devices ?? []).map((d) => ({ ...d })) },
     addon: { loaded: true, packageRoot, ...selected() },
@@ -106,8 +120,10 @@ export function runtimeInfo(): RuntimeInfo {
   };
 }
 
-function selected(): { file?: string; selectedBecause?: string } {
-  return nativeSelection ? { file: nativeSelection.file, selectedBecause: nativeSelection.reason } : {};
+function selected(): Omit<RuntimeInfo['addon'], 'loaded' | 'packageRoot'> {
+  return nativeSelection
+    ? { file: nativeSelection.file, selectedBecause: nativeSelection.reason, kind: nativeSelection.kind, variant: nativeSelection.variant }
+    : {};
 }
 
 // ------------------------------------------------------------------------------------------------------------
