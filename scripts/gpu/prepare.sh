@@ -11,7 +11,10 @@
 #
 # Then on the GPU host (CUDA toolkit + driver, g++): bash .gpu-bundle/scripts/gpu/run.sh   (see docs/gpu.md)
 # Options: TN_NODE_VERSION=20.20.2 to pick the Node version (default: the local one, else the latest of its major);
-# TN_GPU_TRT_INCLUDE=<TensorRT include dir> to build the TensorRT part there as well (headers bundled, not committed).
+# TN_GPU_TRT_INCLUDE=<TensorRT include dir> to build the TensorRT part there as well (headers bundled, not committed);
+# TN_GPU_USE_PREBUILD=1 to bundle the CUDA-only prebuild (prebuilds/linux-x64/tensorrt-node.cuda.glibc.node, built
+# here by scripts/prebuild.js when missing or stale): run.sh then compiles nothing and the tests load that very file
+# through node-gyp-build, as a user's install does.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B="$ROOT/.gpu-bundle"
@@ -99,13 +102,23 @@ if [ -n "${TN_GPU_TRT_INCLUDE:-}" ]; then
   say "TensorRT headers: $TN_GPU_TRT_INCLUDE -> bundle/trt-include ($(du -sh "$B/trt-include" | cut -f1))"
 fi
 
+# 4c. optional: the CUDA-only prebuild instead of a build on the GPU host
+if [ "${TN_GPU_USE_PREBUILD:-0}" = 1 ]; then
+  node scripts/prebuild.js --only-missing
+  mkdir -p "$B/prebuilds/linux-x64"
+  cp -a prebuilds/linux-x64/tensorrt-node.cuda.glibc.node "$B/prebuilds/linux-x64/"
+  say "prebuild: $(sha256sum prebuilds/linux-x64/tensorrt-node.cuda.glibc.node | cut -c1-12) -> bundle/prebuilds/linux-x64 (run.sh compiles nothing)"
+fi
+
 # 5. manifest and size check (the bundle plus the repository's own travelling files must stay under 64 MiB)
 node -e '
   const fs = require("fs"), path = require("path"), cp = require("child_process");
   const [B, tgz] = process.argv.slice(1);
   let rev = "unknown", dirty = false;
   try { rev = cp.execSync("git rev-parse HEAD", { encoding: "utf8" }).trim(); dirty = cp.execSync("git status --porcelain", { encoding: "utf8" }).trim() !== ""; } catch {}
+  const pre = path.join(B, "prebuilds", "linux-x64", "tensorrt-node.cuda.glibc.node");
   const m = { created: new Date().toISOString(), gitRevision: rev, workingTreeDirty: dirty, node: path.basename(tgz),
+    prebuild: fs.existsSync(pre) ? "prebuilds/linux-x64/tensorrt-node.cuda.glibc.node" : null,
     nativeSources: fs.readdirSync(path.join(B, "native")).filter((f) => f.endsWith(".cc")).sort(),
     tests: ["gpu", "trt"].flatMap((d) => fs.existsSync(path.join(B, "test", d)) ? fs.readdirSync(path.join(B, "test", d)).map((f) => `test/${d}/${f}`) : []) };
   fs.writeFileSync(path.join(B, "MANIFEST.json"), JSON.stringify(m, null, 2) + "\n");
