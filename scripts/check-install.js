@@ -290,9 +290,9 @@ function noVariableCheck(work, tgz, inNs) {
     report(/onnxruntime-node: MISSING/.test(info) && !/default backend onnxruntime/.test(info) && /ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/.test(info),
       'no-variable: `info` says onnxruntime-node is MISSING and what to do, and claims no onnxruntime default backend', (info.split('\n').find((l) => l.startsWith('serve:')) || '').trim());
     const serve = read('serve.txt');
-    const last = serve.trim().split('\n').slice(-1)[0];
-    report(/__SERVE_EXIT=1/.test(r.out) && /^tensorrt-node serve: .*ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/.test(last),
-      'no-variable: `serve` exits 1, its last line saying ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node', `exit ${(/__SERVE_EXIT=(\d+)/.exec(r.out) || [])[1]}: ${last.slice(0, 300)}`);
+    const errLine = serve.split('\n').find((l) => l.startsWith('tensorrt-node serve: ')) || '';
+    report(/__SERVE_EXIT=1/.test(r.out) && /ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/.test(errLine),
+      'no-variable: `serve` exits 1, its error line saying ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node', `exit ${(/__SERVE_EXIT=(\d+)/.exec(r.out) || [])[1]}: ${(errLine || serve.trim().split('\n').pop()).slice(0, 300)}`);
     report(/__ORT_INSTALL_EXIT=0/.test(r.out) && /serve: default backend onnxruntime/.test(read('info2.txt')),
       'no-variable: the advice works: afterwards `info` finds onnxruntime-node', (read('info2.txt').split('\n').find((l) => l.startsWith('serve:')) || read('ort.txt').trim()).trim().slice(0, 200));
   }
