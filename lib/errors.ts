@@ -110,3 +110,14 @@ const KNOWN_CODES = new Set<ErrorCode>([
   'NOT_FOUND', 'UNAVAILABLE', 'DEADLINE_EXCEEDED',
   'CALIBRATION_ERROR',
 ]);
+
+/**
+ * What to do when onnxruntime-node (the optional CPU backend of serve and quantize's statistics) cannot be loaded.
+ * npm drops an optional dependency whose install script fails, and onnxruntime-node's postinstall fails wherever its
+ * download of CUDA provider binaries (api.nuget.org) is unreachable: installed with ONNXRUNTIME_NODE_INSTALL=skip, it
+ * downloads nothing and keeps the CPU build that ships in its npm package.
+ */
+export const ONNXRUNTIME_NODE_ADVICE =
+  'install it in your project with `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node` (npm drops this ' +
+  'optional dependency of tensorrt-node when its postinstall cannot download CUDA providers from api.nuget.org; the ' +
+  'variable skips that download, and its CPU build ships in the npm package)';

@@ -68,8 +68,20 @@ export interface RuntimeInfo {
     cudaError?: string;
     reason?: string;
   };
-  /** The native addon: loaded or why not; `file` and `selectedBecause`: which file lib/native.ts chose and why. */
-  addon: { loaded: boolean; packageRoot: string; reason?: string; file?: string; selectedBecause?: string };
+  /**
+   * The native addon: loaded or why not; `file` and `selectedBecause`: which file lib/native.ts chose and why;
+   * `kind`: `prebuilt` (shipped in the package), `source build` or `override` ($TENSORRT_NODE_ADDON); `variant`: the
+   * prebuilt variant, `cuda` (CUDA only) or `trt<major>`.
+   */
+  addon: {
+    loaded: boolean;
+    packageRoot: string;
+    reason?: string;
+    file?: string;
+    selectedBecause?: string;
+    kind?: 'prebuilt' | 'source build' | 'override';
+    variant?: string | null;
+  };
   node: { version: string; napiVersion: string | undefined; platform: string; arch: string };
 }
 
@@ -113,7 +125,13 @@ export function runtimeInfo(): RuntimeInfo {
       cuda: raw.compiledWith?.cuda ?? null,
       napiVersion: raw.compiledWith?.napiVersion ?? null,
     },
-    tensorrt: { ...raw.tensorrt, ...(raw.tensorrt?.cannot ? { cannot: [...raw.tensorrt.cannot] } : {}) },
+    // A libnvinfer whose prebuilt variant is not shipped: say that (the CUDA-only addon's own reason would only say
+    // it was built without TensorRT headers).
+    tensorrt: {
+      ...raw.tensorrt,
+      ...(raw.tensorrt?.cannot ? { cannot: [...raw.tensorrt.cannot] } : {}),
+      ...(nativeSelection?.missingVariant && !raw.tensorrt.available ? { reason: nativeSelection.missingVariant } : {}),
+    },
     features: { ...(raw.features ?? addon.features ?? {}) },
     cuda: { ...raw.cuda, devices: (raw.cuda?.devices ?? []).map((d) => ({ ...d })) },
     addon: { loaded: true, packageRoot, ...selected() },
@@ -138,8 +156,10 @@ export function probeTensorRT(flavor: 'full' | 'lean' | 'dispatch'): TensorRTLib
   return { ...p, cannot: [...(p.cannot ?? [])] };
 }
 
-function selected(): { file?: string; selectedBecause?: string } {
-  return nativeSelection ? { file: nativeSelection.file, selectedBecause: nativeSelection.reason } : {};
+function selected(): Omit<RuntimeInfo['addon'], 'loaded' | 'packageRoot'> {
+  return nativeSelection
+    ? { file: nativeSelection.file, selectedBecause: nativeSelection.reason, kind: nativeSelection.kind, variant: nativeSelection.variant }
+    : {};
 }
 
 // ------------------------------------------------------------------------------------------------------------

@@ -1,15 +1,16 @@
 import type { TensorRTNative } from './addon';
 /**
- * Loads the tensorrt_node addon from the package root. Which file:
+ * Loads the tensorrt_node addon from the package root, found by node-gyp-build (selectAddon below):
  *   1. $TENSORRT_NODE_ADDON (an explicit file: debug builds, test doubles);
- *   2. build/Release/tensorrt_node.node, a source build (`npm run build:native`, or the install step's build);
- *   3. a prebuilt addon of prebuilds/<platform>-<arch>/ (`npm run prebuildify`): tensorrt-node.trt<major>.node
- *      for the highest TensorRT major whose libnvinfer.so.<major> is found here (same places the native loader
- *      searches: $TENSORRT_LIB_DIR, $LD_LIBRARY_PATH, the ld.so cache, the system library folders, pip's
- *      tensorrt_libs), else tensorrt-node.cuda.node (CUDA only).
+ *   2. a source build in build/Release (`npm rebuild tensorrt-node` with TENSORRT_NODE_BUILD_FROM_SOURCE=1, or a
+ *      developer's `npm run build:native`);
+ *   3. the prebuilt addon of prebuilds/trt<major>/ for the highest TensorRT major whose libnvinfer.so.<major> is
+ *      found here (same places the native loader searches: $TENSORRT_LIB_DIR, $LD_LIBRARY_PATH, the ld.so cache,
+ *      the system library folders, pip's tensorrt_libs);
+ *   4. else the CUDA-only prebuild of prebuilds/linux-x64/ — never the addon of another TensorRT major.
  * Loading never throws at require time: when no addon can be loaded, `nativeLoadError` says why (with what the
  * install step left out, from build/install-result.txt), and every API that needs it throws a TensorRTError
- * carrying that reason. `nativeSelection` says which file was chosen and why.
+ * carrying that reason. `nativeSelection` says which file was chosen, which variant and why.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -109,55 +110,106 @@ export function findTensorRTLibraries(): FoundTensorRT[] {
 export interface NativeSelection {
   file: string;
   kind: 'override' | 'source build' | 'prebuilt';
+  /** The prebuilt variant: `cuda` (CUDA only) or `trt<major>`; null for a source build or an override. */
+  variant: string | null;
   reason: string;
+  /**
+   * Set when a libnvinfer.so.<major> was found for which this package has no prebuilt addon (the CUDA-only one was
+   * loaded instead, never one of another major): what is missing and how to build it.
+   */
+  missingVariant?: string;
 }
 
-function prebuildDir(): string {
-  return path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
-}
+// node-gyp-build: the lookup of prebuilds/<platform>-<arch>/ (tags: N-API, libc) and of build/Release.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
 
-/** The addon file to load, or a reason why there is none. */
-export function selectAddon(): NativeSelection | { error: string } {
-  const override = process.env.TENSORRT_NODE_ADDON;
-  if (override) return { file: path.resolve(override), kind: 'override', reason: '$TENSORRT_NODE_ADDON' };
-  const source = path.join(packageRoot, 'build', 'Release', 'tensorrt_node.node');
-  if (fs.existsSync(source)) return { file: source, kind: 'source build', reason: 'build/Release (source build)' };
-  const dir = prebuildDir();
-  let prebuilt: string[] = [];
+/** The TensorRT variants shipped: prebuilds/trt<major>/ (each a node-gyp-build root of its own), highest first. */
+function prebuiltVariants(root: string): number[] {
   try {
-    prebuilt = fs.readdirSync(dir).filter((f) => /^tensorrt-node\.(trt\d+|cuda)\.node$/.test(f));
+    return fs.readdirSync(path.join(root, 'prebuilds'))
+      .map((d) => /^trt(\d+)$/.exec(d))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => b - a);
   } catch {
-    // no prebuilds for this platform
+    return [];
   }
-  if (prebuilt.length) {
-    const libs = findTensorRTLibraries();
-    for (const lib of libs) {
-      const f = `tensorrt-node.trt${lib.major}.node`;
-      if (prebuilt.includes(f)) {
-        return { file: path.join(dir, f), kind: 'prebuilt', reason: `libnvinfer.so.${lib.major} found (${lib.where})` };
-      }
+}
+
+/** node-gyp-build's choice inside `dir` (never a file outside it: its "next to the node executable" fallback is refused), or null. */
+function lookUp(dir: string): string | null {
+  try {
+    const f = nodeGypBuild.path(dir);
+    return path.resolve(f).startsWith(path.resolve(dir) + path.sep) ? f : null;
+  } catch {
+    return null;
+  }
+}
+
+/** How to build the addon from source in the user's project. */
+export const BUILD_FROM_SOURCE_ADVICE =
+  'in your project: `TENSORRT_NODE_BUILD_FROM_SOURCE=1 TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include ' +
+  'npm rebuild tensorrt-node --foreground-scripts` (needs a C++17 compiler, make, python3 and the CUDA toolkit)';
+
+/**
+ * The addon file to load, or a reason why there is none. A thin layer over node-gyp-build's lookup:
+ *   1. $TENSORRT_NODE_ADDON (an explicit file: debug builds, test doubles);
+ *   2. a source build: build/Release or build/Debug of the package (node-gyp-build's own first choice);
+ *   3. prebuilds/trt<M>/ for the highest major M whose libnvinfer.so.<M> is found here (the file check of
+ *      findTensorRTLibraries) and for which that folder exists: node-gyp-build's lookup in that folder;
+ *   4. node-gyp-build's lookup in the package root: prebuilds/linux-x64/, the CUDA-only addon. When a libnvinfer
+ *      was found whose variant is not shipped, `missingVariant` says so (TensorRT calls then fail with it).
+ */
+export function selectAddon(root: string = packageRoot): NativeSelection | { error: string } {
+  const override = process.env.TENSORRT_NODE_ADDON;
+  if (override) return { file: path.resolve(override), kind: 'override', variant: null, reason: '$TENSORRT_NODE_ADDON' };
+  const built = ['Release', 'Debug'].some((d) => {
+    try {
+      return fs.readdirSync(path.join(root, 'build', d)).some((f) => f.endsWith('.node'));
+    } catch {
+      return false;
     }
-    if (prebuilt.includes('tensorrt-node.cuda.node')) {
-      const have = prebuilt.filter((f) => f !== 'tensorrt-node.cuda.node').map((f) => `libnvinfer.so.${/trt(\d+)/.exec(f)![1]}`);
-      const seen = libs.length ? `only ${libs.map((l) => `libnvinfer.so.${l.major}`).join(', ')} found` : 'no libnvinfer.so.<major> found';
-      return {
-        file: path.join(dir, 'tensorrt-node.cuda.node'),
-        kind: 'prebuilt',
-        reason: `CUDA-only prebuild: ${seen}${have.length ? ` (prebuilt for ${have.join(', ')})` : ''}`,
-      };
+  });
+  if (built) {
+    const f = lookUp(root);
+    if (f) return { file: f, kind: 'source build', variant: null, reason: `${path.relative(root, path.dirname(f))} (source build)` };
+  }
+  const variants = prebuiltVariants(root);
+  const libs = findTensorRTLibraries();
+  for (const lib of libs) {
+    if (!variants.includes(lib.major)) continue;
+    const f = lookUp(path.join(root, 'prebuilds', `trt${lib.major}`));
+    if (f) return { file: f, kind: 'prebuilt', variant: `trt${lib.major}`, reason: `libnvinfer.so.${lib.major} found (${lib.where})` };
+  }
+  const cuda = lookUp(root);
+  if (cuda) {
+    const shipped = variants.map((m) => `trt${m}`).join(', ') || 'none';
+    const sel: NativeSelection = {
+      file: cuda,
+      kind: 'prebuilt',
+      variant: 'cuda',
+      reason: `CUDA-only prebuild: ${libs.length ? `only ${libs.map((l) => `libnvinfer.so.${l.major}`).join(', ')} found` : 'no libnvinfer.so.<major> found'} (TensorRT prebuilds shipped: ${shipped})`,
+    };
+    if (libs.length) {
+      const lib = libs[0];
+      sel.missingVariant =
+        `libnvinfer.so.${lib.major} was found (${lib.where}) but this tensorrt-node has no prebuilt addon for TensorRT ` +
+        `${lib.major} (the variant trt${lib.major}, prebuilds/trt${lib.major}/; shipped: ${shipped}), so the CUDA-only ` +
+        `addon was loaded. Build the TensorRT ${lib.major} addon ${BUILD_FROM_SOURCE_ADVICE.replace('/path/to/TensorRT/include', `/path/to/TensorRT-${lib.major}/include`)}`;
     }
+    return sel;
   }
   let install = '';
   try {
-    install = ` Install step: ${fs.readFileSync(path.join(packageRoot, 'build', 'install-result.txt'), 'utf8').trim()}`;
+    install = ` Install step: ${fs.readFileSync(path.join(root, 'build', 'install-result.txt'), 'utf8').trim()}`;
   } catch {
     // no record of the install step
   }
   return {
     error:
-      `no tensorrt-node native addon in ${packageRoot} (no build/Release/tensorrt_node.node, no usable prebuild in ` +
-      `${path.relative(packageRoot, dir)}).${install} Build it with \`npm run build:native\` (needs a C++ compiler ` +
-      'and the CUDA toolkit; TensorRT headers optional).',
+      `no tensorrt-node native addon in ${root} for ${process.platform}-${process.arch} (no source build in build/, ` +
+      `no prebuild node-gyp-build accepts in prebuilds/).${install} Build it ${BUILD_FROM_SOURCE_ADVICE}.`,
   };
 }
 
@@ -178,7 +230,7 @@ let selection: NativeSelection | null = null;
       const msg = e instanceof Error ? e.message : String(e);
       loadError =
         `the tensorrt-node native addon ${sel.file} (${sel.reason}) could not be loaded: ${msg.split('\n')[0]}. ` +
-        'Build it with `npm run build:native` (needs the CUDA toolkit; TensorRT headers optional).';
+        `Build it ${BUILD_FROM_SOURCE_ADVICE}.`;
     }
   }
 }
@@ -217,10 +269,10 @@ export function getTrtNative(): NativeAddon {
   const a = getNative('TENSORRT_UNAVAILABLE');
   const compiled = a.compiledWith().tensorrt;
   if (!compiled) {
+    if (selection?.missingVariant) throw new TensorRTError('TENSORRT_UNAVAILABLE', selection.missingVariant);
     throw new TensorRTError(
       'TENSORRT_UNAVAILABLE',
-      'tensorrt-node was built without TensorRT headers (CUDA-only addon): rebuild it with ' +
-        'TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include npm run build:native',
+      `tensorrt-node's addon was built without TensorRT headers (CUDA-only addon): build it with TensorRT ${BUILD_FROM_SOURCE_ADVICE}`,
     );
   }
   const info = a.runtimeInfo().tensorrt;

@@ -316,7 +316,7 @@ Probe ProbeTensorRT() {
   p.available = false;
   p.reason =
       "tensorrt-node was built without TensorRT headers (CUDA-only addon); rebuild it with "
-      "TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include npm run build:native";
+      "TENSORRT_NODE_BUILD_FROM_SOURCE=1 TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include npm rebuild tensorrt-node";
   std::string libs = DescribeInstalledLibraries();
   if (!libs.empty()) p.reason += " (TensorRT libraries present on this system: " + libs + ")";
   return p;
@@ -478,7 +478,7 @@ State& Load(Flavor flavor) {
     return refuse(f.path + " is TensorRT " + p.version + ", older than the TensorRT " + kCompiled +
                   " headers tensorrt-node was compiled against: the headers call functions that library does not "
                   "have. Install TensorRT " + MajorMinor(kCompiled) + " or newer, or rebuild tensorrt-node against the "
-                  "headers of " + p.version + " (TENSORRT_INCLUDE_DIR=... npm run build:native)");
+                  "headers of " + p.version + " (TENSORRT_NODE_BUILD_FROM_SOURCE=1 TENSORRT_INCLUDE_DIR=... npm rebuild tensorrt-node)");
   }
   if (major != NV_TENSORRT_MAJOR) {
     return refuse(f.path + " is TensorRT " + p.version + " but tensorrt-node was compiled against TensorRT " +

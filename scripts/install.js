@@ -6,15 +6,18 @@
  * the load error of the addon repeats). Everything that needs no GPU (ONNX inspect / quantize, .npy files, the
  * CLI's inspect and quantize) works without the addon.
  *
- *   prebuilds/<platform>-<arch>/*.node present  -> nothing to compile: the addon matching the libnvinfer.so.<major>
- *                                                  found is chosen at load time (lib/native.ts)
+ *   prebuilds/ holds an addon node-gyp-build accepts -> nothing to compile: the prebuilt addon matching the
+ *                                                  libnvinfer.so.<major> found is chosen at load time (lib/native.ts)
  *   build/Release/tensorrt_node.node present     -> kept (a source build exists)
- *   C++ compiler, make, python3, Node headers and the CUDA toolkit present
+ *   C++ compiler, make, python3, node-gyp, Node headers and the CUDA toolkit present
  *                                                -> source build (scripts/build-native.js), with TensorRT headers
  *                                                   when found (TENSORRT_INCLUDE_DIR / TENSORRT_ROOT / system)
  *   otherwise                                    -> no addon; the line says what is missing
- * TENSORRT_NODE_BUILD_FROM_SOURCE=1 builds even when prebuilds exist; TENSORRT_NODE_SKIP_BUILD=1 builds nothing.
- * A failed source build is reported (the compiler's output above it) and the install goes on.
+ * `npm rebuild tensorrt-node` (npm sets $npm_command=rebuild) and TENSORRT_NODE_BUILD_FROM_SOURCE=1 build from source
+ * even when prebuilds exist (the prebuilds stay: a failed source build leaves them in use);
+ * TENSORRT_NODE_SKIP_BUILD=1 builds nothing. node-gyp: the package's own when installed (a checkout), else npm's
+ * bundled one, which npm passes to install scripts as $npm_config_node_gyp (build-native.js, findNodeGyp).
+ * A failed compile is reported (the compiler's output above it); a build that could not start says why.
  */
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -72,41 +75,72 @@ function main() {
     ? `TensorRT headers: ${info.tensorrt.include} (TensorRT ${info.tensorrt.version ?? '?'})`
     : 'TensorRT headers: not found (set TENSORRT_INCLUDE_DIR)';
 
-  const pre = path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
-  const prebuilt = fs.existsSync(pre) ? fs.readdirSync(pre).filter((f) => f.endsWith('.node')).sort() : [];
-  if (prebuilt.length && !process.env.TENSORRT_NODE_BUILD_FROM_SOURCE) {
+  const fromSource = !!process.env.TENSORRT_NODE_BUILD_FROM_SOURCE || process.env.npm_command === 'rebuild';
+  const prebuilt = listPrebuilds();
+  if (prebuilt.length && !fromSource) {
     say(`using prebuilt addons (${prebuilt.join(', ')}): the one matching the libnvinfer.so.<major> found is chosen ` +
-      'at load time; nothing compiled (TENSORRT_NODE_BUILD_FROM_SOURCE=1 compiles instead).');
+      'at load time; nothing compiled (`npm rebuild tensorrt-node` or TENSORRT_NODE_BUILD_FROM_SOURCE=1 compiles instead).');
     return;
   }
-  if (fs.existsSync(path.join(ROOT, 'build', 'Release', 'tensorrt_node.node')) && !process.env.TENSORRT_NODE_BUILD_FROM_SOURCE) {
-    say('native addon already built (build/Release/tensorrt_node.node); `npm run build:native` rebuilds it.');
+  if (fs.existsSync(path.join(ROOT, 'build', 'Release', 'tensorrt_node.node')) && !fromSource) {
+    say('native addon already built (build/Release/tensorrt_node.node); `npm rebuild tensorrt-node` rebuilds it.');
     return;
   }
+  const keep = prebuilt.length ? ` The prebuilt addons (${prebuilt.join(', ')}) stay in use.` : '';
 
   const missing = [];
   const cxx = which(process.env.CXX || 'c++') || which('g++') || which('clang++');
   if (!cxx || !compilerWorks(cxx)) missing.push('a C++17 compiler (g++ or clang++; or set CXX)');
   if (!which('make')) missing.push('make');
   if (!which('python3') && !which('python')) missing.push('python3 (for node-gyp)');
-  const { findNodeDir } = require('./build-native');
+  const { findNodeDir, findNodeGyp } = require('./build-native');
   if (!findNodeDir()) missing.push('the Node.js headers (nodejs-dev / libnode-dev, or set npm_config_nodedir)');
+  if (!findNodeGyp()) missing.push('node-gyp (npm passes its own as $npm_config_node_gyp: run `npm rebuild tensorrt-node` through npm)');
   if (!info.cuda.include || !info.cuda.cudartStatic) {
     missing.push(`the CUDA toolkit (headers + libcudart_static.a; searched ${info.cuda.searched.join(', ')}; set CUDA_PATH)`);
   }
   if (missing.length) {
-    say(`native addon NOT built: missing ${missing.join(', ')}; ${trt}. ${NO_GPU_FEATURES}. ` +
-      'To add the addon: install what is missing, then `npm rebuild tensorrt-node`.');
+    say(`native addon NOT built: missing ${missing.join(', ')}; ${trt}.${keep || ` ${NO_GPU_FEATURES}.`} ` +
+      'To add the addon: install what is missing, then `npm rebuild tensorrt-node --foreground-scripts`.');
     return;
   }
 
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'build-native.js')], { cwd: ROOT, stdio: 'inherit' });
+  // build-native.js: exit 0 built, 1 node-gyp/the compiler failed (their messages above), 3 no build started (its
+  // last "build-native:" line says why). Its stderr is passed through and kept to quote that line.
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'build-native.js')], { cwd: ROOT, stdio: ['inherit', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
+  if (r.stderr) process.stderr.write(r.stderr);
   if (r.status === 0) {
     say(`native addon built from source (${info.tensorrt.include ? `with TensorRT ${info.tensorrt.version ?? ''} support` : 'CUDA only'}); ${trt}; CUDA: ${info.cuda.root}.`);
+  } else if (r.status === 1) {
+    say(`native addon build FAILED (node-gyp exit 1; the compiler's messages are above); ${trt}.${keep || ` ${NO_GPU_FEATURES}.`} ` +
+      'To retry: `npm rebuild tensorrt-node --foreground-scripts`.');
   } else {
-    say(`native addon build FAILED (exit ${r.status ?? r.signal}; the compiler's messages are above); ${trt}. ` +
-      `${NO_GPU_FEATURES}. To retry: \`npm rebuild tensorrt-node --foreground-scripts\`.`);
+    const why = (r.stderr || '').split('\n').filter((l) => l.startsWith('build-native: ')).pop();
+    say(`native addon NOT built: ${why ? why.slice('build-native: '.length) : `build-native.js exited with ${r.status ?? r.signal}${r.error ? ` (${r.error.message})` : ''}`}; ${trt}.` +
+      `${keep || ` ${NO_GPU_FEATURES}.`}`);
   }
+}
+
+/** The prebuilt addons shipped (lib/native.ts chooses among them): prebuilds/<platform>-<arch>/ and prebuilds/trt<M>/. */
+function listPrebuilds() {
+  const out = [];
+  const tuple = `${process.platform}-${process.arch}`;
+  const scan = (dir, label) => {
+    try {
+      for (const f of fs.readdirSync(dir)) if (f.endsWith('.node')) out.push(label ? `${label}/${f}` : f);
+    } catch {
+      // none there
+    }
+  };
+  scan(path.join(ROOT, 'prebuilds', tuple), '');
+  let dirs = [];
+  try {
+    dirs = fs.readdirSync(path.join(ROOT, 'prebuilds')).filter((d) => /^trt\d+$/.test(d));
+  } catch {
+    // no prebuilds
+  }
+  for (const d of dirs) scan(path.join(ROOT, 'prebuilds', d, 'prebuilds', tuple), '');
+  return out.sort();
 }
 
 try {

@@ -4,7 +4,7 @@
  * number of batches). The runner is onnxruntime-node on the CPU by default; any `StatisticsRunner` (for example
  * one backed by a TensorRT engine built with those tensors marked as outputs) can stand in.
  */
-import { TensorRTError, invalidArg } from '../errors';
+import { ONNXRUNTIME_NODE_ADVICE, TensorRTError, invalidArg } from '../errors';
 import * as is from '../validate';
 import { elementCount, type TypedArray } from '../dtypes';
 import { onnx, saveModel, toNumber } from '../onnx';
@@ -38,7 +38,7 @@ export function loadOnnxRuntime(): OrtModule {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- onnxruntime-node is an optional dependency, loaded when statistics run on it
     return require('onnxruntime-node') as OrtModule;
   } catch (e) {
-    throw new TensorRTError('UNSUPPORTED', `onnxruntime-node (an optional dependency) is not installed; it is needed to run calibration on the CPU: npm install onnxruntime-node`, { cause: e });
+    throw new TensorRTError('UNSUPPORTED', `onnxruntime-node, which runs calibration on the CPU, cannot be loaded (${(e as Error).message.split('\n')[0]}): ${ONNXRUNTIME_NODE_ADVICE}`, { cause: e });
   }
 }
 

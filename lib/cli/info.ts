@@ -1,24 +1,27 @@
 /** `tensorrt-node info`: runtimeInfo() for humans: what was found, what is missing, where it looked, what to install. */
 import type { Command } from 'commander';
+import { ONNXRUNTIME_NODE_ADVICE } from '../errors';
 import { runtimeInfo, type RuntimeInfo } from '../info';
+import { BUILD_FROM_SOURCE_ADVICE } from '../native';
+import { onnxRuntimeAvailable } from '../serve/backends/onnxruntime';
 import { action, io, toJson } from './common';
 import { formatBytes } from './parse';
 
-/** The advice lines for what is missing; empty when everything is there. */
-export function installAdvice(info: RuntimeInfo): string[] {
+/** The advice lines for what is missing; empty when everything is there. `onnxruntime`: whether onnxruntime-node loads. */
+export function installAdvice(info: RuntimeInfo, onnxruntime = true): string[] {
   const tips: string[] = [];
+  if (!onnxruntime) tips.push(`onnxruntime-node (serve's CPU backend, quantize's statistics) cannot be loaded: ${ONNXRUNTIME_NODE_ADVICE}.`);
   if (!info.addon.loaded) {
-    tips.push(
-      'Build the native addon: `npm run build:native` in the package directory (needs the CUDA toolkit, ' +
-        'CUDA_PATH or /usr/local/cuda; TensorRT headers via TENSORRT_INCLUDE_DIR or TENSORRT_ROOT).',
-    );
+    tips.push(`Build the native addon ${BUILD_FROM_SOURCE_ADVICE}; TensorRT headers are optional (CUDA only without them).`);
     return tips;
   }
   if (!info.compiledWith.tensorrt) {
     tips.push(
-      'The addon was built without TensorRT headers: install TensorRT 10 or 11 (tarball, the libnvinfer-dev / ' +
-        'libnvonnxparsers-dev packages, or a container) and rebuild with ' +
-        '`TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include npm run build:native` (or TENSORRT_ROOT=/path/to/TensorRT).',
+      info.addon.variant === 'cuda' && info.tensorrt.reason && /no prebuilt addon for TensorRT/.test(info.tensorrt.reason)
+        ? info.tensorrt.reason
+        : 'The addon has no TensorRT part (CUDA only): install TensorRT 10 or 11 (tarball, the libnvinfer / libnvonnxparsers ' +
+            'packages, `pip install tensorrt`, or a container): the prebuilt addon of that major is then chosen; or build ' +
+            `it ${BUILD_FROM_SOURCE_ADVICE}.`,
     );
   } else if (info.tensorrt.available && info.tensorrt.flavor && info.tensorrt.flavor !== 'full') {
     const major = info.compiledWith.tensorrt.split('.')[0];
@@ -53,13 +56,13 @@ function yesNo(ok: boolean): string {
 }
 
 /** The human-readable report. */
-export function formatInfo(info: RuntimeInfo, version: string): string {
+export function formatInfo(info: RuntimeInfo, version: string, onnxruntime = onnxRuntimeAvailable()): string {
   const L: string[] = [];
   L.push(`tensorrt-node ${version}  (Node.js ${info.node.version}, N-API ${info.node.napiVersion ?? '?'}, ${info.node.platform}-${info.node.arch})`);
   L.push('');
   L.push(`Native addon: ${info.addon.loaded ? 'loaded' : 'NOT LOADED'}  (package at ${info.addon.packageRoot})`);
   if (!info.addon.loaded && info.addon.reason) L.push(`  ${info.addon.reason}`);
-  if (info.addon.file) L.push(`  file: ${info.addon.file} (${info.addon.selectedBecause ?? ''})`);
+  if (info.addon.file) L.push(`  file: ${info.addon.file} (${info.addon.kind ?? ''}${info.addon.variant ? `, variant ${info.addon.variant}` : ''}: ${info.addon.selectedBecause ?? ''})`);
   if (info.addon.loaded) {
     L.push(`  compiled with TensorRT headers: ${info.compiledWith.tensorrt ?? 'none'}; CUDA runtime: ${info.compiledWith.cuda ?? '?'}; N-API ${info.compiledWith.napiVersion ?? '?'}`);
   }
@@ -85,11 +88,17 @@ export function formatInfo(info: RuntimeInfo, version: string): string {
   for (const d of c.devices) {
     L.push(`  GPU ${d.index}: ${d.name}, compute capability ${d.computeCapability}, ${formatBytes(d.totalMemory)}, ${d.multiProcessorCount} SMs`);
   }
-  // serve's default backend: tensorrt only where TensorRT and a GPU are both usable.
-  const serveBackend = info.tensorrt.available && info.cuda.available ? 'tensorrt' : 'onnxruntime (CPU; TensorRT or a GPU is absent)';
+  // serve's default backend: tensorrt only where TensorRT and a GPU are both usable; onnxruntime only where it loads.
+  const trtUsable = info.tensorrt.available && info.cuda.available;
+  const serveBackend = trtUsable
+    ? 'default backend tensorrt'
+    : onnxruntime
+      ? 'default backend onnxruntime (CPU; TensorRT or a GPU is absent)'
+      : 'NO usable backend for .onnx models (TensorRT or a GPU is absent, and onnxruntime-node cannot be loaded)';
   L.push('');
-  L.push(`serve: default backend ${serveBackend}`);
-  const tips = installAdvice(info);
+  L.push(`onnxruntime-node: ${onnxruntime ? 'found' : 'MISSING'}`);
+  L.push(`serve: ${serveBackend}`);
+  const tips = installAdvice(info, onnxruntime);
   L.push('');
   if (tips.length) {
     L.push('What to install:');
@@ -108,7 +117,8 @@ export function registerInfo(program: Command, version: string): void {
     .action(
       action('info', (opts: { json?: boolean }) => {
         const info = runtimeInfo();
-        io().out(opts.json ? toJson({ version, ...info, advice: installAdvice(info) }) : formatInfo(info, version));
+        const ort = onnxRuntimeAvailable();
+        io().out(opts.json ? toJson({ version, ...info, onnxruntime: { available: ort }, advice: installAdvice(info, ort) }) : formatInfo(info, version, ort));
       }),
     );
 }

@@ -19,8 +19,10 @@
 #   $TN_GPU_TRT_INCLUDES (':'-separated include dirs, default /work/trt/trt-10.16/include:/work/trt/trt-11.1/include)
 #   as include.tar.xz. Node is then bundled as .tar.xz too (~43 MB as .tgz, less as .xz) to stay under 64 MiB.
 # TN_GPU_TRT_MAJORS="10 11" restricts the majors bundled.
-# TN_GPU_TRT_INCLUDE=<TensorRT include dir> to build the TensorRT part there as well (headers bundled, not committed);
 # TN_GPU_ORT=1 to bundle onnxruntime-node's linux-x64 binary for the serve benchmark's side-by-side run.
+# TN_GPU_USE_PREBUILD=1 to bundle the CUDA-only prebuild (prebuilds/linux-x64/tensorrt-node.cuda.glibc.node, built
+# here by scripts/prebuild.js when missing or stale): run.sh then compiles nothing and the tests load that very file
+# through node-gyp-build, as a user's install does.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B="$ROOT/.gpu-bundle"
@@ -148,7 +150,8 @@ if [ "${TN_GPU_TRT_RUNTIME:-0}" = 1 ]; then
     tar -C "$inc" -cJf "$B/trt-runtime/$major/include.tar.xz" .
     say "TensorRT headers $inc (major $major) -> bundle/trt-runtime/$major/include.tar.xz"
   done
-# 4c. optional (TN_GPU_ORT=1): onnxruntime-node with its linux-x64 binary only (an optional dependency, ~45 MB
+fi
+# 4d. optional (TN_GPU_ORT=1): onnxruntime-node with its linux-x64 binary only (an optional dependency, ~45 MB
 #     unpacked, ~13 MB as xz), for the serve benchmark's side-by-side run (scripts/bench/serve.js --versus, issue 21).
 #     run.sh unpacks it into node_modules/ on the GPU host.
 if [ "${TN_GPU_ORT:-0}" = 1 ]; then
@@ -157,6 +160,13 @@ if [ "${TN_GPU_ORT:-0}" = 1 ]; then
     "$ortbin" node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist/cjs
   say "onnxruntime-node $(node -p 'require("onnxruntime-node/package.json").version') linux-x64: $(du -h "$B/onnxruntime-node-linux-x64.tar.xz" | cut -f1)"
 fi
+# 4e. optional: the CUDA-only prebuild instead of a build on the GPU host
+if [ "${TN_GPU_USE_PREBUILD:-0}" = 1 ]; then
+  node scripts/prebuild.js --only-missing
+  mkdir -p "$B/prebuilds/linux-x64"
+  cp -a prebuilds/linux-x64/tensorrt-node.cuda.glibc.node "$B/prebuilds/linux-x64/"
+  say "prebuild: $(sha256sum prebuilds/linux-x64/tensorrt-node.cuda.glibc.node | cut -c1-12) -> bundle/prebuilds/linux-x64 (run.sh compiles nothing)"
+fi
 
 # 5. manifest and size check (the bundle plus the repository's own travelling files must stay under 64 MiB)
 node -e '
@@ -164,7 +174,9 @@ node -e '
   const [B, tgz] = process.argv.slice(1);
   let rev = "unknown", dirty = false;
   try { rev = cp.execSync("git rev-parse HEAD", { encoding: "utf8" }).trim(); dirty = cp.execSync("git status --porcelain", { encoding: "utf8" }).trim() !== ""; } catch {}
+  const pre = path.join(B, "prebuilds", "linux-x64", "tensorrt-node.cuda.glibc.node");
   const m = { created: new Date().toISOString(), gitRevision: rev, workingTreeDirty: dirty, node: path.basename(tgz),
+    prebuild: fs.existsSync(pre) ? "prebuilds/linux-x64/tensorrt-node.cuda.glibc.node" : null,
     nativeSources: fs.readdirSync(path.join(B, "native")).filter((f) => f.endsWith(".cc")).sort(),
     tests: ["gpu", "trt", "trt-runtime"].flatMap((d) => fs.existsSync(path.join(B, "test", d)) ? fs.readdirSync(path.join(B, "test", d)).map((f) => `test/${d}/${f}`) : []) };
   fs.writeFileSync(path.join(B, "MANIFEST.json"), JSON.stringify(m, null, 2) + "\n");

@@ -142,6 +142,16 @@ if [ "${TN_ONLY_TRT_RUNTIME:-0}" = 1 ]; then
   stamp "done"
   exit 0
 fi
+# A bundle made with TN_GPU_USE_PREBUILD=1 carries the CUDA-only prebuild (prebuildify): nothing is compiled, and
+# lib/native.ts finds it through node-gyp-build exactly as in a user's install (no TENSORRT_NODE_ADDON).
+PREBUILT="$B/prebuilds/linux-x64/tensorrt-node.cuda.glibc.node"
+if [ -f "$PREBUILT" ]; then
+  BUILD_NOTE="prebuilt CUDA-only addon (prebuildify, $(sha256sum "$PREBUILT" | cut -c1-12)); nothing compiled"
+  echo "== $BUILD_NOTE" >"$OUT/build.log"
+  stamp "build: $BUILD_NOTE"
+  printf '%s' "$BUILD_NOTE" >"$WORK/build-note.txt"
+  unset TENSORRT_NODE_ADDON
+else
 {
   node scripts/find-deps.js summary
   if build "all native/*.cc, -Werror"; then BUILD_NOTE="all sources"
@@ -164,6 +174,7 @@ stamp "build: $BUILD_NOTE"
 if [ "$BUILD_NOTE" = FAILED ]; then tail -40 "$OUT/build.log"; fi
 export TENSORRT_NODE_ADDON="$WORK/build/tensorrt_node.node"
 printf '%s' "$BUILD_NOTE" >"$WORK/build-note.txt"
+fi
 if [ "$BUILD_NOTE" != FAILED ]; then
   {
     echo "== TensorRT symbols the addon imports (must be none: TensorRT is dlopen'ed): $(nm -D --undefined-only "$TENSORRT_NODE_ADDON" | grep -ciE 'nvinfer|nvonnx|_INTERNAL' || true)"

@@ -142,7 +142,9 @@ describe('info', () => {
   test('advice for each missing piece', () => {
     const base = runtimeInfo();
     const none = { ...base, addon: { loaded: false, packageRoot: '/p', reason: 'no .node file' } };
-    expect(installAdvice(none).join(' ')).toMatch(/npm run build:native/);
+    // the advice must work from a user's project (issue 25.1): npm rebuild, never the checkout's npm run build:native
+    expect(installAdvice(none).join(' ')).toMatch(/TENSORRT_NODE_BUILD_FROM_SOURCE=1 .*npm rebuild tensorrt-node/);
+    expect(installAdvice(none).join(' ')).not.toMatch(/npm run build:native/);
     expect(formatInfo(none, '1.2.3')).toMatch(/Native addon: NOT LOADED[\s\S]*no \.node file/);
     const noHeaders = { ...base, addon: { loaded: true, packageRoot: '/p' }, compiledWith: { tensorrt: null, cuda: '13.0', napiVersion: 8 },
       tensorrt: { available: false, reason: 'built without TensorRT headers' } };
@@ -150,7 +152,14 @@ describe('info', () => {
     const noLib = { ...noHeaders, compiledWith: { tensorrt: '10.16.0', cuda: '13.0', napiVersion: 8 },
       tensorrt: { available: false, reason: 'dlopen(libnvinfer.so.10) failed (searched /usr/lib)' } };
     expect(installAdvice(noLib).join(' ')).toMatch(/libnvinfer\.so\.10/);
-    expect(formatInfo(noLib, '1')).toContain('why: dlopen(libnvinfer.so.10) failed (searched /usr/lib)');
+    expect(formatInfo(noLib, '1', true)).toContain('why: dlopen(libnvinfer.so.10) failed (searched /usr/lib)');
+    expect(formatInfo(noLib, '1', true)).toMatch(/serve: default backend onnxruntime/);
+    // onnxruntime-node dropped by npm (issue 25.2): info must not claim it as serve's backend, and says what to do
+    const noOrt = formatInfo(noLib, '1', false);
+    expect(noOrt).toMatch(/onnxruntime-node: MISSING/);
+    expect(noOrt).not.toMatch(/default backend onnxruntime/);
+    expect(noOrt).toMatch(/serve: NO usable backend/);
+    expect(installAdvice(noLib, false).join(' ')).toMatch(/ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/);
     const noGpu = { ...noLib, cuda: { available: false, devices: [], cudaError: 'cudaErrorNoDevice', reason: 'no device' } };
     expect(installAdvice(noGpu).join(' ')).toMatch(/No CUDA GPU is visible/);
     const noDriver = { ...noLib, cuda: { available: false, devices: [], runtimeVersion: '13.0', cudaError: 'cudaErrorInsufficientDriver', reason: 'x' } };
@@ -167,7 +176,7 @@ describe('info', () => {
     expect(formatInfo(lean, '1')).toMatch(
       /TensorRT: found {2}version 10\.16\.1\.11 {2}\(lean runtime\)\n {2}library: \/w\/libnvinfer_lean\.so\.10\n {2}selected because TENSORRT_NODE_RUNTIME=lean\n {2}the lean runtime cannot:\n {4}- build engines \(no IBuilder\)\n {4}- refit engines/);
     expect(installAdvice(lean).join(' ')).toMatch(/Only TensorRT's lean runtime is in use[\s\S]*libnvinfer\.so\.10 \(`pip install tensorrt-cu13==10\.\*`/);
-    const text = formatInfo(all, '1');
+    const text = formatInfo(all, '1', true);
     expect(text).toMatch(/TensorRT: found {2}version 10\.16\.0\n {2}library: \/usr\/lib\/libnvinfer\.so\.10/);
     expect(text).toMatch(/GPU 0: NVIDIA H100, compute capability 9\.0, 80\.00 GiB, 132 SMs/);
     expect(text).toMatch(/Everything needed to build and run engines is present/);

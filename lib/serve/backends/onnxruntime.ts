@@ -4,7 +4,7 @@
  * own InferenceSession, one batch in flight on each, so that no inference runs on the event loop's thread.
  */
 import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'worker_threads';
-import { TensorRTError } from '../../errors';
+import { ONNXRUNTIME_NODE_ADVICE, TensorRTError } from '../../errors';
 import { saveModel } from '../../onnx';
 import { convertTensorFlow } from '../../tensorflow';
 import type { Backend } from '../batcher';
@@ -38,7 +38,7 @@ export function loadOnnxRuntime(): Ort {
     ortModule = require('onnxruntime-node') as Ort;
     return ortModule;
   } catch (e) {
-    throw new TensorRTError('UNSUPPORTED', `the onnxruntime backend needs onnxruntime-node (an optional dependency of tensorrt-node): npm install onnxruntime-node (${(e as Error).message.split('\n')[0]})`, { cause: e });
+    throw new TensorRTError('UNSUPPORTED', `the onnxruntime backend needs onnxruntime-node, which cannot be loaded (${(e as Error).message.split('\n')[0]}): ${ONNXRUNTIME_NODE_ADVICE}`, { cause: e });
   }
 }
 
