@@ -24,195 +24,9 @@
 #include <napi.h>
 
 #if TN_HAVE_TENSORRT
-#include <algorithm>
-#include <cstring>
-#include <map>
-#include <utility>
-#include <vector>
+#include "context.h"
 
-#include "compat.h"
-#include "cuda.h"
-#include "engine.h"
-
-namespace tn::trt::run {
-
-namespace {
-
-const napi_type_tag kContextInitTag = {0x3c5d7e9f1a2b4c6dULL, 0x8e0f1a2b3c4d5e6fULL};
-constexpr size_t kAlign = 256;
-
-size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
-struct ContextInit {
-  std::shared_ptr<EngineState> engine;
-};
-
-struct Block {
-  void* ptr = nullptr;
-  size_t cap = 0;
-};
-
-// Capture mode: only this thread's CUDA calls matter (worker threads keep waiting on events meanwhile).
-constexpr cudaStreamCaptureMode kCaptureMode = cudaStreamCaptureModeThreadLocal;
-
-std::string CudaText(cudaError_t e) {
-  const char* n = cudaGetErrorName(e);
-  const char* s = cudaGetErrorString(e);
-  return std::string(s ? s : "unknown CUDA error") + " (" + (n ? n : "cudaErrorUnknown") + ")";
-}
-
-class ExecutionContext;
-
-struct InputSpec {
-  std::string name;
-  nvinfer1::Dims dims;
-  const uint8_t* data = nullptr;
-  size_t bytes = 0;
-  bool host = false;  // TensorLocation::kHOST (shape tensors)
-  size_t offset = 0;  // in hostIn_
-  void* device = nullptr;
-};
-
-struct OutputSpec {
-  std::string name;
-  nvinfer1::Dims dims;
-  size_t bytes = 0;
-  bool host = false;
-  size_t offset = 0;  // in hostOut_
-  void* device = nullptr;
-};
-
-// One infer(): queued on a work thread (Run: copies, enqueueV3 or the graph, the completion event), waited for by
-// the completion thread, outputs moved out of pinned staging on a work thread (AfterGpu), settled on the JS thread.
-class InferWorker : public PromiseWorker {
- public:
-  InferWorker(Napi::Env env, ExecutionContext* ctx, Napi::Object self) : PromiseWorker(env), ctx_(ctx) {
-    self_ = Napi::Persistent(self);
-    hasAfterGpu_ = true;
-  }
-  ~InferWorker() override;
-
-  struct Output {
-    std::string name;
-    nvinfer1::Dims dims;
-    Napi::Reference<Napi::ArrayBuffer> buffer;
-    uint8_t* dst = nullptr;
-    const uint8_t* src = nullptr;
-    size_t bytes = 0;
-  };
-  std::vector<Output> outputs_;
-  std::vector<InputSpec> inputs_;
-  std::vector<OutputSpec> outputSpecs_;
-  cudaStream_t stream_ = nullptr;
-  bool useGraph_ = false;
-  std::string key_;
-
- protected:
-  void Run() override;
-  void AfterGpu() override {
-    if (failed_ || gpuStatus_ != cudaSuccess) return;
-    for (const Output& o : outputs_) {
-      if (o.bytes) std::memcpy(o.dst, o.src, o.bytes);
-    }
-  }
-
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Array arr = Napi::Array::New(env, outputs_.size());
-    for (size_t i = 0; i < outputs_.size(); ++i) {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("name", Napi::String::New(env, outputs_[i].name));
-      o.Set("shape", DimsToArray(env, outputs_[i].dims));
-      o.Set("buffer", outputs_[i].buffer.Value());
-      arr.Set(static_cast<uint32_t>(i), o);
-    }
-    return arr;
-  }
-
- private:
-  ExecutionContext* ctx_;
-  Napi::ObjectReference self_;  // keeps the context (and its buffers) alive until the GPU is done
-};
-
-class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
- public:
-  explicit ExecutionContext(const Napi::CallbackInfo& info);
-  ~ExecutionContext() override { Release(Env()); }
-
-  const nvinfer1::IExecutionContext* context() const { return ctx_.get(); }
-  void CheckAlive(Napi::Env env) const {
-    if (disposed_) ThrowDisposedObject(env, "ExecutionContext");
-  }
-  void InferDone(napi_env env) {
-    busy_ = false;
-    if (releasePending_) Release(env);
-  }
-  // Work thread: queues one infer() on the GPU (see InferWorker). Throws after recording the completion event, so
-  // that the staging memory is never reused before the GPU is done with it.
-  void QueueInfer(InferWorker& w, cudaEvent_t* done);
-  // Work thread: enqueueV3 on `s` in the context's call order (see EnqueueAsync).
-  void QueueEnqueue(cudaStream_t s);
-
-  Napi::Value SetInputShape(const Napi::CallbackInfo& info);
-  Napi::Value GetTensorShape(const Napi::CallbackInfo& info);
-  Napi::Value GetOptimizationProfile(const Napi::CallbackInfo& info);
-  Napi::Value SetOptimizationProfile(const Napi::CallbackInfo& info);
-  Napi::Value SetTensorAddress(const Napi::CallbackInfo& info);
-  Napi::Value GetTensorAddress(const Napi::CallbackInfo& info);
-  Napi::Value GetAllInputDimensionsSpecified(const Napi::CallbackInfo& info);
-  Napi::Value Enqueue(const Napi::CallbackInfo& info);
-  Napi::Value EnqueueAsync(const Napi::CallbackInfo& info);
-  Napi::Value Infer(const Napi::CallbackInfo& info);
-  Napi::Value CaptureGraph(const Napi::CallbackInfo& info);
-  Napi::Value Replay(const Napi::CallbackInfo& info);
-  Napi::Value ReleaseGraph(const Napi::CallbackInfo& info);
-  Napi::Value GetHasGraph(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), userGraph_ != nullptr); }
-  Napi::Value GetBusy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }
-  Napi::Value GetAllocatedBytes(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(reported_));
-  }
-  Napi::Value GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-
- private:
-  void Release(napi_env env);
-  void CheckIdle(Napi::Env env) const;
-  void Report(napi_env env, int64_t delta);
-  nvinfer1::ICudaEngine& engine() const { return *engine_->engine; }
-  std::string Recorded(const std::string& what) { return TrtMessage(what, &recorder_, ""); }
-  // A grow-only device buffer for tensor `name` holding at least `bytes`.
-  void* DeviceFor(napi_env env, const std::string& name, size_t bytes);
-  // Grow-only pinned staging.
-  void GrowHost(napi_env env, Block& b, size_t bytes);
-  void MarkWork(cudaStream_t s);  // records lastWork_ on s (dispose waits for it)
-  // Makes `s` wait for the context's last manual operation (a no-op when that was queued on `s` itself): the
-  // context's scratch memory and bindings are shared, so its operations run in call order whatever their streams.
-  void OrderAfterLastWork(cudaStream_t s);
-  // Captures ctx_->enqueueV3(stream) into a graph. Returns "" or what failed.
-  std::string Capture(cudaStream_t stream, cudaGraphExec_t* out);
-  // Drops the cached CUDA graphs (after a profile switch: their baked-in profile is stale).
-  void DropGraphs();
-  // Refuses (DISPOSED) when a DeviceBuffer bound with setTensorAddress has been disposed since: the next
-  // enqueue / capture / replay would write freed memory.
-  void CheckBindings(Napi::Env env) const;
-
-  std::shared_ptr<EngineState> engine_;
-  Napi::ObjectReference engineRef_;  // the JS Engine stays alive while this context is
-  ErrorRecorder recorder_;           // declared before ctx_: outlives it
-  Ptr<nvinfer1::IExecutionContext> ctx_;
-  int device_ = 0;
-  cudaStream_t stream_ = nullptr;      // private stream of infer()
-  cudaEvent_t inferDone_ = nullptr;    // recorded at the end of each infer()
-  cudaEvent_t lastWork_ = nullptr;     // recorded after manual enqueue / replay / profile switch
-  bool lastWorkPending_ = false;
-  std::map<std::string, Block> device_buffers_;
-  std::map<std::string, Napi::ObjectReference> boundBuffers_;  // DeviceBuffers given to setTensorAddress
-  Block hostIn_, hostOut_;
-  cudaGraphExec_t inferGraph_ = nullptr;
-  std::string inferGraphKey_;
-  cudaGraphExec_t userGraph_ = nullptr;
-  int64_t reported_ = 0;
-  bool busy_ = false, disposed_ = false, releasePending_ = false;
-};
+namespace tn::trt::run::context_impl {
 
 InferWorker::~InferWorker() {
   ctx_->InferDone(Env());  // JS thread, after the promise settled; self_ still holds the context
@@ -239,16 +53,84 @@ void ExecutionContext::DropGraphs() {
   if (userGraph_) cudaGraphExecDestroy(userGraph_);
   inferGraph_ = userGraph_ = nullptr;
   inferGraphKey_.clear();
+  userGraphHolds_.clear();
 }
 
 void ExecutionContext::CheckBindings(Napi::Env env) const {
   for (const auto& kv : boundBuffers_) {
     cuda::DeviceBuffer* b = cuda::DeviceBuffer::Unwrap(kv.second.Value());
-    if (b && b->disposed()) {
+    if (!b) continue;
+    if (b->disposed()) {
       Throw(env, "DISPOSED", "the DeviceBuffer bound to tensor '" + kv.first +
                                  "' (setTensorAddress) has been disposed: bind another buffer first");
     }
+    if (b->device() != device_) {
+      ThrowInvalidArg(env, "the DeviceBuffer bound to tensor '" + kv.first + "' is on device " +
+                               std::to_string(b->device()) + ", the engine on device " + std::to_string(device_));
+    }
+    // Re-checked at every enqueue / capture / replay: a setInputShape after the binding may need more bytes.
+    const char* n = kv.first.c_str();
+    if (engine().getTensorLocation(n) == nvinfer1::TensorLocation::kHOST) continue;
+    int64_t vol = Volume(ctx_->getTensorShape(n));
+    size_t esize = DataTypeSize(engine().getTensorDataType(n));
+    if (vol < 0 || esize == 0) continue;  // not computable yet (TensorRT refuses the enqueue) / sub-byte: unchecked
+    if (static_cast<uint64_t>(vol) > SIZE_MAX / esize || static_cast<size_t>(vol) * esize > b->size()) {
+      ThrowInvalidArg(env, "the DeviceBuffer bound to tensor '" + kv.first + "' holds " + std::to_string(b->size()) +
+                               " bytes; its current shape needs " +
+                               std::to_string(static_cast<unsigned long long>(vol) * esize));
+    }
   }
+}
+
+std::vector<std::shared_ptr<void>> ExecutionContext::BoundHolds() const {
+  std::vector<std::shared_ptr<void>> v;
+  for (const auto& kv : boundMem_) {
+    if (kv.second) v.push_back(kv.second);
+  }
+  return v;
+}
+
+void ExecutionContext::CheckStreamDevice(Napi::Env env, int streamDevice, const char* what) const {
+  if (streamDevice >= 0 && streamDevice != device_) {
+    ThrowInvalidArg(env, std::string(what) + ": the stream belongs to device " + std::to_string(streamDevice) +
+                             ", the engine to device " + std::to_string(device_));
+  }
+}
+
+void ExecutionContext::ClaimProfile(int32_t index) {
+  auto& owners = engine_->profileOwner;
+  int32_t n = engine().getNbOptimizationProfiles();
+  if (owners.size() < static_cast<size_t>(n)) owners.resize(static_cast<size_t>(n), nullptr);
+  if (index < 0 || index >= n) return;
+  if (owners[static_cast<size_t>(index)] && owners[static_cast<size_t>(index)] != this) {
+    throw NativeError("INVALID_ARGUMENT", "optimization profile " + std::to_string(index) +
+                                              " is in use by another execution context of this engine (each context "
+                                              "in concurrent use needs its own profile)");
+  }
+  ReleaseProfile();
+  owners[static_cast<size_t>(index)] = this;
+  profile_ = index;
+}
+
+void ExecutionContext::ReleaseProfile() {
+  if (!engine_ || profile_ < 0) return;
+  auto& owners = engine_->profileOwner;
+  if (static_cast<size_t>(profile_) < owners.size() && owners[static_cast<size_t>(profile_)] == this) {
+    owners[static_cast<size_t>(profile_)] = nullptr;
+  }
+  profile_ = -1;
+}
+
+bool HasDynamicInputs(const nvinfer1::ICudaEngine& e) {
+  for (int32_t i = 0; i < e.getNbIOTensors(); ++i) {
+    const char* n = e.getIOTensorName(i);
+    if (e.getTensorIOMode(n) != nvinfer1::TensorIOMode::kINPUT) continue;
+    nvinfer1::Dims d = e.getTensorShape(n);
+    for (int32_t k = 0; k < d.nbDims; ++k) {
+      if (d.d[k] < 0) return true;
+    }
+  }
+  return false;
 }
 
 ExecutionContext::ExecutionContext(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExecutionContext>(info) {
@@ -272,16 +154,37 @@ ExecutionContext::ExecutionContext(const Napi::CallbackInfo& info) : Napi::Objec
       TN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
       TN_CUDA_CHECK(cudaEventCreateWithFlags(&inferDone_, cudaEventDisableTiming));  // watched, never waited on
       TN_CUDA_CHECK(cudaEventCreateWithFlags(&lastWork_, cudaEventDisableTiming | cudaEventBlockingSync));
-#if NV_TENSORRT_MAJOR < 10
-      // TensorRT 8.6 gives profile 0 to the first context of an engine only; every later one starts without a
-      // profile (getOptimizationProfile() == -1) and cannot run. Select profile 0 for each new context.
-      if (engine().getNbOptimizationProfiles() > 0 && ctx_->getOptimizationProfile() < 0) {
-        if (!ctx_->setOptimizationProfileAsync(0, stream_)) {
-          throw NativeError("TENSORRT_ERROR", Recorded("setOptimizationProfileAsync(0) for a new execution context failed"));
+      TN_CUDA_CHECK(cudaStreamCreateWithFlags(&captureStream_, cudaStreamNonBlocking));
+      // Profile i for context i (review 2, #5/#11): with runtime dimensions each context in concurrent use needs
+      // its own profile, so a new context takes the lowest profile no live context of this engine owns (TensorRT 8.6
+      // gives profile 0 to the first context only and -1 to later ones; 10+ gives 0 to every one). Engines without
+      // runtime dimensions share profile 0 (nothing in them depends on a profile's shapes).
+      int32_t nprof = engine().getNbOptimizationProfiles();
+      if (nprof > 0) {
+        int32_t want = 0;
+        if (HasDynamicInputs(engine())) {
+          auto& owners = engine_->profileOwner;
+          if (owners.size() < static_cast<size_t>(nprof)) owners.resize(static_cast<size_t>(nprof), nullptr);
+          want = -1;
+          for (int32_t i = 0; i < nprof && want < 0; ++i) {
+            if (!owners[static_cast<size_t>(i)]) want = i;
+          }
+          if (want < 0) {
+            throw NativeError("INVALID_ARGUMENT",
+                              "every optimization profile of this engine (" + std::to_string(nprof) +
+                                  ") is in use by another execution context: build the engine with one profile per "
+                                  "concurrent context, or dispose a context first");
+          }
+          ClaimProfile(want);
         }
-        MarkWork(stream_);
+        if (ctx_->getOptimizationProfile() != want) {
+          if (!ctx_->setOptimizationProfileAsync(want, stream_)) {
+            throw NativeError("TENSORRT_ERROR", Recorded("setOptimizationProfileAsync(" + std::to_string(want) +
+                                                         ") for a new execution context failed"));
+          }
+          MarkWork(stream_);
+        }
       }
-#endif
     });
   } catch (...) {
     Release(env);  // the destructor does not run when the constructor throws
@@ -299,38 +202,115 @@ void ExecutionContext::Report(napi_env env, int64_t delta) {
   napi_adjust_external_memory(env, delta, &unused);
 }
 
+// What a released context frees. Freed at once when no manual work (enqueue / replay / profile switch on a user's
+// stream) may still be running, else on a work thread after waiting for that work: never a cudaEventSynchronize on
+// the JS thread (review 2, #13).
+struct ContextResources {
+  int device = 0;
+  std::shared_ptr<EngineState> engine;  // destroyed after the context
+  Ptr<nvinfer1::IExecutionContext> ctx;
+  cudaEvent_t lastWork = nullptr;
+  bool lastWorkPending = false;
+  cudaGraphExec_t graphs[2] = {nullptr, nullptr};
+  std::vector<void*> deviceBlocks;
+  void* host[2] = {nullptr, nullptr};
+  cudaStream_t streams[2] = {nullptr, nullptr};
+  cudaEvent_t inferDone = nullptr;
+  std::vector<std::shared_ptr<void>> holds;  // bound buffers, graph holds: freed after the context
+  ContextResources() = default;
+  ContextResources(const ContextResources&) = delete;
+  ContextResources& operator=(const ContextResources&) = delete;
+  ~ContextResources() { Free(); }  // idempotent
+  void Free() {
+    cuda::DeviceGuard guard(device);
+    if (lastWorkPending && lastWork) cudaEventSynchronize(lastWork);  // a work thread, or no JS left
+    for (cudaGraphExec_t& g : graphs) {
+      if (g) cudaGraphExecDestroy(g);
+      g = nullptr;
+    }
+    ctx.reset();
+    for (void* p : deviceBlocks) cudaFree(p);
+    deviceBlocks.clear();
+    for (void*& p : host) {
+      if (p) cudaFreeHost(p);
+      p = nullptr;
+    }
+    for (cudaStream_t& st : streams) {
+      if (st) cudaStreamDestroy(st);
+      st = nullptr;
+    }
+    if (inferDone) cudaEventDestroy(inferDone);
+    if (lastWork) cudaEventDestroy(lastWork);
+    inferDone = lastWork = nullptr;
+    holds.clear();
+    engine.reset();
+  }
+};
+
+class ReleaseJob : public cuda::Job {
+ public:
+  ReleaseJob(Napi::Env env, std::unique_ptr<ContextResources> r) : Job(env), r_(std::move(r)) {
+    hasRun_ = true;
+    device = r_->device;
+  }
+
+ protected:
+  void Run() override { r_->Free(); }
+  void Settle(Napi::Env) override {}
+  void Abandon() override {
+    if (r_) r_->Free();  // the env is gone: the work threads are the only place left (no JS runs here)
+    delete this;
+  }
+
+ private:
+  std::unique_ptr<ContextResources> r_;
+};
+
 void ExecutionContext::Release(napi_env env) {
   disposed_ = true;
   releasePending_ = false;
   if (!engine_) return;
-  {
-    int prev = -1;
-    if (cudaGetDevice(&prev) == cudaSuccess && prev != device_) cudaSetDevice(device_);
-    // Work queued with enqueue()/replay() on a user's stream may still be using the context and its buffers.
-    if (lastWorkPending_) cudaEventSynchronize(lastWork_);
-    if (inferGraph_) cudaGraphExecDestroy(inferGraph_);
-    if (userGraph_) cudaGraphExecDestroy(userGraph_);
-    inferGraph_ = userGraph_ = nullptr;
-    ctx_.reset();
-    for (auto& kv : device_buffers_) cudaFree(kv.second.ptr);
-    device_buffers_.clear();
-    if (hostIn_.ptr) cudaFreeHost(hostIn_.ptr);
-    if (hostOut_.ptr) cudaFreeHost(hostOut_.ptr);
-    hostIn_ = hostOut_ = Block{};
-    if (stream_) cudaStreamDestroy(stream_);
-    if (inferDone_) cudaEventDestroy(inferDone_);
-    if (lastWork_) cudaEventDestroy(lastWork_);
-    stream_ = nullptr;
-    inferDone_ = lastWork_ = nullptr;
-    if (prev >= 0 && prev != device_) cudaSetDevice(prev);
+  ReleaseProfile();
+  auto r = std::make_unique<ContextResources>();
+  r->device = device_;
+  r->engine = std::move(engine_);
+  r->ctx = std::move(ctx_);
+  r->lastWork = lastWork_;
+  r->lastWorkPending = lastWorkPending_;
+  r->graphs[0] = inferGraph_;
+  r->graphs[1] = userGraph_;
+  for (auto& kv : device_buffers_) r->deviceBlocks.push_back(kv.second.ptr);
+  r->host[0] = hostIn_.ptr;
+  r->host[1] = hostOut_.ptr;
+  r->streams[0] = stream_;
+  r->streams[1] = captureStream_;
+  r->inferDone = inferDone_;
+  for (auto& kv : boundMem_) r->holds.push_back(kv.second);
+  for (auto& h : userGraphHolds_) r->holds.push_back(h);
+  inferGraph_ = userGraph_ = nullptr;
+  device_buffers_.clear();
+  hostIn_ = hostOut_ = Block{};
+  stream_ = captureStream_ = nullptr;
+  inferDone_ = lastWork_ = nullptr;
+  lastWorkPending_ = false;
+  boundMem_.clear();
+  userGraphHolds_.clear();
+  bool deferred = false;
+  if (r->lastWorkPending) {
+    try {
+      cuda::Job::Start(new ReleaseJob(Napi::Env(env), std::move(r)));
+      deferred = true;
+    } catch (...) {
+      // no completion port (the env is going away): below, on this thread
+    }
   }
+  if (!deferred && r) r->Free();
   boundBuffers_.clear();
   if (reported_) {
     int64_t unused;
     napi_adjust_external_memory(env, -reported_, &unused);
     reported_ = 0;
   }
-  engine_.reset();
   engineRef_.Reset();
 }
 
@@ -407,14 +387,25 @@ void ExecutionContext::GrowHost(napi_env env, Block& b, size_t bytes) {
   b.cap = cap;
 }
 
+// Captured on the context's private non-blocking stream (review 2, #7), not the caller's: work JS queues on the
+// caller's stream meanwhile (a copy and its completion event) runs instead of becoming graph nodes, and a legacy
+// default-stream call elsewhere cannot invalidate the capture (a non-blocking stream does not sync with it). The
+// capture queues nothing; the private stream is first ordered after the caller's stream with an event.
 std::string ExecutionContext::Capture(cudaStream_t stream, cudaGraphExec_t* out) {
   *out = nullptr;
-  cudaError_t e = cudaStreamBeginCapture(stream, kCaptureMode);
+  cudaStream_t cs = captureStream_;
+  cudaEvent_t order = nullptr;
+  cudaError_t e = cudaEventCreateWithFlags(&order, cudaEventDisableTiming);
+  if (e == cudaSuccess) e = cudaEventRecord(order, stream);
+  if (e == cudaSuccess) e = cudaStreamWaitEvent(cs, order, 0);
+  if (order) cudaEventDestroy(order);  // destroyed once recorded work completes; the wait is already queued
+  if (e != cudaSuccess) return "ordering the capture stream after the caller's: " + CudaText(e);
+  e = cudaStreamBeginCapture(cs, kCaptureMode);
   if (e != cudaSuccess) return "cudaStreamBeginCapture: " + CudaText(e);
   recorder_.Take();
-  bool ok = ctx_->enqueueV3(stream);
+  bool ok = ctx_->enqueueV3(cs);
   cudaGraph_t graph = nullptr;
-  cudaError_t end = cudaStreamEndCapture(stream, &graph);  // always: leaves capture mode
+  cudaError_t end = cudaStreamEndCapture(cs, &graph);  // always: leaves capture mode
   std::string err;
   if (!ok) {
     err = Recorded("enqueueV3 failed while capturing");
@@ -449,12 +440,15 @@ Napi::Value ExecutionContext::SetInputShape(const Napi::CallbackInfo& info) {
   if (!ctx_->setInputShape(name.c_str(), dims)) {
     Throw(env, "INVALID_ARGUMENT", Recorded("setInputShape('" + name + "') was refused"));
   }
+  DropGraphs();  // a graph keeps the shapes it was captured with (review 2, #2/#8)
   return env.Undefined();
 }
 
+// The getters refuse while an infer() / enqueueAsync() is in flight (#4): IExecutionContext is not thread-safe and a
+// work thread is using it.
 Napi::Value ExecutionContext::GetTensorShape(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckAlive(env);
+  CheckIdle(env);
   std::string name = StringArg(env, info[0], "tensor name");
   CheckTensorName(env, engine(), name);
   nvinfer1::Dims d = ctx_->getTensorShape(name.c_str());
@@ -464,7 +458,7 @@ Napi::Value ExecutionContext::GetTensorShape(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ExecutionContext::GetOptimizationProfile(const Napi::CallbackInfo& info) {
-  CheckAlive(info.Env());
+  CheckIdle(info.Env());
   return Napi::Number::New(info.Env(), ctx_->getOptimizationProfile());
 }
 
@@ -478,9 +472,12 @@ Napi::Value ExecutionContext::SetOptimizationProfile(const Napi::CallbackInfo& i
   if (!(d >= 0 && d < n) || d != static_cast<double>(static_cast<int32_t>(d))) {
     ThrowInvalidArg(env, "profile index must be an integer in [0, " + std::to_string(n) + ")");
   }
-  cudaStream_t s = info[1].IsUndefined() || info[1].IsNull() ? stream_ : cuda::StreamFromValue(env, info[1]);
+  int sdev = -1;
+  cudaStream_t s = info[1].IsUndefined() || info[1].IsNull() ? stream_ : cuda::StreamFromValue(env, info[1], &sdev);
+  CheckStreamDevice(env, sdev, "setOptimizationProfile");
   Guard(env, [&] {
     DeviceScope scope(device_);
+    if (HasDynamicInputs(engine())) ClaimProfile(static_cast<int32_t>(d));  // refuses another context's profile
     OrderAfterLastWork(s);
     recorder_.Take();
     if (!ctx_->setOptimizationProfileAsync(static_cast<int32_t>(d), s)) {
@@ -497,22 +494,32 @@ Napi::Value ExecutionContext::SetTensorAddress(const Napi::CallbackInfo& info) {
   CheckIdle(env);
   std::string name = StringArg(env, info[0], "tensor name");
   CheckTensorName(env, engine(), name);
-  void* p = cuda::DevicePointerFromValue(env, info[1]);
+  std::shared_ptr<cuda::DeviceMemory> mem;
+  void* p = cuda::DevicePointerFromValue(env, info[1], &mem);
+  if (cuda::DeviceBuffer* b = cuda::DeviceBuffer::Unwrap(info[1]); b && b->device() != device_) {
+    ThrowInvalidArg(env, "setTensorAddress('" + name + "'): the DeviceBuffer is on device " + std::to_string(b->device()) +
+                             ", the engine on device " + std::to_string(device_));
+  }
   recorder_.Take();
   if (!ctx_->setTensorAddress(name.c_str(), p)) {
     Throw(env, "TENSORRT_ERROR", Recorded("setTensorAddress('" + name + "') was refused"));
   }
   if (info[1].IsObject()) {
     boundBuffers_[name] = Napi::Persistent(info[1].As<Napi::Object>());  // not collected while bound
+    boundMem_[name] = std::move(mem);
   } else {
     boundBuffers_.erase(name);
+    boundMem_.erase(name);
   }
+  // Any rebinding drops the graphs (review 2, #2): their baked-in addresses may be freed next. The graph's own holds
+  // keep what it used alive until its last launch is over (the exec is destroyed once that completes).
+  DropGraphs();
   return env.Undefined();
 }
 
 Napi::Value ExecutionContext::GetTensorAddress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckAlive(env);
+  CheckIdle(env);
   std::string name = StringArg(env, info[0], "tensor name");
   CheckTensorName(env, engine(), name);
   const void* p = ctx_->getTensorAddress(name.c_str());
@@ -520,7 +527,7 @@ Napi::Value ExecutionContext::GetTensorAddress(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ExecutionContext::GetAllInputDimensionsSpecified(const Napi::CallbackInfo& info) {
-  CheckAlive(info.Env());
+  CheckIdle(info.Env());
   return Napi::Boolean::New(info.Env(), ctx_->allInputDimensionsSpecified());
 }
 
@@ -528,7 +535,9 @@ Napi::Value ExecutionContext::GetAllInputDimensionsSpecified(const Napi::Callbac
 Napi::Value ExecutionContext::Enqueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckIdle(env);
-  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
+  int sdev = -1;
+  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0], &sdev);
+  CheckStreamDevice(env, sdev, "enqueue");
   CheckBindings(env);
   Guard(env, [&] {
     DeviceScope scope(device_);
@@ -543,8 +552,9 @@ Napi::Value ExecutionContext::Enqueue(const Napi::CallbackInfo& info) {
 // enqueueV3 of enqueueAsync() on a work thread; the context is busy (refuses other calls) meanwhile.
 class EnqueueWorker : public PromiseWorker {
  public:
-  EnqueueWorker(Napi::Env env, ExecutionContext* ctx, Napi::Object self, cudaStream_t s)
-      : PromiseWorker(env), ctx_(ctx), stream_(s) {
+  EnqueueWorker(Napi::Env env, ExecutionContext* ctx, Napi::Object self, cudaStream_t s,
+                std::shared_ptr<cuda::StreamHandle> streamHold, std::vector<std::shared_ptr<void>> holds)
+      : PromiseWorker(env), ctx_(ctx), stream_(s), streamHold_(std::move(streamHold)), holds_(std::move(holds)) {
     self_ = Napi::Persistent(self);
   }
   ~EnqueueWorker() override { ctx_->InferDone(Env()); }
@@ -556,6 +566,10 @@ class EnqueueWorker : public PromiseWorker {
  private:
   ExecutionContext* ctx_;
   cudaStream_t stream_;
+  // the Stream and the bound buffers stay alive while the job is queued (JS may dispose them right after the
+  // call, #3); the context's own holds keep them for the GPU work after that
+  std::shared_ptr<cuda::StreamHandle> streamHold_;
+  std::vector<std::shared_ptr<void>> holds_;
   Napi::ObjectReference self_;
 };
 
@@ -571,10 +585,13 @@ void ExecutionContext::QueueEnqueue(cudaStream_t s) {
 Napi::Value ExecutionContext::EnqueueAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckIdle(env);
-  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
+  int sdev = -1;
+  std::shared_ptr<cuda::StreamHandle> hold;
+  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0], &sdev, &hold);
+  CheckStreamDevice(env, sdev, "enqueueAsync");
   CheckBindings(env);
   return Guard(env, [&]() -> Napi::Value {
-    auto w = std::make_unique<EnqueueWorker>(env, this, info.This().As<Napi::Object>(), s);
+    auto w = std::make_unique<EnqueueWorker>(env, this, info.This().As<Napi::Object>(), s, hold, BoundHolds());
     w->UseDevice(device_);
     busy_ = true;
     Napi::Promise p = w->Promise();
@@ -591,7 +608,9 @@ bool IsLegacyStream(cudaStream_t s) { return s == nullptr || s == cudaStreamLega
 Napi::Value ExecutionContext::CaptureGraph(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckIdle(env);
-  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
+  int sdev = -1;
+  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0], &sdev);
+  CheckStreamDevice(env, sdev, "captureGraph");
   if (IsLegacyStream(s)) ThrowInvalidArg(env, "CUDA graphs cannot be captured on the legacy default stream: pass a Stream");
   bool warmup = true;
   if (!info[1].IsUndefined()) {
@@ -621,6 +640,7 @@ Napi::Value ExecutionContext::CaptureGraph(const Napi::CallbackInfo& info) {
                                            " (this engine cannot run as a CUDA graph; use enqueue())");
     }
     userGraph_ = exec;
+    userGraphHolds_ = BoundHolds();  // what the graph's baked-in addresses point to
   });
   return env.Undefined();
 }
@@ -630,7 +650,9 @@ Napi::Value ExecutionContext::Replay(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckIdle(env);
   if (!userGraph_) ThrowInvalidArg(env, "no CUDA graph: call captureGraph() first");
-  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0]);
+  int sdev = -1;
+  cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0], &sdev);
+  CheckStreamDevice(env, sdev, "replay");
   CheckBindings(env);
   Guard(env, [&] {
     DeviceScope scope(device_);
@@ -645,230 +667,22 @@ Napi::Value ExecutionContext::ReleaseGraph(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckIdle(env);
   if (userGraph_) {
-    if (lastWorkPending_) cudaEventSynchronize(lastWork_);  // a launch may still be running
+    // a launch may still be running: CUDA frees the executable graph once it has completed (no wait here, #13);
+    // the buffers it uses stay alive through the bindings
     cudaGraphExecDestroy(userGraph_);
     userGraph_ = nullptr;
   }
   return env.Undefined();
 }
 
-// ---- infer ---------------------------------------------------------------------------------------------------------
 
-std::string DimsText(const nvinfer1::Dims& d) {
-  std::string s = "[";
-  for (int32_t i = 0; i < d.nbDims; ++i) s += (i ? "," : "") + std::to_string(static_cast<long long>(d.d[i]));
-  return s + "]";
-}
+}  // namespace tn::trt::run::context_impl
 
-// infer(inputs: [{ name, shape, data }], stream?, cudaGraph?) -> Promise<[{ name, shape, buffer }]>
-// lib/context.ts has checked the inputs (names, inputs vs outputs, missing or repeated inputs, dtypes); only what
-// memory safety needs is checked again here: the tensor exists, the data is a live TypedArray of exactly the bytes
-// its shape needs.
-Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckIdle(env);
-  if (!info[0].IsArray()) ThrowInvalidArg(env, "inputs must be an array of { name, shape, data }");
-  Napi::Array arr = info[0].As<Napi::Array>();
-  cudaStream_t stream = info[1].IsUndefined() || info[1].IsNull() ? stream_ : cuda::StreamFromValue(env, info[1]);
-  bool useGraph = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-  if (useGraph && IsLegacyStream(stream)) {
-    ThrowInvalidArg(env, "CUDA graphs cannot be captured on the legacy default stream: pass a Stream");
-  }
-  const nvinfer1::ICudaEngine& e = engine();
+namespace tn::trt::run {
 
-  std::vector<InputSpec> inputs;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value v = arr.Get(i);
-    if (!v.IsObject()) ThrowInvalidArg(env, "inputs[" + std::to_string(i) + "] must be { name, shape, data }");
-    Napi::Object o = v.As<Napi::Object>();
-    InputSpec in;
-    in.name = StringArg(env, o.Get("name"), "input name");
-    CheckTensorName(env, e, in.name);
-    in.dims = DimsFromArray(env, o.Get("shape"), "input shape");
-    Napi::Value d = o.Get("data");
-    size_t length = 0;
-    if (d.IsTypedArray()) {
-      auto ta = d.As<Napi::TypedArray>();
-      in.data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-      length = ta.ByteLength();
-    } else {
-      ThrowInvalidArg(env, "data of input '" + in.name + "' must be a TypedArray");
-    }
-    nvinfer1::DataType dt = e.getTensorDataType(in.name.c_str());
-    size_t esize = DataTypeSize(dt);
-    if (esize == 0) {
-      Throw(env, "UNSUPPORTED", "input '" + in.name + "' has the sub-byte type " + DataTypeName(dt) + ": use enqueue()");
-    }
-    int64_t vol = Volume(in.dims);
-    if (vol < 0 || static_cast<uint64_t>(vol) > SIZE_MAX / esize) {
-      ThrowInvalidArg(env, "shape of input '" + in.name + "' has negative dimensions or too many elements: " +
-                               DimsText(in.dims));
-    }
-    in.bytes = static_cast<size_t>(vol) * esize;
-    if (length != in.bytes) {
-      ThrowInvalidArg(env, "input '" + in.name + "' of shape " + DimsText(in.dims) + " needs " + std::to_string(in.bytes) +
-                               " bytes; got " + std::to_string(length));
-    }
-    if (in.bytes > 0 && !in.data) ThrowInvalidArg(env, "data of input '" + in.name + "' is detached");
-    in.host = e.getTensorLocation(in.name.c_str()) == nvinfer1::TensorLocation::kHOST;
-    inputs.push_back(std::move(in));
-  }
-  int32_t nio = e.getNbIOTensors();
-
-  return Guard(env, [&]() -> Napi::Value {
-    DeviceScope scope(device_);
-    recorder_.Take();
-    // 1. shapes, staging layout, inputs staged (the JS thread reads the TypedArrays here, as the call's contract)
-    size_t inTotal = 0;
-    for (InputSpec& in : inputs) {
-      if (!ctx_->setInputShape(in.name.c_str(), in.dims)) {
-        throw NativeError("INVALID_ARGUMENT", Recorded("setInputShape('" + in.name + "', " + DimsText(in.dims) + ") was refused"));
-      }
-      in.offset = inTotal;
-      inTotal += AlignUp(in.bytes);
-    }
-    GrowHost(env, hostIn_, inTotal);
-    for (InputSpec& in : inputs) {
-      uint8_t* staged = static_cast<uint8_t*>(hostIn_.ptr) + in.offset;
-      if (in.bytes) std::memcpy(staged, in.data, in.bytes);
-      void* addr = staged;
-      if (!in.host) addr = in.device = DeviceFor(env, in.name, in.bytes);
-      if (!ctx_->setTensorAddress(in.name.c_str(), addr)) {
-        throw NativeError("TENSORRT_ERROR", Recorded("setTensorAddress('" + in.name + "') failed"));
-      }
-      boundBuffers_.erase(in.name);  // infer()'s own buffer replaces a binding made with setTensorAddress
-    }
-    if (!ctx_->allInputDimensionsSpecified()) {
-      throw NativeError("INVALID_ARGUMENT", Recorded("not every input dimension is specified"));
-    }
-    // 2. outputs: shapes (now known), buffers
-    std::vector<OutputSpec> outputs;
-    size_t outTotal = 0;
-    for (int32_t i = 0; i < nio; ++i) {
-      const char* n = e.getIOTensorName(i);
-      if (e.getTensorIOMode(n) != nvinfer1::TensorIOMode::kOUTPUT) continue;
-      OutputSpec out;
-      out.name = n;
-      out.dims = ctx_->getTensorShape(n);
-      int64_t vol = Volume(out.dims);
-      if (vol < 0) {
-        throw NativeError("UNSUPPORTED", "output '" + out.name + "' has a data-dependent shape " + DimsText(out.dims) +
-                                             "; infer() needs output shapes that follow from the input shapes");
-      }
-      nvinfer1::DataType dt = e.getTensorDataType(n);
-      size_t esize = DataTypeSize(dt);
-      if (esize == 0) {
-        throw NativeError("UNSUPPORTED", "output '" + out.name + "' has the sub-byte type " + std::string(DataTypeName(dt)) +
-                                             ": use enqueue()");
-      }
-      out.bytes = static_cast<size_t>(vol) * esize;
-      out.host = e.getTensorLocation(n) == nvinfer1::TensorLocation::kHOST;
-      out.offset = outTotal;
-      outTotal += AlignUp(out.bytes);
-      outputs.push_back(std::move(out));
-    }
-    GrowHost(env, hostOut_, outTotal);
-    std::string key = "p" + std::to_string(ctx_->getOptimizationProfile());
-    for (InputSpec& in : inputs) {
-      key += "|" + in.name + DimsText(in.dims) + "@" + std::to_string(reinterpret_cast<uintptr_t>(in.device));
-      if (in.host) key.append("=").append(reinterpret_cast<const char*>(in.data), in.bytes);  // shape values count
-    }
-    key += "|in@" + std::to_string(reinterpret_cast<uintptr_t>(hostIn_.ptr));
-    for (OutputSpec& out : outputs) {
-      void* addr = static_cast<uint8_t*>(hostOut_.ptr) + out.offset;
-      if (!out.host) addr = out.device = DeviceFor(env, out.name, out.bytes);
-      if (!ctx_->setTensorAddress(out.name.c_str(), addr)) {
-        throw NativeError("TENSORRT_ERROR", Recorded("setTensorAddress('" + out.name + "') failed"));
-      }
-      boundBuffers_.erase(out.name);
-      key += "|" + out.name + "@" + std::to_string(reinterpret_cast<uintptr_t>(addr));
-    }
-    // 3. the job and its output ArrayBuffers (filled off the JS thread, handed to JS on completion)
-    auto w = std::make_unique<InferWorker>(env, this, info.This().As<Napi::Object>());
-    for (OutputSpec& out : outputs) {
-      InferWorker::Output o;
-      o.name = out.name;
-      o.dims = out.dims;
-      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, out.bytes);
-      o.buffer = Napi::Persistent(ab);
-      o.dst = static_cast<uint8_t*>(ab.Data());
-      o.src = static_cast<const uint8_t*>(hostOut_.ptr) + out.offset;
-      o.bytes = out.bytes;
-      w->outputs_.push_back(std::move(o));
-    }
-    w->inputs_ = std::move(inputs);
-    w->outputSpecs_ = std::move(outputs);
-    w->stream_ = stream;
-    w->useGraph_ = useGraph;
-    w->key_ = std::move(key);
-    w->UseDevice(device_);
-    // 4. the GPU work is queued on a work thread (enqueueV3 may block: weight streaming)
-    busy_ = true;
-    Napi::Promise p = w->Promise();
-    w.release()->Queue();
-    return p;
-  });
-}
-
-void ExecutionContext::QueueInfer(InferWorker& w, cudaEvent_t* done) {
-  cudaStream_t stream = w.stream_;
-  std::unique_ptr<NativeError> deferred;
-  auto fail = [&](const std::string& code, const std::string& msg) {
-    if (!deferred) deferred = std::make_unique<NativeError>(code, msg);
-  };
-  cudaError_t ce = cudaSuccess;
-  // Work an enqueue() / replay() / setOptimizationProfile() queued on another stream may still be running this
-  // context (its scratch memory is shared): order this run after it.
-  if (lastWorkPending_) {
-    ce = cudaStreamWaitEvent(stream, lastWork_, 0);
-    if (ce != cudaSuccess) fail(CudaErrorCode(ce), "waiting for earlier work on the context: " + CudaText(ce));
-  }
-  for (InputSpec& in : w.inputs_) {
-    if (in.host || !in.bytes || ce != cudaSuccess) continue;
-    ce = cudaMemcpyAsync(in.device, static_cast<uint8_t*>(hostIn_.ptr) + in.offset, in.bytes, cudaMemcpyHostToDevice, stream);
-    if (ce != cudaSuccess) fail(CudaErrorCode(ce), "copying input '" + in.name + "' to the device: " + CudaText(ce));
-  }
-  if (ce == cudaSuccess) {
-    if (w.useGraph_ && inferGraph_ && w.key_ == inferGraphKey_) {
-      ce = cudaGraphLaunch(inferGraph_, stream);
-      if (ce != cudaSuccess) fail(CudaErrorCode(ce), "cudaGraphLaunch: " + CudaText(ce));
-    } else if (!ctx_->enqueueV3(stream)) {
-      fail("TENSORRT_ERROR", Recorded("enqueueV3 failed"));
-    } else if (w.useGraph_) {
-      // First run with these shapes/addresses: the plain enqueueV3 above produced the results and served as the
-      // warm-up TensorRT needs; now capture a graph for the next calls.
-      if (inferGraph_) cudaGraphExecDestroy(inferGraph_);
-      inferGraph_ = nullptr;
-      inferGraphKey_.clear();
-      cudaGraphExec_t exec = nullptr;
-      std::string err = Capture(stream, &exec);
-      if (err.empty()) {
-        inferGraph_ = exec;
-        inferGraphKey_ = w.key_;
-      } else {
-        fail("UNSUPPORTED", "CUDA graph capture of enqueueV3 failed: " + err +
-                                " (this engine cannot run as a CUDA graph; call infer() without cudaGraph)");
-      }
-    }
-  }
-  for (OutputSpec& out : w.outputSpecs_) {
-    if (out.host || !out.bytes || ce != cudaSuccess) continue;
-    ce = cudaMemcpyAsync(static_cast<uint8_t*>(hostOut_.ptr) + out.offset, out.device, out.bytes, cudaMemcpyDeviceToHost, stream);
-    if (ce != cudaSuccess) fail(CudaErrorCode(ce), "copying output '" + out.name + "' to the host: " + CudaText(ce));
-  }
-  cudaError_t re = cudaEventRecord(inferDone_, stream);
-  if (re != cudaSuccess) {
-    // Nothing to watch: drain here (this work thread; error path only), then reject.
-    cudaStreamSynchronize(stream);
-    std::string msg = "recording the completion event: " + CudaText(re);
-    if (deferred) msg = std::string(deferred->what()) + "; " + msg;
-    throw NativeError(CudaErrorCode(re), msg);
-  }
-  *done = inferDone_;
-  if (deferred) throw *deferred;
-}
-
-}  // namespace
+using context_impl::ContextInit;
+using context_impl::ExecutionContext;
+using context_impl::kContextInitTag;
 
 Napi::Object NewExecutionContextObject(Napi::Env env, Napi::Object engineObject, std::shared_ptr<EngineState> engine) {
   RuntimeCtors* c = GetRuntimeCtors(env);

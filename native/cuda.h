@@ -34,6 +34,31 @@ struct Pinned {
 // The Pinned allocation holding [p, p + n), if any (JS thread only).
 std::shared_ptr<Pinned> FindPinned(const void* p, size_t n);
 
+// A device allocation shared by its DeviceBuffer and everything still using it: jobs in flight (copies, fills,
+// enqueueAsync), an ExecutionContext's bindings, captured graphs. cudaFree runs (its device selected) when the last
+// holder lets go, so DeviceBuffer.dispose() right after queueing work never frees memory the GPU still uses
+// (review 2, defect #3).
+struct DeviceMemory {
+  void* ptr = nullptr;
+  size_t size = 0;
+  int device = 0;
+  DeviceMemory() = default;
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+  ~DeviceMemory();
+};
+
+// A cudaStream_t shared by its Stream object and the jobs queued on it: cudaStreamDestroy runs when the last lets go,
+// so a job never uses a destroyed stream and a handle is never reused while a job waits on it (defects #1, #3).
+struct StreamHandle {
+  cudaStream_t stream = nullptr;
+  int device = 0;
+  StreamHandle() = default;
+  StreamHandle(const StreamHandle&) = delete;
+  StreamHandle& operator=(const StreamHandle&) = delete;
+  ~StreamHandle();
+};
+
 class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -47,6 +72,8 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   int device() const { return device_; }
   bool disposed() const { return disposed_; }
   void CheckAlive(Napi::Env env) const;
+  // The allocation (nullptr once disposed): hold it for as long as the GPU may use the memory.
+  const std::shared_ptr<DeviceMemory>& memory() const { return mem_; }
 
  private:
   void Free(napi_env env);
@@ -61,6 +88,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   Napi::Value Fill(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
+  std::shared_ptr<DeviceMemory> mem_;
   void* ptr_ = nullptr;
   size_t size_ = 0;
   int device_ = 0;
@@ -100,6 +128,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
 
   cudaStream_t handle() const { return stream_; }
   int device() const { return device_; }
+  const std::shared_ptr<StreamHandle>& shared() const { return shared_; }
   void CheckAlive(Napi::Env env) const;
 
  private:
@@ -113,6 +142,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
   Napi::Value WaitEvent(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
+  std::shared_ptr<StreamHandle> shared_;
   cudaStream_t stream_ = nullptr;
   int priority_ = 0;
   int device_ = 0;
@@ -151,9 +181,13 @@ class Event : public Napi::ObjectWrap<Event> {
 
 // undefined / null -> legacy default stream (nullptr); a Stream object -> its handle; a bigint -> that handle.
 // `device` (optional) receives the Stream object's device, or -1 (default stream, bigint handle).
-cudaStream_t StreamFromValue(Napi::Env env, Napi::Value v, int* device = nullptr);
-// A DeviceBuffer (alive) -> its pointer; a bigint -> that address.
-void* DevicePointerFromValue(Napi::Env env, Napi::Value v);
+// `hold` (optional) receives the Stream object's StreamHandle (nullptr for the default stream and bigint handles,
+// which the caller owns): keep it while the stream is used off the JS thread or later.
+cudaStream_t StreamFromValue(Napi::Env env, Napi::Value v, int* device = nullptr,
+                             std::shared_ptr<StreamHandle>* hold = nullptr);
+// A DeviceBuffer (alive) -> its pointer; a bigint -> that address. `hold` (optional) receives the DeviceBuffer's
+// allocation (nullptr for a bigint address, which the caller owns).
+void* DevicePointerFromValue(Napi::Env env, Napi::Value v, std::shared_ptr<DeviceMemory>* hold = nullptr);
 
 // Properties of `device` as a JS object (throws NativeError on CUDA failure).
 Napi::Object DevicePropertiesObject(Napi::Env env, int device);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "completion.h"
 #include "cuda.h"
@@ -72,6 +73,10 @@ class GpuJob : public Job {
   // Records the completion event (unless WaitShared), creates the Promise, keeps `keep` (the JS object owning host
   // memory, if any) alive until the work is done and starts the job. The job is owned by the mechanism afterwards.
   static Napi::Value Submit(Napi::Env env, std::unique_ptr<GpuJob> job, Napi::Value keep);
+  // Keeps `h` (a DeviceMemory, a StreamHandle, ...) alive until the job is over (released with ReleaseNative).
+  void Hold(std::shared_ptr<void> h) {
+    if (h) holds_.push_back(std::move(h));
+  }
 
  protected:
   void Settle(Napi::Env env) override;
@@ -87,6 +92,7 @@ class GpuJob : public Job {
   const char* what_;
   cudaEvent_t pooled_ = nullptr;
   std::shared_ptr<void> shared_;
+  std::vector<std::shared_ptr<void>> holds_;
 };
 
 }  // namespace tn::cuda

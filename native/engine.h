@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "errors.h"
 #include "trt_common.h"
@@ -33,6 +34,9 @@ struct EngineState {
   Ptr<nvinfer1::ICudaEngine> engine;
   int device = 0;            // CUDA device that was current when the engine was deserialized
   size_t hostBytes = 0;      // size of the serialized plan (reported to V8 as the engine's footprint)
+  // Optimization profile i belongs to at most one execution context (every header: "each execution context in
+  // concurrent use must use a separate optimization profile"); owner per profile, nullptr when free (JS thread).
+  std::vector<const void*> profileOwner;
   // Destroys the ICudaEngine with its device selected, on whichever thread lets go last (multi-GPU).
   ~EngineState();
 };

@@ -117,6 +117,7 @@ struct HostCopy {
   size_t hostOff = 0, n = 0, devOff = 0;
   cudaStream_t stream = nullptr;
   int streamDevice = -1;
+  std::shared_ptr<StreamHandle> streamHold;
 };
 
 HostCopy HostCopyArgs(const Napi::CallbackInfo& info, size_t deviceSize, bool toHost) {
@@ -130,7 +131,7 @@ HostCopy HostCopyArgs(const Napi::CallbackInfo& info, size_t deviceSize, bool to
   a.n = SizeArg(env, info, 2, "byteLength", true, toHost ? std::min(hostRest, deviceRest) : hostRest);
   CheckRange(env, a.hostOff, a.n, a.host.length, toHost ? "destination" : "source");
   CheckRange(env, a.devOff, a.n, deviceSize, toHost ? "source DeviceBuffer" : "destination DeviceBuffer");
-  a.stream = StreamFromValue(env, info[4], &a.streamDevice);
+  a.stream = StreamFromValue(env, info[4], &a.streamDevice, &a.streamHold);
   return a;
 }
 
@@ -221,7 +222,12 @@ DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
   Guard(env, [&] {
     EnsureCuda();
     TN_CUDA_CHECK(cudaGetDevice(&device_));
-    if (n > 0) TN_CUDA_CHECK(cudaMalloc(&ptr_, n));
+    auto m = std::make_shared<DeviceMemory>();
+    m->device = device_;
+    if (n > 0) TN_CUDA_CHECK(cudaMalloc(&m->ptr, n));
+    m->size = n;
+    ptr_ = m->ptr;
+    mem_ = std::move(m);
   });
   size_ = n;
   if (n > 0) Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(n));
@@ -229,13 +235,16 @@ DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
 
 DeviceBuffer::~DeviceBuffer() { Free(Env()); }
 
+DeviceMemory::~DeviceMemory() {
+  if (!ptr) return;
+  DeviceGuard guard(device);  // the last holder may be a job settling, a context, any thread
+  cudaFree(ptr);
+}
+
 void DeviceBuffer::Free(napi_env env) {
   disposed_ = true;
+  mem_.reset();  // freed now unless a job in flight or a binding still holds it (then when the last lets go)
   if (!ptr_) return;
-  {
-    DeviceGuard guard(device_);
-    cudaFree(ptr_);
-  }
   ptr_ = nullptr;
   int64_t unused;
   napi_adjust_external_memory(env, -static_cast<int64_t>(size_), &unused);
@@ -279,6 +288,8 @@ Napi::Value DeviceBuffer::CopyHost(const Napi::CallbackInfo& info, bool toHost) 
     const int dev = CallDevice(device_, a.streamDevice);
     DeviceGuard guard(dev);
     auto c = std::make_unique<CopyJob>(env, dev, a.stream, toHost ? "copy from device to host" : "copy from host to device");
+    c->Hold(mem_);
+    c->Hold(a.streamHold);
     uint8_t* device = static_cast<uint8_t*>(ptr_) + a.devOff;
     uint8_t* host = a.host.data + a.hostOff;
     const size_t n = a.n;
@@ -329,11 +340,15 @@ Napi::Value DeviceBuffer::CopyFromDevice(const Napi::CallbackInfo& info) {
   CheckRange(env, srcOff, n, src->size_, "source DeviceBuffer");
   CheckRange(env, dstOff, n, size_, "destination DeviceBuffer");
   int sdev = -1;
-  cudaStream_t stream = StreamFromValue(env, info[4], &sdev);
+  std::shared_ptr<StreamHandle> streamHold;
+  cudaStream_t stream = StreamFromValue(env, info[4], &sdev, &streamHold);
   return Guard(env, [&]() -> Napi::Value {
     const int dev = CallDevice(device_, sdev);
     DeviceGuard guard(dev);
     auto c = std::make_unique<CopyJob>(env, dev, stream, "copy from device to device");
+    c->Hold(mem_);
+    c->Hold(src->mem_);
+    c->Hold(streamHold);
     if (n > 0) {
       uint8_t* to = static_cast<uint8_t*>(ptr_) + dstOff;
       const uint8_t* from = static_cast<const uint8_t*>(src->ptr_) + srcOff;
@@ -357,7 +372,8 @@ Napi::Value DeviceBuffer::Fill(const Napi::CallbackInfo& info) {
   size_t n = SizeArg(env, info, 2, "byteLength", true, size_ >= off ? size_ - off : 0);
   CheckRange(env, off, n, size_, "DeviceBuffer");
   int sdev = -1;
-  cudaStream_t stream = StreamFromValue(env, info[3], &sdev);
+  std::shared_ptr<StreamHandle> streamHold;
+  cudaStream_t stream = StreamFromValue(env, info[3], &sdev, &streamHold);
   if (sdev >= 0 && sdev != device_) {
     ThrowInvalid(env, "fill: the stream belongs to device " + std::to_string(sdev) + ", the DeviceBuffer to device " +
                           std::to_string(device_));
@@ -365,6 +381,8 @@ Napi::Value DeviceBuffer::Fill(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     DeviceGuard guard(device_);
     auto c = std::make_unique<CopyJob>(env, device_, stream, "fill");
+    c->Hold(mem_);
+    c->Hold(streamHold);
     if (n > 0) TN_CUDA_CHECK(cudaMemsetAsync(static_cast<uint8_t*>(ptr_) + off, value, n, stream));
     return GpuJob::Submit(env, std::move(c), Napi::Value());
   });

@@ -55,19 +55,26 @@ Stream::Stream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Stream>(info) 
   Guard(env, [&] {
     EnsureCuda();
     TN_CUDA_CHECK(cudaGetDevice(&device_));
-    TN_CUDA_CHECK(cudaStreamCreateWithPriority(&stream_, nonBlocking ? cudaStreamNonBlocking : cudaStreamDefault, priority));
-    TN_CUDA_CHECK(cudaStreamGetPriority(stream_, &priority_));
+    auto h = std::make_shared<StreamHandle>();
+    h->device = device_;
+    TN_CUDA_CHECK(cudaStreamCreateWithPriority(&h->stream, nonBlocking ? cudaStreamNonBlocking : cudaStreamDefault, priority));
+    TN_CUDA_CHECK(cudaStreamGetPriority(h->stream, &priority_));
+    stream_ = h->stream;
+    shared_ = std::move(h);
   });
+}
+
+StreamHandle::~StreamHandle() {
+  if (!stream) return;
+  DeviceGuard guard(device);  // may run on whichever thread lets go last
+  cudaStreamDestroy(stream);  // returns at once; pending work completes first
 }
 
 Stream::~Stream() { Destroy(); }
 
 void Stream::Destroy() {
   disposed_ = true;
-  if (stream_) {
-    DeviceGuard guard(device_);
-    cudaStreamDestroy(stream_);  // returns at once; pending work completes first
-  }
+  shared_.reset();  // destroyed now unless jobs queued on it still hold it
   stream_ = nullptr;
 }
 
@@ -92,6 +99,7 @@ Napi::Value Stream::Synchronize(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     DeviceGuard guard(device_);
     auto c = std::make_unique<GpuJob>(env, device_, stream_, "Stream.synchronize");
+    c->Hold(shared_);
     return GpuJob::Submit(env, std::move(c), Napi::Value());
   });
 }
@@ -232,12 +240,14 @@ Napi::Value Event::Dispose(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------------------------------------------------
 // Value helpers for other native files
 
-cudaStream_t StreamFromValue(Napi::Env env, Napi::Value v, int* device) {
+cudaStream_t StreamFromValue(Napi::Env env, Napi::Value v, int* device, std::shared_ptr<StreamHandle>* hold) {
   if (device) *device = -1;
+  if (hold) hold->reset();
   if (v.IsUndefined() || v.IsNull()) return nullptr;
   if (Stream* s = Stream::Unwrap(v)) {
     s->CheckAlive(env);
     if (device) *device = s->device();
+    if (hold) *hold = s->shared();
     return s->handle();
   }
   if (v.IsBigInt()) {
@@ -249,9 +259,11 @@ cudaStream_t StreamFromValue(Napi::Env env, Napi::Value v, int* device) {
   ThrowInvalid(env, "stream must be a Stream");
 }
 
-void* DevicePointerFromValue(Napi::Env env, Napi::Value v) {
+void* DevicePointerFromValue(Napi::Env env, Napi::Value v, std::shared_ptr<DeviceMemory>* hold) {
+  if (hold) hold->reset();
   if (DeviceBuffer* b = DeviceBuffer::Unwrap(v)) {
     b->CheckAlive(env);
+    if (hold) *hold = b->memory();
     return b->data();
   }
   if (v.IsBigInt()) {

@@ -20,13 +20,14 @@ int32_t ErrorRecorder::getNbErrors() const noexcept {
 
 nvinfer1::ErrorCode ErrorRecorder::getErrorCode(int32_t i) const noexcept {
   std::lock_guard<std::mutex> lock(m_);
-  if (i < 0 || static_cast<size_t>(i) >= errors_.size()) return nvinfer1::ErrorCode::kINVALID_ARGUMENT;
+  // The header's contract (NvInferRuntimeBase.h, 8.6 to 11): kUNSPECIFIED_ERROR for an index out of range.
+  if (i < 0 || static_cast<size_t>(i) >= errors_.size()) return nvinfer1::ErrorCode::kUNSPECIFIED_ERROR;
   return errors_[static_cast<size_t>(i)].first;
 }
 
 ErrorRecorder::ErrorDesc ErrorRecorder::getErrorDesc(int32_t i) const noexcept {
   std::lock_guard<std::mutex> lock(m_);
-  if (i < 0 || static_cast<size_t>(i) >= errors_.size()) return "index out of range";
+  if (i < 0 || static_cast<size_t>(i) >= errors_.size()) return "";  // the header: an empty string out of range
   // The string lives until clear() / Take(), as TensorRT's contract requires.
   return errors_[static_cast<size_t>(i)].second.c_str();
 }

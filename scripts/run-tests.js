@@ -26,7 +26,12 @@ const path = require('path');
 
 const root = path.join(__dirname, '..');
 // onnxruntime-node's install must not download anything (it honours this variable; see README "Install")
-const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: process.env.ONNXRUNTIME_NODE_INSTALL || 'skip' };
+// TENSORRT_NODE_WERROR=1: native builds started from the test command use -Werror (development; off for users)
+const env = {
+  ...process.env,
+  ONNXRUNTIME_NODE_INSTALL: process.env.ONNXRUNTIME_NODE_INSTALL || 'skip',
+  TENSORRT_NODE_WERROR: process.env.TENSORRT_NODE_WERROR || '1',
+};
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let ok = true;
 

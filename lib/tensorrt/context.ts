@@ -446,13 +446,15 @@ export class ExecutionContext {
     const o = checkInferOptions(options);
     if (o.stream?.disposed) throw new TensorRTError('DISPOSED', 'Stream has been disposed (infer)');
     const tensors = this.engine.ioTensors;
-    const resolved = resolveInferInputs(tensors, inputs, {
-      profile: this._native.optimizationProfile,
-      currentShape: (name) => this._native.getTensorShape(name),
-    });
+    // The native context is read only when this call's turn has come: an earlier infer() may be using it on a
+    // work thread meanwhile (IExecutionContext is not thread-safe; the native getters refuse while it is busy).
     return this.serialized(async () => {
       this.check('infer');
       if (o.stream?.disposed) throw new TensorRTError('DISPOSED', 'Stream has been disposed (infer)');
+      const resolved = resolveInferInputs(tensors, inputs, {
+        profile: this._native.optimizationProfile,
+        currentShape: (name) => this._native.getTensorShape(name),
+      });
       const raw = await awaitNative(
         callNative(() =>
           this._native.infer(

@@ -26,6 +26,7 @@ OUT=${OUT:-$P/gpu-out}
 WORK=${TN_GPU_WORK:-/tmp/tn-gpu}
 mkdir -p "$OUT" "$WORK"
 export CUDA_PATH=${CUDA_PATH:-/usr/local/cuda}
+export TENSORRT_NODE_WERROR=1  # development build: -Werror (find-deps.js adds it only when set)
 T0=$(date +%s)
 stamp() { echo "[run.sh +$(( $(date +%s) - T0 ))s] $*"; }
 

@@ -19,6 +19,17 @@ test('hasOverflowed() turns true once errors are dropped, and clears with them',
   assert.equal(many.hasOverflowedAfterTake, false);
 });
 
+test('review 2 #10: out-of-range getErrorCode/getErrorDesc answer as the header says (kUNSPECIFIED_ERROR, "")', opts, () => {
+  const r = h.addon().contract.errorRecorder(2);
+  // NvInferRuntimeBase.h (8.6.1 .. 11.1): "ErrorCode::kUNSPECIFIED_ERROR must be returned if errorIdx is not in
+  // range"; "An empty string will be returned if errorIdx is not in range."
+  assert.equal(r.unspecified, 1, 'kUNSPECIFIED_ERROR is 1 in every header');
+  assert.equal(r.codeOutOfRange, r.unspecified);
+  assert.equal(r.codeNegative, r.unspecified);
+  assert.equal(r.descOutOfRange, '');
+  assert.notEqual(r.codeFirst, r.unspecified, 'an index in range keeps its own code (kINTERNAL_ERROR)');
+});
+
 test('a build\'s log capture also collects errors TensorRT logs on its own threads', opts, () => {
   const c = h.addon().contract;
   h.addon().setLogSeverity('internalError'); // captured whatever the severity; not printed

@@ -60,12 +60,41 @@ function specOf(t: IOTensor): TensorSpec {
   return { name: t.name, dtype: t.dtype, shape: [...t.shape] };
 }
 
+/** `profiles` repeated (the last one) up to `n` entries; undefined stays undefined. */
+function profilesPerInstance(
+  profiles: TensorRTBackendOptions['profiles'],
+  n: number,
+): TensorRTBackendOptions['profiles'] {
+  if (!profiles || profiles.length === 0 || profiles.length >= n) return profiles;
+  const out = [...profiles];
+  while (out.length < n) out.push(profiles[profiles.length - 1]!);
+  return out;
+}
+
 export async function createTensorRTBackend(file: string, options: TensorRTBackendOptions = {}): Promise<Backend> {
   is.path(file, 'createTensorRTBackend: the model file');
   is.object(options, 'createTensorRTBackend options');
   const why = tensorrtUnavailableReason();
   if (why) throw new TensorRTError('TENSORRT_UNAVAILABLE', `the tensorrt backend cannot run here: ${why}`);
-  const engine = await engineForModel(file, options);
+  const n = Math.max(1, options.instances ?? 1);
+  // One optimization profile per instance (each execution context in concurrent use needs its own: instance i runs
+  // on profile i). Given profiles are repeated up to `instances`; an ONNX model built with its default profile is
+  // rebuilt with that profile once per instance.
+  let engine = await engineForModel(file, { ...options, profiles: profilesPerInstance(options.profiles, n) });
+  if (n > 1 && engine.inputs.some((t) => t.shape.includes(-1)) && engine.numOptimizationProfiles < n && /\.onnx$/i.test(file)) {
+    const one: Record<string, { min: number[]; opt: number[]; max: number[] }> = {};
+    for (const t of engine.inputs) {
+      const p = t.profiles?.[0];
+      if (p) one[t.name] = { min: [...p.min], opt: [...p.opt], max: [...p.max] };
+    }
+    engine = await engineForModel(file, { ...options, profiles: profilesPerInstance([one], n) });
+  }
+  if (n > 1 && engine.inputs.some((t) => t.shape.includes(-1)) && engine.numOptimizationProfiles < n) {
+    throw new TensorRTError(
+      'INVALID_ARGUMENT',
+      `the engine has ${engine.numOptimizationProfiles} optimization profile(s) for ${n} instances: each instance needs its own (build it with one profile per instance)`,
+    );
+  }
   const inputs = engine.inputs.map(specOf);
   const outputs = engine.outputs.map(specOf);
   const dynamicBatch = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
@@ -74,7 +103,6 @@ export async function createTensorRTBackend(file: string, options: TensorRTBacke
     const profileMax = Math.min(...engine.inputs.map((t) => t.profiles?.[0]?.max[0] ?? 1));
     maxBatchSize = Math.min(profileMax, options.maxBatchSize ?? profileMax);
   }
-  const n = Math.max(1, options.instances ?? 1);
   const contexts: ExecutionContext[] = [];
   for (let i = 0; i < n; i++) contexts.push(engine.createExecutionContext());
   return {

@@ -185,6 +185,12 @@ Napi::Value ErrorRecorderContract(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("nbErrors", Napi::Number::New(env, r.getNbErrors()));
   o.Set("hasOverflowed", Napi::Boolean::New(env, r.hasOverflowed()));
+  // out of range (review 2, #10): the header wants kUNSPECIFIED_ERROR and an empty string
+  o.Set("codeOutOfRange", Napi::Number::New(env, static_cast<double>(static_cast<int32_t>(r.getErrorCode(r.getNbErrors())))));
+  o.Set("codeNegative", Napi::Number::New(env, static_cast<double>(static_cast<int32_t>(r.getErrorCode(-1)))));
+  o.Set("descOutOfRange", Napi::String::New(env, r.getErrorDesc(r.getNbErrors())));
+  o.Set("unspecified", Napi::Number::New(env, static_cast<double>(static_cast<int32_t>(nvinfer1::ErrorCode::kUNSPECIFIED_ERROR))));
+  if (n > 0) o.Set("codeFirst", Napi::Number::New(env, static_cast<double>(static_cast<int32_t>(r.getErrorCode(0)))));
   std::string taken = r.Take();
   o.Set("takenEndsWith", Napi::String::New(env, taken.size() > 60 ? taken.substr(taken.size() - 60) : taken));
   o.Set("hasOverflowedAfterTake", Napi::Boolean::New(env, r.hasOverflowed()));
