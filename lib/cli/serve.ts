@@ -8,9 +8,10 @@ import { invalidArg } from '../errors';
 import { createServer } from '../serve/server';
 import { action, io } from './common';
 
-function intOpt(name: string, min = 0) {
+function intOpt(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     if (!/^\d+$/.test(v) || Number(v) < min) throw invalidArg(`--${name}: '${v}' is not an integer >= ${min}`);
+    if (Number(v) > max) throw invalidArg(`--${name}: '${v}' is larger than ${max}`);
     return Number(v);
   };
 }
@@ -41,7 +42,7 @@ export function registerServe(program: Command, version: string): void {
     .description('serve a model repository or model file over HTTP: TF Serving REST (/v1) and KServe v2 (/v2) on one port, dynamic batching, /metrics')
     .argument('<model>', 'repository directory (<model>/<version>/model.{engine,onnx}) or one model file')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port (0: any free port)', intOpt('port'), 8501)
+    .option('--port <port>', 'port (0: any free port)', intOpt('port', 0, 65535), 8501)
     .option('--backend <name>', 'auto (tensorrt where TensorRT and a GPU exist, else onnxruntime), tensorrt or onnxruntime', 'auto')
     .option('--max-batch-size <n>', 'largest merged batch (default 8; the engine profile caps it)', intOpt('max-batch-size'))
     .option('--no-batching', 'run every request alone')

@@ -81,6 +81,21 @@ export interface TensorRTServer {
   readonly draining: boolean;
 }
 
+/** A listen failure as a TensorRTError: the address is the caller's mistake (INVALID_ARGUMENT) or busy (IO_ERROR). */
+function listenError(e: unknown, host: string, port: number): TensorRTError {
+  const err = e as NodeJS.ErrnoException;
+  const where = `${host}:${port}`;
+  switch (err.code) {
+    case 'EADDRINUSE': return new TensorRTError('IO_ERROR', `cannot listen on ${where}: the address is already in use (another server on that port?)`, { cause: e });
+    case 'EACCES': return new TensorRTError('IO_ERROR', `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`, { cause: e });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME': return new TensorRTError('INVALID_ARGUMENT', `cannot listen on ${where}: '${host}' is not an IP address or a resolvable host name`, { cause: e });
+    case 'EADDRNOTAVAIL': return new TensorRTError('INVALID_ARGUMENT', `cannot listen on ${where}: '${host}' is not an address of this machine`, { cause: e });
+    default: return new TensorRTError('IO_ERROR', `cannot listen on ${where}: ${err.message}`, { cause: e });
+  }
+}
+
 export async function createServer(options: ServeOptions): Promise<TensorRTServer> {
   if (!options || typeof options.model !== 'string' || !options.model) throw invalidArg('createServer: options.model (a repository directory or a model file) is required');
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
@@ -185,7 +200,18 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
       return draining;
     },
     async listen(o = {}) {
-      const addr = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8501 });
+      const host = o.host ?? '127.0.0.1';
+      const port = o.port ?? 8501;
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArg(`port must be an integer from 0 to 65535; got ${String(port)}`);
+      let addr: string;
+      try {
+        addr = await app.listen({ host, port });
+      } catch (e) {
+        // Nothing may keep the process alive after a failed listen: unload the models and close the app.
+        await app.close().catch(() => {});
+        await repository.close().catch(() => {});
+        throw listenError(e, host, port);
+      }
       const models = repository.all().map((v) => ({ model: v.model, version: v.version, backend: v.backend.kind, platform: v.backend.platform }));
       app.log.info({ address: addr, models }, `serving ${models.length} model(s) at ${addr} (TF Serving REST /v1, KServe v2 /v2, /metrics)`);
       return addr;
