@@ -99,7 +99,13 @@ function listenError(e: unknown, host: string, port: number): TensorRTError {
 export async function createServer(options: ServeOptions): Promise<TensorRTServer> {
   if (!options || typeof options.model !== 'string' || !options.model) throw invalidArg('createServer: options.model (a repository directory or a model file) is required');
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
-  const app = Fastify({ logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: !options.logRequests }), bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
+  const app = Fastify({ logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: !options.logRequests }), bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true,
+    // the router's own 400s (a malformed percent-escape in the URL...) in the protocols' {"error": ...} form
+    frameworkErrors: (err, _req, reply) => {
+      const r = reply as unknown as { code(n: number): { type(t: string): { send(b: unknown): unknown } } };
+      void r.code((err as { statusCode?: number }).statusCode ?? 400).type('application/json').send({ error: err.message });
+    },
+  });
   let draining = false;
   let metrics: ServeMetrics | null = null;
 

@@ -211,11 +211,18 @@ export function fromFlat(values: unknown[], dtype: ServeDType, what: string): Se
   return out;
 }
 
-/** The shape of a nested JSON array, read along its first elements. */
-export function nestedShape(value: unknown): number[] {
+/**
+ * Deepest nesting of a JSON tensor: far above any model's rank (ONNX / TensorRT allow 8 dimensions, TensorFlow
+ * 254 at most), and low enough that the walks below never approach the stack's limit.
+ */
+export const MAX_NESTING = 64;
+
+/** The shape of a nested JSON array, read along its first elements; deeper than MAX_NESTING is a client's mistake. */
+export function nestedShape(value: unknown, what = 'the value'): number[] {
   const shape: number[] = [];
   let v = value;
   while (Array.isArray(v)) {
+    if (shape.length === MAX_NESTING) throw invalidArg(`${what}: lists nested deeper than ${MAX_NESTING} levels (a tensor's rank is far lower)`);
     shape.push(v.length);
     v = v[0];
   }
@@ -227,7 +234,7 @@ export function nestedShape(value: unknown): number[] {
  * that every level is as long as the first (a ragged list is a client's mistake). `count` > 0 checks the total.
  */
 export function fromNested(value: unknown, dtype: ServeDType, what: string, count: number): { shape: number[]; data: ServeArray } {
-  const shape = nestedShape(value);
+  const shape = nestedShape(value, what);
   const n = volume(shape);
   if (count >= 0 && n !== count) throw invalidArg(`${what}: has ${n} values; expected ${count}`);
   const out = allocDisposable(dtype, n);

@@ -28,7 +28,8 @@ function parsePath(rest: string): { model: string; version?: number; metadata: b
     if (!/^\d+$/.test(m[2])) throw invalidArg(`version must be a positive integer; got '${m[2]}'`);
     version = Number(m[2]);
   }
-  return { model: decodeURIComponent(m[1]!), version, metadata: Boolean(m[3]), method: m[4] };
+  // the router has decoded the path's percent-escapes once already (a bad escape is its 400)
+  return { model: m[1]!, version, metadata: Boolean(m[3]), method: m[4] };
 }
 
 function sendError(reply: FastifyReply, e: unknown): FastifyReply {
