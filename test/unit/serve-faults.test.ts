@@ -112,3 +112,50 @@ d('serve faults: client mistakes are 4xx, backend faults 5xx (issues 25.5, 25.12
     }
   });
 });
+
+d('serve faults: non-finite outputs are never a silent null (issue 26.6)', () => {
+  let server: TensorRTServer;
+  let base: string;
+  let repo: string;
+  beforeAll(async () => {
+    repo = makeRepo();
+    server = await createServer({ model: repo, processMetrics: false });
+    base = await server.listen({ port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+
+  test('NaN outputs: JSON carries the bare NaN token (as TF Serving writes it), binary the IEEE bits; oracle onnxruntime', async () => {
+    const x = ocr.textLine(3);
+    x[5] = NaN;
+    const sess = await ort!.InferenceSession.create(CLS);
+    const want = (await sess.run({ x: new ort!.Tensor('float32', x, [1, 3, 48, 192]) }))[sess.outputNames[0]!]!.data as Float32Array;
+    expect(Array.from(want).some((v) => !Number.isFinite(v))).toBe(true); // the oracle's output is non-finite too
+    const head = (bin: boolean) => Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, 48, 192], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: bin } }));
+    for (const bin of [false, true]) {
+      const h = head(bin);
+      const r = await request(base, 'POST', '/v2/models/cls/infer', Buffer.concat([h, Buffer.from(x.buffer)]), { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(h.length) });
+      expect(r.status).toBe(200);
+      if (!bin) {
+        const text = r.body.toString();
+        expect(text).not.toMatch(/null/);
+        // Python's json.loads reads these tokens; here: the same rule by hand
+        const got = JSON.parse(text.replace(/-?Infinity|NaN/g, (t) => `"${t}"`)).outputs[0].data.map((v: number | string) => (typeof v === 'string' ? Number(v) : v));
+        expect(Float32Array.from(got)).toEqual(want);
+      } else {
+        const n = Number(r.headers['inference-header-content-length']);
+        const b = r.body.subarray(n);
+        expect(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))).toEqual(want);
+      }
+    }
+  });
+
+  test('stringifyResponse writes NaN, Infinity, -Infinity for float outputs and leaves strings alone', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { toJsonValues, stringifyResponse } = require('../../lib/serve/tensor') as typeof import('../../lib/serve/tensor');
+    const vals = toJsonValues({ dtype: 'float32', data: Float32Array.from([1.5, NaN, Infinity, -Infinity]) });
+    expect(stringifyResponse({ id: 'NaN', outputs: [{ data: vals }] })).toBe('{"id":"NaN","outputs":[{"data":[1.5,NaN,Infinity,-Infinity]}]}');
+  });
+});

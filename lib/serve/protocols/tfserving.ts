@@ -15,7 +15,7 @@ import { invalidArg, TensorRTError } from '../../errors';
 import type { ModelVersion } from '../repository';
 import type { ProtocolContext } from '../server';
 import {
-  fmtShape, fromBytes, fromNested, httpStatusFor, parseJsonBody, Tensor, TensorSpec, TF_DTYPES, toJsonValues, toNested, volume,
+  fmtShape, fromBytes, fromNested, httpStatusFor, parseJsonBody, Tensor, TensorSpec, TF_DTYPES, toJsonValues, toNested, volume, stringifyResponse,
 } from '../tensor';
 
 const PATH = /^([^/:]+)(?:\/versions\/([^/:]+))?(?:(\/metadata)|:(predict|classify|regress))?$/;
@@ -215,7 +215,7 @@ export function registerTfServing(app: FastifyInstance, ctx: ProtocolContext): v
       const mv = ctx.repository.get(p.model, p.version);
       const { tensors, row } = decodePredict(parseJsonBody(req.body), mv);
       const r = await ctx.infer(req, mv, tensors);
-      return reply.type('application/json').send(JSON.stringify(encodePredict(r.outputs, row)));
+      return reply.type('application/json').send(stringifyResponse(encodePredict(r.outputs, row)));
     } catch (e) {
       return sendError(reply, e);
     }
