@@ -34,6 +34,17 @@ export interface ServeCliOptions {
   cacheDir?: string;
   logLevel: string;
   logRequests?: boolean;
+  bodyTimeout: number;
+  headersTimeout: number;
+  strictReadiness: boolean;
+}
+
+function boolOpt(name: string) {
+  return (v: string | undefined): boolean => {
+    if (v === undefined || v === 'true') return true;
+    if (v === 'false') return false;
+    throw invalidArg(`--${name}: '${v}' is not true or false`);
+  };
 }
 
 export function registerServe(program: Command, version: string): void {
@@ -54,6 +65,9 @@ export function registerServe(program: Command, version: string): void {
     .option('--poll-interval <s>', 'seconds between repository scans for new versions (0: never)', intOpt('poll-interval'), 0)
     .option('--drain-timeout <s>', 'seconds to finish accepted requests after SIGTERM/SIGINT', intOpt('drain-timeout'), 30)
     .option('--max-body-size <bytes>', 'largest request body (413 beyond)', intOpt('max-body-size', 1), 64 * 1024 * 1024)
+    .option('--body-timeout <s>', 'seconds to receive a whole request, headers and body (408 and close beyond; 0 = none)', intOpt('body-timeout'), 30)
+    .option('--headers-timeout <s>', "seconds to receive a request's headers (408 and close beyond)", intOpt('headers-timeout', 1), 10)
+    .option('--strict-readiness [bool]', '/v2/health/ready is 503 while any model failed to load (Triton\'s strict readiness); --strict-readiness=false: ready once one model is', boolOpt('strict-readiness'), true)
     .option('--intra-op-threads <n>', 'onnxruntime threads per run (default: one per core)', intOpt('intra-op-threads', 1))
     .option('--cache-dir <dir>', 'engine cache of the tensorrt backend (default $TENSORRT_NODE_CACHE_DIR, else <tmpdir>/tensorrt-node-engines)')
     .option('--log-requests', 'log every request and response (JSON, pino)')
@@ -86,6 +100,9 @@ export function registerServe(program: Command, version: string): void {
           pollIntervalMs: o.pollInterval * 1000,
           defaults,
           version,
+          bodyTimeoutMs: o.bodyTimeout * 1000,
+          headersTimeoutMs: o.headersTimeout * 1000,
+          strictReadiness: o.strictReadiness,
         });
         await server.listen({ host: o.host, port: o.port });
         await new Promise<void>((resolve) => {

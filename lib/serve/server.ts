@@ -43,13 +43,20 @@ export interface ServeOptions {
   processMetrics?: boolean;
   /** Version reported by GET /v2. */
   version?: string;
+  /** /v2/health/ready 503 while any model failed to load (Triton's strict readiness; default true). */
+  strictReadiness?: boolean;
+  /** Time to receive a whole request, headers and body, in ms (Node's requestTimeout; default 30000; 0 = none): 408 and close beyond. */
+  bodyTimeoutMs?: number;
+  /** Time to receive a request's headers, in ms (Node's headersTimeout; default 10000): 408 and close beyond. */
+  headersTimeoutMs?: number;
 }
 
 /** What the protocol modules get from the server. */
 export interface ProtocolContext {
   repository: Repository;
   version: string;
-  ready(): boolean;
+  /** Server readiness (strict: every model loaded); `server` false: only "not draining and a model can run". */
+  ready(server?: boolean): boolean;
   /** Records the protocol / model of a request for the metrics (`infer`: an inference request). */
   label(req: FastifyRequest, protocol: string, model?: string, infer?: boolean): void;
   /** Checks the decoded tensors against the model's inputs and runs them through its batcher. */
@@ -99,7 +106,13 @@ function listenError(e: unknown, host: string, port: number): TensorRTError {
 export async function createServer(options: ServeOptions): Promise<TensorRTServer> {
   if (!options || typeof options.model !== 'string' || !options.model) throw invalidArg('createServer: options.model (a repository directory or a model file) is required');
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
-  const app = Fastify({ logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: !options.logRequests }), bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true,
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 30000;
+  const headersTimeoutMs = Math.min(options.headersTimeoutMs ?? 10000, bodyTimeoutMs || Infinity);
+  const app = Fastify({
+    // Node checks both timeouts every connectionsCheckingInterval ms (its default 30 s would let them run late)
+    http: { headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeoutMs, bodyTimeoutMs || Infinity) / 4))) },
+    requestTimeout: bodyTimeoutMs,
+    logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: !options.logRequests }), bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true,
     // the router's own 400s (a malformed percent-escape in the URL...) in the protocols' {"error": ...} form
     frameworkErrors: (err, _req, reply) => {
       const r = reply as unknown as { code(n: number): { type(t: string): { send(b: unknown): unknown } } };
@@ -138,7 +151,8 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
   const ctx: ProtocolContext = {
     repository,
     version: options.version ?? 'unknown',
-    ready: () => !draining && repository.ready,
+    // strict (Triton's default): not ready while any model of the repository failed to load
+    ready: (whole = true) => !draining && repository.ready && (!whole || options.strictReadiness === false || repository.failures().length === 0),
     label(req, protocol, model = '', infer = false) {
       (req as unknown as Record<symbol, Label>)[LABEL] = { protocol, model, infer };
     },
@@ -161,13 +175,29 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
     },
   };
 
-  // Requests being read, run or answered (for the drain), from the first byte parsed to the response's close.
-  let active = 0;
+  // Every open connection, and how many requests on it have their whole body and no finished response yet (for
+  // the drain: such a connection is busy; any other one — idle, half-sent headers or body — is not).
+  const conns = new Map<net.Socket, { busy: number; bytes: number; since: number }>();
+  app.server.on('connection', (sock: net.Socket) => {
+    conns.set(sock, { busy: 0, bytes: 0, since: Date.now() });
+    lastConnection = Date.now();
+    sock.once('close', () => conns.delete(sock));
+  });
+  let lastConnection = 0;
   app.addHook('onRequest', async (req, reply) => {
-    active++;
-    reply.raw.once('close', () => active--);
-    if (draining) reply.header('connection', 'close'); // keep-alive clients reconnect to another replica
-    void req; // (hook signature)
+    if (!draining) return;
+    // While draining: every request still gets an answer, but the connection closes after it (keep-alive clients
+    // reconnect to another replica); inference requests get 503 at once, before their body is read.
+    reply.header('connection', 'close');
+    if (req.method === 'POST' && /^\/v[12]\/models\//.test(req.url)) {
+      return reply.code(503).header('Retry-After', '1').type('application/json').send({ error: 'the server is shutting down; retry on another replica' });
+    }
+  });
+  app.addHook('preHandler', async (req, reply) => {
+    const c = conns.get(req.raw.socket);
+    if (!c) return;
+    c.busy++;
+    reply.raw.once('close', () => c.busy--);
   });
   app.addHook('onResponse', async (req, reply) => {
     const l = (req as unknown as Record<symbol, Label | undefined>)[LABEL];
@@ -226,18 +256,29 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
       if (draining) return;
       draining = true;
       app.log.info('draining: no new connections; finishing in-flight and queued requests');
-      // Stop listening, but keep the open connections: Node's http close() would also drop idle ones at once,
-      // including those whose request bytes have arrived and are not parsed yet. Those are accepted requests:
-      // wait until no request has been in progress for a quiet period, then close the rest.
+      // 1. The listener stays open until no connection has arrived for QUIET_MS: closing it at once would reset the
+      //    connections in its backlog, whose requests clients have already sent (readiness is 503 meanwhile, and new
+      //    inference requests get 503 + Connection: close). Then it closes.
+      // 2. Connections with a request whose body has arrived stay until it is answered; every other connection
+      //    (idle keep-alive, half-sent headers or body) is closed once nothing arrived on it for QUIET_MS.
+      // 3. Done when no connection is left and no batcher holds a request.
       const srv = app.server;
-      if (srv.listening) net.Server.prototype.close.call(srv);
-      let quietSince = 0;
-      while (true) {
-        const busy = active > 0 || repository.all().some((v) => v.batcher.queueDepth > 0 || v.batcher.inFlight > 0);
+      lastConnection = Math.max(lastConnection, Date.now());
+      for (;;) {
         const now = Date.now();
-        if (busy) quietSince = 0;
-        else if (!quietSince) quietSince = now;
-        else if (now - quietSince >= QUIET_MS) break;
+        if (srv.listening && now - lastConnection >= QUIET_MS) net.Server.prototype.close.call(srv);
+        for (const [sock, c] of conns) {
+          if (c.busy > 0) continue;
+          if (sock.bytesRead !== c.bytes) {
+            c.bytes = sock.bytesRead;
+            c.since = now;
+          } else if (now - c.since >= QUIET_MS) {
+            sock.destroy();
+            conns.delete(sock);
+          }
+        }
+        const queued = repository.all().some((v) => v.batcher.queueDepth > 0 || v.batcher.inFlight > 0);
+        if (!srv.listening && conns.size === 0 && !queued) break;
         await new Promise((r) => setTimeout(r, 10));
       }
       await app.close();

@@ -159,3 +159,81 @@ d('serve faults: non-finite outputs are never a silent null (issue 26.6)', () =>
     expect(stringifyResponse({ id: 'NaN', outputs: [{ data: vals }] })).toBe('{"id":"NaN","outputs":[{"data":[1.5,NaN,Infinity,-Infinity]}]}');
   });
 });
+
+d('serve faults: repository mistakes are loud; readiness is strict by default (issue 25.9)', () => {
+  test('misspelt model file, no version folder, latest/, a model that fails to load: a log line each, 404 with why, not ready', async () => {
+    const repo = makeRepo({ 'typo/1/modle.onnx': fs.readFileSync(CLS), 'noversion/model.onnx': fs.readFileSync(CLS), 'latestonly/latest/model.onnx': fs.readFileSync(CLS), 'broken/1/model.onnx': 'not an onnx model' });
+    const logs: string[] = [];
+    const logger = { level: 'info', stream: { write: (l: string) => logs.push(l) } };
+    for (const strict of [true, false]) {
+      const server = await createServer({ model: repo, processMetrics: false, logger, strictReadiness: strict });
+      try {
+        const base = await server.listen({ port: 0 });
+        const all = logs.join('');
+        expect(all).toMatch(/model typo not loaded: no version of typo can be loaded: 1\/ has no model file \(found modle\.onnx; expected one of model\.engine/);
+        expect(all).toMatch(/model noversion not loaded: noversion has no version folder \(expected noversion\/<n>\/model\.onnx .*found model\.onnx\)/);
+        expect(all).toMatch(/model latestonly not loaded: .*'latest\/' is not a version/);
+        expect(all).toMatch(/"model":"broken".*model version failed to load/);
+        for (const [m, why] of [['typo', /modle\.onnx/], ['noversion', /no version folder/], ['latestonly', /latest/], ['broken', /onnxruntime cannot load/]] as const) {
+          for (const p of [`/v2/models/${m}`, `/v1/models/${m}`]) {
+            const r = await request(base, 'GET', p);
+            expect([p, r.status, r.json().error]).toEqual([p, 404, expect.stringMatching(why)]);
+          }
+        }
+        const ready = await request(base, 'GET', '/v2/health/ready');
+        expect([strict, ready.status]).toEqual([strict, strict ? 503 : 200]);
+        expect((await request(base, 'GET', '/v2/models/cls/ready')).status).toBe(200); // a loaded model is ready itself
+        expect((await request(base, 'GET', '/v2/health/live')).status).toBe(200);
+      } finally {
+        await server.close();
+      }
+      logs.length = 0;
+    }
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+});
+
+d('serve faults: header and body timeouts; shutdown ends connections without a request in flight (issues 26.2, 26.3, 25.12)', () => {
+  test('half-sent headers, half-sent body, truncated chunked body: 408 and closed once the timeouts pass', async () => {
+    const repo = makeRepo();
+    const server = await createServer({ model: repo, processMetrics: false, headersTimeoutMs: 400, bodyTimeoutMs: 800 });
+    try {
+      const base = await server.listen({ port: 0 });
+      const head = (extra: string) => `POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extra}`;
+      const cases: [string, string][] = [
+        ['partial headers', 'POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\n'],
+        ['partial body', head('Content-Length: 1000\r\n\r\n{"inputs": [')],
+        ['truncated chunked body', head('Transfer-Encoding: chunked\r\n\r\n10\r\n{"inputs": [')],
+      ];
+      const rs = await Promise.all(cases.map(([, b]) => raw(base, b, 6000)));
+      rs.forEach((r, i) => {
+        expect([cases[i]![0], r.closed]).toEqual([cases[i]![0], true]);
+        expect(r.text).toMatch(/^(HTTP\/1\.1 408 |$)/);
+        expect(r.elapsed).toBeGreaterThanOrEqual(350);
+        expect(r.elapsed).toBeLessThan(3000);
+      });
+    } finally {
+      await server.close();
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  test('close() with an idle keep-alive socket, half-sent headers and a half-sent body: done within a second', async () => {
+    const repo = makeRepo();
+    const server = await createServer({ model: repo, processMetrics: false });
+    const base = await server.listen({ port: 0 });
+    const u = new URL(base);
+    const socks = ['GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n', 'POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\n', 'POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"in'].map((b) => {
+      const s = net.connect(Number(u.port), u.hostname);
+      s.on('error', () => {});
+      s.write(b);
+      return s;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const t = Date.now();
+    await server.close();
+    expect(Date.now() - t).toBeLessThan(1000);
+    for (const s of socks) s.destroy();
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+});

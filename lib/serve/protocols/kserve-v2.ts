@@ -178,7 +178,7 @@ export function registerKServeV2(app: FastifyInstance, ctx: ProtocolContext): vo
     ctx.label(req, 'kserve', p.model);
     try {
       const mv = ctx.repository.get(p.model, versionOf(p.version));
-      const ok = mv.state === 'AVAILABLE' && ctx.ready();
+      const ok = mv.state === 'AVAILABLE' && ctx.ready(false); // a model's readiness is its own
       return reply.code(ok ? 200 : 503).send({ name: mv.model, ready: ok });
     } catch (e) {
       return sendError(reply, e);
