@@ -111,9 +111,21 @@ export function registerServe(program: Command, version: string): void {
             process.removeAllListeners('SIGINT');
             server.app.log.info({ signal, drainTimeoutSeconds: o.drainTimeout }, `${signal}: draining`);
             const t = setTimeout(() => {
-              const left = server.repository.all().reduce((a, v) => a + v.batcher.queueDepth + v.batcher.inFlight, 0);
+              const all = server.repository.all();
+              const left = all.reduce((a, v) => a + v.batcher.queueDepth + v.batcher.inFlight, 0);
               server.app.log.error({ unanswered: left }, `drain timeout (${o.drainTimeout} s) passed; exiting with requests unanswered`);
-              process.exit(1);
+              // Queued requests get 503 now. The process must not exit while a batch runs: exiting tears down the
+              // onnxruntime worker threads, and a worker whose session.run returns into a terminated isolate
+              // aborts the whole process (onnxruntime-node throws a Napi::Error that nothing catches: exit 134).
+              // So exit once every instance is idle (a batch's run time), or after 10 s more at the latest.
+              for (const v of all) v.batcher.abort('the server is shutting down (drain timeout passed); retry on another replica');
+              const until = Date.now() + 10000;
+              const poll = setInterval(() => {
+                if (all.every((v) => v.batcher.inFlight === 0) || Date.now() > until) {
+                  clearInterval(poll);
+                  process.exit(1);
+                }
+              }, 5);
             }, o.drainTimeout * 1000);
             t.unref();
             server.close().then(
