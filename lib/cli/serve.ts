@@ -8,9 +8,10 @@ import { invalidArg } from '../errors';
 import { createServer } from '../serve/server';
 import { action, checkInputPath, io } from './common';
 
-function intOpt(name: string, min = 0) {
+function intOpt(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     if (!/^\d+$/.test(v) || Number(v) < min) throw invalidArg(`--${name}: '${v}' is not an integer >= ${min}`);
+    if (Number(v) > max) throw invalidArg(`--${name}: '${v}' is larger than ${max}`);
     return Number(v);
   };
 }
@@ -34,6 +35,17 @@ export interface ServeCliOptions {
   cacheDir?: string;
   logLevel: string;
   logRequests?: boolean;
+  bodyTimeout: number;
+  headersTimeout: number;
+  strictReadiness: boolean;
+}
+
+function boolOpt(name: string) {
+  return (v: string | undefined): boolean => {
+    if (v === undefined || v === 'true') return true;
+    if (v === 'false') return false;
+    throw invalidArg(`--${name}: '${v}' is not true or false`);
+  };
 }
 
 export function registerServe(program: Command, version: string): void {
@@ -42,8 +54,8 @@ export function registerServe(program: Command, version: string): void {
     .description('serve a model repository or model file over HTTP: TF Serving REST (/v1) and KServe v2 (/v2) on one port, dynamic batching, /metrics')
     .argument('<model>', 'repository directory (<model>/<version>/model.{engine,onnx}) or one model file')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port (0: any free port)', intOpt('port'), 8501)
-    .option('--grpc-port <port>', 'also serve KServe v2 over gRPC (inference.GRPCInferenceService) on this port (0: any free port; default: off)', intOpt('grpc-port'))
+    .option('--port <port>', 'port (0: any free port)', intOpt('port', 0, 65535), 8501)
+    .option('--grpc-port <port>', 'also serve KServe v2 over gRPC (inference.GRPCInferenceService) on this port (0: any free port; default: off)', intOpt('grpc-port', 0, 65535))
     .option('--backend <name>', 'auto (tensorrt where TensorRT and a GPU exist, else onnxruntime), tensorrt or onnxruntime', 'auto')
     .option('--max-batch-size <n>', 'largest merged batch (default 8; the engine profile caps it)', intOpt('max-batch-size'))
     .option('--no-batching', 'run every request alone')
@@ -55,6 +67,9 @@ export function registerServe(program: Command, version: string): void {
     .option('--poll-interval <s>', 'seconds between repository scans for new versions (0: never)', intOpt('poll-interval'), 0)
     .option('--drain-timeout <s>', 'seconds to finish accepted requests after SIGTERM/SIGINT', intOpt('drain-timeout'), 30)
     .option('--max-body-size <bytes>', 'largest request body (413 beyond)', intOpt('max-body-size', 1), 64 * 1024 * 1024)
+    .option('--body-timeout <s>', 'seconds to receive a whole request, headers and body (408 and close beyond; 0 = none)', intOpt('body-timeout'), 30)
+    .option('--headers-timeout <s>', "seconds to receive a request's headers (408 and close beyond)", intOpt('headers-timeout', 1), 10)
+    .option('--strict-readiness [bool]', '/v2/health/ready is 503 while any model failed to load (Triton\'s strict readiness); --strict-readiness=false: ready once one model is', boolOpt('strict-readiness'), true)
     .option('--intra-op-threads <n>', 'onnxruntime threads per run (default: one per core)', intOpt('intra-op-threads', 1))
     .option('--cache-dir <dir>', 'engine cache of the tensorrt backend (default $TENSORRT_NODE_CACHE_DIR, else <tmpdir>/tensorrt-node-engines)')
     .option('--log-requests', 'log every request and response (JSON, pino)')
@@ -88,6 +103,9 @@ export function registerServe(program: Command, version: string): void {
           pollIntervalMs: o.pollInterval * 1000,
           defaults,
           version,
+          bodyTimeoutMs: o.bodyTimeout * 1000,
+          headersTimeoutMs: o.headersTimeout * 1000,
+          strictReadiness: o.strictReadiness,
         });
         await server.listen({ host: o.host, port: o.port, grpcPort: o.grpcPort });
         await new Promise<void>((resolve) => {
@@ -96,9 +114,21 @@ export function registerServe(program: Command, version: string): void {
             process.removeAllListeners('SIGINT');
             server.app.log.info({ signal, drainTimeoutSeconds: o.drainTimeout }, `${signal}: draining`);
             const t = setTimeout(() => {
-              const left = server.repository.all().reduce((a, v) => a + v.batcher.queueDepth + v.batcher.inFlight, 0);
+              const all = server.repository.all();
+              const left = all.reduce((a, v) => a + v.batcher.queueDepth + v.batcher.inFlight, 0);
               server.app.log.error({ unanswered: left }, `drain timeout (${o.drainTimeout} s) passed; exiting with requests unanswered`);
-              process.exit(1);
+              // Queued requests get 503 now. The process must not exit while a batch runs: exiting tears down the
+              // onnxruntime worker threads, and a worker whose session.run returns into a terminated isolate
+              // aborts the whole process (onnxruntime-node throws a Napi::Error that nothing catches: exit 134).
+              // So exit once every instance is idle (a batch's run time), or after 10 s more at the latest.
+              for (const v of all) v.batcher.abort('the server is shutting down (drain timeout passed); retry on another replica');
+              const until = Date.now() + 10000;
+              const poll = setInterval(() => {
+                if (all.every((v) => v.batcher.inFlight === 0) || Date.now() > until) {
+                  clearInterval(poll);
+                  process.exit(1);
+                }
+              }, 5);
             }, o.drainTimeout * 1000);
             t.unref();
             server.close().then(

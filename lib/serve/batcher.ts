@@ -265,6 +265,20 @@ export class Batcher {
     this.schedule();
   }
 
+  /** Refuses new requests and rejects every queued one with UNAVAILABLE (batches in flight still finish). */
+  abort(reason: string): void {
+    this.close();
+    const q = this.queue;
+    this.queue = [];
+    for (const p of q) {
+      if (p.timer) clearTimeout(p.timer);
+      if (p.done) continue;
+      p.done = true;
+      p.reject(new TensorRTError('UNAVAILABLE', reason));
+    }
+    this.checkDrained();
+  }
+
   /** Resolves once every queued and in-flight request has finished. */
   drain(): Promise<void> {
     if (this.queue.length === 0 && this.busy === 0) return Promise.resolve();

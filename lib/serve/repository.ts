@@ -164,7 +164,7 @@ function narrowInputs(backend: Backend, shapes: Record<string, number[]> | undef
 }
 
 /** `{ model: { version: file } }` found under `root` (a directory) or for one file. */
-export function scanRepository(root: string): Map<string, { versions: Map<number, string>; config: string | null }> {
+export function scanRepository(root: string, problems: { model: string; reason: string }[] = []): Map<string, { versions: Map<number, string>; config: string | null }> {
   const out = new Map<string, { versions: Map<number, string>; config: string | null }>();
   let st: fs.Stats;
   try {
@@ -182,13 +182,30 @@ export function scanRepository(root: string): Map<string, { versions: Map<number
     if (!m.isDirectory() || m.name.startsWith('.')) continue;
     const dir = path.join(root, m.name);
     const versions = new Map<number, string>();
-    for (const v of fs.readdirSync(dir, { withFileTypes: true })) {
+    const entries = fs.readdirSync(dir, { withFileTypes: true });
+    const empty: string[] = [];
+    for (const v of entries) {
       if (!v.isDirectory() || !/^[1-9]\d*$/.test(v.name)) continue;
       const f = MODEL_FILES.map((x) => path.join(dir, v.name, x)).find((x) => fs.existsSync(x));
       if (f) versions.set(Number(v.name), f);
+      else {
+        let files: string[] = [];
+        try {
+          files = fs.readdirSync(path.join(dir, v.name));
+        } catch {
+          // unreadable: reported as empty
+        }
+        empty.push(`${v.name}/ has no model file (${files.length ? `found ${files.slice(0, 5).join(', ')}` : 'it is empty'}; expected one of ${MODEL_FILES.join(', ')})`);
+      }
     }
     const cfg = path.join(dir, 'config.json');
     if (versions.size) out.set(m.name, { versions, config: fs.existsSync(cfg) ? cfg : null });
+    else if (empty.length) problems.push({ model: m.name, reason: `no version of ${m.name} can be loaded: ${empty.join('; ')}` });
+    else {
+      const names = entries.filter((e) => !e.name.startsWith('.')).map((e) => (e.isDirectory() ? `${e.name}/` : e.name));
+      const hint = names.some((n) => /^latest\/$/i.test(n)) ? " ('latest/' is not a version: version folders are positive integers, and the highest is served)" : '';
+      problems.push({ model: m.name, reason: `${m.name} has no version folder (expected ${m.name}/<n>/model.onnx with n = 1, 2, ...; found ${names.length ? names.slice(0, 8).join(', ') : 'nothing'})${hint}` });
+    }
   }
   return out;
 }
@@ -234,12 +251,21 @@ export class Repository {
   private async poll(initial: boolean): Promise<void> {
     if (this.closed) return;
     let found;
+    const problems: { model: string; reason: string }[] = [];
     try {
-      found = scanRepository(this.root);
+      found = scanRepository(this.root, problems);
     } catch (e) {
       if (initial) throw e;
       this.log('warn', { err: (e as Error).message }, 'repository scan failed');
       return;
+    }
+    for (const { model, reason } of problems) {
+      if (this.models.has(model)) continue;
+      if (this.failed.get(model) !== reason) this.log('warn', { model, err: reason }, `model ${model} not loaded: ${reason}`);
+      this.failed.set(model, reason);
+    }
+    for (const name of [...this.failed.keys()]) {
+      if (!name.includes('@') && !found.has(name) && !problems.some((p) => p.model === name)) this.failed.delete(name); // gone from the repository
     }
     for (const [name, { versions, config }] of found) {
       const newest = Math.max(...versions.keys());
@@ -263,6 +289,7 @@ export class Repository {
         if (!m) this.models.set(name, (m = new Map()));
         m.set(newest, mv);
         mv.state = 'AVAILABLE';
+        this.failed.delete(name);
         this.log('info', { model: name, version: newest, backend: mv.backend.kind, platform: mv.backend.platform, maxBatchSize: mv.batcher.options.maxBatchSize, file: mv.file }, 'model version available');
         for (const old of m.values()) if (old !== mv && old.state === 'AVAILABLE') void this.unload(old);
       } catch (e) {
@@ -320,6 +347,8 @@ export class Repository {
   /** The served version of `model` (newest AVAILABLE), or the given one; NOT_FOUND saying what exists. */
   get(model: string, version?: number): ModelVersion {
     const m = this.models.get(model);
+    const failed = this.failed.get(model);
+    if (!m && failed !== undefined) throw new TensorRTError('NOT_FOUND', `Servable not found for request: model '${model}' failed to load: ${failed}`);
     if (!m) {
       throw new TensorRTError('NOT_FOUND', `Servable not found for request: model '${model}' (models: ${[...this.models.keys()].join(', ') || 'none'})`);
     }
@@ -348,6 +377,11 @@ export class Repository {
     if (this.timer) clearInterval(this.timer);
     await this.polling;
     await Promise.all(this.all().map((mv) => this.unload(mv)));
+  }
+
+  /** The models that are not served because they failed to load or are malformed in the repository, with why. */
+  failures(): { model: string; reason: string }[] {
+    return [...this.failed.entries()].filter(([k]) => !k.includes('@') && !this.models.has(k)).map(([model, reason]) => ({ model, reason }));
   }
 
   /** True while the served versions can take requests. */

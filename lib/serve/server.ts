@@ -47,6 +47,12 @@ export interface ServeOptions {
   processMetrics?: boolean;
   /** Version reported by GET /v2. */
   version?: string;
+  /** /v2/health/ready 503 while any model failed to load (Triton's strict readiness; default true). */
+  strictReadiness?: boolean;
+  /** Time to receive a whole request, headers and body, in ms (Node's requestTimeout; default 30000; 0 = none): 408 and close beyond. */
+  bodyTimeoutMs?: number;
+  /** Time to receive a request's headers, in ms (Node's headersTimeout; default 10000): 408 and close beyond. */
+  headersTimeoutMs?: number;
 }
 
 interface Label {
@@ -78,10 +84,37 @@ export interface TensorRTServer {
   readonly draining: boolean;
 }
 
+/** A listen failure as a TensorRTError: the address is the caller's mistake (INVALID_ARGUMENT) or busy (IO_ERROR). */
+function listenError(e: unknown, host: string, port: number): TensorRTError {
+  const err = e as NodeJS.ErrnoException;
+  const where = `${host}:${port}`;
+  switch (err.code) {
+    case 'EADDRINUSE': return new TensorRTError('IO_ERROR', `cannot listen on ${where}: the address is already in use (another server on that port?)`, { cause: e });
+    case 'EACCES': return new TensorRTError('IO_ERROR', `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`, { cause: e });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME': return new TensorRTError('INVALID_ARGUMENT', `cannot listen on ${where}: '${host}' is not an IP address or a resolvable host name`, { cause: e });
+    case 'EADDRNOTAVAIL': return new TensorRTError('INVALID_ARGUMENT', `cannot listen on ${where}: '${host}' is not an address of this machine`, { cause: e });
+    default: return new TensorRTError('IO_ERROR', `cannot listen on ${where}: ${err.message}`, { cause: e });
+  }
+}
+
 export async function createServer(options: ServeOptions): Promise<TensorRTServer> {
   if (!options || typeof options.model !== 'string' || !options.model) throw invalidArg('createServer: options.model (a repository directory or a model file) is required');
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
-  const app = Fastify({ logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: !options.logRequests }), bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 30000;
+  const headersTimeoutMs = Math.min(options.headersTimeoutMs ?? 10000, bodyTimeoutMs || Infinity);
+  const app = Fastify({
+    // Node checks both timeouts every connectionsCheckingInterval ms (its default 30 s would let them run late)
+    http: { headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeoutMs, bodyTimeoutMs || Infinity) / 4))) },
+    requestTimeout: bodyTimeoutMs,
+    logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: !options.logRequests }), bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true,
+    // the router's own 400s (a malformed percent-escape in the URL...) in the protocols' {"error": ...} form
+    frameworkErrors: (err, _req, reply) => {
+      const r = reply as unknown as { code(n: number): { type(t: string): { send(b: unknown): unknown } } };
+      void r.code((err as { statusCode?: number }).statusCode ?? 400).type('application/json').send({ error: err.message });
+    },
+  });
   let draining = false;
   let metrics: ServeMetrics | null = null;
 
@@ -114,7 +147,8 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
   const ctx: ProtocolContext = {
     repository,
     version: options.version ?? 'unknown',
-    ready: () => !draining && repository.ready,
+    // strict (Triton's default): not ready while any model of the repository failed to load
+    ready: (whole = true) => !draining && repository.ready && (!whole || options.strictReadiness === false || repository.failures().length === 0),
     label(req, protocol, model = '', infer = false) {
       (req as unknown as Record<symbol, Label>)[LABEL] = { protocol, model, infer };
     },
@@ -137,13 +171,29 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
     },
   };
 
-  // Requests being read, run or answered (for the drain), from the first byte parsed to the response's close.
-  let active = 0;
+  // Every open connection, and how many requests on it have their whole body and no finished response yet (for
+  // the drain: such a connection is busy; any other one — idle, half-sent headers or body — is not).
+  const conns = new Map<net.Socket, { busy: number; bytes: number; since: number }>();
+  app.server.on('connection', (sock: net.Socket) => {
+    conns.set(sock, { busy: 0, bytes: 0, since: Date.now() });
+    lastConnection = Date.now();
+    sock.once('close', () => conns.delete(sock));
+  });
+  let lastConnection = 0;
   app.addHook('onRequest', async (req, reply) => {
-    active++;
-    reply.raw.once('close', () => active--);
-    if (draining) reply.header('connection', 'close'); // keep-alive clients reconnect to another replica
-    void req; // (hook signature)
+    if (!draining) return;
+    // While draining: every request still gets an answer, but the connection closes after it (keep-alive clients
+    // reconnect to another replica); inference requests get 503 at once, before their body is read.
+    reply.header('connection', 'close');
+    if (req.method === 'POST' && /^\/v[12]\/models\//.test(req.url)) {
+      return reply.code(503).header('Retry-After', '1').type('application/json').send({ error: 'the server is shutting down; retry on another replica' });
+    }
+  });
+  app.addHook('preHandler', async (req, reply) => {
+    const c = conns.get(req.raw.socket);
+    if (!c) return;
+    c.busy++;
+    reply.raw.once('close', () => c.busy--);
   });
   app.addHook('onResponse', async (req, reply) => {
     const l = (req as unknown as Record<symbol, Label | undefined>)[LABEL];
@@ -187,13 +237,35 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
       return grpcAddress;
     },
     async listen(o = {}) {
-      const addr = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8501 });
+      const host = o.host ?? '127.0.0.1';
+      const port = o.port ?? 8501;
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArg(`port must be an integer from 0 to 65535; got ${String(port)}`);
+      if (o.grpcPort !== undefined && (!Number.isInteger(o.grpcPort) || o.grpcPort < 0 || o.grpcPort > 65535)) {
+        throw invalidArg(`grpcPort must be an integer from 0 to 65535; got ${String(o.grpcPort)}`);
+      }
+      let addr: string;
+      try {
+        addr = await app.listen({ host, port });
+      } catch (e) {
+        // Nothing may keep the process alive after a failed listen: unload the models and close the app.
+        await app.close().catch(() => {});
+        await repository.close().catch(() => {});
+        throw listenError(e, host, port);
+      }
       if (o.grpcPort !== undefined && !grpc) {
         grpc = createGrpcServer({
-          repository, metrics: m, version: ctx.version, ready: ctx.ready, draining: () => draining, maxMessageBytes: bodyLimit,
+          repository, metrics: m, version: ctx.version, ready: (whole?: boolean) => ctx.ready(whole), draining: () => draining, maxMessageBytes: bodyLimit,
           log: (level, obj, msg) => app.log[level](obj, msg),
         });
-        grpcAddress = await grpc.listen(o.host ?? '127.0.0.1', o.grpcPort);
+        try {
+          grpcAddress = await grpc.listen(host, o.grpcPort);
+        } catch (e) {
+          await grpc.shutdown().catch(() => {});
+          grpc = null;
+          await app.close().catch(() => {});
+          await repository.close().catch(() => {});
+          throw listenError(e, host, o.grpcPort);
+        }
         app.log.info({ grpcAddress }, `KServe v2 gRPC (inference.GRPCInferenceService) at ${grpcAddress}`);
       }
       const models = repository.all().map((v) => ({ model: v.model, version: v.version, backend: v.backend.kind, platform: v.backend.platform }));
@@ -204,19 +276,30 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
       if (draining) return;
       draining = true;
       app.log.info('draining: no new connections; finishing in-flight and queued requests');
-      // Stop listening, but keep the open connections: Node's http close() would also drop idle ones at once,
-      // including those whose request bytes have arrived and are not parsed yet. Those are accepted requests:
-      // wait until no request has been in progress for a quiet period, then close the rest.
+      // 1. The listener stays open until no connection has arrived for QUIET_MS: closing it at once would reset the
+      //    connections in its backlog, whose requests clients have already sent (readiness is 503 meanwhile, and new
+      //    inference requests get 503 + Connection: close). Then it closes.
+      // 2. Connections with a request whose body has arrived stay until it is answered; every other connection
+      //    (idle keep-alive, half-sent headers or body) is closed once nothing arrived on it for QUIET_MS.
+      // 3. Done when no connection is left and no batcher holds a request.
       const srv = app.server;
-      if (srv.listening) net.Server.prototype.close.call(srv);
+      lastConnection = Math.max(lastConnection, Date.now());
       const grpcDone = grpc ? grpc.shutdown() : Promise.resolve(); // new calls: UNAVAILABLE; calls in progress finish
-      let quietSince = 0;
-      while (true) {
-        const busy = active > 0 || repository.all().some((v) => v.batcher.queueDepth > 0 || v.batcher.inFlight > 0);
+      for (;;) {
         const now = Date.now();
-        if (busy) quietSince = 0;
-        else if (!quietSince) quietSince = now;
-        else if (now - quietSince >= QUIET_MS) break;
+        if (srv.listening && now - lastConnection >= QUIET_MS) net.Server.prototype.close.call(srv);
+        for (const [sock, c] of conns) {
+          if (c.busy > 0) continue;
+          if (sock.bytesRead !== c.bytes) {
+            c.bytes = sock.bytesRead;
+            c.since = now;
+          } else if (now - c.since >= QUIET_MS) {
+            sock.destroy();
+            conns.delete(sock);
+          }
+        }
+        const queued = repository.all().some((v) => v.batcher.queueDepth > 0 || v.batcher.inFlight > 0);
+        if (!srv.listening && conns.size === 0 && !queued) break;
         await new Promise((r) => setTimeout(r, 10));
       }
       await app.close();

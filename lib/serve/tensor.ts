@@ -201,11 +201,18 @@ export function fromFlat(values: unknown[], dtype: ServeDType, what: string): Se
   return out;
 }
 
-/** The shape of a nested JSON array, read along its first elements. */
-export function nestedShape(value: unknown): number[] {
+/**
+ * Deepest nesting of a JSON tensor: far above any model's rank (ONNX / TensorRT allow 8 dimensions, TensorFlow
+ * 254 at most), and low enough that the walks below never approach the stack's limit.
+ */
+export const MAX_NESTING = 64;
+
+/** The shape of a nested JSON array, read along its first elements; deeper than MAX_NESTING is a client's mistake. */
+export function nestedShape(value: unknown, what = 'the value'): number[] {
   const shape: number[] = [];
   let v = value;
   while (Array.isArray(v)) {
+    if (shape.length === MAX_NESTING) throw invalidArg(`${what}: lists nested deeper than ${MAX_NESTING} levels (a tensor's rank is far lower)`);
     shape.push(v.length);
     v = v[0];
   }
@@ -217,7 +224,7 @@ export function nestedShape(value: unknown): number[] {
  * that every level is as long as the first (a ragged list is a client's mistake). `count` > 0 checks the total.
  */
 export function fromNested(value: unknown, dtype: ServeDType, what: string, count: number): { shape: number[]; data: ServeArray } {
-  const shape = nestedShape(value);
+  const shape = nestedShape(value, what);
   const n = volume(shape);
   if (count >= 0 && n !== count) throw invalidArg(`${what}: has ${n} values; expected ${count}`);
   const out = allocDisposable(dtype, n);
@@ -261,16 +268,44 @@ export function fromBytes(buf: Uint8Array, dtype: ServeDType, count: number, wha
 // ------------------------------------------------------------------------------------------------------------------
 // typed arrays -> JSON values
 
-/** The values of a tensor as JS numbers / booleans (float16 decoded; 64-bit integers as numbers). */
+/**
+ * Non-finite floats in JSON responses: JSON has no NaN or Infinity and JSON.stringify would write `null`. serve
+ * writes the bare tokens `NaN`, `Infinity` and `-Infinity`, as TensorFlow Serving's REST API does (its "JSON
+ * conformance" section; Python's json module and most JSON libraries' lenient modes read them), on both
+ * protocols; KServe's binary tensor extension carries the IEEE bits unchanged. toJsonValues puts a marker string
+ * in their place, and stringifyResponse turns the markers into the tokens.
+ */
+const NONFINITE_TAG = `\u0001nonfinite${process.pid}${Math.random().toString(36).slice(2)}:`;
+const NONFINITE: Record<string, string> = { NaN: 'NaN', Infinity: 'Infinity', '-Infinity': '-Infinity' };
+const NONFINITE_RE = new RegExp(`"${JSON.stringify(NONFINITE_TAG).slice(1, -1).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}(NaN|-?Infinity)"`, 'g');
+
+function markNonFinite(x: number): number | string {
+  return Number.isFinite(x) ? x : NONFINITE_TAG + String(x);
+}
+
+/** The values of a tensor as JS numbers / booleans (float16 decoded; 64-bit integers as numbers; see NONFINITE_TAG). */
 export function toJsonValues(t: { dtype: ServeDType; data: ServeArray }): (number | boolean)[] {
   const d = t.data;
   switch (t.dtype) {
-    case 'float16': return Array.from(d as Uint16Array, halfToFloat);
+    case 'float16': return finite(Array.from(d as Uint16Array, halfToFloat));
     case 'bool': return Array.from(d as Uint8Array, (x) => x !== 0);
     case 'int64':
     case 'uint64': return Array.from(d as BigInt64Array, (x) => Number(x));
+    case 'float32':
+    case 'float64': return finite(Array.from(d as Float32Array));
     default: return Array.from(d as Float32Array);
   }
+}
+
+function finite(xs: number[]): number[] {
+  for (let i = 0; i < xs.length; i++) if (!Number.isFinite(xs[i]!)) (xs as unknown[])[i] = markNonFinite(xs[i]!);
+  return xs;
+}
+
+/** JSON.stringify of a response, non-finite values written as NaN / Infinity / -Infinity (see NONFINITE_TAG). */
+export function stringifyResponse(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s.includes(NONFINITE_TAG.slice(1)) ? s.replace(NONFINITE_RE, (_m, k: string) => NONFINITE[k]!) : s;
 }
 
 /** Nested lists of `shape` over flat values (TF Serving's output form). */

@@ -73,3 +73,41 @@ export function makeRepo(extra: Record<string, string | Buffer> = {}): string {
   }
   return root;
 }
+
+export const BIN = path.join(__dirname, '..', '..', 'dist', 'cli', 'index.js');
+
+export interface Served {
+  child: import('child_process').ChildProcess;
+  /** http://127.0.0.1:<port> once listening. */
+  base: string;
+  /** Everything the process printed so far (stdout + stderr). */
+  out(): string;
+  /** Resolves with the exit code (null: killed by a signal) and the signal, and how long after `since` it came. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+/** Starts `tensorrt-node serve <args>` (the built bin) and waits for its address (or its exit). */
+export async function spawnServe(args: string[], timeoutMs = 30000): Promise<Served> {
+  const { spawn } = require('child_process') as typeof import('child_process');
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) => child.on('exit', (code, signal) => r({ code, signal, at: Date.now() })));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const base = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), timeoutMs);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]!);
+      }
+    });
+    void exited.then(({ code }) => {
+      clearTimeout(t);
+      resolve('');
+      void code;
+    });
+  });
+  return { child, base, out: () => out, exited };
+}

@@ -70,9 +70,9 @@ d('serve onnxruntime backend', () => {
     expect(got).toEqual(want);
   });
 
-  test('a model failure is an INTERNAL TensorRTError and the instance keeps working; after dispose, runs reject', async () => {
+  test('a run that fails on its input is INVALID_ARGUMENT (runError: input-caused, docs/serving.md) and the instance keeps working; after dispose, runs reject', async () => {
     const bad: Tensor = { name: 'x', dtype: 'int32', shape: [1, 3, 48, 192], data: new Int32Array(3 * 48 * 192) }; // the model takes float32
-    await expect(backend.run([bad], 0)).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(backend.run([bad], 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/onnxruntime: .*data type/i) });
     const [y] = await backend.run([line(5)], 0);
     expect(Array.from(y!.data as Float32Array)).toEqual(await expected(line(5)));
     await backend.dispose();

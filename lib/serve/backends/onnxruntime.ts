@@ -290,6 +290,22 @@ export function onnxRuntimeSessionOptions(options: Pick<OnnxRuntimeBackendOption
   return sessionOptions;
 }
 
+/**
+ * How an onnxruntime run failure is classified (docs/serving.md, "Errors"). serve checks every input's dtype, rank
+ * and static dimensions against the model before a run, so a kernel that then fails on the batch ("Non-zero status
+ * code returned while running <Op> node", invalid dimensions or shapes) failed on what the client sent: its
+ * dynamic dimensions (a 0, an image too small for the model's strides) or its values. That is INVALID_ARGUMENT
+ * (HTTP 400) with onnxruntime's message. Resource failures (allocation, out of memory) and anything else
+ * onnxruntime says are the backend's fault: INTERNAL (HTTP 500, logged at error level).
+ */
+export function runError(message: string): TensorRTError {
+  const msg = message.trim();
+  const resource = /fail(ed)? to allocate|bad_alloc|out of memory|memory allocation/i.test(msg);
+  const inputCaused = /Non-zero status code returned while running|Got invalid dimensions|Invalid input shape|Invalid rank|invalid dimensions|Unexpected input data type/i.test(msg);
+  if (inputCaused && !resource) return new TensorRTError('INVALID_ARGUMENT', `the model cannot run on this input: onnxruntime: ${msg}`);
+  return new TensorRTError('INTERNAL', `onnxruntime run failed: ${msg}`);
+}
+
 export async function createOnnxRuntimeBackend(file: string, options: OnnxRuntimeBackendOptions = {}): Promise<Backend> {
   is.path(file, 'createOnnxRuntimeBackend: the model file');
   is.object(options, 'createOnnxRuntimeBackend options');
@@ -331,7 +347,7 @@ export async function createOnnxRuntimeBackend(file: string, options: OnnxRuntim
     async run(ins: Tensor[], instance: number): Promise<Tensor[]> {
       const r = await workers[instance % n]!.run(ins, outNames);
       // Shapes and dtypes were checked against the model before: what is left is the model's own failure.
-      if (r.error !== undefined) throw new TensorRTError('INTERNAL', `onnxruntime run failed: ${r.error}`);
+      if (r.error !== undefined) throw runError(r.error);
       return outputs.map((o, i) => ({ name: o.name, dtype: o.dtype, shape: r.outputs![i]!.dims, data: r.outputs![i]!.data }));
     },
     async dispose() {

@@ -32,8 +32,8 @@ export interface GrpcServeContext {
   repository: Repository;
   metrics: ServeMetrics;
   version: string;
-  /** False while draining or while no model is ready. */
-  ready(): boolean;
+  /** Server readiness: false while draining or while no model is ready; strict (every model loaded) unless `server` is false. */
+  ready(server?: boolean): boolean;
   draining(): boolean;
   log(level: 'info' | 'warn' | 'error', obj: Record<string, unknown>, msg: string): void;
   /** Largest request message in bytes (the HTTP body limit). */
@@ -152,7 +152,7 @@ export function createGrpcServer(ctx: GrpcServeContext): GrpcServer {
     ServerMetadata: unary('ServerMetadata', async () => ({ name: 'tensorrt-node', version: ctx.version, extensions: [] })),
     ModelReady: unary('ModelReady', async (r: NameReq) => {
       const mv = get(r);
-      return { ready: mv.state === 'AVAILABLE' && ctx.ready() };
+      return { ready: mv.state === 'AVAILABLE' && ctx.ready(false) }; // a model's readiness is its own
     }, byName),
     ModelMetadata: unary('ModelMetadata', async (r: NameReq) => {
       const mv = get(r);

@@ -11,7 +11,8 @@ import type { Tensor } from '../tensor';
 export interface ProtocolContext {
   repository: Repository;
   version: string;
-  ready(): boolean;
+  /** Server readiness (strict: every model loaded); `server` false: only "not draining and a model can run". */
+  ready(server?: boolean): boolean;
   /** Records the protocol / model of a request for the metrics (`infer`: an inference request). */
   label(req: FastifyRequest, protocol: string, model?: string, infer?: boolean): void;
   /** Checks the decoded tensors against the model's inputs and runs them through its batcher. */

@@ -18,7 +18,7 @@ import { invalidArg } from '../../errors';
 import type { ModelVersion } from '../repository';
 import type { ProtocolContext } from './context';
 import {
-  bytesOf, fmtShape, FROM_KSERVE, fromBytes, fromFlat, httpStatusFor, KSERVE_DTYPES, parseJsonBody, Tensor, toJsonValues, volume,
+  bytesOf, fmtShape, FROM_KSERVE, fromBytes, fromFlat, httpStatusFor, KSERVE_DTYPES, parseJsonBody, stringifyResponse, Tensor, toJsonValues, volume,
 } from '../tensor';
 
 function sendError(reply: FastifyReply, e: unknown): FastifyReply {
@@ -141,7 +141,7 @@ export function encodeInfer(
   const res: Record<string, unknown> = { model_name: mv.model, model_version: String(mv.version) };
   if (typeof id === 'string') res.id = id;
   res.outputs = outputs;
-  const json = JSON.stringify(res);
+  const json = stringifyResponse(res);
   if (!bins.length) return { body: json };
   const head = Buffer.from(json, 'utf8');
   return { body: Buffer.concat([head, ...bins]), headerLength: head.length };
@@ -178,7 +178,7 @@ export function registerKServeV2(app: FastifyInstance, ctx: ProtocolContext): vo
     ctx.label(req, 'kserve', p.model);
     try {
       const mv = ctx.repository.get(p.model, versionOf(p.version));
-      const ok = mv.state === 'AVAILABLE' && ctx.ready();
+      const ok = mv.state === 'AVAILABLE' && ctx.ready(false); // a model's readiness is its own
       return reply.code(ok ? 200 : 503).send({ name: mv.model, ready: ok });
     } catch (e) {
       return sendError(reply, e);

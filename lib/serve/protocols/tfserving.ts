@@ -15,7 +15,7 @@ import { invalidArg, TensorRTError } from '../../errors';
 import type { ModelVersion } from '../repository';
 import type { ProtocolContext } from './context';
 import {
-  fmtShape, fromBytes, fromNested, httpStatusFor, parseJsonBody, Tensor, TensorSpec, TF_DTYPES, toJsonValues, toNested, volume,
+  fmtShape, fromBytes, fromNested, httpStatusFor, parseJsonBody, Tensor, TensorSpec, TF_DTYPES, toJsonValues, toNested, volume, stringifyResponse,
 } from '../tensor';
 
 const PATH = /^([^/:]+)(?:\/versions\/([^/:]+))?(?:(\/metadata)|:(predict|classify|regress))?$/;
@@ -28,7 +28,8 @@ function parsePath(rest: string): { model: string; version?: number; metadata: b
     if (!/^\d+$/.test(m[2])) throw invalidArg(`version must be a positive integer; got '${m[2]}'`);
     version = Number(m[2]);
   }
-  return { model: decodeURIComponent(m[1]!), version, metadata: Boolean(m[3]), method: m[4] };
+  // the router has decoded the path's percent-escapes once already (a bad escape is its 400)
+  return { model: m[1]!, version, metadata: Boolean(m[3]), method: m[4] };
 }
 
 function sendError(reply: FastifyReply, e: unknown): FastifyReply {
@@ -214,7 +215,7 @@ export function registerTfServing(app: FastifyInstance, ctx: ProtocolContext): v
       const mv = ctx.repository.get(p.model, p.version);
       const { tensors, row } = decodePredict(parseJsonBody(req.body), mv);
       const r = await ctx.infer(req, mv, tensors);
-      return reply.type('application/json').send(JSON.stringify(encodePredict(r.outputs, row)));
+      return reply.type('application/json').send(stringifyResponse(encodePredict(r.outputs, row)));
     } catch (e) {
       return sendError(reply, e);
     }
