@@ -84,3 +84,39 @@ d('TensorFlow oracle corpus', () => {
   test.each(ops.map((c) => [c.name, c] as const))('op case %s agrees with TensorFlow or is refused with UNSUPPORTED_OP', async (_n, c) => runCase(c));
   test.each(models.map((c) => [c.name, c] as const))('model %s: tensorrt-node convert agrees with TensorFlow', async (_n, c) => runCase(c), 600000);
 });
+
+d('TF2 SavedModel bad input (from the corpus MobileNetV2 SavedModel): CLI exits 1 with [CODE], no output file', () => {
+  const sm = corpus ? path.join(corpus.dir, 'MobileNetV2_saved_model') : '';
+  function convert(dir: string, extra: string[] = []): { status: number; stderr: string; out: string } {
+    const out = path.join(tmp, `bad-${Math.random().toString(36).slice(2)}.onnx`);
+    try {
+      execFileSync(process.execPath, [cli, 'convert', dir, '-o', out, ...extra], { stdio: 'pipe' });
+      return { status: 0, stderr: '', out };
+    } catch (e) {
+      const err = e as { status: number; stderr: Buffer };
+      return { status: err.status, stderr: err.stderr.toString(), out };
+    }
+  }
+  function copy(): string {
+    const dir = fs.mkdtempSync(path.join(tmp, 'sm-'));
+    fs.cpSync(sm, dir, { recursive: true });
+    return dir;
+  }
+  test.each([
+    ['unknown tag set', (dir: string) => dir, ['--tag-set', 'gpu'], 'INVALID_ARGUMENT'],
+    ['unknown signature', (dir: string) => dir, ['--signature-def', 'nope'], 'INVALID_ARGUMENT'],
+    ['truncated saved_model.pb', (dir: string) => { const p = path.join(dir, 'saved_model.pb'); fs.writeFileSync(p, fs.readFileSync(p).subarray(0, 5000)); return dir; }, [], 'PARSE_ERROR'],
+    ['missing variables shard', (dir: string) => { fs.rmSync(path.join(dir, 'variables', 'variables.data-00000-of-00001')); return dir; }, [], 'IO_ERROR'],
+  ] as const)('%s', (_n, mutate, extra, code) => {
+    const r = convert(mutate(copy()), [...extra]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr.trim().endsWith(`[${code}]`)).toBe(true);
+    expect(fs.existsSync(r.out)).toBe(false);
+  });
+  test('--tag-set serve --signature-def serving_default converts', () => {
+    const r = convert(sm, ['--tag-set', 'serve', '--signature-def', 'serving_default']);
+    expect(r.status).toBe(0);
+    expect(fs.existsSync(r.out)).toBe(true);
+  });
+});
