@@ -58,7 +58,9 @@ interface ConvertCliOptions {
   inputs?: string;
   outputs?: string;
   signature?: string;
+  signatureDef?: string;
   tags?: string;
+  tagSet?: string;
   opset?: string;
   json?: boolean;
 }
@@ -73,6 +75,8 @@ export function registerConvert(program: Command): void {
     .option('--outputs <list>', 'output tensor names: name[:k],... (default: the signature outputs)')
     .option('--signature <key>', 'SavedModel signature (default serving_default)')
     .option('--tags <list>', 'SavedModel MetaGraph tags (default serve)')
+    .option('--signature-def <key>', 'saved_model_cli spelling of --signature')
+    .option('--tag-set <list>', 'saved_model_cli spelling of --tags')
     .option('--opset <n>', 'ONNX opset, 11..21 (default 13; below 13 only ops whose meaning is the same there)')
     .option('--json', 'print the conversion report as JSON')
     .action(
@@ -93,8 +97,8 @@ export function registerConvert(program: Command): void {
         const options: import('../tensorflow').ConvertTensorFlowOptions = {};
         if (o.inputs) options.inputs = parseTfInputs(o.inputs);
         if (o.outputs) options.outputs = o.outputs.split(',').map((s) => s.trim()).filter((s) => s);
-        if (o.signature) options.signature = o.signature;
-        if (o.tags) options.tags = o.tags.split(',').map((s) => s.trim());
+        if (o.signature ?? o.signatureDef) options.signature = o.signature ?? o.signatureDef;
+        if (o.tags ?? o.tagSet) options.tags = (o.tags ?? o.tagSet)!.split(',').map((s) => s.trim());
         if (opset !== undefined) options.opset = opset;
         const report = tfm.convertTensorFlowToFile(model, out, options);
         if (o.json) {

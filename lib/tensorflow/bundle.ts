@@ -70,8 +70,12 @@ export function readTable(b: Uint8Array, what: string): Map<string, Uint8Array> 
   return out;
 }
 
-/** Reads every tensor of a bundle (`prefix` = .../variables/variables). */
-export function readBundle(prefix: string): Map<string, TfTensor> {
+/**
+ * Reads every tensor of a bundle (`prefix` = .../variables/variables). Scalar DT_STRING entries (the TF2
+ * checkpoint's `_CHECKPOINTABLE_OBJECT_GRAPH`) go into `strings` when given: a string tensor's data is each
+ * element's varint length, a 4-byte checksum, then the bytes.
+ */
+export function readBundle(prefix: string, strings?: Map<string, Buffer>): Map<string, TfTensor> {
   let index: Buffer;
   try {
     index = fs.readFileSync(`${prefix}.index`);
@@ -101,11 +105,21 @@ export function readBundle(prefix: string): Map<string, TfTensor> {
     if (k === '') continue;
     const e = T.toObject(T.decode(v), JSON_FORM) as { dtype?: string; shape?: unknown; shardId?: number; offset?: string; size?: string };
     const dtype = tfDType(e.dtype ?? 'DT_FLOAT');
+    if (dtype === 'string' && strings && elementCount(attrShape({ shape: (e.shape ?? {}) as never }) ?? []) === 1) {
+      const off = Number(e.offset ?? 0);
+      const raw = shard(e.shardId ?? 0).subarray(off, off + Number(e.size ?? 0));
+      const pos = { p: 0 };
+      const len = varint(raw, pos);
+      if (pos.p + 4 + len > raw.length) throw new TensorRTError('PARSE_ERROR', `${prefix}: string entry ${k} is truncated`);
+      strings.set(k, Buffer.from(raw.subarray(pos.p + 4, pos.p + 4 + len)));
+      continue;
+    }
     if (!dtype || dtype === 'string') continue; // non-numeric checkpoint entries (object graph, strings) are not weights
     const shape = attrShape({ shape: (e.shape ?? {}) as never }) ?? [];
     const off = Number(e.offset ?? 0);
     const size = Number(e.size ?? 0);
     const data = shard(e.shardId ?? 0).subarray(off, off + size);
+    if (data.length < size) throw new TensorRTError('PARSE_ERROR', `${prefix}: variable ${k} runs past the end of its data shard (${off + size} > ${shard(e.shardId ?? 0).length} bytes)`);
     out.set(k, { dtype: dtype === 'float16' ? 'float32' : dtype, shape, data: typedFromBytes(dtype, data, elementCount(shape), `${prefix}: ${k}`) });
   }
   return out;

@@ -12,6 +12,12 @@ import { attrShape, elementCount, tfDType, typedFromBytes, type TfGraph, type Tf
 import { JSON_FORM, tfType } from './proto';
 import { decodeWeights, type TfjsWeightSpec } from './tfjs';
 import { readBundle } from './bundle';
+import { capturedVariables, inlineCalls, type SavedObjectGraphJson, type TfFunction, type TrackableObjectGraphJson } from './function';
+
+const DT_ENUM: Record<string, string> = { float32: 'DT_FLOAT', float64: 'DT_DOUBLE', int32: 'DT_INT32', int64: 'DT_INT64', int8: 'DT_INT8', uint8: 'DT_UINT8', int16: 'DT_INT16', uint16: 'DT_UINT16', bool: 'DT_BOOL', float16: 'DT_HALF' };
+function dtypeEnum(d: string): string {
+  return DT_ENUM[d] ?? 'DT_FLOAT';
+}
 
 function readBytes(p: string): Buffer {
   try {
@@ -28,10 +34,14 @@ interface TensorMsg { dtype?: number; tensorShape?: protobuf.Message; tensorCont
  * NodeDefs of a decoded GraphDef message in JSON form; Const tensors with tensor_content are taken straight from
  * the message bytes (no base64 round trip for the weights) into `weights`.
  */
-function nodesOf(graphMsg: protobuf.Message, weights: Map<string, TfTensor>, what: string): TfNode[] {
+function nodesOf(graphMsg: protobuf.Message, weights: Map<string, TfTensor>, what: string, prefix = ''): TfNode[] {
+  const msgs = (graphMsg as unknown as { node?: protobuf.Message[] }).node ?? [];
+  return nodeDefs(msgs, weights, what, prefix);
+}
+
+function nodeDefs(msgs: protobuf.Message[], weights: Map<string, TfTensor>, what: string, prefix: string): TfNode[] {
   const NodeDef = tfType('NodeDef');
   const TensorProto = tfType('TensorProto');
-  const msgs = (graphMsg as unknown as { node?: protobuf.Message[] }).node ?? [];
   const nodes: TfNode[] = [];
   for (const m of msgs) {
     const mm = m as unknown as { op?: string; name?: string; attr?: Record<string, { tensor?: TensorMsg }> };
@@ -41,15 +51,46 @@ function nodesOf(graphMsg: protobuf.Message, weights: Map<string, TfTensor>, wha
       const dtype = tfDType(meta.dtype);
       const shape = attrShape({ shape: (meta.tensorShape ?? {}) as never }) ?? [];
       if (dtype && dtype !== 'string') {
-        weights.set(mm.name ?? '', { dtype: dtype === 'float16' ? 'float32' : dtype, shape, data: typedFromBytes(dtype, t.tensorContent, elementCount(shape), `${what}: ${mm.name}`) });
+        weights.set(prefix + (mm.name ?? ''), { dtype: dtype === 'float16' ? 'float32' : dtype, shape, data: typedFromBytes(dtype, t.tensorContent, elementCount(shape), `${what}: ${mm.name}`) });
         t.tensorContent = new Uint8Array(0);
       }
     }
     const o = NodeDef.toObject(m, JSON_FORM) as TfNode;
     nodes.push({ name: o.name ?? '', op: o.op ?? '', input: o.input ?? [], attr: o.attr ?? {} });
   }
-  // Function bodies (TF2 control flow, tf.function calls) are not inlined: their call ops are reported unsupported.
   return nodes;
+}
+
+/**
+ * The GraphDef's function library. Const weights of a body are keyed `<fn>@@<node>` in `weights` until a
+ * call is inlined (then re-keyed by the inlined node's name, see readSavedModel).
+ */
+function libraryOf(graphMsg: protobuf.Message, weights: Map<string, TfTensor>, what: string): Map<string, TfFunction> {
+  const lib = new Map<string, TfFunction>();
+  const fns = (graphMsg as unknown as { library?: { function?: protobuf.Message[] } }).library?.function ?? [];
+  const OpDef = tfType('OpDef');
+  for (const f of fns) {
+    const fm = f as unknown as { signature?: protobuf.Message; nodeDef?: protobuf.Message[]; ret?: Record<string, string> };
+    const sig = fm.signature ? (OpDef.toObject(fm.signature, JSON_FORM) as { name?: string; inputArg?: { name?: string }[]; outputArg?: { name?: string }[] }) : {};
+    const name = sig.name ?? '';
+    lib.set(name, {
+      name,
+      inputs: (sig.inputArg ?? []).map((a) => a.name ?? ''),
+      outputs: (sig.outputArg ?? []).map((a) => a.name ?? ''),
+      nodes: nodeDefs(fm.nodeDef ?? [], weights, `${what}: function ${name}`, `${name}@@`),
+      ret: fm.ret ?? {},
+    });
+  }
+  return lib;
+}
+
+function decodeMessage<T>(type: string, bytes: Uint8Array, what: string): T {
+  const T = tfType(type);
+  try {
+    return T.toObject(T.decode(bytes), JSON_FORM) as T;
+  } catch (e) {
+    throw new TensorRTError('PARSE_ERROR', `${what}: bad ${type}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 export function readFrozenGraph(p: string): TfGraph {
@@ -119,14 +160,46 @@ export function readSavedModel(dir: string, signature = 'serving_default', tags?
   const weights = new Map<string, TfTensor>();
   const graphMsg = (meta as unknown as { graphDef?: protobuf.Message }).graphDef;
   if (!graphMsg) throw new TensorRTError('PARSE_ERROR', `${file}: MetaGraph without a GraphDef`);
-  const nodes = nodesOf(graphMsg, weights, file);
+  let nodes = nodesOf(graphMsg, weights, file);
   const varPrefix = path.join(dir, 'variables', 'variables');
-  const vars = fs.existsSync(`${varPrefix}.index`) ? readBundle(varPrefix) : new Map<string, TfTensor>();
+  const strings = new Map<string, Buffer>();
+  const vars = fs.existsSync(`${varPrefix}.index`) ? readBundle(varPrefix, strings) : new Map<string, TfTensor>();
+  const inputs = sigValues(sig.inputs);
+  const outputs = sigValues(sig.outputs);
+  const objectGraph = (meta as unknown as { objectGraphDef?: protobuf.Message }).objectGraphDef;
+  if (objectGraph) {
+    // TF2: variables captured by the signature's function call, values through the object graphs.
+    const saved = tfType('SavedObjectGraph').toObject(objectGraph, JSON_FORM) as SavedObjectGraphJson;
+    const ckptBytes = strings.get('_CHECKPOINTABLE_OBJECT_GRAPH');
+    const ckpt = ckptBytes ? decodeMessage<TrackableObjectGraphJson>('TrackableObjectGraph', ckptBytes, `${varPrefix}.index`) : undefined;
+    const captured = capturedVariables(nodes, saved, ckpt, vars, dir);
+    for (const n of nodes) {
+      const v = captured.get(n.name);
+      if (!v) continue;
+      weights.set(n.name, v);
+      n.op = 'Const';
+      n.input = [];
+      n.attr = { dtype: { type: dtypeEnum(v.dtype) } };
+    }
+    const lib = libraryOf(graphMsg, weights, file);
+    const aliases = new Map<string, string>();
+    nodes = inlineCalls(nodes, lib, aliases, weights);
+    for (const k of [...weights.keys()]) if (k.includes('@@')) weights.delete(k);
+    for (const o of outputs) {
+      const c = o.name.endsWith(':0') ? o.name.slice(0, -2) : o.name;
+      const a = aliases.get(c);
+      if (a) o.name = a;
+    }
+  }
   for (const n of nodes) {
     if (n.op === 'VariableV2' || n.op === 'Variable' || n.op === 'VarHandleOp') {
       const sharedName = n.attr.shared_name?.s ? Buffer.from(n.attr.shared_name.s, 'base64').toString('latin1') : '';
       const key = [n.name, sharedName].find((k) => k && vars.has(k));
-      if (!key) throw new TensorRTError('UNSUPPORTED', `${dir}: variable ${n.name} not found in variables/ (object-graph checkpoints of TF2 SavedModels are not supported yet)`);
+      if (!key) {
+        // TF2: the saver graph's handles not captured by the signature's call are not on its path.
+        if (objectGraph) continue;
+        throw new TensorRTError('PARSE_ERROR', `${dir}: variable ${n.name} not found in variables/`);
+      }
       weights.set(n.name, vars.get(key)!);
       n.op = 'Const';
       n.input = [];
@@ -134,5 +207,5 @@ export function readSavedModel(dir: string, signature = 'serving_default', tags?
       n.op = 'Identity';
     }
   }
-  return { nodes, weights, inputs: sigValues(sig.inputs), outputs: sigValues(sig.outputs), format: 'saved-model' };
+  return { nodes, weights, inputs, outputs, format: 'saved-model' };
 }

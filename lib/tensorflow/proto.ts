@@ -1,7 +1,7 @@
 /**
  * protobufjs schemas for TensorFlow's serialized forms, written here from TensorFlow's documented message
  * definitions (tensorflow/core/framework/{graph,node_def,attr_value,tensor,tensor_shape,types,versions,function}.proto,
- * tensorflow/core/protobuf/{meta_graph,saved_model,tensor_bundle}.proto). Only the fields the converter reads
+ * tensorflow/core/protobuf/{meta_graph,saved_model,saved_object_graph,trackable_object_graph,tensor_bundle}.proto). Only the fields the converter reads
  * are declared; protobuf skips the others. Field numbers are TensorFlow's.
  */
 import * as protobuf from 'protobufjs';
@@ -77,7 +77,8 @@ message NodeDef {
 
 message VersionDef { int32 producer = 1; int32 min_consumer = 2; repeated int32 bad_consumers = 3; }
 
-message OpDef { string name = 1; }
+message ArgDef { string name = 1; DataType type = 3; string type_attr = 4; string number_attr = 5; string type_list_attr = 6; }
+message OpDef { string name = 1; repeated ArgDef input_arg = 2; repeated ArgDef output_arg = 3; }
 message FunctionDef { OpDef signature = 1; repeated NodeDef node_def = 3; map<string, string> ret = 4; }
 message FunctionDefLibrary { repeated FunctionDef function = 1; }
 
@@ -109,7 +110,23 @@ message MetaGraphDef {
   MetaInfoDef meta_info_def = 1;
   GraphDef graph_def = 2;
   map<string, SignatureDef> signature_def = 5;
+  SavedObjectGraph object_graph_def = 7;
 }
+
+message ObjectReference { int32 node_id = 1; string local_name = 2; }
+
+message SavedVariable { DataType dtype = 1; TensorShapeProto shape = 2; string name = 6; }
+message SavedConstant { string operation = 1; }
+message SavedObject {
+  repeated ObjectReference children = 1;
+  oneof kind { SavedVariable variable = 7; SavedConstant constant = 9; }
+}
+message SavedConcreteFunction { repeated int32 bound_inputs = 2; }
+message SavedObjectGraph { repeated SavedObject nodes = 1; map<string, SavedConcreteFunction> concrete_functions = 2; }
+
+message SerializedTensor { string name = 1; string full_name = 2; string checkpoint_key = 3; }
+message TrackableObject { repeated ObjectReference children = 1; repeated SerializedTensor attributes = 2; }
+message TrackableObjectGraph { repeated TrackableObject nodes = 1; }
 
 message SavedModel {
   int64 saved_model_schema_version = 1;

@@ -230,6 +230,16 @@ mathOps.Cast = (c, n, ins) => {
   const to = attrType(n, 'DstT') ?? 'float32';
   const x = ins[0]!;
   if (to === x.dtype) return [x];
+  if (to === 'float16') {
+    // The converted graph computes in float32 (float16 weights are widened): round to half precision as TF
+    // does, then continue in float32, so float16 consumers meet float32 constants of the same type.
+    const r = (v: string) => c.node1('Cast', [c.node1('Cast', [v], { to: onnxDt('float16') })], { to: onnxDt('float32') });
+    const out: Value = { dtype: 'float32' };
+    if (x.shape) out.shape = x.shape;
+    if (preferNchw(x)) out.nchw = r(c.nchw(x));
+    else out.nhwc = r(c.ref(x));
+    return [out];
+  }
   const out: Value = { dtype: to };
   if (x.shape) out.shape = x.shape;
   if (preferNchw(x)) out.nchw = c.node1('Cast', [c.nchw(x)], { to: onnxDt(to) });

@@ -1,0 +1,277 @@
+"""TensorFlow as the oracle: builds the conversion corpus (small graphs per op, whole keras.applications
+networks by three routes) and stores TensorFlow's outputs on seeded inputs as .npy, with manifest.json.
+
+  python corpus.py OUT_DIR [--subset ci|full]
+
+Run by test/unit/tensorflow-oracle.test.ts into the git-ignored .cache/tf-corpus/<hash>/<subset>; nothing it
+writes is committed. TF_ENABLE_ONEDNN_OPTS=0 is set (TF 2.21's oneDNN path can die with SIGFPE on some CPUs).
+"""
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: E402
+
+OUT = sys.argv[1]
+SUBSET = sys.argv[sys.argv.index("--subset") + 1] if "--subset" in sys.argv else "ci"
+os.makedirs(OUT, exist_ok=True)
+manifest = []
+RNG = np.random.RandomState(1234)
+
+
+def save_npy(case, tag, arr):
+    p = f"{case}.{tag}.npy"
+    np.save(os.path.join(OUT, p), arr)
+    return p
+
+
+def kind_of(arr):
+    return "close" if arr.dtype.kind == "f" else "exact"
+
+
+def frozen_case(name, fn, specs, feeds, compare=None):
+    """fn traced on TensorSpecs, frozen to a GraphDef (.pb); TF's outputs on feeds stored."""
+    cf = tf.function(lambda *args: fn(*args), autograph=False).get_concrete_function(*specs)
+    frozen = convert_variables_to_constants_v2(cf)
+    gd = frozen.graph.as_graph_def()
+    pb = f"{name}.pb"
+    with open(os.path.join(OUT, pb), "wb") as f:
+        f.write(gd.SerializeToString())
+    outs = frozen(*[tf.constant(v) for v in feeds])
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    manifest.append({
+        "name": name, "path": pb, "format": "frozen-graphdef", "route": "op",
+        "inputs": [{"name": t.name, "npy": save_npy(name, f"in{i}", v)} for i, (t, v) in enumerate(zip(frozen.inputs, feeds))],
+        "outputs": [{"name": t.name, "npy": save_npy(name, f"out{i}", o.numpy()), "compare": (compare[i] if compare else kind_of(o.numpy()))}
+                    for i, (t, o) in enumerate(zip(frozen.outputs, outs))],
+        "ops": sorted({n.op for n in gd.node} - {"Placeholder", "Const", "Identity", "NoOp"}),
+    })
+
+
+def f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def S(shape, dtype=tf.float32):
+    return tf.TensorSpec(shape, dtype)
+
+
+def unary(name, fn, x=None):
+    x = f32(2, 3, 4) if x is None else x
+    frozen_case(name, fn, [S(x.shape, tf.as_dtype(x.dtype))], [x])
+
+
+def binary(name, fn, a, b):
+    frozen_case(name, fn, [S(a.shape, tf.as_dtype(a.dtype)), S(b.shape, tf.as_dtype(b.dtype))], [a, b])
+
+
+def op_cases():
+    img = f32(1, 9, 10, 3)
+    for pad in ["SAME", "VALID", [[0, 0], [1, 2], [2, 1], [0, 0]]]:
+        for strides, dil in [(1, 1), (2, 1), (1, 2)]:
+            if strides > 1 and dil > 1:
+                continue
+            w = f32(3, 3, 3, 4)
+            tag = pad if isinstance(pad, str) else "EXPLICIT"
+            unary(f"conv2d_{tag}_s{strides}_d{dil}", lambda x, w=w, p=pad, s=strides, d=dil: tf.nn.conv2d(x, w, s, p, dilations=d), img)
+            dw = f32(3, 3, 3, 2)
+            if not isinstance(pad, str):
+                continue
+            unary(f"depthwise_{tag}_s{strides}_d{dil}", lambda x, w=dw, p=pad, s=strides, d=dil: tf.nn.depthwise_conv2d(x, w, [1, s, s, 1], p, dilations=[d, d]), img)
+    unary("bias_add", lambda x: tf.nn.bias_add(x, tf.constant(f32(3))), img)
+    scale, off, mean, var = f32(3), f32(3), f32(3), np.abs(f32(3)) + 0.5
+    unary("fused_batch_norm_v3", lambda x: tf.compat.v1.nn.fused_batch_norm(x, scale, off, mean, var, is_training=False)[0], img)
+    for p in ["SAME", "VALID"]:
+        unary(f"max_pool_{p}", lambda x, p=p: tf.nn.max_pool2d(x, 3, 2, p), img)
+        unary(f"avg_pool_{p}", lambda x, p=p: tf.nn.avg_pool2d(x, 3, 2, p), img)
+    binary("matmul", lambda a, b: tf.matmul(a, b), f32(4, 5), f32(5, 3))
+    binary("matmul_transpose", lambda a, b: tf.matmul(a, b, transpose_a=True, transpose_b=True), f32(5, 4), f32(3, 5))
+    binary("batch_matmul_v2_bcast", lambda a, b: tf.matmul(a, b), f32(2, 1, 4, 5), f32(3, 5, 2))
+    for n, fn in [("relu", tf.nn.relu), ("relu6", tf.nn.relu6), ("sigmoid", tf.sigmoid), ("tanh", tf.tanh), ("softmax", tf.nn.softmax),
+                  ("elu", tf.nn.elu), ("leaky_relu", lambda x: tf.nn.leaky_relu(x, 0.3)), ("exp", tf.exp), ("abs", tf.abs), ("neg", tf.negative),
+                  ("floor", tf.floor), ("ceil", tf.math.ceil), ("square", tf.square), ("log_softmax", tf.nn.log_softmax), ("softplus", tf.nn.softplus),
+                  ("sqrt", lambda x: tf.sqrt(tf.abs(x))), ("rsqrt", lambda x: tf.math.rsqrt(tf.abs(x) + 0.1)), ("log", lambda x: tf.math.log(tf.abs(x) + 0.1)),
+                  ("sin", tf.sin), ("cos", tf.cos), ("erf", tf.math.erf), ("round", tf.round), ("sign", tf.sign), ("reciprocal", lambda x: tf.math.reciprocal(x + 10.0)),
+                  ("clip", lambda x: tf.clip_by_value(x, -0.5, 0.5))]:
+        unary(n, fn)
+    a, b = f32(2, 3, 4), f32(3, 1)
+    for n, fn in [("add_bcast", tf.add), ("sub_bcast", tf.subtract), ("mul_bcast", tf.multiply), ("realdiv_bcast", lambda x, y: x / (tf.abs(y) + 1.0)),
+                  ("maximum", tf.maximum), ("minimum", tf.minimum), ("squared_difference", tf.math.squared_difference),
+                  ("pow", lambda x, y: tf.pow(tf.abs(x) + 0.5, y)), ("atan2", tf.atan2), ("greater", tf.greater), ("less_equal", tf.less_equal),
+                  ("equal_float", lambda x, y: tf.equal(tf.round(x), tf.round(y))), ("select_v2", lambda x, y: tf.where(x > 0, x, y))]:
+        binary(n, fn, a, b)
+    i32 = RNG.randint(-5, 5, (2, 3, 4)).astype(np.int32)
+    binary("floordiv_int", lambda x, y: tf.math.floordiv(x, y), i32, np.array([1, 2, 3, -2], np.int32))
+    binary("floormod_int", lambda x, y: tf.math.floormod(x, y), i32, np.array([1, 2, 3, -2], np.int32))
+    unary("reshape", lambda x: tf.reshape(x, [4, -1]))
+    unary("transpose", lambda x: tf.transpose(x, [2, 0, 1]))
+    binary("concat_v2_neg_axis", lambda x, y: tf.concat([x, y], -1), f32(2, 3), f32(2, 5))
+    binary("pack", lambda x, y: tf.stack([x, y], 1), f32(2, 3), f32(2, 3))
+    unary("unpack", lambda x: tf.unstack(x, axis=1))
+    unary("split", lambda x: tf.split(x, 2, axis=-1))
+    unary("split_v", lambda x: tf.split(x, [1, 3], axis=2))
+    unary("strided_slice", lambda x: x[:, 1:, ::2])
+    unary("strided_slice_masks", lambda x: x[..., tf.newaxis, 1, -3:])
+    unary("strided_slice_shrink_neg", lambda x: x[-1, ::-1, 1:3])
+    unary("slice", lambda x: tf.slice(x, [0, 1, 1], [2, -1, 2]))
+    idx = np.array([[2, 0], [1, 1]], np.int32)
+    binary("gather_v2", lambda x, i: tf.gather(x, i, axis=1), f32(2, 3, 4), np.array([2, 0, 1], np.int32))
+    binary("gather_v2_batch_dims", lambda x, i: tf.gather(x, i, axis=2, batch_dims=1), f32(2, 3, 4), idx)
+    binary("gather_nd", lambda x, i: tf.gather_nd(x, i), f32(3, 4, 2), idx)
+    binary("gather_nd_full", lambda x, i: tf.gather_nd(x, i), f32(3, 4), idx)
+    binary("scatter_nd", lambda u, i: tf.scatter_nd(i, u, [4, 3]), f32(2, 3), np.array([[1], [3]], np.int32))
+    unary("tile", lambda x: tf.tile(x, [2, 1, 3]))
+    unary("pad", lambda x: tf.pad(x, [[1, 0], [0, 2], [1, 1]]))
+    unary("pad_constant", lambda x: tf.pad(x, [[1, 0], [0, 2], [1, 1]], constant_values=2.5))
+    unary("mirror_pad_reflect", lambda x: tf.pad(x, [[1, 1], [1, 2], [0, 1]], "REFLECT"))
+    unary("mirror_pad_symmetric", lambda x: tf.pad(x, [[1, 1], [1, 2], [0, 1]], "SYMMETRIC"))
+    for n, fn in [("sum", tf.reduce_sum), ("mean", tf.reduce_mean), ("max", tf.reduce_max), ("min", tf.reduce_min), ("prod", tf.reduce_prod)]:
+        unary(f"reduce_{n}_keep", lambda x, fn=fn: fn(x, axis=[-1, 0], keepdims=True))
+        unary(f"reduce_{n}", lambda x, fn=fn: fn(x, axis=-2))
+    unary("reduce_all", lambda x: tf.reduce_all(x > 0, axis=1))
+    unary("reduce_any", lambda x: tf.reduce_any(x > 0, axis=-1, keepdims=True))
+    unary("argmax", lambda x: tf.argmax(x, axis=-1))
+    unary("argmin_int32", lambda x: tf.argmin(x, axis=1, output_type=tf.int32))
+    unary("cast_int32", lambda x: tf.cast(x * 3, tf.int32))
+    unary("cast_int64", lambda x: tf.cast(x * 3, tf.int64))
+    unary("cast_float16_roundtrip", lambda x: tf.cast(tf.cast(x, tf.float16) * 2, tf.float32))
+    unary("cast_bool", lambda x: tf.cast(tf.cast(x * 2, tf.int32), tf.bool))
+    unary("size", lambda x: tf.size(x))
+    unary("shape", lambda x: tf.shape(x))
+    unary("broadcast_to", lambda x: tf.broadcast_to(x, [3, 2, 3, 4]))
+    unary("expand_squeeze", lambda x: tf.squeeze(tf.expand_dims(x, -1), [-1]))
+    unary("cumsum", lambda x: tf.cumsum(x, axis=1))
+    unary("one_hot", lambda x: tf.one_hot(tf.argmax(x, -1), 5))
+    unary("fill_zeros_like", lambda x: x + tf.fill([4], 2.0) + tf.zeros_like(x))
+    unary("range", lambda x: tf.cast(tf.range(0, tf.shape(x)[2], 1), tf.float32) + x)
+    unary("sparse_to_dense", lambda i: tf.raw_ops.SparseToDense(sparse_indices=i, output_shape=[4, 5], sparse_values=tf.constant([1.5, 2.5, 3.5]), default_value=0.0),
+          np.array([[0, 1], [2, 3], [3, 0]], np.int32))
+    unary("topk_v2", lambda x: tf.math.top_k(x, 3))
+    unary("space_to_depth", lambda x: tf.nn.space_to_depth(x, 2), f32(1, 4, 6, 3))
+    unary("depth_to_space", lambda x: tf.nn.depth_to_space(x, 2), f32(1, 2, 3, 8))
+    for n, fn in [("bilinear", lambda x: tf.compat.v1.image.resize_bilinear(x, [7, 9])),
+                  ("bilinear_align", lambda x: tf.compat.v1.image.resize_bilinear(x, [7, 9], align_corners=True)),
+                  ("bilinear_half_pixel", lambda x: tf.compat.v1.image.resize_bilinear(x, [7, 9], half_pixel_centers=True)),
+                  ("nearest", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [8, 10])),
+                  ("nearest_align", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 9], align_corners=True)),
+                  ("nearest_half_pixel", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 9], half_pixel_centers=True))]:
+        unary(f"resize_{n}", fn, f32(1, 4, 5, 2))
+    binary("einsum_matmul", lambda a, b: tf.einsum("bij,bjk->bik", a, b), f32(2, 3, 4), f32(2, 4, 5))
+    binary("einsum_outer_sum", lambda a, b: tf.einsum("ij,kj->ik", a, b), f32(3, 4), f32(5, 4))
+    y1x1 = RNG.uniform(0, 1, (20, 2)).astype(np.float32)
+    boxes = np.concatenate([y1x1, y1x1 + RNG.uniform(0.1, 0.5, (20, 2)).astype(np.float32)], 1)
+    scores = RNG.uniform(0, 1, 20).astype(np.float32)
+    binary("nms_v3", lambda b, s: tf.raw_ops.NonMaxSuppressionV3(boxes=b, scores=s, max_output_size=8, iou_threshold=0.5, score_threshold=0.2), boxes, scores)
+    frozen_case("nms_v4", lambda b, s: tf.raw_ops.NonMaxSuppressionV4(boxes=b, scores=s, max_output_size=8, iou_threshold=0.5, score_threshold=0.2, pad_to_max_output_size=False),
+                [S(boxes.shape), S(scores.shape)], [boxes, scores], ["set", "exact"])
+    frozen_case("nms_v5", lambda b, s: tf.raw_ops.NonMaxSuppressionV5(boxes=b, scores=s, max_output_size=8, iou_threshold=0.5, score_threshold=0.2, soft_nms_sigma=0.0)[0],
+                [S(boxes.shape), S(scores.shape)], [boxes, scores], ["set"])
+    manifest[-3]["outputs"][0]["compare"] = "set"
+
+
+def tf1_control_flow():
+    """TF1 graphs: tf.cond → Switch/Merge, tf.while_loop → Enter/Exit/NextIteration/LoopCond."""
+    tf.compat.v1.disable_control_flow_v2()
+    for name, build in [("tf1_cond", lambda x: tf.compat.v1.cond(tf.reduce_sum(x) > 0, lambda: x * 2.0, lambda: x - 1.0)),
+                        ("tf1_while", lambda x: tf.compat.v1.while_loop(lambda i, a: i < 5, lambda i, a: (i + 1, a * 1.5 + 1.0), [tf.constant(0), x])[1])]:
+        for sign in [1.0, -1.0]:
+            g = tf.Graph()
+            with g.as_default():
+                x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
+                y = tf.identity(build(x), name="y")
+            feed = np.abs(f32(2, 3)) * sign
+            with tf.compat.v1.Session(graph=g) as s:
+                out = s.run(y, {x: feed})
+            case = f"{name}_{'pos' if sign > 0 else 'neg'}"
+            with open(os.path.join(OUT, f"{case}.pb"), "wb") as f:
+                f.write(g.as_graph_def().SerializeToString())
+            manifest.append({"name": case, "path": f"{case}.pb", "format": "frozen-graphdef", "route": "op",
+                             "inputs": [{"name": "x:0", "npy": save_npy(case, "in0", feed)}],
+                             "outputs": [{"name": "y:0", "npy": save_npy(case, "out0", out), "compare": "close"}],
+                             "ops": sorted({n.op for n in g.as_graph_def().node})})
+    tf.compat.v1.enable_control_flow_v2()
+
+
+def tf2_control_flow():
+    """tf.function with tf.cond / tf.while_loop in a SavedModel: If/StatelessIf/While in the function library."""
+    class M(tf.Module):
+        @tf.function(input_signature=[S([2, 3])])
+        def cond(self, x):
+            return {"y": tf.cond(tf.reduce_sum(x) > 0, lambda: x * 2.0, lambda: x - 1.0)}
+
+        @tf.function(input_signature=[S([2, 3])])
+        def loop(self, x):
+            return {"y": tf.while_loop(lambda i, a: i < 4, lambda i, a: (i + 1, a * 1.5 + 1.0), [tf.constant(0), x])[1]}
+    m = M()
+    for fname in ["cond", "loop"]:
+        d = f"tf2_{fname}_sm"
+        tf.saved_model.save(m, os.path.join(OUT, d), signatures={"serving_default": getattr(m, fname)})
+        feed = f32(2, 3)
+        out = getattr(m, fname)(tf.constant(feed))["y"].numpy()
+        manifest.append({"name": d, "path": d, "format": "saved-model", "route": "op",
+                         "inputs": [{"name": "serving_default_x:0", "npy": save_npy(d, "in0", feed)}],
+                         "outputs": [{"name": "y", "npy": save_npy(d, "out0", out), "compare": "close"}], "ops": [fname]})
+
+
+def randomize(model):
+    """Non-trivial weights (weights=None leaves BN at identity and biases at 0): seeded."""
+    rng = np.random.RandomState(7)
+    for v in model.weights:
+        n = v.name if hasattr(v, "name") else ""
+        p = getattr(v, "path", n)
+        shape = tuple(v.shape)
+        if "moving_variance" in p or "gamma" in p:
+            v.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+        elif "moving_mean" in p or "beta" in p or "bias" in p:
+            v.assign((rng.standard_normal(shape) * 0.1).astype(np.float32))
+
+
+MODELS = {
+    "MobileNetV2": (lambda: tf.keras.applications.MobileNetV2(weights=None, input_shape=(128, 128, 3), classifier_activation=None), 128),
+    "ResNet50": (lambda: tf.keras.applications.ResNet50(weights=None, input_shape=(128, 128, 3), classifier_activation=None), 128),
+    "InceptionV3": (lambda: tf.keras.applications.InceptionV3(weights=None, input_shape=(150, 150, 3), classifier_activation=None), 150),
+    "EfficientNetB0": (lambda: tf.keras.applications.EfficientNetB0(weights=None, input_shape=(128, 128, 3), classifier_activation=None), 128),
+    "DenseNet121": (lambda: tf.keras.applications.DenseNet121(weights=None, input_shape=(128, 128, 3), classifier_activation=None), 128),
+}
+
+
+def whole_models(names):
+    for name in names:
+        make, hw = MODELS[name]
+        tf.keras.backend.clear_session()
+        m = make()
+        randomize(m)
+        x = np.random.RandomState(3).uniform(0, 1, (1, hw, hw, 3)).astype(np.float32)
+        ref = m(x, training=False).numpy()
+        inp = save_npy(name, "in0", x)
+        outp = save_npy(name, "out0", ref)
+        # route 1: tf.saved_model.save (TF2 object-graph checkpoint)
+        sm = f"{name}_saved_model"
+        tf.saved_model.save(m, os.path.join(OUT, sm))
+        # route 1b: Keras 3 model.export
+        ex = f"{name}_export"
+        m.export(os.path.join(OUT, ex), verbose=False)
+        # route 2: frozen TF1 GraphDef
+        cf = tf.function(lambda t: m(t, training=False)).get_concrete_function(S([1, hw, hw, 3]))
+        frozen = convert_variables_to_constants_v2(cf)
+        pb = f"{name}_frozen.pb"
+        with open(os.path.join(OUT, pb), "wb") as f:
+            f.write(frozen.graph.as_graph_def().SerializeToString())
+        for route, path, fmt, iname, oname in [("saved-model", sm, "saved-model", None, None), ("keras-export", ex, "saved-model", None, None),
+                                               ("frozen-graphdef", pb, "frozen-graphdef", frozen.inputs[0].name, frozen.outputs[0].name)]:
+            manifest.append({"name": f"{name}/{route}", "path": path, "format": fmt, "route": route, "model": name,
+                             "inputs": [{"name": iname, "npy": inp}], "outputs": [{"name": oname, "npy": outp, "compare": "close"}]})
+        print(f"corpus: {name} done", file=sys.stderr, flush=True)
+
+
+op_cases()
+tf1_control_flow()
+tf2_control_flow()
+whole_models(["MobileNetV2"] if SUBSET == "ci" else list(MODELS))
+with open(os.path.join(OUT, "manifest.json"), "w") as f:
+    json.dump({"tensorflow": tf.__version__, "subset": SUBSET, "cases": manifest}, f, indent=1)
+print(f"corpus: {len(manifest)} cases in {OUT}", file=sys.stderr)

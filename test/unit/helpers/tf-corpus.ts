@@ -1,0 +1,50 @@
+/**
+ * The TensorFlow oracle corpus (test/tensorflow/gen/corpus.py): generated once per machine into the git-ignored
+ * .cache/tf-corpus/<hash of generator + requirements>/<subset>, by TensorFlow from the pinned venv
+ * (scripts/python-env.js). Subset "ci" (default) or "full" (TN_TF_CORPUS=full, `npm run test:tensorflow`).
+ */
+import { spawnSync } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export interface CorpusTensor { name: string | null; npy: string; compare?: 'close' | 'exact' | 'set' }
+export interface CorpusCase { name: string; path: string; format: string; route: string; model?: string; inputs: CorpusTensor[]; outputs: CorpusTensor[]; ops?: string[] }
+export interface Corpus { dir: string; tensorflow: string; subset: string; cases: CorpusCase[] }
+
+const root = path.join(__dirname, '..', '..', '..');
+
+export function corpusSubset(): 'ci' | 'full' {
+  return process.env.TN_TF_CORPUS === 'full' ? 'full' : 'ci';
+}
+
+/** The corpus, generating it when absent; or the one-line reason it cannot be had here. */
+export function loadCorpus(subset = corpusSubset()): { corpus?: Corpus; reason?: string } {
+  if (process.env.TN_NO_TENSORFLOW === '1') return { reason: 'TN_NO_TENSORFLOW=1' };
+  const gen = path.join(root, 'test', 'tensorflow', 'gen', 'corpus.py');
+  const req = path.join(root, 'requirements-test.txt');
+  const hash = crypto.createHash('sha256').update(fs.readFileSync(gen)).update(fs.existsSync(req) ? fs.readFileSync(req) : '').digest('hex').slice(0, 12);
+  const dir = path.join(root, '.cache', 'tf-corpus', hash, subset);
+  const manifest = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(manifest)) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { ensurePython } = require(path.join(root, 'scripts', 'python-env.js')) as { ensurePython: (o?: { quiet?: boolean }) => { python: string | null; reason: string | null } };
+    const py = ensurePython({ quiet: true });
+    if (!py.python) return { reason: `no Python test environment (${py.reason})` };
+    const probe = spawnSync(py.python, ['-c', 'import tensorflow'], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', TF_ENABLE_ONEDNN_OPTS: '0' } });
+    if (probe.status !== 0) return { reason: `TensorFlow does not import in ${py.python}: ${(probe.stderr || '').trim().split('\n').pop()}` };
+    const tmp = `${dir}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const r = spawnSync(py.python, [gen, tmp, '--subset', subset], {
+      encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', TF_ENABLE_ONEDNN_OPTS: '0' }, timeout: 30 * 60 * 1000, maxBuffer: 1 << 28,
+    });
+    if (r.status !== 0) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw new Error(`corpus generator failed (status ${r.status}): ${(r.stderr || '').trim().split('\n').slice(-5).join(' | ')}`);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  }
+  const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as Omit<Corpus, 'dir'>;
+  return { corpus: { dir, ...m } };
+}
