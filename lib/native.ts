@@ -121,7 +121,7 @@ export interface NativeSelection {
 }
 
 // node-gyp-build: the lookup of prebuilds/<platform>-<arch>/ (tags: N-API, libc) and of build/Release.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- node-gyp-build ships no types and is CommonJS only
 const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
 
 /** The TensorRT variants shipped: prebuilds/trt<major>/ (each a node-gyp-build root of its own), highest first. */

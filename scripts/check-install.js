@@ -157,7 +157,7 @@ function main(argv) {
       variantCheck(work, tgz, trtMajors);
       noVariableCheck(work, tgz, inNs);
     }
-    sourceBuildCheck(work, tgz);
+    sourceBuildCheck(work);
   } finally {
     if (argv.includes('--keep')) console.log(`check-install: kept ${work}`);
     else fs.rmSync(work, { recursive: true, force: true });
@@ -298,7 +298,7 @@ function noVariableCheck(work, tgz, inNs) {
   }
 }
 
-function sourceBuildCheck(work, tgz) {
+function sourceBuildCheck(work) {
   if (process.env.CHECK_INSTALL_SKIP_SOURCE_BUILD) return console.log('check-install: not run: source-build (CHECK_INSTALL_SKIP_SOURCE_BUILD is set)');
   const info = require('./find-deps').collect();
   if (!info.cuda.include || sh('c++', ['--version']).status !== 0 || sh('make', ['--version']).status !== 0) return console.log('check-install: not run: source-build (no compiler, make or CUDA toolkit here)');

@@ -35,7 +35,19 @@ const env = {
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let ok = true;
 
-if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) {
+// The CLI tests run dist/: rebuild it when it is missing or older than any source in lib/ (a stale dist/ after a
+// pull would otherwise test yesterday's code).
+function newestMtime(dir) {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newestMtime(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+const distIndex = path.join(root, 'dist', 'index.js');
+if (!fs.existsSync(distIndex) || fs.statSync(distIndex).mtimeMs < newestMtime(path.join(root, 'lib'))) {
   const r = spawnSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'inherit', env });
   if (r.status !== 0) {
     ok = false;

@@ -19,7 +19,6 @@
 import Fastify, { FastifyInstance, FastifyServerOptions, LogController } from 'fastify';
 import * as net from 'net';
 import { invalidArg, TensorRTError } from '../errors';
-import type { BatchResult } from './batcher';
 import { createGrpcServer, GrpcServer } from './grpc/server';
 import { createMetrics, ServeMetrics } from './metrics';
 import type { ProtocolContext } from './protocols/context';

@@ -42,7 +42,7 @@ function libs(...majors: number[]): void {
 }
 const haveSystemTrt = () => {
   process.env.TENSORRT_LIB_DIR = path.join(tmp, 'none');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   return (require('../../lib/native') as typeof import('../../lib/native')).findTensorRTLibraries().length > 0;
 };
 

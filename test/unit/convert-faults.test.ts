@@ -17,7 +17,7 @@ import { cliProcess, type CliResult } from './helpers/cli-process';
 
 let ort: typeof import('onnxruntime-node') | null = null;
 try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
 } catch {
   console.log('convert faults: the onnxruntime-node checks are skipped: onnxruntime-node (optional dependency) is not installed');

@@ -14,7 +14,7 @@ import { parseAllDocuments } from 'yaml';
 const DEPLOY = path.join(__dirname, '..', '..', 'deploy');
 const bin = path.join(__dirname, '..', '..', 'dist', 'cli', 'index.js');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML of arbitrary Kubernetes kinds
 type Doc = any;
 function load(file: string): Doc[] {
   const docs = parseAllDocuments(fs.readFileSync(path.join(DEPLOY, file), 'utf8'));

@@ -16,11 +16,11 @@ import { writeNpyFile } from '../../lib/npy';
 import { loadModel, modelInfo, onnx, saveModel } from '../../lib/onnx';
 import { cliProcess } from './helpers/cli-process';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const data = require('../../scripts/bench/ocr-data.js') as { textLine(seed: number): Float32Array; CLS_MODEL: string };
 let ort: typeof import('onnxruntime-node') | null = null;
 try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
 } catch {
   console.log('quantize fixed-batch tests skipped: onnxruntime-node (optional dependency) is not installed');

@@ -24,7 +24,7 @@ import { inferenceService } from '../../lib/serve/grpc/server';
 import { affineModel, mixedModel } from './helpers/dtype-models';
 import { request, tryOrt } from './serve-helpers';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { ensurePython } = require('../../scripts/python-env.js') as { ensurePython(o?: { quiet?: boolean }): { python: string | null; reason: string | null } };
 
 const ort = tryOrt();
@@ -36,7 +36,7 @@ if (why) console.log(`serve client conformance tests skipped: ${why}`);
 const d = why ? describe.skip : describe;
 
 interface Enc { dtype: string; shape: number[]; b64: string }
-interface Case<T = any> { ok: boolean; value: T; error: { type: string; status: string; message: string } } // eslint-disable-line @typescript-eslint/no-explicit-any
+interface Case<T = any> { ok: boolean; value: T; error: { type: string; status: string; message: string } } // eslint-disable-line @typescript-eslint/no-explicit-any -- each case's value is whatever the Python client returned as JSON
 
 const ARR: Record<string, (b: ArrayBuffer) => ArrayLike<number | bigint>> = {
   float32: (b) => new Float32Array(b), float16: (b) => new Uint16Array(b), int64: (b) => new BigInt64Array(b), bool: (b) => new Uint8Array(b),

@@ -47,7 +47,7 @@ d('serve: listen failures (issue 25.3)', () => {
 
 /** One KServe binary request for det (1x3xHxW), sent on its own connection; resolves with the status or the error code. */
 function detRequest(base: string, h: number, w: number): Promise<string> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const http = require('http') as typeof import('http');
   const x = new Float32Array(3 * h * w).fill(0.5);
   const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, h, w], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));

@@ -9,7 +9,6 @@
  */
 import * as fs from 'fs';
 import * as net from 'net';
-import * as path from 'path';
 import { createServer, type TensorRTServer } from '../../lib/serve/server';
 import { CLS, makeRepo, ocr, request, tryOrt } from './serve-helpers';
 
@@ -153,7 +152,7 @@ d('serve faults: non-finite outputs are never a silent null (issue 26.6)', () =>
   });
 
   test('stringifyResponse writes NaN, Infinity, -Infinity for float outputs and leaves strings alone', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const { toJsonValues, stringifyResponse } = require('../../lib/serve/tensor') as typeof import('../../lib/serve/tensor');
     const vals = toJsonValues({ dtype: 'float32', data: Float32Array.from([1.5, NaN, Infinity, -Infinity]) });
     expect(stringifyResponse({ id: 'NaN', outputs: [{ data: vals }] })).toBe('{"id":"NaN","outputs":[{"data":[1.5,NaN,Infinity,-Infinity]}]}');

@@ -27,7 +27,7 @@ export function loadCorpus(subset = corpusSubset()): { corpus?: Corpus; reason?:
   const dir = path.join(root, '.cache', 'tf-corpus', hash, subset);
   const manifest = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifest)) {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+     
     const { ensurePython } = require(path.join(root, 'scripts', 'python-env.js')) as { ensurePython: (o?: { quiet?: boolean }) => { python: string | null; reason: string | null } };
     const py = ensurePython({ quiet: true });
     if (!py.python) return { reason: `no Python test environment (${py.reason})` };
