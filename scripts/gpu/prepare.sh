@@ -18,6 +18,8 @@
 #   cached in .cache/trt-wheels/xz), their versions (the wheels' METADATA), and the headers of each major from
 #   $TN_GPU_TRT_INCLUDES (':'-separated include dirs, default /work/trt/trt-10.16/include:/work/trt/trt-11.1/include)
 #   as include.tar.xz. Node is then bundled as .tar.xz too (~43 MB as .tgz, less as .xz) to stay under 64 MiB.
+# TN_GPU_NO_BENCH=1: leave the benchmarks' load generator out (run.sh then with TN_SKIP_BENCH=1); with TN_GPU_TRT_RUNTIME=1
+#   the bundle is otherwise just over 64 MiB.
 # TN_GPU_TRT_MAJORS="10 11" restricts the majors bundled.
 # TN_GPU_ORT=1 to bundle onnxruntime-node's linux-x64 binary for the serve benchmark's side-by-side run.
 # TN_GPU_USE_PREBUILD=1 to bundle the CUDA-only prebuild (prebuilds/linux-x64/tensorrt-node.cuda.glibc.node, built
@@ -88,7 +90,8 @@ deps=$(node -e '
   }
   for (const d of Object.keys(require(path.join(root, "package.json")).dependencies || {})) walk(d);
   // autocannon: the load generator of scripts/bench/serve.js (a devDependency), for the serve benchmark
-  for (const d of ["node-addon-api", "node-gyp-build", "autocannon"]) walk(d);
+  //   (TN_GPU_NO_BENCH=1 leaves it out: ~1.5 MB with its dependencies, room a runtime-only bundle needs)
+  for (const d of ["node-addon-api", "node-gyp-build", ...(process.env.TN_GPU_NO_BENCH === "1" ? [] : ["autocannon"])]) walk(d);
   console.log([...seen].sort().join("\n"));
 ' "$ROOT")
 for d in $deps; do
