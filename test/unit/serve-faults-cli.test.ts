@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { BIN, CLS, makeRepo, spawnServe, tryOrt } from './serve-helpers';
+import { BIN, CLS, makeRepo, openPartial, spawnServe, tryOrt } from './serve-helpers';
 
 const ort = tryOrt();
 const why = !ort ? 'onnxruntime-node (optional dependency) is not installed' : !fs.existsSync(BIN) ? 'dist/ is not built (npm run build:ts)' : null;
@@ -96,13 +96,7 @@ d('serve: SIGTERM faults (issues 25.4, 26.2, 26.5)', () => {
 
   test('nothing in flight, an idle and a half-sent connection open: SIGTERM exits 0 within a second', async () => {
     const s = await spawnServe([DET, '--port', '0', '--log-level', 'info']);
-    const u = new URL(s.base);
-    const socks = ['GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n', 'POST /v2/models/model/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"in'].map((b) => {
-      const c = net.connect(Number(u.port), u.hostname);
-      c.on('error', () => {});
-      c.write(b);
-      return c;
-    });
+    const socks = openPartial(s.base, ['GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n', 'POST /v2/models/model/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"in']);
     await new Promise((r) => setTimeout(r, 300));
     const t = Date.now();
     s.child.kill('SIGTERM');

@@ -10,11 +10,28 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import { createServer, type TensorRTServer } from '../../lib/serve/server';
-import { CLS, makeRepo, ocr, request, tryOrt } from './serve-helpers';
+import { CLS, makeRepo, ocr, openPartial, request, tryOrt } from './serve-helpers';
 
 const ort = tryOrt();
 if (!ort) console.log('serve fault tests skipped: onnxruntime-node (optional dependency) is not installed');
 const d = ort ? describe : describe.skip;
+
+/** A server on the PP-OCR repository for one describe block: started before its tests, closed and removed after. */
+function serveRepo(): { base: string } {
+  const st = { base: '' };
+  let server: TensorRTServer | undefined;
+  let repo = '';
+  beforeAll(async () => {
+    repo = makeRepo();
+    server = await createServer({ model: repo, processMetrics: false });
+    st.base = await server.listen({ port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+  return st;
+}
 
 /** Writes raw bytes on a fresh loopback connection; resolves with what came back once the server closes it or `ms` pass. */
 export function raw(base: string, bytes: string | Buffer, ms = 5000): Promise<{ text: string; closed: boolean; elapsed: number }> {
@@ -38,17 +55,10 @@ export function raw(base: string, bytes: string | Buffer, ms = 5000): Promise<{ 
 }
 
 d('serve faults: client mistakes are 4xx, backend faults 5xx (issues 25.5, 25.12, 26.1)', () => {
-  let server: TensorRTServer;
+  const served = serveRepo();
   let base: string;
-  let repo: string;
-  beforeAll(async () => {
-    repo = makeRepo();
-    server = await createServer({ model: repo, processMetrics: false });
-    base = await server.listen({ port: 0 });
-  });
-  afterAll(async () => {
-    await server?.close();
-    fs.rmSync(repo, { recursive: true, force: true });
+  beforeAll(() => {
+    base = served.base;
   });
 
   test('JSON nested 10,000 deep: 400 saying so (no stack overflow), on both protocols', async () => {
@@ -113,17 +123,10 @@ d('serve faults: client mistakes are 4xx, backend faults 5xx (issues 25.5, 25.12
 });
 
 d('serve faults: non-finite outputs are never a silent null (issue 26.6)', () => {
-  let server: TensorRTServer;
+  const served = serveRepo();
   let base: string;
-  let repo: string;
-  beforeAll(async () => {
-    repo = makeRepo();
-    server = await createServer({ model: repo, processMetrics: false });
-    base = await server.listen({ port: 0 });
-  });
-  afterAll(async () => {
-    await server?.close();
-    fs.rmSync(repo, { recursive: true, force: true });
+  beforeAll(() => {
+    base = served.base;
   });
 
   test('NaN outputs: JSON carries the bare NaN token (as TF Serving writes it), binary the IEEE bits; oracle onnxruntime', async () => {
@@ -221,13 +224,7 @@ d('serve faults: header and body timeouts; shutdown ends connections without a r
     const repo = makeRepo();
     const server = await createServer({ model: repo, processMetrics: false });
     const base = await server.listen({ port: 0 });
-    const u = new URL(base);
-    const socks = ['GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n', 'POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\n', 'POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"in'].map((b) => {
-      const s = net.connect(Number(u.port), u.hostname);
-      s.on('error', () => {});
-      s.write(b);
-      return s;
-    });
+    const socks = openPartial(base, ['GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n', 'POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\n', 'POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"in']);
     await new Promise((r) => setTimeout(r, 200));
     const t = Date.now();
     await server.close();

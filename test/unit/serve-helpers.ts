@@ -1,6 +1,7 @@
 /** Helpers of the serve tests: HTTP on loopback, a temporary repository with the PP-OCR models, the oracle. */
 import * as fs from 'fs';
 import * as http from 'http';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
@@ -110,4 +111,15 @@ export async function spawnServe(args: string[], timeoutMs = 30000): Promise<Ser
     });
   });
   return { child, base, out: () => out, exited };
+}
+
+/** Opens one loopback connection per payload and writes it (a request, or the first part of one); errors ignored. */
+export function openPartial(base: string, payloads: string[]): net.Socket[] {
+  const u = new URL(base);
+  return payloads.map((b) => {
+    const c = net.connect(Number(u.port), u.hostname);
+    c.on('error', () => {});
+    c.write(b);
+    return c;
+  });
 }
