@@ -225,6 +225,11 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
 
   let grpc: GrpcServer | null = null;
   let grpcAddress: string | null = null;
+  // Nothing may keep the process alive after a failed listen: close the app and unload the models.
+  const abandon = async () => {
+    await app.close().catch(() => {});
+    await repository.close().catch(() => {});
+  };
   const server: TensorRTServer = {
     app,
     repository,
@@ -246,9 +251,7 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
       try {
         addr = await app.listen({ host, port });
       } catch (e) {
-        // Nothing may keep the process alive after a failed listen: unload the models and close the app.
-        await app.close().catch(() => {});
-        await repository.close().catch(() => {});
+        await abandon();
         throw listenError(e, host, port);
       }
       if (o.grpcPort !== undefined && !grpc) {
@@ -261,8 +264,7 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
         } catch (e) {
           await grpc.shutdown().catch(() => {});
           grpc = null;
-          await app.close().catch(() => {});
-          await repository.close().catch(() => {});
+          await abandon();
           throw listenError(e, host, o.grpcPort);
         }
         app.log.info({ grpcAddress }, `KServe v2 gRPC (inference.GRPCInferenceService) at ${grpcAddress}`);

@@ -276,7 +276,6 @@ export function fromBytes(buf: Uint8Array, dtype: ServeDType, count: number, wha
  * in their place, and stringifyResponse turns the markers into the tokens.
  */
 const NONFINITE_TAG = `\u0001nonfinite${process.pid}${Math.random().toString(36).slice(2)}:`;
-const NONFINITE: Record<string, string> = { NaN: 'NaN', Infinity: 'Infinity', '-Infinity': '-Infinity' };
 const NONFINITE_RE = new RegExp(`"${JSON.stringify(NONFINITE_TAG).slice(1, -1).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}(NaN|-?Infinity)"`, 'g');
 
 function markNonFinite(x: number): number | string {
@@ -305,7 +304,7 @@ function finite(xs: number[]): number[] {
 /** JSON.stringify of a response, non-finite values written as NaN / Infinity / -Infinity (see NONFINITE_TAG). */
 export function stringifyResponse(v: unknown): string {
   const s = JSON.stringify(v);
-  return s.includes(NONFINITE_TAG.slice(1)) ? s.replace(NONFINITE_RE, (_m, k: string) => NONFINITE[k]!) : s;
+  return s.includes(NONFINITE_TAG.slice(1)) ? s.replace(NONFINITE_RE, '$1') : s;
 }
 
 /** Nested lists of `shape` over flat values (TF Serving's output form). */
