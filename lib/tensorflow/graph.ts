@@ -72,6 +72,11 @@ export function tfDType(t: string | number | undefined): TfDType | undefined {
   return DT[String(t)];
 }
 
+/** TfDType to the TF DataType enum's name (DT_FLOAT for a type without one): the inverse of tfDType. */
+export function tfDTypeEnum(d: TfDType | string): string {
+  return Object.keys(DT).find((k) => k.startsWith('DT_') && DT[k] === d) ?? 'DT_FLOAT';
+}
+
 export function attrType(n: TfNode, k: string): TfDType | undefined {
   return tfDType(n.attr[k]?.type);
 }

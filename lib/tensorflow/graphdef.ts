@@ -8,16 +8,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type * as protobuf from 'protobufjs';
 import { TensorRTError } from '../errors';
-import { attrShape, elementCount, tfDType, typedFromBytes, type TfGraph, type TfNode, type TfSignatureValue, type TfTensor } from './graph';
+import { attrShape, elementCount, tfDType, tfDTypeEnum, typedFromBytes, type TfGraph, type TfNode, type TfSignatureValue, type TfTensor } from './graph';
 import { JSON_FORM, tfType } from './proto';
 import { decodeWeights, type TfjsWeightSpec } from './tfjs';
 import { readBundle } from './bundle';
 import { capturedVariables, inlineCalls, type SavedObjectGraphJson, type TfFunction, type TrackableObjectGraphJson } from './function';
-
-const DT_ENUM: Record<string, string> = { float32: 'DT_FLOAT', float64: 'DT_DOUBLE', int32: 'DT_INT32', int64: 'DT_INT64', int8: 'DT_INT8', uint8: 'DT_UINT8', int16: 'DT_INT16', uint16: 'DT_UINT16', bool: 'DT_BOOL', float16: 'DT_HALF' };
-function dtypeEnum(d: string): string {
-  return DT_ENUM[d] ?? 'DT_FLOAT';
-}
 
 function readBytes(p: string): Buffer {
   try {
@@ -179,7 +174,7 @@ export function readSavedModel(dir: string, signature = 'serving_default', tags?
       weights.set(n.name, v);
       n.op = 'Const';
       n.input = [];
-      n.attr = { dtype: { type: dtypeEnum(v.dtype) } };
+      n.attr = { dtype: { type: tfDTypeEnum(v.dtype) } };
     }
     const lib = libraryOf(graphMsg, weights, file);
     const aliases = new Map<string, string>();
