@@ -129,6 +129,9 @@ function staticTestCount(file) {
       n++;
       if (dynamic) hidden.push(sf.getLineAndCharacterOfPosition(node.getStart()).line + 1);
     }
+    // `require('./suite').defineSuite(...)` at top level: the tests that function of that local module defines
+    const helper = !dynamic && ts.isCallExpression(node) && localHelperCall(ts, node);
+    if (helper) n += helperTestCount(ts, path.join(path.dirname(file), helper.module), helper.fn, hidden);
     const inner = dynamic || ts.isIterationStatement(node, false) || ts.isFunctionLike(node) ||
       (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ['forEach', 'map', 'flatMap'].includes(node.expression.name.text));
     ts.forEachChild(node, (c) => walk(c, inner));
@@ -139,6 +142,38 @@ function staticTestCount(file) {
     ok = false;
     totals.failed += 1;
   }
+  return n;
+}
+
+/** `require('./m').fn(...)`: { module: './m' (with .js), fn }; anything else: null. */
+function localHelperCall(ts, call) {
+  const callee = call.expression;
+  if (!ts.isPropertyAccessExpression(callee) || !ts.isCallExpression(callee.expression)) return null;
+  const req = callee.expression;
+  if (!ts.isIdentifier(req.expression) || req.expression.text !== 'require' || req.arguments.length !== 1) return null;
+  const arg = req.arguments[0];
+  if (!ts.isStringLiteral(arg) || !arg.text.startsWith('./')) return null;
+  return { module: /\.(c|m)?js$/.test(arg.text) ? arg.text : `${arg.text}.js`, fn: callee.name.text };
+}
+
+/** The test() / it() calls in the body of function `fn` of a local helper module (not in loops or inner functions). */
+function helperTestCount(ts, file, fn, hidden) {
+  const abs = path.join(root, file);
+  if (!fs.existsSync(abs)) return 0;
+  const sf = ts.createSourceFile(file, fs.readFileSync(abs, 'utf8'), ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  let n = 0;
+  const count = (node, dynamic) => {
+    if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && (node.expression.text === 'test' || node.expression.text === 'it')) {
+      n++;
+      if (dynamic) hidden.push(`${file}:${sf.getLineAndCharacterOfPosition(node.getStart()).line + 1}`);
+    }
+    const inner = dynamic || ts.isIterationStatement(node, false) || ts.isFunctionLike(node) ||
+      (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ['forEach', 'map', 'flatMap'].includes(node.expression.name.text));
+    ts.forEachChild(node, (c) => count(c, inner));
+  };
+  ts.forEachChild(sf, (node) => {
+    if (ts.isFunctionDeclaration(node) && node.name && node.name.text === fn && node.body) ts.forEachChild(node.body, (c) => count(c, false));
+  });
   return n;
 }
 

@@ -106,9 +106,11 @@ export interface ModelInfo {
   /** Opset of the default (ai.onnx) domain. */
   opset: number;
   opsetImports: { domain: string; version: number }[];
+  /** Nodes per op type, those of subgraphs (If branches, Loop / Scan bodies) included. */
   opTypeHistogram: Record<string, number>;
+  /** Nodes of the graph and of its subgraphs. */
   nodeCount: number;
-  /** Elements of all initializers and Constant-node tensors. */
+  /** Elements of all initializers and Constant-node tensors, those of subgraphs included. */
   parameterCount: number;
   producer: string;
   irVersion: number;
@@ -141,25 +143,34 @@ export function modelInfo(model: onnx.IModelProto): ModelInfo {
   const opsetImports = (model.opsetImport ?? []).map((o) => ({ domain: o.domain ?? '', version: toNumber(o.version) }));
   const def = opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx');
   const hist: Record<string, number> = {};
-  for (const n of g.node ?? []) {
-    const k = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : (n.opType ?? '');
-    hist[k] = (hist[k] ?? 0) + 1;
-  }
   let params = 0;
-  for (const t of g.initializer ?? []) params += tensorSize(t);
-  // Exporters such as paddle2onnx store weights as Constant nodes rather than initializers.
-  for (const n of g.node ?? []) {
-    if (n.opType !== 'Constant' || (n.domain && n.domain !== 'ai.onnx')) continue;
-    const t = (n.attribute ?? []).find((a) => a.name === 'value')?.t;
-    if (t) params += tensorSize(t);
-  }
+  let nodes = 0;
+  // the main graph and every subgraph (If's branches, Loop's and Scan's bodies, nested to any depth)
+  const visit = (graph: onnx.IGraphProto) => {
+    for (const t of graph.initializer ?? []) params += tensorSize(t);
+    for (const n of graph.node ?? []) {
+      nodes++;
+      const k = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : (n.opType ?? '');
+      hist[k] = (hist[k] ?? 0) + 1;
+      // Exporters such as paddle2onnx store weights as Constant nodes rather than initializers.
+      if (n.opType === 'Constant' && (!n.domain || n.domain === 'ai.onnx')) {
+        const t = (n.attribute ?? []).find((a) => a.name === 'value')?.t;
+        if (t) params += tensorSize(t);
+      }
+      for (const a of n.attribute ?? []) {
+        if (a.g) visit(a.g);
+        for (const sub of a.graphs ?? []) visit(sub);
+      }
+    }
+  };
+  visit(g);
   return {
     inputs: (g.input ?? []).filter((v) => !inits.has(v.name ?? '')).map(valueDesc),
     outputs: (g.output ?? []).map(valueDesc),
     opset: def?.version ?? 0,
     opsetImports,
     opTypeHistogram: hist,
-    nodeCount: (g.node ?? []).length,
+    nodeCount: nodes,
     parameterCount: params,
     producer: [model.producerName, model.producerVersion].filter((s) => s).join(' '),
     irVersion: toNumber(model.irVersion),

@@ -306,7 +306,9 @@ export class Repository {
     const choice = chooseBackend(file, cfg.backend ?? d.backend);
     const maxBatchSize = cfg.maxBatchSize ?? d.maxBatchSize;
     const instances = Math.max(1, cfg.instances ?? d.instances);
-    this.log('info', { model, version, backend: choice.backend, why: choice.reason }, `loading ${model} version ${version} on the ${choice.backend} backend (${choice.reason})`);
+    // the machine's default reason is on the server's "default backend" line already: named, not repeated
+    const why = choice.reason.startsWith('default: ') || choice.reason === 'TensorRT and a CUDA GPU are present' ? 'the default backend' : choice.reason;
+    this.log('info', { model, version, backend: choice.backend, why }, `loading ${model} version ${version} on the ${choice.backend} backend (${why})`);
     const created = choice.backend === 'tensorrt'
       ? await createTensorRTBackend(file, { instances, maxBatchSize, profiles: cfg.profiles, fp16: cfg.fp16, cacheDir: d.cacheDir || undefined })
       : await createOnnxRuntimeBackend(file, { instances, maxBatchSize, intraOpNumThreads: cfg.intraOpNumThreads || d.intraOpNumThreads || undefined });

@@ -84,6 +84,28 @@ export interface TensorRTServer {
 }
 
 /** A listen failure as a TensorRTError: the address is the caller's mistake (INVALID_ARGUMENT) or busy (IO_ERROR). */
+/** What Fastify's listen line says instead of "Server listening at ...": dropped by the logger's hook. */
+const QUIET_LISTEN = '\u0000tensorrt-node: listen line';
+
+/** Fastify's logger option with a pino hook that drops the QUIET_LISTEN line (our start line says it, once). */
+function withoutListenLine(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (!logger) return logger;
+  const base = (logger === true ? {} : logger) as Record<string, unknown> & { hooks?: { logMethod?: (this: unknown, args: unknown[], method: (...a: unknown[]) => void, level: number) => void } };
+  if (typeof base !== 'object' || typeof (base as { info?: unknown }).info === 'function') return logger; // a logger instance: left as given
+  const theirs = base.hooks?.logMethod;
+  return {
+    ...base,
+    hooks: {
+      ...base.hooks,
+      logMethod(this: unknown, args: unknown[], method: (...a: unknown[]) => void, level: number) {
+        if (args.includes(QUIET_LISTEN)) return;
+        if (theirs) theirs.call(this, args, method, level);
+        else method.apply(this, args);
+      },
+    },
+  } as FastifyServerOptions['logger'];
+}
+
 function listenError(e: unknown, host: string, port: number): TensorRTError {
   const err = e as NodeJS.ErrnoException;
   const where = `${host}:${port}`;
@@ -107,7 +129,7 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
     // Node checks both timeouts every connectionsCheckingInterval ms (its default 30 s would let them run late)
     http: { headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeoutMs, bodyTimeoutMs || Infinity) / 4))) },
     requestTimeout: bodyTimeoutMs,
-    logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: !options.logRequests }), bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true,
+    logger: withoutListenLine(options.logger ?? false), logController: new LogController({ disableRequestLogging: !options.logRequests }), bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true,
     // the router's own 400s (a malformed percent-escape in the URL...) in the protocols' {"error": ...} form
     frameworkErrors: (err, _req, reply) => {
       const r = reply as unknown as { code(n: number): { type(t: string): { send(b: unknown): unknown } } };
@@ -134,7 +156,7 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
   const def = defaultBackend();
   app.log.info(
     { defaultBackend: def.backend, why: def.reason, onnxruntime: def.onnxruntime },
-    `default backend: ${def.backend} (${def.reason})`,
+    `default backend: ${def.backend}`,
   );
   await repository.start();
 
@@ -249,7 +271,9 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
       }
       let addr: string;
       try {
-        addr = await app.listen({ host, port });
+        // Fastify's own "Server listening at" line is dropped (QUIET_LISTEN, see withoutListenLine): the start
+        // line is ours below, once, with the address and the models as fields
+        addr = await app.listen({ host, port, listenTextResolver: () => QUIET_LISTEN });
       } catch (e) {
         await abandon();
         throw listenError(e, host, port);

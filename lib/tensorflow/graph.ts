@@ -4,7 +4,7 @@
  * int64 as strings, bytes as base64, enums by name), which is what TF.js's model.json holds verbatim and what
  * protobufjs's toObject gives for a binary GraphDef; weights are decoded into typed arrays.
  */
-import { elementCount, halfToFloat as halfBitsToFloat } from '../dtypes';
+import { elementCount, halfToFloat } from '../dtypes';
 import { TensorRTError } from '../errors';
 
 /** TensorFlow dtypes the converter handles, by TF.js name. */
@@ -135,10 +135,10 @@ export { elementCount };
 let halfTable: Float32Array | undefined;
 
 /** Converts IEEE half floats to float32 (through a 65,536-entry table). */
-export function halfToFloat(h: Uint16Array): Float32Array {
+export function halfArrayToFloat(h: Uint16Array): Float32Array {
   if (!halfTable) {
     halfTable = new Float32Array(65536);
-    for (let x = 0; x < 65536; x++) halfTable[x] = halfBitsToFloat(x);
+    for (let x = 0; x < 65536; x++) halfTable[x] = halfToFloat(x);
   }
   const out = new Float32Array(h.length);
   for (let i = 0; i < h.length; i++) out[i] = halfTable[h[i]!]!;
@@ -158,7 +158,7 @@ export function typedFromBytes(dtype: TfDType, bytes: Uint8Array, count: number,
   const b = copy.buffer;
   switch (dtype) {
     case 'float32': return new Float32Array(b);
-    case 'float16': return halfToFloat(new Uint16Array(b)); // widened: the converted graph computes in float32
+    case 'float16': return halfArrayToFloat(new Uint16Array(b)); // widened: the converted graph computes in float32
     case 'float64': return new Float64Array(b);
     case 'int32': return new Int32Array(b);
     case 'int64': return new BigInt64Array(b);

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { TensorRTError } from '../errors';
 import { wrappedExport } from './literal';
 import {
-  attrShape, elementCount, halfToFloat, tfDType, typedFromBytes,
+  attrShape, elementCount, halfArrayToFloat, tfDType, typedFromBytes,
   type TfDType, type TfGraph, type TfNode, type TfSignatureValue, type TfTensor,
 } from './graph';
 
@@ -142,7 +142,7 @@ export function decodeWeights(specs: TfjsWeightSpec[], data: Uint8Array, what: s
       off += n * qs;
       if (q.dtype === 'float16') {
         const copy = new Uint8Array(bytes);
-        t = { dtype: 'float32', shape: s.shape, data: halfToFloat(new Uint16Array(copy.buffer, 0, n)) };
+        t = { dtype: 'float32', shape: s.shape, data: halfArrayToFloat(new Uint16Array(copy.buffer, 0, n)) };
       } else {
         const copy = new Uint8Array(bytes);
         const raw = q.dtype === 'uint8' ? copy : new Uint16Array(copy.buffer, 0, n);

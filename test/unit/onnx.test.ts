@@ -45,6 +45,45 @@ describe('loadModel / modelInfo', () => {
     expect(info.outputs[0].name).toBe('sigmoid_0.tmp_0');
   });
 
+  test('If branches: their initializers, Constant nodes and nodes are counted (issue 25.10)', async () => {
+    const F = onnx.TensorProto.DataType.FLOAT;
+    const vi = (name: string, dims: number[], elemType = F) => onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    // then: y = x + W (W: 2x3 initializer of the branch); else: y = x * C (C: a Constant node of 2x3 in the branch)
+    const thenG = onnx.GraphProto.create({
+      name: 'then', initializer: [makeTensor('W', F, [2, 3], new Float32Array([1, 2, 3, 4, 5, 6]))],
+      node: [{ opType: 'Add', input: ['x', 'W'], output: ['y_then'] }], output: [vi('y_then', [2, 3])],
+    });
+    const elseG = onnx.GraphProto.create({
+      name: 'else',
+      node: [
+        { opType: 'Constant', output: ['C'], attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: makeTensor('C', F, [2, 3], new Float32Array(6).fill(2)) }] },
+        { opType: 'Mul', input: ['x', 'C'], output: ['y_else'] },
+      ],
+      output: [vi('y_else', [2, 3])],
+    });
+    const G = onnx.AttributeProto.AttributeType.GRAPH;
+    const model = onnx.ModelProto.create({
+      irVersion: 8, opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'if', input: [vi('x', [2, 3]), vi('c', [], onnx.TensorProto.DataType.BOOL)], output: [vi('y', [2, 3])],
+        initializer: [makeTensor('unused_top', F, [4], new Float32Array(4))],
+        node: [{ opType: 'If', input: ['c'], output: ['y'], attribute: [{ name: 'then_branch', type: G, g: thenG }, { name: 'else_branch', type: G, g: elseG }] }],
+      },
+    });
+    const bytes = saveModel(model);
+    // onnxruntime (the oracle that this is a valid model) runs both branches
+    const create = ort.InferenceSession.create as unknown as (b: Uint8Array, o: object) => ReturnType<typeof ort.InferenceSession.create>;
+    const s = await create(bytes, { logSeverityLevel: 3 }); // its warning about the unused top-level initializer: quiet
+    const x = new Float32Array([0, 1, 2, 3, 4, 5]);
+    const run = async (c: boolean) => (await s.run({ x: new ort.Tensor('float32', x, [2, 3]), c: new (ort.Tensor as unknown as new (t: string, d: Uint8Array, dims: number[]) => unknown)('bool', Uint8Array.of(c ? 1 : 0), []) })).y!.data;
+    expect(Array.from(await run(true))).toEqual([1, 3, 5, 7, 9, 11]);
+    expect(Array.from(await run(false))).toEqual([0, 2, 4, 6, 8, 10]);
+    const info = modelInfo(loadModel(bytes));
+    expect(info.parameterCount).toBe(4 + 6 + 6); // top-level initializer, then's W, else's Constant C
+    expect(info.nodeCount).toBe(4); // If, Add, Constant, Mul
+    expect(info.opTypeHistogram).toEqual({ If: 1, Add: 1, Constant: 1, Mul: 1 });
+  });
+
   test('save/load round trip keeps the model', () => {
     const m = loadModel(CLS);
     const bytes = saveModel(m);

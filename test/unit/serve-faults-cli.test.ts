@@ -45,15 +45,48 @@ d('serve: listen failures (issue 25.3)', () => {
   });
 });
 
+d('serve: the JSON log (issue 25.10)', () => {
+  test('every line is JSON: one start line, the default backend\'s reason once, no onnxruntime text lines for a run-time failure', async () => {
+    const repo = makeRepo();
+    try {
+      const s = await spawnServe([repo, '--port', '0', '--log-level', 'info']);
+      expect(s.base).not.toBe('');
+      const guard = setTimeout(() => s.child.kill('SIGKILL'), 20000);
+      // det at 1x3x8x8: onnxruntime fails inside the graph (an Add that cannot broadcast) and logs that itself unless told not to
+      expect(await detRequestTo(s.base, 'det', 8, 8)).toBe('400');
+      s.child.kill('SIGTERM');
+      await s.exited;
+      clearTimeout(guard);
+      const lines = s.out().split('\n').filter((l) => l !== '');
+      const bad = lines.filter((l) => { try { JSON.parse(l); return false; } catch { return true; } });
+      expect(bad).toEqual([]);
+      const logs = lines.map((l) => JSON.parse(l) as { msg: string; why?: string; address?: string });
+      const starts = logs.filter((l) => /^serving \d+ model\(s\) at http:|^Server listening/.test(l.msg));
+      expect(starts.map((l) => l.msg)).toEqual([`serving 2 model(s) at ${s.base} (TF Serving REST /v1, KServe v2 /v2, /metrics)`]);
+      expect(starts[0]!.address).toBe(s.base);
+      const def = logs.find((l) => l.msg.startsWith('default backend: '))!;
+      expect(def.why).toMatch(/^default: /);
+      const reason = def.why!.slice('default: '.length);
+      expect(s.out().split(reason).length - 1).toBe(1);
+    } finally {
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});
+
 /** One KServe binary request for det (1x3xHxW), sent on its own connection; resolves with the status or the error code. */
 function detRequest(base: string, h: number, w: number): Promise<string> {
+  return detRequestTo(base, 'model', h, w);
+}
+
+function detRequestTo(base: string, model: string, h: number, w: number): Promise<string> {
    
   const http = require('http') as typeof import('http');
   const x = new Float32Array(3 * h * w).fill(0.5);
   const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, h, w], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));
   const body = Buffer.concat([head, Buffer.from(x.buffer)]);
   return new Promise((resolve) => {
-    const req = http.request(new URL('/v2/models/model/infer', base), { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.length), 'content-length': String(body.length) } }, (res) => {
+    const req = http.request(new URL(`/v2/models/${model}/infer`, base), { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.length), 'content-length': String(body.length) } }, (res) => {
       res.resume();
       res.on('end', () => resolve(String(res.statusCode)));
       res.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));

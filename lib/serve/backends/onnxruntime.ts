@@ -130,7 +130,7 @@ function post(m, transfer) {
     try {
       const feeds = {};
       for (const t of m.inputs) feeds[t.name] = new ort.Tensor(t.dtype, t.data, t.shape);
-      const r = await session.run(feeds, m.outputs);
+      const r = await session.run(feeds, m.outputs, { logSeverityLevel: 4 });
       const outs = m.outputs.map((n) => ({ name: n, dims: Array.from(r[n].dims, Number), data: r[n].data }));
       for (const o of outs) if (o.data.buffer instanceof ArrayBuffer) transfer.add(o.data.buffer);
       // the input buffers go back for reuse (tensor.ts's POOL), unless an output shares one
@@ -283,7 +283,9 @@ class OrtWorker {
  * that both compute alike).
  */
 export function onnxRuntimeSessionOptions(options: Pick<OnnxRuntimeBackendOptions, 'intraOpNumThreads' | 'allowSpinning'> = {}): Record<string, unknown> {
-  const sessionOptions: Record<string, unknown> = { executionProviders: ['cpu'] };
+  // logSeverityLevel 4 (fatal only): onnxruntime's own log lines are coloured text on stderr, which would land
+  // in the server's JSON log; its errors reach the caller as exceptions (and the client as the answer) instead
+  const sessionOptions: Record<string, unknown> = { executionProviders: ['cpu'], logSeverityLevel: 4 };
   if (options.intraOpNumThreads) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
   const spin = options.allowSpinning ? '1' : '0';
   sessionOptions.extra = { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } };

@@ -17,17 +17,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArg } from '../../errors';
 import type { ModelVersion } from '../repository';
 import type { ProtocolContext } from './context';
+import { sendError } from './reply';
 import {
-  bytesOf, fmtShape, FROM_KSERVE, fromBytes, fromFlat, httpStatusFor, KSERVE_DTYPES, parseJsonBody, stringifyResponse, Tensor, toJsonValues, volume,
+  bytesOf, fmtShape, FROM_KSERVE, fromBytes, fromFlat, KSERVE_DTYPES, parseJsonBody, stringifyResponse, Tensor, toJsonValues, volume,
 } from '../tensor';
-
-function sendError(reply: FastifyReply, e: unknown): FastifyReply {
-  const status = httpStatusFor(e);
-  const retry = (e as { retryAfter?: number }).retryAfter;
-  if (retry) reply.header('Retry-After', String(retry));
-  if (status >= 500 && status !== 503 && status !== 504) reply.log.error({ err: e }, 'infer failed');
-  return reply.code(status).type('application/json').send({ error: (e as Error).message ?? String(e) });
-}
 
 function versionOf(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -170,7 +163,7 @@ export function registerKServeV2(app: FastifyInstance, ctx: ProtocolContext): vo
       const versions = ctx.repository.all().filter((v) => v.model === p.model && v.state === 'AVAILABLE').map((v) => v.version).sort((a, b) => a - b);
       return reply.send(modelMetadata(mv, versions));
     } catch (e) {
-      return sendError(reply, e);
+      return sendError(reply, e, 'infer');
     }
   };
   const ready = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -181,7 +174,7 @@ export function registerKServeV2(app: FastifyInstance, ctx: ProtocolContext): vo
       const ok = mv.state === 'AVAILABLE' && ctx.ready(false); // a model's readiness is its own
       return reply.code(ok ? 200 : 503).send({ name: mv.model, ready: ok });
     } catch (e) {
-      return sendError(reply, e);
+      return sendError(reply, e, 'infer');
     }
   };
   const infer = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -203,7 +196,7 @@ export function registerKServeV2(app: FastifyInstance, ctx: ProtocolContext): vo
       }
       return reply.send(enc.body);
     } catch (e) {
-      return sendError(reply, e);
+      return sendError(reply, e, 'infer');
     }
   };
   for (const prefix of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {

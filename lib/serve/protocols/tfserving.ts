@@ -14,8 +14,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArg, TensorRTError } from '../../errors';
 import type { ModelVersion } from '../repository';
 import type { ProtocolContext } from './context';
+import { sendError } from './reply';
 import {
-  fmtShape, fromBytes, fromNested, httpStatusFor, parseJsonBody, Tensor, TensorSpec, TF_DTYPES, toJsonValues, toNested, volume, stringifyResponse,
+  fmtShape, fromBytes, fromNested, parseJsonBody, Tensor, TensorSpec, TF_DTYPES, toJsonValues, toNested, volume, stringifyResponse,
 } from '../tensor';
 
 const PATH = /^([^/:]+)(?:\/versions\/([^/:]+))?(?:(\/metadata)|:(predict|classify|regress))?$/;
@@ -30,14 +31,6 @@ function parsePath(rest: string): { model: string; version?: number; metadata: b
   }
   // the router has decoded the path's percent-escapes once already (a bad escape is its 400)
   return { model: m[1]!, version, metadata: Boolean(m[3]), method: m[4] };
-}
-
-function sendError(reply: FastifyReply, e: unknown): FastifyReply {
-  const status = httpStatusFor(e);
-  const retry = (e as { retryAfter?: number }).retryAfter;
-  if (retry) reply.header('Retry-After', String(retry));
-  if (status >= 500 && status !== 503 && status !== 504) reply.log.error({ err: e }, 'predict failed');
-  return reply.code(status).type('application/json').send({ error: (e as Error).message ?? String(e) });
 }
 
 function status(mv: ModelVersion[]) {
@@ -201,7 +194,7 @@ export function registerTfServing(app: FastifyInstance, ctx: ProtocolContext): v
       const all = ctx.repository.all().filter((v) => v.model === p.model).sort((a, b) => b.version - a.version);
       return reply.send(status(all));
     } catch (e) {
-      return sendError(reply, e);
+      return sendError(reply, e, 'predict');
     }
   };
   const handlePost = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -217,7 +210,7 @@ export function registerTfServing(app: FastifyInstance, ctx: ProtocolContext): v
       const r = await ctx.infer(req, mv, tensors);
       return reply.type('application/json').send(stringifyResponse(encodePredict(r.outputs, row)));
     } catch (e) {
-      return sendError(reply, e);
+      return sendError(reply, e, 'predict');
     }
   };
   app.get('/v1/models/*', handleGet);
