@@ -18,8 +18,10 @@
  */
 import Fastify, { FastifyInstance, FastifyServerOptions, LogController } from 'fastify';
 import * as net from 'net';
+import * as zlib from 'zlib';
 import { invalidArg, TensorRTError } from '../errors';
 import { createGrpcServer, GrpcServer } from './grpc/server';
+import { holdJsonWorkers } from './json-offload';
 import { createMetrics, ServeMetrics } from './metrics';
 import type { ProtocolContext } from './protocols/context';
 import { registerKServeV2 } from './protocols/kserve-v2';
@@ -163,7 +165,23 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
   // Bodies arrive as raw bytes: the protocols parse JSON themselves (JSON.parse, then one copy into typed arrays)
   // and split binary-extension bodies.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // `Content-Encoding: gzip | deflate` (what tritonclient's request_compression_algorithm sends) is decoded off the
+  // JS thread (zlib on the libuv pool), its output bounded by the same body limit; any other encoding is 415.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
+    const enc = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (enc === 'identity' || enc === '') return done(null, body);
+    if (enc !== 'gzip' && enc !== 'deflate' && enc !== 'x-gzip') {
+      return done(Object.assign(new Error(`Content-Encoding '${enc}' is not supported (gzip, deflate or identity)`), { statusCode: 415 }), undefined);
+    }
+    const inflate = enc === 'deflate' ? zlib.inflate : zlib.gunzip;
+    inflate(body as Buffer, { maxOutputLength: bodyLimit }, (err, out) => {
+      if (!err) return done(null, out);
+      const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      done(tooLarge
+        ? Object.assign(new Error(`the request body, decoded (${enc}), is larger than the limit of ${bodyLimit} bytes (--max-body-size)`), { statusCode: 413 })
+        : invalidArg(`the request body is not valid ${enc} data: ${err.message}`), undefined);
+    });
+  });
 
   const ctx: ProtocolContext = {
     repository,
@@ -248,9 +266,11 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
   let grpc: GrpcServer | null = null;
   let grpcAddress: string | null = null;
   // Nothing may keep the process alive after a failed listen: close the app and unload the models.
+  const releaseJsonWorkers = holdJsonWorkers();
   const abandon = async () => {
     await app.close().catch(() => {});
     await repository.close().catch(() => {});
+    await releaseJsonWorkers();
   };
   const server: TensorRTServer = {
     app,
@@ -330,6 +350,7 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
       await app.close();
       await grpcDone;
       await repository.close();
+      await releaseJsonWorkers();
       app.log.info('drained');
     },
   };

@@ -11,6 +11,7 @@
 import { elementCount, floatToHalf, halfToFloat, type TypedArray } from '../dtypes';
 import { invalidArg, TensorRTError } from '../errors';
 import { describe } from '../validate';
+import { isPacked, OFFLOAD_BYTES, parseJsonOffThread, type Packed } from './json-offload';
 
 export type ServeDType =
   | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
@@ -178,7 +179,8 @@ export function recycle(buf: ArrayBuffer): void {
  * Copies a flat JSON array of numbers into a new typed array: the hot path (KServe `data`, flat). The float32 case
  * is one loop with one type check per value.
  */
-export function fromFlat(values: unknown[], dtype: ServeDType, what: string): ServeArray {
+export function fromFlat(values: unknown[] | Packed, dtype: ServeDType, what: string): ServeArray {
+  if (isPacked(values)) return fromNested(values, dtype, what, -1).data;
   const n = values.length;
   const out = allocDisposable(dtype, n);
   if (dtype === 'float32' || dtype === 'float64') {
@@ -186,7 +188,7 @@ export function fromFlat(values: unknown[], dtype: ServeDType, what: string): Se
     for (let i = 0; i < n; i++) {
       const v = values[i];
       if (typeof v !== 'number') {
-        if (Array.isArray(v)) return fromNested(values, dtype, what, -1).data; // nested after all
+        if (Array.isArray(v) || isPacked(v)) return fromNested(values, dtype, what, -1).data; // nested after all
         throw invalidArg(`${what}: expected numbers (${KSERVE_DTYPES[dtype]}); got ${describe(v)} at index ${i}`);
       }
       o[i] = v;
@@ -195,7 +197,7 @@ export function fromFlat(values: unknown[], dtype: ServeDType, what: string): Se
   }
   for (let i = 0; i < n; i++) {
     const v = values[i];
-    if (Array.isArray(v)) return fromNested(values, dtype, what, -1).data;
+    if (Array.isArray(v) || isPacked(v)) return fromNested(values, dtype, what, -1).data;
     putScalar(out, i, v, dtype, what);
   }
   return out;
@@ -211,8 +213,15 @@ export const MAX_NESTING = 64;
 export function nestedShape(value: unknown, what = 'the value'): number[] {
   const shape: number[] = [];
   let v = value;
-  while (Array.isArray(v)) {
-    if (shape.length === MAX_NESTING) throw invalidArg(`${what}: lists nested deeper than ${MAX_NESTING} levels (a tensor's rank is far lower)`);
+  const tooDeep = () => invalidArg(`${what}: lists nested deeper than ${MAX_NESTING} levels (a tensor's rank is far lower)`);
+  while (Array.isArray(v) || isPacked(v)) {
+    if (isPacked(v)) {
+      // a packed list (json-offload.ts): the rest of the shape at once
+      if (shape.length + v.shape.length > MAX_NESTING) throw tooDeep();
+      shape.push(...v.shape);
+      break;
+    }
+    if (shape.length === MAX_NESTING) throw tooDeep();
     shape.push(v.length);
     v = v[0];
   }
@@ -230,6 +239,15 @@ export function fromNested(value: unknown, dtype: ServeDType, what: string, coun
   const out = allocDisposable(dtype, n);
   let k = 0;
   const walk = (v: unknown, depth: number): void => {
+    if (isPacked(v)) {
+      // the same checks as the lists it stands for: its shape must be the rest of the first element's
+      const rest = shape.slice(depth);
+      if (v.shape.length !== rest.length || v.shape.some((d, i) => d !== rest[i])) {
+        throw invalidArg(`${what}: ragged nested list: expected ${fmtShape(rest)} at depth ${depth} (shape ${fmtShape(shape)}); got a list of ${fmtShape(v.shape)}`);
+      }
+      k = putPacked(out, k, v, dtype, what);
+      return;
+    }
     if (depth === shape.length) {
       if (Array.isArray(v)) throw invalidArg(`${what}: ragged nested list (deeper than the first element's ${fmtShape(shape)})`);
       putScalar(out, k++, v, dtype, what);
@@ -250,6 +268,27 @@ export function fromNested(value: unknown, dtype: ServeDType, what: string, coun
   };
   walk(value, 0);
   return { shape, data: out };
+}
+
+/**
+ * Copies a packed list (json-offload.ts) into `out` from `k` on, with putScalar's checks and messages; returns
+ * the next index. float32/float64 is one native conversion; the other types check each value.
+ */
+function putPacked(out: ServeArray, k: number, p: Packed, dtype: ServeDType, what: string): number {
+  const d = p.data;
+  if (p.bool) {
+    if (dtype !== 'bool') {
+      putScalar(out, k, true, dtype, what); // throws: booleans where numbers belong
+    }
+    (out as Uint8Array).set(d as Uint8Array, k);
+    return k + d.length;
+  }
+  if (dtype === 'float32' || dtype === 'float64') {
+    (out as Float32Array).set(d as Float64Array, k);
+    return k + d.length;
+  }
+  for (let i = 0; i < d.length; i++) putScalar(out, k + i, d[i], dtype, what);
+  return k + d.length;
 }
 
 /** A typed array of `dtype` over raw little-endian bytes (copied when unaligned), checking the length. */
@@ -375,6 +414,22 @@ export function parseJsonBody(body: unknown, what = 'the request body'): Record<
   } else {
     v = body;
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalidArg(`${what} must be a JSON object; got ${v === undefined ? 'nothing' : describe(v)}`);
+  return jsonObject(v, what);
+}
+
+function jsonObject(v: unknown, what: string): Record<string, unknown> {
+  if (!v || typeof v !== 'object' || Array.isArray(v) || isPacked(v)) throw invalidArg(`${what} must be a JSON object; got ${v === undefined ? 'nothing' : isPacked(v) ? 'an array' : describe(v)}`);
   return v as Record<string, unknown>;
 }
+
+/**
+ * parseJsonBody for the protocols' request bodies: one of OFFLOAD_BYTES or more is parsed in a worker thread, so
+ * that the event loop never waits on a large JSON.parse (json-offload.ts); its large numeric lists come back packed,
+ * which fromFlat / fromNested read like the lists.
+ */
+export async function parseJsonRequest(body: unknown, what = 'the request body'): Promise<Record<string, unknown>> {
+  if (!Buffer.isBuffer(body) || body.length < OFFLOAD_BYTES) return parseJsonBody(body, what);
+  return jsonObject(await parseJsonOffThread(body, what, MAX_NESTING), what);
+}
+
+export { isPacked };

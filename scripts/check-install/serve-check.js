@@ -31,17 +31,18 @@ function nest(flat, dims) {
   return Array.from({ length: dims[0] }, (_, i) => nest(flat.subarray(i * step, (i + 1) * step), dims.slice(1)));
 }
 
+let child = null;
 (async () => {
   const ort = require('onnxruntime-node');
   const session = await ort.InferenceSession.create(model);
   const want = Array.from((await session.run({ x: new ort.Tensor('float32', data, shape) }))[session.outputNames[0]].data);
-  const child = spawn(process.execPath, [path.join('node_modules', 'tensorrt-node', 'dist', 'cli', 'index.js'), 'serve', repo, '--port', '0', '--backend', 'onnxruntime'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn(process.execPath, [path.join('node_modules', 'tensorrt-node', 'dist', 'cli', 'index.js'), 'serve', repo, '--port', '0', '--backend', 'onnxruntime'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not listen in 60 s: ${log.slice(-500)}`)), 60000);
     const onData = (c) => {
       log += c;
-      const m = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+      const m = /serving \d+ model\(s\) at http:\/\/127\.0\.0\.1:(\d+)/.exec(log); // serve's start line
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
@@ -72,4 +73,5 @@ function nest(flat, dims) {
 })().catch((e) => {
   console.log(JSON.stringify({ ok: false, error: String(e && e.message) }));
   process.exitCode = 1;
+  if (child && child.exitCode === null) child.kill('SIGKILL'); // never left running (its pipes would keep this process alive)
 });

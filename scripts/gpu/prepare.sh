@@ -169,6 +169,20 @@ if [ "${TN_GPU_USE_PREBUILD:-0}" = 1 ]; then
   mkdir -p "$B/prebuilds/linux-x64"
   cp -a prebuilds/linux-x64/tensorrt-node.cuda.glibc.node "$B/prebuilds/linux-x64/"
   say "prebuild: $(sha256sum prebuilds/linux-x64/tensorrt-node.cuda.glibc.node | cut -c1-12) -> bundle/prebuilds/linux-x64 (run.sh compiles nothing)"
+  # with TN_GPU_TRT_RUNTIME=1: the TensorRT prebuilds too (the release's, from the OLDEST headers of each major:
+  # TN_GPU_PREBUILD_TRT_INCLUDES, default 10.0.0 and 11.1), which the trt-runtime stage then loads through
+  # lib/native.ts's choice by the libnvinfer_<flavor>.so.<major> found, instead of compiling an addon there
+  if [ "${TN_GPU_TRT_RUNTIME:-0}" = 1 ]; then
+    IFS=: read -r -a pincs <<< "${TN_GPU_PREBUILD_TRT_INCLUDES:-/work/trt/trt-10.0.0/include:/work/trt/trt-11.1/include}"
+    pargs=(); for inc in "${pincs[@]}"; do pargs+=(--tensorrt "$inc"); done
+    node scripts/prebuild.js --only-missing "${pargs[@]}"
+    for v in prebuilds/trt*/; do
+      v=${v%/}; t=$(basename "$v")
+      mkdir -p "$B/$v/prebuilds/linux-x64"
+      cp -a "$v/prebuilds/linux-x64/tensorrt-node.$t.glibc.node" "$B/$v/prebuilds/linux-x64/"
+      say "prebuild $t: $(sha256sum "$v/prebuilds/linux-x64/tensorrt-node.$t.glibc.node" | cut -c1-12) -> bundle/$v"
+    done
+  fi
 fi
 
 # 5. manifest and size check (the bundle plus the repository's own travelling files must stay under 64 MiB)

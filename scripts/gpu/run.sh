@@ -107,6 +107,11 @@ trt_runtime() {
       mkdir -p "$R/$fl"; cp "$B/trt-runtime/$m/$fl/VERSION" "$R/$fl/"
       for x in "$B/trt-runtime/$m/$fl"/*.xz; do xz -dc "$x" >"$R/$fl/$(basename "$x" .xz)"; done
     done
+    # a bundle with the release's prebuilt addon of this major (prepare.sh TN_GPU_USE_PREBUILD=1 TN_GPU_TRT_RUNTIME=1):
+    # nothing compiled; the tests load it through lib/native.ts's choice, as in a user's install
+    if [ -f "$B/prebuilds/trt$m/prebuilds/linux-x64/tensorrt-node.trt$m.glibc.node" ]; then
+      echo "== result: prebuilt (prebuildify), nothing compiled" >"$R/build.log"; continue
+    fi
     # both majors build at once (each build compiles its files in parallel)
     ( SRCS=$(node scripts/find-deps.js sources); export TENSORRT_INCLUDE_DIR="$R/include"; BUILD_DIR="$R/build"
       { node scripts/find-deps.js summary; build "TensorRT $m headers, -Werror" && echo "== result: OK"; } >"$R/build.log" 2>&1 ) &
@@ -120,13 +125,21 @@ trt_runtime() {
       for fl in lean dispatch; do [ -d "$R/$fl" ] && echo "# $fl: wheel $(cat "$R/$fl/VERSION"): $(cd "$R/$fl" && ls -l lib*.so* | awk '{print $5, $9}' | paste -sd' ')"; done
       echo "== build (tail)"; tail -3 "$R/build.log"
     } >>"$log"
-    if [ ! -f "$R/build/tensorrt_node.node" ]; then
+    local pre="$B/prebuilds/trt$m/prebuilds/linux-x64/tensorrt-node.trt$m.glibc.node" addon="$R/build/tensorrt_node.node"
+    if [ -f "$pre" ]; then addon=$pre; fi
+    if [ ! -f "$addon" ]; then
       { echo "== build FAILED:"; grep -E 'error|warning' "$R/build.log" | head -30; } >>"$log"
       stamp "trt-runtime $m: build FAILED"; continue
     fi
-    echo "== TensorRT symbols the addon imports (must be 0): $(nm -D --undefined-only "$R/build/tensorrt_node.node" | grep -ciE 'nvinfer|nvonnx|_INTERNAL' || true)" >>"$log"
+    echo "== TensorRT symbols the addon imports (must be 0): $(nm -D --undefined-only "$addon" | grep -ciE 'nvinfer|nvonnx|_INTERNAL' || true)" >>"$log"
+    local override=(env TENSORRT_NODE_ADDON="$addon")
+    if [ "$addon" = "$pre" ]; then
+      override=(env -u TENSORRT_NODE_ADDON)
+      echo "== the prebuilt addon trt$m ($(sha256sum "$pre" | cut -c1-12)), chosen by lib/native.ts:" \
+        "$(TENSORRT_LIB_DIR="$R/lean" env -u TENSORRT_NODE_ADDON node -e 'const i = require("./dist/index.js").runtimeInfo(); console.log(JSON.stringify({ addon: i.addon, compiledWith: i.compiledWith.tensorrt }))' 2>&1)" >>"$log"
+    fi
     stamp "trt-runtime $m: node --test test/trt-runtime"
-    TENSORRT_NODE_ADDON="$R/build/tensorrt_node.node" TN_TRT_RUNTIME_DIR="$R" \
+    "${override[@]}" TN_TRT_RUNTIME_DIR="$R" \
       timeout "${TN_TRT_RUNTIME_TIMEOUT_S:-200}" node --test --test-concurrency=1 --test-timeout=150000 --test-reporter=spec test/trt-runtime/*.test.js >>"$log" 2>&1
     echo "exit status: $?" >>"$log"
     grep -E '^[^ ]* (tests|pass|fail|skipped) [0-9]' "$log" | tail -4 | tr '\n' ' '; echo

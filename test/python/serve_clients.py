@@ -75,13 +75,13 @@ def http_inputs(spec, binary):
     return ins
 
 
-def http_infer(binary, asynchronous=False, model="mixed", spec=MIXED, outs=OUT):
+def http_infer(binary, asynchronous=False, model="mixed", spec=MIXED, outs=OUT, compression=None):
     ins = http_inputs(spec, binary)
     req = [httpclient.InferRequestedOutput(o, binary_data=binary) for o in outs]
     if asynchronous:
         r = hc.async_infer(model, ins, outputs=req, request_id="a1").get_result()
     else:
-        r = hc.infer(model, ins, outputs=req, request_id="r1")
+        r = hc.infer(model, ins, outputs=req, request_id="r1", request_compression_algorithm=compression)
     resp = r.get_response()
     return {"outputs": {o: enc(r.as_numpy(o)) for o in outs}, "response": resp}
 
@@ -89,6 +89,8 @@ def http_infer(binary, asynchronous=False, model="mixed", spec=MIXED, outs=OUT):
 case("http.infer_json", lambda: http_infer(False))
 case("http.infer_binary", lambda: http_infer(True))
 case("http.infer_async", lambda: http_infer(True, asynchronous=True))
+case("http.infer_gzip", lambda: http_infer(True, compression="gzip"))  # Content-Encoding: gzip
+case("http.infer_deflate", lambda: http_infer(False, compression="deflate"))
 case("http.infer_affine", lambda: http_infer(False, model="affine", spec=[("x", A, "FP32")], outs=["y"]))
 case("http.err_model", lambda: http_infer(False, model="nope"))
 case("http.err_name", lambda: http_infer(False, model="affine", spec=[("z", A, "FP32")], outs=["y"]))

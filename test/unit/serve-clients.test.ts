@@ -157,7 +157,8 @@ d('serve with real clients (tritonclient, KServe SDK, TF Serving REST document)'
         outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 3] }, { name: 'hy', datatype: 'FP16', shape: [-1, 4] }, { name: 'ky', datatype: 'INT64', shape: [-1, 3] }, { name: 'nb', datatype: 'BOOL', shape: [-1, 2] }],
       });
     });
-    const infers = p === 'http' ? ['infer_json', 'infer_binary', 'infer_async'] : ['infer', 'infer_version', 'infer_async'];
+    // infer_gzip / infer_deflate: request_compression_algorithm (the body sent with Content-Encoding)
+    const infers = p === 'http' ? ['infer_json', 'infer_binary', 'infer_async', 'infer_gzip', 'infer_deflate'] : ['infer', 'infer_version', 'infer_async'];
     test.each(infers)('%s: FP32, FP16, INT64, BOOL outputs equal onnxruntime on the same inputs', (c) => {
       const v = ok(`${p}.${c}`);
       for (const o of ['y', 'hy', 'ky', 'nb']) expectSame(v.outputs[o], mixedWant[o]!);

@@ -122,6 +122,39 @@ d('serve faults: client mistakes are 4xx, backend faults 5xx (issues 25.5, 25.12
   });
 });
 
+d('serve faults: Content-Encoding (issue 26.9)', () => {
+  const served = serveRepo();
+  const zlib = require('zlib') as typeof import('zlib');
+  const x = ocr.textLine(4);
+  const body = () => Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, 48, 192], datatype: 'FP32', data: Array.from(x) }] }));
+
+  test('gzip and deflate bodies are decoded (outputs equal onnxruntime\'s); br is 415, a broken gzip stream 400', async () => {
+    const sess = await ort!.InferenceSession.create(CLS);
+    const want = Array.from((await sess.run({ x: new ort!.Tensor('float32', x, [1, 3, 48, 192]) }))[sess.outputNames[0]!]!.data as Float32Array);
+    for (const [enc, data] of [['gzip', zlib.gzipSync(body())], ['deflate', zlib.deflateSync(body())], ['identity', body()]] as const) {
+      const r = await request(served.base, 'POST', '/v2/models/cls/infer', data, { 'content-encoding': enc });
+      expect([enc, r.status]).toEqual([enc, 200]);
+      expect(Float32Array.from(r.json().outputs[0].data)).toEqual(Float32Array.from(want));
+    }
+    let r = await request(served.base, 'POST', '/v2/models/cls/infer', zlib.brotliCompressSync(body()), { 'content-encoding': 'br' });
+    expect([r.status, r.json().error]).toEqual([415, "Content-Encoding 'br' is not supported (gzip, deflate or identity)"]);
+    r = await request(served.base, 'POST', '/v1/models/cls:predict', zlib.gzipSync(body()).subarray(0, 40), { 'content-encoding': 'gzip' });
+    expect([r.status, r.json().error]).toEqual([400, expect.stringMatching(/^the request body is not valid gzip data: /)]);
+  });
+
+  test('a gzip body that decodes to more than the body limit is 413, never inflated past it', async () => {
+    const srv = await createServer({ model: CLS, processMetrics: false, bodyLimit: 1 << 20 });
+    try {
+      const base = await srv.listen({ port: 0 });
+      const bomb = zlib.gzipSync(Buffer.alloc(64 << 20, 0x20)); // 64 MiB of spaces: ~64 KiB compressed
+      const r = await request(base, 'POST', '/v2/models/ch_ppocr_mobile_v2.0_cls_infer/infer', bomb, { 'content-encoding': 'gzip' });
+      expect([r.status, r.json().error]).toEqual([413, 'the request body, decoded (gzip), is larger than the limit of 1048576 bytes (--max-body-size)']);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 d('serve faults: non-finite outputs are never a silent null (issue 26.6)', () => {
   const served = serveRepo();
   let base: string;

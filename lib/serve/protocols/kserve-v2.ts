@@ -19,7 +19,7 @@ import type { ModelVersion } from '../repository';
 import type { ProtocolContext } from './context';
 import { sendError } from './reply';
 import {
-  bytesOf, fmtShape, FROM_KSERVE, fromBytes, fromFlat, KSERVE_DTYPES, parseJsonBody, stringifyResponse, Tensor, toJsonValues, volume,
+  bytesOf, fmtShape, FROM_KSERVE, fromBytes, fromFlat, isPacked, KSERVE_DTYPES, parseJsonRequest, stringifyResponse, Tensor, toJsonValues, volume,
 } from '../tensor';
 
 function versionOf(v: string | undefined): number | undefined {
@@ -90,7 +90,7 @@ export function decodeInfer(req: InferRequest, binary: Buffer | null, mv: ModelV
       data = fromBytes(binary.subarray(offset, offset + size), dtype, count, what);
       offset += size;
     } else {
-      if (!Array.isArray(t.data)) throw invalidArg(`${what}: data must be a list of values (or use binary_data_size)`);
+      if (!Array.isArray(t.data) && !isPacked(t.data)) throw invalidArg(`${what}: data must be a list of values (or use binary_data_size)`);
       data = fromFlat(t.data, dtype, what);
       if (data.length !== count) throw invalidArg(`${what}: shape ${fmtShape(shape)} needs ${count} values; data has ${data.length}`);
     }
@@ -185,7 +185,7 @@ export function registerKServeV2(app: FastifyInstance, ctx: ProtocolContext): vo
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const hl = req.headers['inference-header-content-length'];
       const { json, binary } = splitBinaryBody(raw, Array.isArray(hl) ? hl[0] : hl);
-      const body = parseJsonBody(json, binary ? 'the JSON header of the request' : 'the request body') as InferRequest;
+      const body = (await parseJsonRequest(json, binary ? 'the JSON header of the request' : 'the request body')) as InferRequest;
       const { tensors, outputs } = decodeInfer(body, binary, mv);
       const r = await ctx.infer(req, mv, tensors);
       const enc = encodeInfer(mv, body.id, r.outputs, outputs);

@@ -13,10 +13,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArg, TensorRTError } from '../../errors';
 import type { ModelVersion } from '../repository';
+import type { Packed } from '../json-offload';
 import type { ProtocolContext } from './context';
 import { sendError } from './reply';
 import {
-  fmtShape, fromBytes, fromNested, parseJsonBody, Tensor, TensorSpec, TF_DTYPES, toJsonValues, toNested, volume, stringifyResponse,
+  fmtShape, fromBytes, fromNested, isPacked, parseJsonRequest, Tensor, TensorSpec, TF_DTYPES, toJsonValues, toNested, volume, stringifyResponse,
 } from '../tensor';
 
 const PATH = /^([^/:]+)(?:\/versions\/([^/:]+))?(?:(\/metadata)|:(predict|classify|regress))?$/;
@@ -88,8 +89,8 @@ function bytesPer(spec: TensorSpec): number {
 }
 
 /** One input from row-format values (one per instance): nested lists, or b64 raw bytes. */
-function fromInstances(values: unknown[], spec: TensorSpec, what: string): Tensor {
-  if (values.some(isB64)) {
+function fromInstances(values: unknown[] | Packed, spec: TensorSpec, what: string): Tensor {
+  if (!isPacked(values) && values.some(isB64)) {
     if (!values.every(isB64)) throw invalidArg(`${what}: mixes b64 and list values across instances`);
     const parts = values.map((v) => decodeB64((v as { b64: string }).b64, what));
     const bytes = Buffer.concat(parts);
@@ -128,16 +129,20 @@ export function decodePredict(body: Record<string, unknown>, mv: ModelVersion): 
   const hasInputs = body.inputs !== undefined;
   if (hasInst === hasInputs) throw invalidArg("the request must have exactly one of 'instances' (row format) or 'inputs' (columnar format)");
   const tensors: Record<string, Tensor> = {};
-  if (hasInst) {
+  if (hasInst && isPacked(body.instances)) {
+    // a rectangular list of numbers as a whole (packed off the event loop, json-offload.ts): one unnamed input
+    if (specs.length !== 1) throw invalidArg(`the model has ${specs.length} inputs (${names.join(', ')}): each instance must be an object naming them`);
+    tensors[specs[0]!.name] = fromInstances(body.instances, specs[0]!, `input '${specs[0]!.name}'`);
+  } else if (hasInst) {
     const inst = body.instances;
     if (!Array.isArray(inst) || inst.length === 0) throw invalidArg("'instances' must be a non-empty list");
-    const named = inst[0] !== null && typeof inst[0] === 'object' && !Array.isArray(inst[0]) && !isB64(inst[0]);
+    const named = inst[0] !== null && typeof inst[0] === 'object' && !Array.isArray(inst[0]) && !isB64(inst[0]) && !isPacked(inst[0]);
     if (!named) {
       if (specs.length !== 1) throw invalidArg(`the model has ${specs.length} inputs (${names.join(', ')}): each instance must be an object naming them`);
       tensors[specs[0]!.name] = fromInstances(inst, specs[0]!, `input '${specs[0]!.name}'`);
     } else {
       for (const [i, x] of inst.entries()) {
-        if (!x || typeof x !== 'object' || Array.isArray(x) || isB64(x)) throw invalidArg(`instance ${i} must be an object naming the inputs (${names.join(', ')})`);
+        if (!x || typeof x !== 'object' || Array.isArray(x) || isB64(x) || isPacked(x)) throw invalidArg(`instance ${i} must be an object naming the inputs (${names.join(', ')})`);
         for (const k of Object.keys(x)) if (!names.includes(k)) throw invalidArg(`instance ${i}: unknown input '${k}'; the model's inputs are ${names.join(', ')}`);
       }
       for (const s of specs) {
@@ -151,7 +156,7 @@ export function decodePredict(body: Record<string, unknown>, mv: ModelVersion): 
     }
   } else {
     const v = body.inputs;
-    const named = v !== null && typeof v === 'object' && !Array.isArray(v) && !isB64(v);
+    const named = v !== null && typeof v === 'object' && !Array.isArray(v) && !isB64(v) && !isPacked(v);
     if (!named) {
       if (specs.length !== 1) throw invalidArg(`the model has ${specs.length} inputs (${names.join(', ')}): 'inputs' must be an object naming them`);
       tensors[specs[0]!.name] = fromColumn(v, specs[0]!, `input '${specs[0]!.name}'`);
@@ -206,7 +211,7 @@ export function registerTfServing(app: FastifyInstance, ctx: ProtocolContext): v
         throw new TensorRTError(p.method ? 'INVALID_ARGUMENT' : 'NOT_FOUND', p.method ? `:${p.method} is not supported (models here have the predict signature only)` : `POST needs :predict (POST /v1/models/${p.model}:predict)`);
       }
       const mv = ctx.repository.get(p.model, p.version);
-      const { tensors, row } = decodePredict(parseJsonBody(req.body), mv);
+      const { tensors, row } = decodePredict(await parseJsonRequest(req.body), mv);
       const r = await ctx.infer(req, mv, tensors);
       return reply.type('application/json').send(stringifyResponse(encodePredict(r.outputs, row)));
     } catch (e) {
