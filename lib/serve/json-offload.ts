@@ -16,12 +16,22 @@ import * as os from 'os';
 import { Worker } from 'worker_threads';
 import { invalidArg, TensorRTError } from '../errors';
 
-/** Bodies at least this large are parsed in a worker (about 20 ms of JSON.parse on one core here). */
-export const OFFLOAD_BYTES = 1 << 20;
+/**
+ * Bodies at least this large are parsed in a worker (about 20 ms of JSON.parse on one core here).
+ * `TENSORRT_NODE_JSON_OFFLOAD_BYTES` changes it (`Infinity`: never; the benchmark's baseline).
+ */
+export const OFFLOAD_BYTES = offloadBytes(process.env.TENSORRT_NODE_JSON_OFFLOAD_BYTES);
+
+function offloadBytes(v: string | undefined): number {
+  if (v === undefined || v === '') return 1 << 20;
+  const n = Number(v);
+  if (!(n >= 0)) throw invalidArg(`TENSORRT_NODE_JSON_OFFLOAD_BYTES must be a number of bytes or Infinity; got '${v}'`);
+  return n;
+}
 /** Lists with fewer elements stay plain arrays (their clone is cheap). */
 const PACK_MIN = 256;
 /** Deeper containers than this are refused in the worker (tensor.ts's MAX_NESTING is 64 for lists). */
-const MAX_DEPTH = 128;
+export const MAX_DEPTH = 128;
 
 /** The marker key of a packed list (a plain object after the structured clone). */
 export const PACKED_KEY = '\u0000tensorrt-node.packed';
@@ -89,7 +99,8 @@ function pack(v, depth, transfer) {
     return v;
   }
   if (v !== null && typeof v === 'object') {
-    for (const k of Object.keys(v)) if (v[k] !== null && typeof v[k] === 'object') v[k] = pack(v[k], depth + 1, transfer);
+    // a tensor's shape stays a list (the protocols check it as one)
+    for (const k of Object.keys(v)) if (k !== 'shape' && v[k] !== null && typeof v[k] === 'object') v[k] = pack(v[k], depth + 1, transfer);
   }
   return v;
 }

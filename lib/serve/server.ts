@@ -16,10 +16,11 @@
  * To mount it in an application's own HTTP stack: `await server.app.ready()` and hand requests to
  * `server.app.routing(req, res)`, or take its Fastify instance `server.app` as it is.
  */
-import Fastify, { FastifyInstance, FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { FastifyInstance, FastifyRequest, FastifyServerOptions, LogController } from 'fastify';
 import * as net from 'net';
-import * as zlib from 'zlib';
+import type { Readable } from 'stream';
 import { invalidArg, TensorRTError } from '../errors';
+import { decodeContentEncoding, readBody } from './body';
 import { createGrpcServer, GrpcServer } from './grpc/server';
 import { holdJsonWorkers } from './json-offload';
 import { createMetrics, ServeMetrics } from './metrics';
@@ -162,26 +163,11 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
   );
   await repository.start();
 
-  // Bodies arrive as raw bytes: the protocols parse JSON themselves (JSON.parse, then one copy into typed arrays)
-  // and split binary-extension bodies.
+  // Bodies arrive as raw bytes (body.ts: read as they arrive, Content-Encoding undone): the protocols parse JSON
+  // themselves (large bodies off the event loop, json-offload.ts) and split binary-extension bodies.
   app.removeAllContentTypeParsers();
-  // `Content-Encoding: gzip | deflate` (what tritonclient's request_compression_algorithm sends) is decoded off the
-  // JS thread (zlib on the libuv pool), its output bounded by the same body limit; any other encoding is 415.
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
-    const enc = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    if (enc === 'identity' || enc === '') return done(null, body);
-    if (enc !== 'gzip' && enc !== 'deflate' && enc !== 'x-gzip') {
-      return done(Object.assign(new Error(`Content-Encoding '${enc}' is not supported (gzip, deflate or identity)`), { statusCode: 415 }), undefined);
-    }
-    const inflate = enc === 'deflate' ? zlib.inflate : zlib.gunzip;
-    inflate(body as Buffer, { maxOutputLength: bodyLimit }, (err, out) => {
-      if (!err) return done(null, out);
-      const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-      done(tooLarge
-        ? Object.assign(new Error(`the request body, decoded (${enc}), is larger than the limit of ${bodyLimit} bytes (--max-body-size)`), { statusCode: 413 })
-        : invalidArg(`the request body is not valid ${enc} data: ${err.message}`), undefined);
-    });
-  });
+  app.addContentTypeParser('*', (req: FastifyRequest, payload: Readable) =>
+    readBody(payload, req.headers, bodyLimit).then((body) => decodeContentEncoding(body, req.headers, bodyLimit)));
 
   const ctx: ProtocolContext = {
     repository,

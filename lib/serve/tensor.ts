@@ -11,7 +11,7 @@
 import { elementCount, floatToHalf, halfToFloat, type TypedArray } from '../dtypes';
 import { invalidArg, TensorRTError } from '../errors';
 import { describe } from '../validate';
-import { isPacked, OFFLOAD_BYTES, parseJsonOffThread, type Packed } from './json-offload';
+import { isPacked, MAX_DEPTH, OFFLOAD_BYTES, parseJsonOffThread, type Packed } from './json-offload';
 
 export type ServeDType =
   | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
@@ -180,7 +180,53 @@ export function recycle(buf: ArrayBuffer): void {
  * is one loop with one type check per value.
  */
 export function fromFlat(values: unknown[] | Packed, dtype: ServeDType, what: string): ServeArray {
-  if (isPacked(values)) return fromNested(values, dtype, what, -1).data;
+  if (!isPacked(values)) return withPacked(values, (v) => fromFlatLists(v as unknown[], dtype, what));
+  try {
+    return fromNestedLists(values, dtype, what, -1).data;
+  } catch (e) {
+    // the lists it stands for give the error they give (the message of the flat path, its index)
+    if (e instanceof TensorRTError) return fromFlatLists(unpackDeep(values) as unknown[], dtype, what);
+    throw e;
+  }
+}
+
+/**
+ * Runs a decoder on a value that may hold packed lists (json-offload.ts); where it fails, runs it again on the
+ * plain lists they stand for, so that every error is exactly the one the lists give (errors only: rare and small).
+ */
+function withPacked<T>(value: unknown, run: (v: unknown) => T): T {
+  try {
+    return run(value);
+  } catch (e) {
+    if (!(e instanceof TensorRTError)) throw e;
+    const plain = unpackDeep(value);
+    if (plain === value) throw e;
+    return run(plain);
+  }
+}
+
+/**
+ * The plain nested lists a value's packed parts stand for; the value itself when it holds none. Lists deeper than
+ * the worker ever packs (it refuses bodies nested past MAX_DEPTH) are not walked: nothing packed is down there.
+ */
+function unpackDeep(v: unknown, depth = 0): unknown {
+  if (isPacked(v)) {
+    const flat: (number | boolean)[] = v.bool ? Array.from(v.data, (x) => x === 1) : Array.from(v.data);
+    return toNested(flat, v.shape);
+  }
+  if (Array.isArray(v) && depth <= MAX_DEPTH) {
+    let changed = false;
+    const out = v.map((x) => {
+      const y = x !== null && typeof x === 'object' ? unpackDeep(x, depth + 1) : x;
+      if (y !== x) changed = true;
+      return y;
+    });
+    return changed ? out : v;
+  }
+  return v;
+}
+
+function fromFlatLists(values: unknown[], dtype: ServeDType, what: string): ServeArray {
   const n = values.length;
   const out = allocDisposable(dtype, n);
   if (dtype === 'float32' || dtype === 'float64') {
@@ -233,6 +279,10 @@ export function nestedShape(value: unknown, what = 'the value'): number[] {
  * that every level is as long as the first (a ragged list is a client's mistake). `count` > 0 checks the total.
  */
 export function fromNested(value: unknown, dtype: ServeDType, what: string, count: number): { shape: number[]; data: ServeArray } {
+  return withPacked(value, (v) => fromNestedLists(v, dtype, what, count));
+}
+
+function fromNestedLists(value: unknown, dtype: ServeDType, what: string, count: number): { shape: number[]; data: ServeArray } {
   const shape = nestedShape(value, what);
   const n = volume(shape);
   if (count >= 0 && n !== count) throw invalidArg(`${what}: has ${n} values; expected ${count}`);

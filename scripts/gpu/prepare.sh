@@ -198,6 +198,12 @@ node -e '
     tests: ["gpu", "trt", "trt-runtime"].flatMap((d) => fs.existsSync(path.join(B, "test", d)) ? fs.readdirSync(path.join(B, "test", d)).map((f) => `test/${d}/${f}`) : []) };
   fs.writeFileSync(path.join(B, "MANIFEST.json"), JSON.stringify(m, null, 2) + "\n");
 ' "$B" "$tgz"
+# with the TensorRT runtimes the bundle is tight: the prebuilt addons travel as one .tar.xz with their sha256
+# sums, and run.sh unpacks and checks them first (the files it loads are byte for byte the ones built here)
+if [ -d "$B/prebuilds" ] && [ "${TN_GPU_TRT_RUNTIME:-0}" = 1 ]; then
+  (cd "$B" && find prebuilds -name '*.node' -print0 | sort -z | xargs -0 sha256sum >prebuilds.sha256 && tar -cJf prebuilds.tar.xz prebuilds && rm -rf prebuilds)
+  say "prebuilds -> bundle/prebuilds.tar.xz ($(du -h "$B/prebuilds.tar.xz" | cut -f1)), sums in bundle/prebuilds.sha256"
+fi
 bundle=$(du -sb "$B" | cut -f1)
 tree=$( (git ls-files -z --cached --others --exclude-standard | xargs -0 -r stat -c %s 2>/dev/null || true) | awk '{s+=$1} END {print s+0}')
 total=$((bundle + tree))

@@ -147,6 +147,12 @@ trt_runtime() {
 }
 BUILD_NOTE=""
 SRCS=$(node scripts/find-deps.js sources)
+# prebuilds packed by prepare.sh (bundles with the TensorRT runtimes): unpacked and checked against their sums
+if [ -f "$B/prebuilds.tar.xz" ] && [ ! -d "$B/prebuilds" ]; then
+  tar -xJf "$B/prebuilds.tar.xz" -C "$B"
+  if (cd "$B" && sha256sum -c --quiet prebuilds.sha256); then stamp "prebuilds unpacked, sha256 as built: $(cd "$B" && awk '{print substr($1,1,12), $2}' prebuilds.sha256 | paste -sd' ')"
+  else stamp "prebuilds: sha256 MISMATCH"; rm -rf "$B/prebuilds"; fi
+fi
 if [ "${TN_ONLY_TRT_RUNTIME:-0}" = 1 ]; then
   stamp "TN_ONLY_TRT_RUNTIME=1: trt-runtime stage only"
   trt_runtime

@@ -195,10 +195,11 @@ d('serve with real clients (tritonclient, KServe SDK, TF Serving REST document)'
     expect(c.output.map((i: { name: string }) => i.name)).toEqual(['y', 'hy', 'ky', 'nb']);
     const s = ok('grpc.statistics').model_stats;
     expect(s).toHaveLength(1);
-    // 3 HTTP + 3 gRPC requests of 2 rows reached `mixed` before the statistics call (both protocols share the batcher)
-    expect(s[0]).toMatchObject({ name: 'mixed', version: '1', inference_count: '12' });
+    // 5 HTTP (json, binary, async, gzip, deflate) + 3 gRPC requests of 2 rows reached `mixed` before the statistics
+    // call (both protocols share the batcher)
+    expect(s[0]).toMatchObject({ name: 'mixed', version: '1', inference_count: '16' });
     expect(Number(s[0].execution_count)).toBeGreaterThanOrEqual(1);
-    expect(Number(s[0].inference_stats.success.count)).toBe(6);
+    expect(Number(s[0].inference_stats.success.count)).toBe(8);
     expect(Number(s[0].inference_stats.compute_infer.ns)).toBeGreaterThan(0);
   });
 

@@ -95,7 +95,11 @@ export async function spawnServe(args: string[], timeoutMs = 30000): Promise<Ser
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) => child.on('exit', (code, signal) => r({ code, signal, at: Date.now() })));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const base = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), timeoutMs);
+    // the start line is logged at info level: a --log-level above it never prints one (use 'info' or lower)
+    const t = setTimeout(() => {
+      child.kill('SIGKILL'); // never left running after its test
+      reject(new Error(`serve did not start (no start line in ${timeoutMs} ms): ${out}`));
+    }, timeoutMs);
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
       const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
