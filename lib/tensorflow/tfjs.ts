@@ -70,6 +70,7 @@ export function loadTfjsArtifacts(modelPath: string): TfjsArtifacts {
     throw new TensorRTError('UNSUPPORTED', `${modelPath}: a TF.js layers model; only graph models (format "graph-model") convert`);
   }
   const manifest = (j.weightsManifest ?? []) as { paths: string[]; weights: TfjsWeightSpec[] }[];
+  checkManifest(manifest, modelPath);
   const dir = path.dirname(modelPath);
   const parts: Uint8Array[] = [];
   const specs: TfjsWeightSpec[] = [];
@@ -86,6 +87,20 @@ export function loadTfjsArtifacts(modelPath: string): TfjsArtifacts {
   if (j.signature !== undefined) out.signature = j.signature;
   if (j.userDefinedMetadata !== undefined) out.userDefinedMetadata = j.userDefinedMetadata as Record<string, unknown>;
   return out;
+}
+
+/** weightsManifest's shape: a list of groups, each with `paths` (a list of shard file names) and `weights` (a list). */
+function checkManifest(m: unknown, what: string): void {
+  const bad = (msg: string) => new TensorRTError('PARSE_ERROR', `${what}: weightsManifest ${msg}`);
+  if (!Array.isArray(m)) throw bad(`must be a list of groups {paths, weights}; got ${JSON.stringify(m)?.slice(0, 80)}`);
+  m.forEach((g: unknown, i: number) => {
+    if (!g || typeof g !== 'object' || Array.isArray(g)) throw bad(`[${i}] must be an object {paths, weights}; got ${JSON.stringify(g)?.slice(0, 80)}`);
+    const { paths, weights } = g as { paths?: unknown; weights?: unknown };
+    if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string')) {
+      throw bad(`[${i}].paths must be a list of shard file names (e.g. ["group1-shard1of1.bin"]); got ${JSON.stringify(paths)?.slice(0, 80)}`);
+    }
+    if (!Array.isArray(weights)) throw bad(`[${i}].weights must be a list of weight entries; got ${JSON.stringify(weights)?.slice(0, 80)}`);
+  });
 }
 
 /** Decodes weights laid out as a TF.js weights manifest describes them. */

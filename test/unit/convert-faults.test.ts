@@ -126,6 +126,11 @@ describe('broken TF.js artifacts are PARSE_ERROR naming what is wrong (issue 26.
     expect(refused(await convert(m), 'PARSE_ERROR')).toContain(`weight w: quantization scale ${shown}`);
   });
 
+  test('a manifest whose paths is a string, not a list, says so (not "no such file g")', async () => {
+    const m = write(conv(), (j) => void ((j.weightsManifest[0] as unknown as Record<string, unknown>).paths = 'w.bin'));
+    expect(refused(await convert(m), 'PARSE_ERROR')).toContain('weightsManifest [0].paths must be a list of shard file names (e.g. ["group1-shard1of1.bin"]); got "w.bin"');
+  });
+
   test('a manifest whose weights run past the shards', async () => {
     const m = write(conv(), (j) => void (j.weightsManifest[0]!.weights[0]!.shape = [3, 3, 3, 400]));
     expect(refused(await convert(m), 'PARSE_ERROR')).toMatch(/weight w/);
