@@ -27,7 +27,7 @@ import { createMetrics, ServeMetrics } from './metrics';
 import type { ProtocolContext } from './protocols/context';
 import { registerKServeV2 } from './protocols/kserve-v2';
 import { registerTfServing } from './protocols/tfserving';
-import { defaultBackend, Repository, RepositoryDefaults } from './repository';
+import { defaultBackend, type ModelVersion, Repository, RepositoryDefaults } from './repository';
 import { checkAgainstSpec } from './tensor';
 
 export type { ProtocolContext };
@@ -64,6 +64,7 @@ interface Label {
 }
 
 const LABEL = Symbol('tensorrt-node.serve.label');
+const ADMITTED = Symbol('tensorrt-node.serve.admitted');
 
 /** How long the drain waits with no request in progress before it closes the remaining (idle) connections. */
 const QUIET_MS = 100;
@@ -184,7 +185,7 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
         checkAgainstSpec(t, spec, mv.backend.maxBatchSize > 0);
         return t;
       });
-      void req;
+      leave(req); // in the batcher's queue from here on: counted there
       m.requestsInFlight.inc({ model: mv.model });
       try {
         const r = await mv.batcher.submit(ordered);
@@ -198,6 +199,32 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
 
   // Every open connection, and how many requests on it have their whole body and no finished response yet (for
   // the drain: such a connection is busy; any other one — idle, half-sent headers or body — is not).
+  // Requests admitted towards a model version and not yet in its batcher's queue (see the onRequest hook).
+  const admitted = new Map<ModelVersion, number>();
+  const admit = (req: FastifyRequest, mv: ModelVersion) => {
+    (req as unknown as Record<symbol, ModelVersion | undefined>)[ADMITTED] = mv;
+    admitted.set(mv, (admitted.get(mv) ?? 0) + 1);
+  };
+  const leave = (req: FastifyRequest) => {
+    const r = req as unknown as Record<symbol, ModelVersion | undefined>;
+    const mv = r[ADMITTED];
+    if (!mv) return;
+    r[ADMITTED] = undefined;
+    const n = (admitted.get(mv) ?? 1) - 1;
+    if (n > 0) admitted.set(mv, n);
+    else admitted.delete(mv);
+  };
+  /** The model version an inference URL names (KServe v2 `.../infer`, TF Serving `...:predict`); null otherwise. */
+  const inferTarget = (url: string): ModelVersion | null => {
+    const p = url.split('?', 1)[0]!;
+    const k = /^\/v2\/models\/([^/]+)(?:\/versions\/(\d+))?\/infer$/.exec(p) ?? /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?:predict$/.exec(p);
+    if (!k) return null;
+    try {
+      return repository.get(decodeURIComponent(k[1]!), k[2] === undefined ? undefined : Number(k[2]));
+    } catch {
+      return null; // unknown model or version, a bad escape: the route answers it
+    }
+  };
   const conns = new Map<net.Socket, { busy: number; bytes: number; since: number }>();
   app.server.on('connection', (sock: net.Socket) => {
     conns.set(sock, { busy: 0, bytes: 0, since: Date.now() });
@@ -206,14 +233,31 @@ export async function createServer(options: ServeOptions): Promise<TensorRTServe
   });
   let lastConnection = 0;
   app.addHook('onRequest', async (req, reply) => {
-    if (!draining) return;
-    // While draining: every request still gets an answer, but the connection closes after it (keep-alive clients
-    // reconnect to another replica); inference requests get 503 at once, before their body is read.
-    reply.header('connection', 'close');
-    if (req.method === 'POST' && /^\/v[12]\/models\//.test(req.url)) {
-      return reply.code(503).header('Retry-After', '1').type('application/json').send({ error: 'the server is shutting down; retry on another replica' });
+    if (draining) {
+      // While draining: every request still gets an answer, but the connection closes after it (keep-alive clients
+      // reconnect to another replica); inference requests get 503 at once, before their body is read.
+      reply.header('connection', 'close');
+      if (req.method === 'POST' && /^\/v[12]\/models\//.test(req.url)) {
+        return reply.code(503).header('Retry-After', '1').type('application/json').send({ error: 'the server is shutting down; retry on another replica' });
+      }
+      return;
     }
+    // Overload is refused on the request line, before the body is read, parsed and decoded (issue 26.4): a model
+    // whose queue plus the requests already admitted towards it (body arriving or being decoded) reach its
+    // maxQueueSize answers 503 + Retry-After at once; the batcher's own check stays behind it.
+    const mv = req.method === 'POST' ? inferTarget(req.url) : null;
+    if (!mv) return;
+    const waiting = (admitted.get(mv) ?? 0) + mv.batcher.queueDepth;
+    if (waiting >= mv.batcher.options.maxQueueSize) {
+      m.requests.inc({ model: mv.model, protocol: req.url.startsWith('/v2/') ? 'kserve' : 'tfserving', code: '503' });
+      // Connection: close: the body is never read (the client stops sending it; no bytes of it are taken for the next request)
+      return reply.code(503).header('Retry-After', String(mv.batcher.options.retryAfterSeconds)).header('connection', 'close').type('application/json')
+        .send({ error: `the model's queue is full (${mv.batcher.options.maxQueueSize} requests waiting or arriving); retry later` });
+    }
+    admit(req, mv);
   });
+  app.addHook('onResponse', async (req) => leave(req));
+  app.addHook('onRequestAbort', async (req) => leave(req));
   app.addHook('preHandler', async (req, reply) => {
     const c = conns.get(req.raw.socket);
     if (!c) return;

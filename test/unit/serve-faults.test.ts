@@ -122,6 +122,46 @@ d('serve faults: client mistakes are 4xx, backend faults 5xx (issues 25.5, 25.12
   });
 });
 
+d('serve faults: overload is refused before the body is read (issue 26.4)', () => {
+  test('a full queue answers 503 + Retry-After to a request whose body has not even been sent', async () => {
+    // det, one request running and at most one waiting or arriving (maxQueueSize 1, no batching)
+    const repo = makeRepo({ 'det/config.json': JSON.stringify({ dynamicBatching: { enabled: false, maxQueueSize: 1 } }) });
+    const srv = await createServer({ model: repo, processMetrics: false });
+    try {
+      const base = await srv.listen({ port: 0 });
+      const x = new Float32Array(3 * 960 * 960).fill(0.5); // det at 960x960: about a second a run here
+      const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, 960, 960], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));
+      const body = Buffer.concat([head, Buffer.from(x.buffer)]);
+      const hdrs = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.length) };
+      // one running, then one queued (each waited for, bounded): the queue is full
+      const mv = srv.repository.get('det');
+      const until = async (ok: () => boolean) => {
+        for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+      };
+      const busy = [request(base, 'POST', '/v2/models/det/infer', body, hdrs)];
+      await until(() => mv.batcher.inFlight === 1);
+      busy.push(request(base, 'POST', '/v2/models/det/infer', body, hdrs));
+      await until(() => mv.batcher.queueDepth === 1);
+      expect([mv.batcher.inFlight, mv.batcher.queueDepth]).toEqual([1, 1]);
+      // headers only, Content-Length announced, no body sent: answered at once
+      const r = await raw(base, `POST /v2/models/det/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nInference-Header-Content-Length: ${head.length}\r\nContent-Length: ${body.length}\r\n\r\n`, 3000);
+      expect(r.text).toMatch(/^HTTP\/1\.1 503 /);
+      expect(r.text).toMatch(/\r\nretry-after: 1\r\n/i);
+      expect(r.text).toContain(`the model's queue is full (1 requests waiting or arriving); retry later`);
+      expect(r.elapsed).toBeLessThan(2000);
+      // TF Serving's route too, and the two busy requests are answered normally
+      const t = await raw(base, `POST /v1/models/det:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`, 3000);
+      expect(t.text).toMatch(/^HTTP\/1\.1 503 /);
+      expect((await Promise.all(busy)).map((b) => b.status)).toEqual([200, 200]);
+      // once the queue has room again, the same request is served
+      expect((await request(base, 'POST', '/v2/models/det/infer', body, hdrs)).status).toBe(200);
+    } finally {
+      await srv.close();
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});
+
 d('serve faults: Content-Encoding (issue 26.9)', () => {
   const served = serveRepo();
   const zlib = require('zlib') as typeof import('zlib');
