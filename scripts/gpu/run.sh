@@ -11,6 +11,7 @@
 # TN_SINGLE_GPU_TESTS=0 skips the second pass of test/gpu with CUDA_VISIBLE_DEVICES=0 that runs after the
 # benchmarks on a machine with several GPUs (the one-GPU run; skipped too once TN_RUN_BUDGET_S, default 480 s,
 # is spent).
+# TN_ONLY_SERVE_BENCH=1 runs only the serving benchmarks (onnxruntime backend, bundle made with TN_GPU_ORT=1).
 # TN_ONLY_TRT_RUNTIME=1 runs only the trt-runtime stage (below), not the main build, test/gpu, test/trt, benchmarks.
 # trt-runtime stage (bundles made with TN_GPU_TRT_RUNTIME=1 hold trt-runtime/<major>/): for each TensorRT major
 # bundled, unpacks the lean and dispatch libraries and the headers of that major, builds the addon against those
@@ -152,6 +153,31 @@ if [ -f "$B/prebuilds.tar.xz" ] && [ ! -d "$B/prebuilds" ]; then
   tar -xJf "$B/prebuilds.tar.xz" -C "$B"
   if (cd "$B" && sha256sum -c --quiet prebuilds.sha256); then stamp "prebuilds unpacked, sha256 as built: $(cd "$B" && awk '{print substr($1,1,12), $2}' prebuilds.sha256 | paste -sd' ')"
   else stamp "prebuilds: sha256 MISMATCH"; rm -rf "$B/prebuilds"; fi
+fi
+if [ "${TN_ONLY_SERVE_BENCH:-0}" = 1 ]; then
+  # the serving benchmarks only (onnxruntime backend; no addon needed, none built): serve vs a hand-written server
+  # (defaults, then --instances ${TN_BENCH_INSTANCES:-4}), goodput under overload, health during a 60 MiB body
+  stamp "TN_ONLY_SERVE_BENCH=1: serving benchmarks only"
+  if [ -f "$B/onnxruntime-node-linux-x64.tar.xz" ] && [ ! -d node_modules/onnxruntime-node ]; then tar -xJf "$B/onnxruntime-node-linux-x64.tar.xz"; fi
+  : >"$OUT/bench.log"
+  serve_bench() { # name timeout command...
+    local name=$1 t=$2; shift 2
+    stamp "$name"
+    { echo; echo "## $*"; } >>"$OUT/bench.log"
+    timeout "$t" "$@" >>"$OUT/bench.log" 2>&1
+    echo "exit status: $?" >>"$OUT/bench.log"
+    tail -1 "$OUT/bench.log"
+  }
+  if node -e 'require("onnxruntime-node")' 2>/dev/null; then
+    serve_bench "serve vs hand-written (defaults)" 240 node scripts/bench/serve.js --versus --duration 6 --json "$OUT/serve-versus.json"
+    serve_bench "serve vs hand-written (--instances ${TN_BENCH_INSTANCES:-4})" 200 node scripts/bench/serve.js --versus --duration 6 --concurrency 1,64,256 --serve-args "--instances ${TN_BENCH_INSTANCES:-4}" --json "$OUT/serve-versus-instances.json"
+    serve_bench "goodput under overload" 150 node scripts/bench/serve-overload.js --duration 12 --warmup 4 --json "$OUT/serve-overload.json"
+    serve_bench "health during a large JSON body" 120 node scripts/bench/serve-large-json.js
+  else
+    echo "not run: onnxruntime-node is not here (prepare.sh with TN_GPU_ORT=1 bundles it)" >>"$OUT/bench.log"
+  fi
+  stamp "done"
+  exit 0
 fi
 if [ "${TN_ONLY_TRT_RUNTIME:-0}" = 1 ]; then
   stamp "TN_ONLY_TRT_RUNTIME=1: trt-runtime stage only"
