@@ -15,6 +15,7 @@
 #include "build_classes.h"
 #include "compat.h"
 #include "errors.h"
+#include "loader.h"
 #include "logger.h"
 #include "modules.h"
 #include "trt_common.h"
@@ -25,6 +26,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -264,6 +266,19 @@ Napi::Value BuilderGuardContract(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+// contract.createRefitter(): the loader's CreateRefitter (review 2, #12: the refitter symbol is optional and checked
+// only here). The stand-in libraries never look at the engine, which is a placeholder that is never dereferenced:
+// without the symbol CreateRefitter throws TENSORRT_UNAVAILABLE before calling anything.
+Napi::Value CreateRefitterContract(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  alignas(std::max_align_t) static unsigned char placeholder[64] = {};
+  return Guard(env, [&]() -> Napi::Value {
+    nvinfer1::IRefitter* r = CreateRefitter(*reinterpret_cast<nvinfer1::ICudaEngine*>(placeholder));
+    delete r;
+    return Napi::Boolean::New(env, true);
+  });
+}
+
 // contract.logCapture(wide): a LogCapture on this thread; TensorRT's logger then called from another thread (as
 // TensorRT's internal threads do) and from this one; returns what the capture collected.
 Napi::Value LogCaptureContract(const Napi::CallbackInfo& info) {
@@ -296,6 +311,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   contract.Set("errorRecorder", Napi::Function::New(env, tn::trt::ErrorRecorderContract, "errorRecorder"));
   contract.Set("logCapture", Napi::Function::New(env, tn::trt::LogCaptureContract, "logCapture"));
   contract.Set("recorderScopes", Napi::Function::New(env, tn::trt::RecorderScopesContract, "recorderScopes"));
+  contract.Set("createRefitter", Napi::Function::New(env, tn::trt::CreateRefitterContract, "createRefitter"));
   contract.Set("builderGuard", Napi::Function::New(env, tn::trt::BuilderGuardContract, "builderGuard"));
   contract.Set("progress", Napi::Function::New(env, tn::trt::ContractProgress, "progress"));
 #endif
