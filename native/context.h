@@ -62,8 +62,9 @@ struct OutputSpec {
   void* device = nullptr;
 };
 
-// One infer(): queued on a work thread (Run: copies, enqueueV3 or the graph, the completion event), waited for by
-// the completion thread, outputs moved out of pinned staging on a work thread (AfterGpu), settled on the JS thread.
+// One infer(): queued on the JS thread before infer() returns (IssueNow -> Run: copies, enqueueV3 or the graph, the
+// completion event; on a work thread instead for weight-streaming engines), waited for by the completion thread,
+// outputs moved out of pinned staging on a work thread (AfterGpu), settled on the JS thread.
 class InferWorker : public PromiseWorker {
  public:
   InferWorker(Napi::Env env, ExecutionContext* ctx, Napi::Object self) : PromiseWorker(env), ctx_(ctx) {

@@ -244,7 +244,8 @@ void ExecutionContext::QueueInfer(InferWorker& w, cudaEvent_t* done) {
   }
   cudaError_t re = cudaEventRecord(inferDone_, stream);
   if (re != cudaSuccess) {
-    // Nothing to watch: drain here (this work thread; error path only), then reject.
+    // Nothing to watch: drain here, then reject. Error path only: cudaEventRecord on a live stream fails when the
+    // CUDA context is broken (a sticky error), and then this returns at once, on the JS thread too.
     cudaStreamSynchronize(stream);
     std::string msg = "recording the completion event: " + CudaText(re);
     if (deferred) msg = std::string(deferred->what()) + "; " + msg;
