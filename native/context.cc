@@ -87,7 +87,16 @@ void ExecutionContext::CheckBindings(Napi::Env env) const {
 
 void ExecutionContext::CheckOutputs(Napi::Env env) const {
   const nvinfer1::ICudaEngine& e = engine();
-  bool shapesKnown = ctx_->allInputDimensionsSpecified();  // else TensorRT refuses the enqueue itself
+  // Output shapes are computable once every input shape is set and every shape-tensor input has its address (the
+  // header: a -1 left after that depends on values of execution tensors). Else TensorRT refuses the enqueue itself.
+  bool shapesKnown = ctx_->allInputDimensionsSpecified();
+  for (int32_t i = 0; i < e.getNbIOTensors() && shapesKnown; ++i) {
+    const char* n = e.getIOTensorName(i);
+    if (n && e.getTensorIOMode(n) == nvinfer1::TensorIOMode::kINPUT && e.isShapeInferenceIO(n) &&
+        !ctx_->getTensorAddress(n)) {
+      shapesKnown = false;
+    }
+  }
   for (int32_t i = 0; i < e.getNbIOTensors(); ++i) {
     const char* n = e.getIOTensorName(i);
     if (!n || e.getTensorIOMode(n) != nvinfer1::TensorIOMode::kOUTPUT) continue;
