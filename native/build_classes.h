@@ -36,6 +36,11 @@ BuildCtors& BuildCtorsFor(Napi::Env env);
 // Throws DISPOSED "<what> has been disposed".
 [[noreturn]] void ThrowDisposed(Napi::Env env, const char* what);
 
+// Throws INVALID_ARGUMENT "<what>: a build or parse is running on this Builder ..." while `building` (a Builder's
+// in-use count, shared with its networks, configs and parsers) is above 0: TensorRT's builder serves one thread at a
+// time, so nothing made from it is touched from JS meanwhile, parsers included (review 2, #11).
+void RequireBuilderIdle(Napi::Env env, const std::shared_ptr<std::atomic<int>>& building, const char* what);
+
 // Deleter for TensorRT objects as shared_ptr.
 template <typename T>
 std::shared_ptr<T> Share(T* p) {
@@ -245,6 +250,8 @@ class OnnxParser : public Napi::ObjectWrap<OnnxParser> {
   static Napi::Function Init(Napi::Env env);
   explicit OnnxParser(const Napi::CallbackInfo& info);  // new OnnxParser(network)
 
+  std::shared_ptr<ErrorRecorder> networkRecorder;  // the Builder's, which its network reports to
+
   std::shared_ptr<nvinfer1::IBuilder> builder;  // the network's: must outlive it
   std::shared_ptr<std::atomic<int>> building;    // the Builder's: a parse in flight counts as work on it
   std::shared_ptr<nvinfer1::INetworkDefinition> network;
@@ -265,7 +272,8 @@ class UffParser : public Napi::ObjectWrap<UffParser> {
   static Napi::Function Init(Napi::Env env);
   explicit UffParser(const Napi::CallbackInfo& info);  // new UffParser(network)
 
-  std::shared_ptr<ErrorRecorder> recorder;  // first: destroyed after the parser that holds it
+  std::shared_ptr<ErrorRecorder> recorder;  // the parser's own (first: destroyed after the parser that holds it)
+  std::shared_ptr<ErrorRecorder> networkRecorder;  // the Builder's, which its network reports to
   std::shared_ptr<nvinfer1::IBuilder> builder;  // the network's: must outlive it
   std::shared_ptr<std::atomic<int>> building;    // the Builder's: a parse in flight counts as work on it
   std::shared_ptr<nvinfer1::INetworkDefinition> network;

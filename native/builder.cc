@@ -327,8 +327,9 @@ class BuildWorker : public PromiseWorker {
       }
 #if TN_HAS_IMPLICIT_INT8
       TN_ALLOW_DEPRECATED_BEGIN
+      ErrorRecorder::Scope scope(*recorder_, ErrorRecorder::Scope::kThisThread);
       if (!config_->setCalibrationProfile(cfg_->profiles[static_cast<size_t>(index)])) {
-        ThrowTrt("INVALID_ARGUMENT", "setCalibrationProfile(" + std::to_string(index) + ") failed", recorder_.get());
+        ThrowTrt("INVALID_ARGUMENT", "setCalibrationProfile(" + std::to_string(index) + ") failed", &scope);
       }
       TN_ALLOW_DEPRECATED_END
 #endif
@@ -365,7 +366,9 @@ class BuildWorker : public PromiseWorker {
  protected:
   void Run() override {
     TN_CUDA_CHECK(cudaSetDevice(device_));
-    recorder_->clear();
+    // This build's messages (review 2, #10): a scope of the Builder's recorder that a config's call on the JS
+    // thread meanwhile (its own kThisThread scope) neither wipes nor adds to.
+    ErrorRecorder::Scope recorded(*recorder_, ErrorRecorder::Scope::kAnyThread);
     // Also collects what TensorRT logs on its own threads during the build (LogCapture::kWithUnattributed).
     LogCapture capture(LogCapture::kWithUnattributed);
     nvinfer1::IHostMemory* mem = builder_->buildSerializedNetwork(*network_, *config_);
@@ -385,10 +388,8 @@ class BuildWorker : public PromiseWorker {
     }
     delete mem;
     if (cancelled_->load()) throw NativeError("BUILD_FAILED", "the build was cancelled");
-    std::string why;
-    std::string recorded = recorder_->Take();
-    if (!recorded.empty()) why += (why.empty() ? "" : "; ") + recorded;
-    if (!logged.empty() && recorded.find(logged) == std::string::npos) why += (why.empty() ? "" : "; ") + logged;
+    std::string why = recorded.Take();
+    if (!logged.empty() && why.find(logged) == std::string::npos) why += (why.empty() ? "" : "; ") + logged;
     throw NativeError("BUILD_FAILED",
                       "buildSerializedNetwork failed: " + (why.empty() ? std::string("no details from TensorRT") : why));
   }
@@ -538,13 +539,17 @@ Builder::Builder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Builder>(inf
   });
 }
 
+void RequireBuilderIdle(Napi::Env env, const std::shared_ptr<std::atomic<int>>& building, const char* what) {
+  if (building && building->load() > 0) {
+    Throw(env, "INVALID_ARGUMENT",
+          std::string(what) + ": a build or parse is running on this Builder (TensorRT's builder serves one thread at "
+                              "a time): wait for it, or use another Builder");
+  }
+}
+
 nvinfer1::IBuilder& Builder::Get(Napi::Env env) const {
   if (!builder) ThrowDisposed(env, "Builder");
-  if (building->load() > 0) {
-    Throw(env, "INVALID_ARGUMENT",
-          "a build or parse is running on this Builder (TensorRT's builder serves one thread at a time): wait for "
-          "it, or use another Builder");
-  }
+  RequireBuilderIdle(env, building, "Builder");
   return *builder;
 }
 
@@ -578,8 +583,9 @@ void Builder::SetMaxThreads(const Napi::CallbackInfo& info, const Napi::Value& v
   if (!v.IsNumber()) Throw(env, "INVALID_ARGUMENT", "maxThreads must be a positive integer");
   int32_t n = v.As<Napi::Number>().Int32Value();
   if (n < 1) Throw(env, "INVALID_ARGUMENT", "maxThreads must be a positive integer");
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);
   if (!b.setMaxThreads(n)) {
-    Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "setMaxThreads(" + std::to_string(n) + ") failed", recorder.get()); });
+    Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "setMaxThreads(" + std::to_string(n) + ") failed", &scope); });
   }
 }
 

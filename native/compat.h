@@ -465,6 +465,96 @@ bool ProfileTensorValues(const E& e, const char* name, int32_t profile, nvinfer1
   (void)e, (void)name, (void)profile, (void)sel, (void)out, (void)n;
   return false;
 }
+
+// Weight streaming (review 2, #12). The V2 budget API (setWeightStreamingBudgetV2 & co) exists from 10.1; 10.0 has
+// only V1 (whose values mean other things, and which the header forbids mixing with V2): tensorrt-node uses V2 only.
+template <typename E, typename = void>
+struct HasWeightStreamingV2 : std::false_type {};
+template <typename E>
+struct HasWeightStreamingV2<E, std::void_t<decltype(std::declval<E&>().setWeightStreamingBudgetV2(0)),
+                                           decltype(std::declval<const E&>().getWeightStreamingBudgetV2()),
+                                           decltype(std::declval<const E&>().getWeightStreamingAutomaticBudget()),
+                                           decltype(std::declval<const E&>().getWeightStreamingScratchMemorySize())>>
+    : std::true_type {};
+template <typename E, typename = void>
+struct HasStreamableWeights : std::false_type {};  // getStreamableWeightsSize (10.0+)
+template <typename E>
+struct HasStreamableWeights<E, std::void_t<decltype(std::declval<const E&>().getStreamableWeightsSize())>>
+    : std::true_type {};
+template <typename E, typename = void>
+struct HasAliasedInputTensor : std::false_type {};  // getAliasedInputTensor (10.x; KV-cache style in-place outputs)
+template <typename E>
+struct HasAliasedInputTensor<E, std::void_t<decltype(std::declval<const E&>().getAliasedInputTensor(""))>>
+    : std::true_type {};
+
+constexpr bool HasWeightStreamingBudgetV2() { return HasWeightStreamingV2<nvinfer1::ICudaEngine>::value; }
+
+// Bytes of weights that can be streamed (0: built without BuilderFlag::kWEIGHT_STREAMING, or no such API).
+template <typename E = nvinfer1::ICudaEngine>
+int64_t StreamableWeightsSize(const E& e) {
+  if constexpr (HasStreamableWeights<E>::value) {
+    return e.getStreamableWeightsSize();
+  } else {
+    (void)e;
+    return 0;
+  }
+}
+
+// What the V2 getters answer (-1 where V2 does not exist).
+enum class WeightStreamingQuery { kBudget, kAutomaticBudget, kScratchMemorySize };
+template <typename E = nvinfer1::ICudaEngine>
+int64_t WeightStreamingV2(const E& e, WeightStreamingQuery q) {
+  if constexpr (HasWeightStreamingV2<E>::value) {
+    switch (q) {
+      case WeightStreamingQuery::kBudget:
+        return e.getWeightStreamingBudgetV2();
+      case WeightStreamingQuery::kAutomaticBudget:
+        return e.getWeightStreamingAutomaticBudget();
+      case WeightStreamingQuery::kScratchMemorySize:
+        return e.getWeightStreamingScratchMemorySize();
+    }
+    return -1;
+  } else {
+    (void)e, (void)q;
+    return -1;
+  }
+}
+
+// setWeightStreamingBudgetV2; false where V2 does not exist.
+template <typename E = nvinfer1::ICudaEngine>
+bool SetWeightStreamingBudgetV2(E& e, int64_t bytes) {
+  if constexpr (HasWeightStreamingV2<E>::value) {
+    return e.setWeightStreamingBudgetV2(bytes);
+  } else {
+    (void)e, (void)bytes;
+    return false;
+  }
+}
+
+// Whether the engine streams its weights, i.e. enqueueV3 is synchronous (the header: "If the Engine is streaming
+// weights, enqueueV3 will become synchronous"). V2: budget < getStreamableWeightsSize(). Without V2 (10.0), any
+// engine with streamable weights counts as streaming (its V1 budget is not interpreted).
+template <typename E = nvinfer1::ICudaEngine>
+bool StreamsWeights(const E& e) {
+  int64_t streamable = StreamableWeightsSize(e);
+  if (streamable <= 0) return false;
+  if constexpr (HasWeightStreamingV2<E>::value) {
+    return e.getWeightStreamingBudgetV2() < streamable;
+  } else {
+    return true;
+  }
+}
+
+// The input an output tensor must share memory with (getAliasedInputTensor), or nullptr (none / no such API).
+template <typename E = nvinfer1::ICudaEngine>
+const char* AliasedInputTensor(const E& e, const char* output) {
+  if constexpr (HasAliasedInputTensor<E>::value) {
+    return e.getAliasedInputTensor(output);
+  } else {
+    (void)e, (void)output;
+    return nullptr;
+  }
+}
 TN_ALLOW_DEPRECATED_END
 
 }  // namespace tn::compat

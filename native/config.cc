@@ -138,8 +138,9 @@ BuilderConfig::BuilderConfig(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   builder = b->builder;
   recorder = b->recorder;
   building = b->building;
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);
   nvinfer1::IBuilderConfig* c = builder->createBuilderConfig();
-  if (!c) Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "createBuilderConfig failed", recorder.get()); });
+  if (!c) Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "createBuilderConfig failed", &scope); });
   config = Share(c);
 }
 
@@ -209,12 +210,13 @@ Napi::Value BuilderConfig::AddOptimizationProfile(const Napi::CallbackInfo& info
     Throw(env, "INVALID_ARGUMENT", "addOptimizationProfile: a build is running on this config's Builder; wait for it");
   }
   Napi::Object spec = info[0].As<Napi::Object>();
+  // This call's messages only (review 2, #10): no clear() of the Builder's recorder, which a build may be using.
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);
   return Guard(env, [&]() -> Napi::Value {  // ThrowTrt throws NativeError: turned into a JS error here
     nvinfer1::IOptimizationProfile* profile = builder->createOptimizationProfile();  // owned by the builder
-    if (!profile) ThrowTrt("TENSORRT_ERROR", "createOptimizationProfile failed", recorder.get());
+    if (!profile) ThrowTrt("TENSORRT_ERROR", "createOptimizationProfile failed", &scope);
     Napi::Array names = spec.GetPropertyNames();
     if (names.Length() == 0) Throw(env, "INVALID_ARGUMENT", "an optimization profile needs at least one input");
-    recorder->clear();
     std::map<std::string, nvinfer1::Dims> opt;
     for (uint32_t i = 0; i < names.Length(); ++i) {
       std::string name = names.Get(i).ToString().Utf8Value();
@@ -231,14 +233,14 @@ Napi::Value BuilderConfig::AddOptimizationProfile(const Napi::CallbackInfo& info
         std::string what = "profile['" + name + "']." + s.key;
         nvinfer1::Dims d = DimsFromArray(env, range.Get(s.key), what.c_str());
         if (!profile->setDimensions(name.c_str(), s.sel, d)) {
-          ThrowTrt("INVALID_ARGUMENT", "TensorRT rejected " + what, recorder.get());
+          ThrowTrt("INVALID_ARGUMENT", "TensorRT rejected " + what, &scope);
         }
         if (s.sel == nvinfer1::OptProfileSelector::kOPT) opt[name] = d;
       }
     }
-    if (!profile->isValid()) ThrowTrt("INVALID_ARGUMENT", "the optimization profile is not valid", recorder.get());
+    if (!profile->isValid()) ThrowTrt("INVALID_ARGUMENT", "the optimization profile is not valid", &scope);
     int32_t index = cfg.addOptimizationProfile(profile);
-    if (index < 0) ThrowTrt("INVALID_ARGUMENT", "addOptimizationProfile failed", recorder.get());
+    if (index < 0) ThrowTrt("INVALID_ARGUMENT", "addOptimizationProfile failed", &scope);
     profileOpt.push_back(std::move(opt));
     profiles.push_back(profile);
     return Napi::Number::New(env, index);
@@ -312,9 +314,10 @@ Napi::Value BuilderConfig::GetMaxAuxStreams(const Napi::CallbackInfo& info) {
 void BuilderConfig::SetMaxAuxStreams(const Napi::CallbackInfo& info, const Napi::Value& v) {
   Napi::Env env = info.Env();
   int32_t n = IntArg(env, v, "maxAuxStreams", 0, 1 << 20);
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);
   if (!compat::SetMaxAuxStreams(Get(env, true), n)) {
     Guard(env, [&] {
-      ThrowTrt("INVALID_ARGUMENT", "setMaxAuxStreams(" + std::to_string(n) + ") was refused", recorder.get());
+      ThrowTrt("INVALID_ARGUMENT", "setMaxAuxStreams(" + std::to_string(n) + ") was refused", &scope);
     });
   }
 }
@@ -333,16 +336,16 @@ Napi::Value BuilderConfig::SetTimingCache(const Napi::CallbackInfo& info) {
     Throw(env, "INVALID_ARGUMENT", "setTimingCache expects a Uint8Array or null");
   }
   bool ignoreMismatch = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
-  recorder->clear();
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);  // not clear(): see #10
   Guard(env, [&] {  // ThrowTrt throws NativeError: turned into a JS error here
     nvinfer1::ITimingCache* cache = cfg.createTimingCache(size ? data : nullptr, size);
     if (!cache) {
-      ThrowTrt("TENSORRT_ERROR", "createTimingCache failed (corrupt or incompatible timing cache?)", recorder.get());
+      ThrowTrt("TENSORRT_ERROR", "createTimingCache failed (corrupt or incompatible timing cache?)", &scope);
     }
     auto shared = Share(cache);
     if (!cfg.setTimingCache(*shared, ignoreMismatch)) {
       ThrowTrt("TENSORRT_ERROR", "setTimingCache failed (the cache does not match this device / TensorRT version)",
-               recorder.get());
+               &scope);
     }
     // The cache must outlive the builder too: the builder's deleter keeps it. A cache this config set before and
     // no build used is dropped from that list, so that setting caches repeatedly does not grow it.
@@ -368,8 +371,9 @@ Napi::Value BuilderConfig::GetTimingCache(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const nvinfer1::ITimingCache* cache = Get(env, true).getTimingCache();
   if (!cache) return env.Null();
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);
   nvinfer1::IHostMemory* mem = cache->serialize();
-  if (!mem) Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "serializing the timing cache failed", recorder.get()); });
+  if (!mem) Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "serializing the timing cache failed", &scope); });
   auto shared = Share(mem);
   return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(shared->data()), shared->size());
 }

@@ -6,20 +6,23 @@
 //   ctx.setOptimizationProfile(index, stream?); ctx.setTensorAddress(name, DeviceBuffer | bigint)
 //   ctx.getTensorAddress(name) -> bigint; ctx.allInputDimensionsSpecified
 //   ctx.enqueue(stream?)                                   enqueueV3 (TENSORRT_ERROR with the recorder's words)
-//   ctx.enqueueAsync(stream?) -> Promise<void>             the same on a work thread; resolves once queued
+//   ctx.enqueueAsync(stream?) -> Promise<void>             the same (on a work thread for weight streaming); resolves once queued
 //   ctx.infer([{ name, shape, data }], stream?, cudaGraph?) -> Promise<[{ name, shape, buffer }]>
 //   ctx.captureGraph(stream, warmup = true); ctx.replay(stream?); ctx.releaseGraph(); ctx.hasGraph
 //   ctx.busy, ctx.allocatedBytes, ctx.disposed, ctx.dispose()
 //
 // Threads: infer() is a job of the one completion mechanism (completion.h): the JS thread checks the inputs, sets
-// shapes and addresses and stages the inputs; a work thread of the addon queues the copies and enqueueV3 (which
-// blocks for weight-streaming engines) and records an event; the completion thread sees the event complete; a work
-// thread moves the outputs from pinned staging into their ArrayBuffers; the Promise settles on the JS thread.
+// shapes and addresses, stages the inputs and queues the copies, enqueueV3 and a completion event before it returns
+// (review 2, #9: so that what JS queues next on the same stream runs after them); only for an engine that streams
+// its weights, whose enqueueV3 is synchronous, does a work thread queue them instead. The completion thread sees
+// the event complete; a work thread moves the outputs from pinned staging into their ArrayBuffers; the Promise
+// settles on the JS thread.
 // No libuv pool thread waits, nor does anything block the JS thread. One IExecutionContext is not thread-safe and
 // one infer() may be in flight per context ("busy": every other method refuses meanwhile): lib/context.ts queues
 // infer() calls; use one context per concurrent request. enqueue(), captureGraph() and replay() stay synchronous
-// calls on the JS thread (they queue work on the caller's stream); enqueueAsync() calls enqueueV3 on a work thread
-// (weight-streaming engines make enqueueV3 synchronous) and resolves once the work is queued.
+// calls on the JS thread (they queue work on the caller's stream); enqueueAsync() calls enqueueV3 before it returns
+// too and resolves once the work is queued, except for weight-streaming engines (enqueueV3 is synchronous there),
+// where a work thread calls it: then await it before queueing dependent work on the stream.
 // Multi-GPU: the context selects its engine's device on every thread that touches it.
 #include <napi.h>
 
@@ -78,6 +81,41 @@ void ExecutionContext::CheckBindings(Napi::Env env) const {
       ThrowInvalidArg(env, "the DeviceBuffer bound to tensor '" + kv.first + "' holds " + std::to_string(b->size()) +
                                " bytes; its current shape needs " +
                                std::to_string(static_cast<unsigned long long>(vol) * esize));
+    }
+  }
+}
+
+void ExecutionContext::CheckOutputs(Napi::Env env) const {
+  const nvinfer1::ICudaEngine& e = engine();
+  // Output shapes are computable once every input shape is set and every shape-tensor input has its address (the
+  // header: a -1 left after that depends on values of execution tensors). Else TensorRT refuses the enqueue itself.
+  bool shapesKnown = ctx_->allInputDimensionsSpecified();
+  for (int32_t i = 0; i < e.getNbIOTensors() && shapesKnown; ++i) {
+    const char* n = e.getIOTensorName(i);
+    if (n && e.getTensorIOMode(n) == nvinfer1::TensorIOMode::kINPUT && e.isShapeInferenceIO(n) &&
+        !ctx_->getTensorAddress(n)) {
+      shapesKnown = false;
+    }
+  }
+  for (int32_t i = 0; i < e.getNbIOTensors(); ++i) {
+    const char* n = e.getIOTensorName(i);
+    if (!n || e.getTensorIOMode(n) != nvinfer1::TensorIOMode::kOUTPUT) continue;
+    if (shapesKnown) {
+      nvinfer1::Dims d = ctx_->getTensorShape(n);
+      bool dataDependent = d.nbDims < 0;
+      for (int32_t k = 0; k < d.nbDims; ++k) dataDependent = dataDependent || d.d[k] < 0;
+      if (dataDependent) {
+        Throw(env, "UNSUPPORTED", std::string("output '") + n + "' has a data-dependent shape " + DimsText(d) +
+                                      ": tensorrt-node has no IOutputAllocator (setOutputAllocator), so neither the "
+                                      "size TensorRT writes nor the resulting shape can be known");
+      }
+    }
+    if (const char* in = compat::AliasedInputTensor(e, n)) {
+      if (ctx_->getTensorAddress(n) != ctx_->getTensorAddress(in)) {
+        ThrowInvalidArg(env, std::string("output '") + n + "' must share memory with input '" + in +
+                                 "' (ICudaEngine::getAliasedInputTensor): bind the same buffer to both with "
+                                 "setTensorAddress");
+      }
     }
   }
 }
@@ -151,6 +189,7 @@ ExecutionContext::ExecutionContext(const Napi::CallbackInfo& info) : Napi::Objec
         throw NativeError("TENSORRT_ERROR", TrtMessage("ICudaEngine::createExecutionContext failed", &engine_->recorder, ""));
       }
       ctx_->setErrorRecorder(&recorder_);
+      syncEnqueue_ = compat::StreamsWeights(engine());
       TN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
       TN_CUDA_CHECK(cudaEventCreateWithFlags(&inferDone_, cudaEventDisableTiming));  // watched, never waited on
       TN_CUDA_CHECK(cudaEventCreateWithFlags(&lastWork_, cudaEventDisableTiming | cudaEventBlockingSync));
@@ -539,6 +578,7 @@ Napi::Value ExecutionContext::Enqueue(const Napi::CallbackInfo& info) {
   cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0], &sdev);
   CheckStreamDevice(env, sdev, "enqueue");
   CheckBindings(env);
+  CheckOutputs(env);
   Guard(env, [&] {
     DeviceScope scope(device_);
     OrderAfterLastWork(s);
@@ -558,6 +598,16 @@ class EnqueueWorker : public PromiseWorker {
     self_ = Napi::Persistent(self);
   }
   ~EnqueueWorker() override { ctx_->InferDone(Env()); }
+
+  // JS thread, before Queue(): enqueueV3 now rather than on a work thread (see EnqueueAsync). A failure rejects.
+  void IssueNow() {
+    hasRun_ = false;
+    try {
+      Run();
+    } catch (const std::exception& e) {
+      Fail(e);
+    }
+  }
 
  protected:
   void Run() override { ctx_->QueueEnqueue(stream_); }
@@ -590,11 +640,19 @@ Napi::Value ExecutionContext::EnqueueAsync(const Napi::CallbackInfo& info) {
   cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0], &sdev, &hold);
   CheckStreamDevice(env, sdev, "enqueueAsync");
   CheckBindings(env);
+  CheckOutputs(env);
   return Guard(env, [&]() -> Napi::Value {
     auto w = std::make_unique<EnqueueWorker>(env, this, info.This().As<Napi::Object>(), s, hold, BoundHolds());
     w->UseDevice(device_);
     busy_ = true;
     Napi::Promise p = w->Promise();
+    // enqueueV3 before returning (review 2, #9): what JS queues on the stream next runs after it. Only where
+    // enqueueV3 is synchronous (weight streaming) does a work thread call it, and then only awaiting the promise
+    // orders later work after it.
+    if (!syncEnqueue_) {
+      DeviceScope scope(device_);
+      w->IssueNow();
+    }
     w.release()->Queue();
     return p;
   });
@@ -618,6 +676,7 @@ Napi::Value ExecutionContext::CaptureGraph(const Napi::CallbackInfo& info) {
     warmup = info[1].As<Napi::Boolean>().Value();
   }
   CheckBindings(env);
+  CheckOutputs(env);
   Guard(env, [&] {
     DeviceScope scope(device_);
     if (!ctx_->allInputDimensionsSpecified()) {
@@ -654,6 +713,7 @@ Napi::Value ExecutionContext::Replay(const Napi::CallbackInfo& info) {
   cudaStream_t s = info[0].IsUndefined() || info[0].IsNull() ? stream_ : cuda::StreamFromValue(env, info[0], &sdev);
   CheckStreamDevice(env, sdev, "replay");
   CheckBindings(env);
+  CheckOutputs(env);
   Guard(env, [&] {
     DeviceScope scope(device_);
     OrderAfterLastWork(s);

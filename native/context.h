@@ -62,8 +62,9 @@ struct OutputSpec {
   void* device = nullptr;
 };
 
-// One infer(): queued on a work thread (Run: copies, enqueueV3 or the graph, the completion event), waited for by
-// the completion thread, outputs moved out of pinned staging on a work thread (AfterGpu), settled on the JS thread.
+// One infer(): queued on the JS thread before infer() returns (IssueNow -> Run: copies, enqueueV3 or the graph, the
+// completion event; on a work thread instead for weight-streaming engines), waited for by the completion thread,
+// outputs moved out of pinned staging on a work thread (AfterGpu), settled on the JS thread.
 class InferWorker : public PromiseWorker {
  public:
   InferWorker(Napi::Env env, ExecutionContext* ctx, Napi::Object self) : PromiseWorker(env), ctx_(ctx) {
@@ -71,6 +72,18 @@ class InferWorker : public PromiseWorker {
     hasAfterGpu_ = true;
   }
   ~InferWorker() override;
+
+  // JS thread, before Queue(): queues the GPU work right away instead of on a work thread (review 2, #9), so that
+  // it precedes whatever JS queues on the stream after the call. A failure rejects the promise (after the GPU work
+  // already queued, if any, has drained).
+  void IssueNow() {
+    hasRun_ = false;
+    try {
+      Run();
+    } catch (const std::exception& e) {
+      Fail(e);
+    }
+  }
 
   struct Output {
     std::string name;
@@ -176,6 +189,10 @@ class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
   // enqueue / capture / replay would write freed memory.
   // Also refuses a bound buffer too small for its tensor's current shape, or on another device (#6).
   void CheckBindings(Napi::Env env) const;
+  // Refuses what the manual API cannot run correctly (review 2, #12): an output with a data-dependent shape
+  // (UNSUPPORTED: there is no IOutputAllocator, so neither its size nor its shape can be known), an output that must
+  // alias an input (getAliasedInputTensor) bound to another address (INVALID_ARGUMENT). Both name the tensor.
+  void CheckOutputs(Napi::Env env) const;
   // The allocations enqueue work may use (bound buffers): held by jobs and graphs.
   std::vector<std::shared_ptr<void>> BoundHolds() const;
   // `s` must be of the context's device (a Stream object's device is known; a bigint or default stream is not).
@@ -207,6 +224,10 @@ class ExecutionContext : public Napi::ObjectWrap<ExecutionContext> {
   cudaGraphExec_t userGraph_ = nullptr;
   int64_t reported_ = 0;
   bool busy_ = false, disposed_ = false, releasePending_ = false;
+  // The engine streams its weights: enqueueV3 is synchronous (the header), so infer() / enqueueAsync() queue it on a
+  // work thread; otherwise they queue the GPU work before returning (review 2, #9). Fixed for the context's life
+  // (TensorRT refuses budget changes while contexts exist).
+  bool syncEnqueue_ = false;
 };
 
 

@@ -1,5 +1,6 @@
-// ExecutionContext.infer() (see context.cc): inputs checked and staged on the JS thread, the GPU work queued on a
-// work thread (QueueInfer), outputs moved out of pinned staging, the Promise settled on the JS thread.
+// ExecutionContext.infer() (see context.cc): inputs checked and staged on the JS thread, the GPU work queued there
+// too (QueueInfer; on a work thread for weight-streaming engines), outputs moved out of pinned staging on a work
+// thread, the Promise settled on the JS thread.
 #include <napi.h>
 
 #if TN_HAVE_TENSORRT
@@ -107,13 +108,20 @@ Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
     for (int32_t i = 0; i < nio; ++i) {
       const char* n = e.getIOTensorName(i);
       if (e.getTensorIOMode(n) != nvinfer1::TensorIOMode::kOUTPUT) continue;
+      if (const char* in = compat::AliasedInputTensor(e, n)) {
+        throw NativeError("UNSUPPORTED", "output '" + std::string(n) + "' must share memory with input '" + in +
+                                             "' (ICudaEngine::getAliasedInputTensor); infer() gives every tensor its own "
+                                             "buffer: bind one DeviceBuffer to both with setTensorAddress and use "
+                                             "enqueue() / enqueueAsync()");
+      }
       OutputSpec out;
       out.name = n;
       out.dims = ctx_->getTensorShape(n);
       int64_t vol = Volume(out.dims);
       if (vol < 0) {
         throw NativeError("UNSUPPORTED", "output '" + out.name + "' has a data-dependent shape " + DimsText(out.dims) +
-                                             "; infer() needs output shapes that follow from the input shapes");
+                                             "; infer() needs output shapes that follow from the input shapes "
+                                             "(tensorrt-node has no IOutputAllocator)");
       }
       nvinfer1::DataType dt = e.getTensorDataType(n);
       size_t esize = DataTypeSize(dt);
@@ -171,9 +179,11 @@ Napi::Value ExecutionContext::Infer(const Napi::CallbackInfo& info) {
     }
     w->key_ = std::move(key);
     w->UseDevice(device_);
-    // 4. the GPU work is queued on a work thread (enqueueV3 may block: weight streaming)
+    // 4. the GPU work is queued now, before returning (review 2, #9: ahead of what JS queues on the stream next);
+    // for an engine that streams its weights (enqueueV3 synchronous) on a work thread instead
     busy_ = true;
     Napi::Promise p = w->Promise();
+    if (!syncEnqueue_) w->IssueNow();  // the DeviceScope above selects the engine's device
     w.release()->Queue();
     return p;
   });
@@ -234,7 +244,8 @@ void ExecutionContext::QueueInfer(InferWorker& w, cudaEvent_t* done) {
   }
   cudaError_t re = cudaEventRecord(inferDone_, stream);
   if (re != cudaSuccess) {
-    // Nothing to watch: drain here (this work thread; error path only), then reject.
+    // Nothing to watch: drain here, then reject. Error path only: cudaEventRecord on a live stream fails when the
+    // CUDA context is broken (a sticky error), and then this returns at once, on the JS thread too.
     cudaStreamSynchronize(stream);
     std::string msg = "recording the completion event: " + CudaText(re);
     if (deferred) msg = std::string(deferred->what()) + "; " + msg;

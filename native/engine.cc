@@ -6,6 +6,8 @@
 //                            bytesPerComponent, location, isShapeInferenceIO, profiles?, profileValues? }]
 //   engine.numOptimizationProfiles, numLayers, deviceMemorySize, name, numAuxStreams, profilingVerbosity,
 //   hardwareCompatibilityLevel, refittable, device, serializedSize, disposed
+//   engine.streamableWeightsSize; weightStreamingBudget, weightStreamingAutomaticBudget,
+//   weightStreamingScratchMemorySize (undefined before TensorRT 10.1); engine.setWeightStreamingBudget(bytes)
 //   engine.deviceMemorySizeForProfile(i) -> number (-1 when the TensorRT version cannot tell)
 //   engine.serialize() -> Buffer
 //   engine.inspect('json' | 'text', context?) -> string;  engine.inspectLayer(i, 'json' | 'text', context?) -> string
@@ -52,6 +54,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value GetProfilingVerbosity(const Napi::CallbackInfo& info);
   Napi::Value GetHardwareCompatibilityLevel(const Napi::CallbackInfo& info);
   Napi::Value GetRefittable(const Napi::CallbackInfo& info);
+  Napi::Value GetStreamableWeightsSize(const Napi::CallbackInfo& info);
+  template <compat::WeightStreamingQuery q>
+  Napi::Value GetWeightStreaming(const Napi::CallbackInfo& info);
+  Napi::Value SetWeightStreamingBudget(const Napi::CallbackInfo& info);
   Napi::Value GetDevice(const Napi::CallbackInfo& info);
   Napi::Value GetSerializedSize(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
@@ -234,6 +240,60 @@ Napi::Value Engine::GetHardwareCompatibilityLevel(const Napi::CallbackInfo& info
   return Napi::String::New(info.Env(), "unknown");
 }
 
+// ---- weight streaming (review 2, #12): the V2 budget API of TensorRT 10.1+ -------------------------------------
+
+Napi::Value Engine::GetStreamableWeightsSize(const Napi::CallbackInfo& info) {
+  CheckAlive(info.Env());
+  return Napi::Number::New(info.Env(), static_cast<double>(compat::StreamableWeightsSize(engine())));
+}
+
+// weightStreamingBudget / weightStreamingAutomaticBudget / weightStreamingScratchMemorySize: bytes; undefined
+// where the compiled TensorRT has no V2 weight-streaming API (8.6, 10.0).
+template <compat::WeightStreamingQuery q>
+Napi::Value Engine::GetWeightStreaming(const Napi::CallbackInfo& info) {
+  CheckAlive(info.Env());
+  if (!compat::HasWeightStreamingBudgetV2()) return info.Env().Undefined();
+  DeviceScope scope(state_->device);
+  return Napi::Number::New(info.Env(), static_cast<double>(compat::WeightStreamingV2(engine(), q)));
+}
+
+// setWeightStreamingBudget(bytes): setWeightStreamingBudgetV2. The header: the engine must have been built with
+// BuilderFlag::kWEIGHT_STREAMING, and the budget "cannot be modified while there are active IExecutionContexts".
+Napi::Value Engine::SetWeightStreamingBudget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  if (!compat::HasWeightStreamingBudgetV2()) {
+    Throw(env, "UNSUPPORTED",
+          "setWeightStreamingBudget needs TensorRT 10.1 or newer (setWeightStreamingBudgetV2); compiled against "
+          "TensorRT " TN_TRT_VERSION_STRING);
+  }
+  if (!info[0].IsNumber()) ThrowInvalidArg(env, "setWeightStreamingBudget: bytes must be a non-negative integer");
+  double d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d != static_cast<double>(static_cast<int64_t>(d)) || d > 9007199254740991.0) {
+    ThrowInvalidArg(env, "setWeightStreamingBudget: bytes must be a non-negative integer");
+  }
+  int64_t streamable = compat::StreamableWeightsSize(engine());
+  if (streamable <= 0) {
+    ThrowInvalidArg(env, "setWeightStreamingBudget: this engine has no streamable weights (build it with the "
+                         "'weightStreaming' builder flag)");
+  }
+  // Every live ExecutionContext (and a released one still draining) holds a share of the state.
+  if (state_.use_count() > 1) {
+    ThrowInvalidArg(env, "setWeightStreamingBudget: the budget cannot change while the engine has execution "
+                         "contexts (TensorRT); dispose them first");
+  }
+  Guard(env, [&] {
+    DeviceScope scope(state_->device);
+    state_->recorder.Take();
+    if (!compat::SetWeightStreamingBudgetV2(*state_->engine, static_cast<int64_t>(d))) {
+      throw NativeError("INVALID_ARGUMENT", TrtMessage("setWeightStreamingBudgetV2(" +
+                                                           std::to_string(static_cast<long long>(d)) + ") was refused",
+                                                       &state_->recorder, ""));
+    }
+  });
+  return env.Undefined();
+}
+
 Napi::Value Engine::GetRefittable(const Napi::CallbackInfo& info) {
   CheckAlive(info.Env());
   return Napi::Boolean::New(info.Env(), engine().isRefittable());
@@ -365,6 +425,14 @@ Napi::Function InitEngineClass(Napi::Env env) {
           Engine::InstanceAccessor<&Engine::GetProfilingVerbosity>("profilingVerbosity"),
           Engine::InstanceAccessor<&Engine::GetHardwareCompatibilityLevel>("hardwareCompatibilityLevel"),
           Engine::InstanceAccessor<&Engine::GetRefittable>("refittable"),
+          Engine::InstanceAccessor<&Engine::GetStreamableWeightsSize>("streamableWeightsSize"),
+          Engine::InstanceAccessor<&Engine::GetWeightStreaming<compat::WeightStreamingQuery::kBudget>>(
+              "weightStreamingBudget"),
+          Engine::InstanceAccessor<&Engine::GetWeightStreaming<compat::WeightStreamingQuery::kAutomaticBudget>>(
+              "weightStreamingAutomaticBudget"),
+          Engine::InstanceAccessor<&Engine::GetWeightStreaming<compat::WeightStreamingQuery::kScratchMemorySize>>(
+              "weightStreamingScratchMemorySize"),
+          Engine::InstanceMethod<&Engine::SetWeightStreamingBudget>("setWeightStreamingBudget"),
           Engine::InstanceAccessor<&Engine::GetDevice>("device"),
           Engine::InstanceAccessor<&Engine::GetSerializedSize>("serializedSize"),
           Engine::InstanceAccessor<&Engine::GetDisposed>("disposed"),

@@ -456,11 +456,11 @@ State& Load(Flavor flavor) {
   if (!s.createRuntime) Note(missing, "createInferRuntime_INTERNAL");
   if (flavor == Flavor::kFull) {
     // The lean and dispatch libraries export createInferRefitter_INTERNAL too, but TensorRT documents that they
-    // cannot refit: only the full library's is used.
+    // cannot refit: only the full library's is used. It is optional (review 2, #12): a library without it loads,
+    // and only CreateRefitter() fails (TENSORRT_UNAVAILABLE naming the symbol).
     s.createBuilder = reinterpret_cast<CreateFn>(sym("createInferBuilder_INTERNAL"));
     s.createRefitter = reinterpret_cast<RefitterFn>(sym("createInferRefitter_INTERNAL"));
     if (!s.createBuilder) Note(missing, "createInferBuilder_INTERNAL");
-    if (!s.createRefitter) Note(missing, "createInferRefitter_INTERNAL");
   }
   auto refuse = [&](const std::string& why) -> State& {
     p.reason = why;
@@ -738,7 +738,12 @@ nvinfer1::IRefitter* CreateRefitter(nvinfer1::ICudaEngine& engine) {
   RefitterFn create = nullptr;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
-    create = FullOrThrow("Refitting engines").createRefitter;
+    State& s = FullOrThrow("Refitting engines");
+    create = s.createRefitter;
+    if (!create) {
+      throw NativeError("TENSORRT_UNAVAILABLE", "Refitting engines is not available: " + s.probe.libraryPath +
+                                                    " does not export createInferRefitter_INTERNAL");
+    }
   }
   LogCapture capture;
   void* r = create(static_cast<void*>(&engine), static_cast<void*>(&Logger()), NV_TENSORRT_VERSION);

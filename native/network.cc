@@ -93,8 +93,9 @@ NetworkDefinition::NetworkDefinition(const Napi::CallbackInfo& info) : Napi::Obj
 #if !TN_HAS_STRONGLY_TYPED
   if (wantStronglyTyped) Throw(env, "UNSUPPORTED", "strongly typed networks need TensorRT 10 or newer");
 #endif
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);
   nvinfer1::INetworkDefinition* n = builder->createNetworkV2(compat::NetworkCreationFlags(wantStronglyTyped));
-  if (!n) Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "createNetworkV2 failed", recorder.get()); });
+  if (!n) Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "createNetworkV2 failed", &scope); });
   network = Share(n);
 #if TN_ALWAYS_STRONGLY_TYPED
   stronglyTyped = true;
@@ -189,9 +190,10 @@ Napi::Value NetworkDefinition::MarkOutput(const Napi::CallbackInfo& info) {
   nvinfer1::ITensor* t = FindTensor(net, name);
   if (!t) Throw(env, "INVALID_ARGUMENT", "markOutput: the network has no tensor named '" + name + "'");
   if (t->isNetworkOutput()) return env.Undefined();
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);
   net.markOutput(*t);
   if (!t->isNetworkOutput()) {
-    Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "markOutput('" + name + "') failed", recorder.get()); });
+    Guard(env, [&] { ThrowTrt("TENSORRT_ERROR", "markOutput('" + name + "') failed", &scope); });
   }
   return env.Undefined();
 }

@@ -4,6 +4,7 @@
 #include "build_classes.h"
 
 #if TN_HAVE_TENSORRT
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,7 @@ class ParseJob : public PromiseWorker {
  public:
   ParseJob(Napi::Env env, Owner* p, NetworkDefinition* n)
       : PromiseWorker(env),
+        networkRecorder_(p->networkRecorder),
         builder_(p->builder),
         building_(p->building),
         network_(p->network),
@@ -72,6 +74,8 @@ class ParseJob : public PromiseWorker {
  protected:
   Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
 
+  // What the network reports to the Builder's recorder during this parse: a scope of its own (review 2, #10).
+  std::shared_ptr<ErrorRecorder> networkRecorder_;
   std::shared_ptr<nvinfer1::IBuilder> builder_;  // the IBuilder must outlive the network
   std::shared_ptr<std::atomic<int>> building_;   // the Builder's: counts this parse
   std::shared_ptr<nvinfer1::INetworkDefinition> network_;
@@ -93,7 +97,9 @@ class ParseWorker : public ParseJob<OnnxParser, nvonnxparser::IParser> {
  protected:
   void Run() override {
     LogCapture capture;
-    parser_->clearErrors();  // report this parse's errors only
+    std::unique_ptr<ErrorRecorder::Scope> recorded;
+    if (networkRecorder_) recorded = std::make_unique<ErrorRecorder::Scope>(*networkRecorder_, ErrorRecorder::Scope::kAnyThread);
+    parser_->clearErrors();  // report this parse's errors only (the parser's own list: one parse at a time on it)
     bool ok;
     if (!path.empty()) {
       ok = parser_->parseFromFile(path.c_str(), static_cast<int>(nvinfer1::ILogger::Severity::kWARNING));
@@ -130,6 +136,8 @@ class ParseWorker : public ParseJob<OnnxParser, nvonnxparser::IParser> {
       errors_.push_back(std::move(pe));
     }
     std::string logged = capture.Take();
+    std::string network = recorded ? recorded->Take() : std::string();
+    if (!network.empty() && logged.find(network) == std::string::npos) logged = network + (logged.empty() ? "" : "; " + logged);
     std::string msg = "ONNX parsing failed";
     if (!path.empty()) msg += " (" + path + ")";
     msg += ": ";
@@ -183,7 +191,10 @@ OnnxParser::OnnxParser(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OnnxPa
   NetworkDefinition* n = NetworkDefinition::Unwrap(info[0]);
   if (!n) Throw(env, "INVALID_ARGUMENT", "OnnxParser expects a NetworkDefinition");
   nvinfer1::INetworkDefinition& net = n->Get(env, true);
+  // The Builder's in-use count too (review 2, #11): not while a build or parse runs on any network of its Builder.
+  RequireBuilderIdle(env, n->building, "new OnnxParser()");
   Guard(env, [&] { parser = Share(CreateOnnxParser(net)); });
+  networkRecorder = n->recorder;
   builder = n->builder;
   building = n->building;
   network = n->network;
@@ -199,6 +210,7 @@ Napi::Value OnnxParser::Parse(const Napi::CallbackInfo& info) {
   NetworkDefinition* n = NetworkDefinition::Unwrap(networkRef.Value());
   if (!n || !n->network) ThrowDisposed(env, "NetworkDefinition");
   n->Get(env, true);
+  RequireBuilderIdle(env, building, "OnnxParser.parse");  // review 2, #11
   auto* w = new ParseWorker(env, this, n);
   if (info[0].IsString()) {
     w->path = info[0].As<Napi::String>().Utf8Value();
@@ -224,6 +236,7 @@ Napi::Value OnnxParser::GetDisposed(const Napi::CallbackInfo& info) { return Nap
 Napi::Value OnnxParser::Dispose(const Napi::CallbackInfo& info) {
   parser.reset();  // a parse in flight keeps its own reference; the network keeps one until it is disposed
   network.reset();
+  networkRecorder.reset();
   builder.reset();
   networkRef.Reset();
   return info.Env().Undefined();
@@ -246,9 +259,15 @@ class UffParseWorker : public ParseJob<UffParser, nvuffparser::IUffParser> {
  protected:
   void Run() override {
     LogCapture capture;
-    recorder_->clear();
+    // This parse's messages (review 2, #10): the parser's own recorder (one parse at a time on a parser) and what
+    // the network reports to the Builder's recorder meanwhile, each in a scope (no clear() of a shared recorder).
+    ErrorRecorder::Scope own(*recorder_, ErrorRecorder::Scope::kAnyThread);
+    std::unique_ptr<ErrorRecorder::Scope> net;
+    if (networkRecorder_) net = std::make_unique<ErrorRecorder::Scope>(*networkRecorder_, ErrorRecorder::Scope::kAnyThread);
     if (parser_->parse(path.c_str(), *network_, weights)) return;
-    std::string why = recorder_->Take();
+    std::string why = own.Take();
+    std::string more = net ? net->Take() : std::string();
+    if (!more.empty() && why.find(more) == std::string::npos) why += (why.empty() ? "" : "; ") + more;
     std::string logged = capture.Take();
     if (!logged.empty() && why.find(logged) == std::string::npos) why += (why.empty() ? "" : "; ") + logged;
     throw NativeError("PARSE_ERROR",
@@ -277,18 +296,24 @@ UffParser::UffParser(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UffParse
   NetworkDefinition* n = NetworkDefinition::Unwrap(info[0]);
   if (!n) Throw(env, "INVALID_ARGUMENT", "UffParser expects a NetworkDefinition");
   n->Get(env, true);
+  RequireBuilderIdle(env, n->building, "new UffParser()");  // review 2, #11
   std::string why;
   auto create = reinterpret_cast<UffFactory>(ResolveOptional("libnvparsers", "createNvUffParser_INTERNAL", &why));
   if (!create) Throw(env, "TENSORRT_UNAVAILABLE", "the UFF parser cannot be loaded: " + why);
   void* p = create();
   if (!p) Throw(env, "TENSORRT_ERROR", "createNvUffParser returned null");
   parser = Share(static_cast<nvuffparser::IUffParser*>(p));
-  recorder = n->recorder ? n->recorder : std::make_shared<ErrorRecorder>();
+  // The parser's own recorder, not the Builder's: a parse's clear-and-read never touches a build's messages (#10).
+  recorder = std::make_shared<ErrorRecorder>();
   parser->setErrorRecorder(recorder.get());
+  networkRecorder = n->recorder;
   builder = n->builder;
   building = n->building;
   network = n->network;
-  n->parsers.push_back(parser);  // the parser owns weights the network uses until it is built
+  // The parser owns weights the network uses until it is built; held with its recorder, which must outlive it
+  // (a pair destroys `second`, the parser, first).
+  n->parsers.push_back(std::make_shared<std::pair<std::shared_ptr<ErrorRecorder>, std::shared_ptr<nvuffparser::IUffParser>>>(
+      recorder, parser));
   networkRef = Napi::Persistent(n->Value());
 }
 
@@ -310,9 +335,10 @@ Napi::Value UffParser::RegisterInput(const Napi::CallbackInfo& info) {
   } else {
     Throw(env, "INVALID_ARGUMENT", "registerInput: order must be 'nchw', 'nhwc' or 'nc'");
   }
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);
   Guard(env, [&] {
     if (!parser->registerInput(name.c_str(), dims, o)) {
-      ThrowTrt("INVALID_ARGUMENT", "registerInput('" + name + "') was refused", recorder.get());
+      ThrowTrt("INVALID_ARGUMENT", "registerInput('" + name + "') was refused", &scope);
     }
   });
   return env.Undefined();
@@ -323,9 +349,10 @@ Napi::Value UffParser::RegisterOutput(const Napi::CallbackInfo& info) {
   if (!parser) ThrowDisposed(env, "UffParser");
   if (!info[0].IsString()) Throw(env, "INVALID_ARGUMENT", "registerOutput: name must be a string");
   std::string name = info[0].As<Napi::String>().Utf8Value();
+  ErrorRecorder::Scope scope(*recorder, ErrorRecorder::Scope::kThisThread);
   Guard(env, [&] {
     if (!parser->registerOutput(name.c_str())) {
-      ThrowTrt("INVALID_ARGUMENT", "registerOutput('" + name + "') was refused", recorder.get());
+      ThrowTrt("INVALID_ARGUMENT", "registerOutput('" + name + "') was refused", &scope);
     }
   });
   return env.Undefined();
@@ -344,6 +371,7 @@ Napi::Value UffParser::Parse(const Napi::CallbackInfo& info) {
   NetworkDefinition* n = NetworkDefinition::Unwrap(networkRef.Value());
   if (!n || !n->network) ThrowDisposed(env, "NetworkDefinition");
   n->Get(env, true);
+  RequireBuilderIdle(env, building, "UffParser.parse");  // review 2, #11
   auto* w = new UffParseWorker(env, this, n);
   w->path = info[0].As<Napi::String>().Utf8Value();
   w->weights = weights;
@@ -357,6 +385,7 @@ Napi::Value UffParser::GetDisposed(const Napi::CallbackInfo& info) { return Napi
 Napi::Value UffParser::Dispose(const Napi::CallbackInfo& info) {
   parser.reset();
   network.reset();
+  networkRecorder.reset();
   builder.reset();
   networkRef.Reset();
   return info.Env().Undefined();

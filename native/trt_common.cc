@@ -43,10 +43,32 @@ void ErrorRecorder::clear() noexcept {
 bool ErrorRecorder::reportError(nvinfer1::ErrorCode val, ErrorDesc desc) noexcept {
   try {
     std::lock_guard<std::mutex> lock(m_);
+    const char* text = desc ? desc : "";
     if (errors_.size() < kMaxErrors) {
-      errors_.emplace_back(val, desc ? desc : "");
+      errors_.emplace_back(val, text);
     } else {
       overflowed_ = true;  // dropped: TensorRT's contract wants hasOverflowed() to say so
+    }
+    // The operations in progress (see Scope): the reporting thread's innermost synchronous scope alone, else every
+    // build / parse scope.
+    auto keep = [&](Scope* s) {
+      if (s->messages_.size() < kMaxErrors) {
+        s->messages_.emplace_back(text);
+      } else {
+        s->overflowed_ = true;
+      }
+    };
+    std::thread::id self = std::this_thread::get_id();
+    Scope* mine = nullptr;
+    for (auto it = scopes_.rbegin(); it != scopes_.rend() && !mine; ++it) {
+      if ((*it)->kind_ == Scope::kThisThread && (*it)->thread_ == self) mine = *it;
+    }
+    if (mine) {
+      keep(mine);
+    } else {
+      for (Scope* s : scopes_) {
+        if (s->kind_ == Scope::kAnyThread) keep(s);
+      }
     }
   } catch (...) {
     overflowed_ = true;  // out of memory while recording: the message is dropped
@@ -58,6 +80,31 @@ bool ErrorRecorder::reportError(nvinfer1::ErrorCode val, ErrorDesc desc) noexcep
 ErrorRecorder::RefCount ErrorRecorder::incRefCount() noexcept { return ++refs_; }
 
 ErrorRecorder::RefCount ErrorRecorder::decRefCount() noexcept { return --refs_; }
+
+ErrorRecorder::Scope::Scope(ErrorRecorder& recorder, Kind kind)
+    : r_(recorder), kind_(kind), thread_(std::this_thread::get_id()) {
+  std::lock_guard<std::mutex> lock(r_.m_);
+  r_.scopes_.push_back(this);
+}
+
+ErrorRecorder::Scope::~Scope() {
+  std::lock_guard<std::mutex> lock(r_.m_);
+  r_.scopes_.erase(std::remove(r_.scopes_.begin(), r_.scopes_.end(), this), r_.scopes_.end());
+}
+
+std::string ErrorRecorder::Scope::Take() {
+  std::lock_guard<std::mutex> lock(r_.m_);
+  std::string s;
+  for (const auto& m : messages_) {
+    if (m.empty() || s.find(m) != std::string::npos) continue;
+    if (!s.empty()) s += "; ";
+    s += m;
+  }
+  if (overflowed_) s += (s.empty() ? "" : "; ") + std::string("(more errors were reported and dropped)");
+  messages_.clear();
+  overflowed_ = false;
+  return s;
+}
 
 std::string ErrorRecorder::Take() {
   std::lock_guard<std::mutex> lock(m_);
@@ -77,6 +124,11 @@ std::string ErrorRecorder::Take() {
 
 void ThrowTrt(const char* code, const std::string& what, ErrorRecorder* recorder) {
   std::string details = recorder ? recorder->Take() : std::string();
+  throw NativeError(code, what + ": " + (details.empty() ? std::string("no details from TensorRT") : details));
+}
+
+void ThrowTrt(const char* code, const std::string& what, ErrorRecorder::Scope* scope) {
+  std::string details = scope ? scope->Take() : std::string();
   throw NativeError(code, what + ": " + (details.empty() ? std::string("no details from TensorRT") : details));
 }
 

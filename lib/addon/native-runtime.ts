@@ -62,6 +62,12 @@ declare module './native' { namespace TensorRTNative {
     readonly profilingVerbosity: string;
     readonly hardwareCompatibilityLevel: string;
     readonly refittable: boolean;
+    readonly streamableWeightsSize: number;
+    /** undefined where the compiled TensorRT has no V2 weight-streaming API (before 10.1) */
+    readonly weightStreamingBudget: number | undefined;
+    readonly weightStreamingAutomaticBudget: number | undefined;
+    readonly weightStreamingScratchMemorySize: number | undefined;
+    setWeightStreamingBudget(bytes: number): void;
     readonly device: number;
     readonly serializedSize: number;
     readonly disposed: boolean;

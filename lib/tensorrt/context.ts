@@ -415,9 +415,11 @@ export class ExecutionContext {
   }
 
   /**
-   * enqueue() off the JS thread: enqueueV3 runs on a work thread of the addon (for weight-streaming engines,
-   * whose enqueueV3 returns only once the work has run). Resolves once the work is queued on `stream`; await
-   * `stream.synchronize()` (or an Event) for its completion. Queued behind infer() calls in flight, like them.
+   * enqueue() as a Promise: enqueueV3 is called before this returns (so work queued on `stream` afterwards runs
+   * after it), except for engines that stream their weights, whose enqueueV3 is synchronous: a work thread of the
+   * addon calls it, and only awaiting this orders later work after it. Resolves once the work is queued on
+   * `stream`; await `stream.synchronize()` (or an Event) for its completion. Queued behind infer() calls in flight,
+   * like them (then its enqueueV3 comes when its turn has come: await those first when the order matters).
    */
   async enqueueAsync(stream: Stream): Promise<void> {
     this.check('enqueueAsync');
@@ -507,14 +509,18 @@ export class ExecutionContext {
     this.dispose();
   }
 
-  /** Runs `job` after every earlier queued job has settled (one IExecutionContext runs one thing at a time). */
+  /**
+   * Runs `job` after every earlier queued job has settled (one IExecutionContext runs one thing at a time). With
+   * nothing queued it starts at once, so its native call queues the GPU work before the caller's call returns, ahead
+   * of what the caller queues next on the same stream (review 2, #9).
+   */
   private async serialized<T>(job: () => Promise<T>): Promise<T> {
-    const prev = this.queue;
+    const prev = this.pending > 0 ? this.queue : null;
     let release!: () => void;
     this.queue = new Promise<void>((r) => (release = r));
     this.pending++;
     try {
-      await prev;
+      if (prev) await prev;
       return await job();
     } finally {
       this.pending--;

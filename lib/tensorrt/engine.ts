@@ -199,9 +199,52 @@ export class Engine {
     return this._native.hardwareCompatibilityLevel;
   }
 
+  /**
+   * Whether the engine was built with the 'refit' flag. tensorrt-node has no IRefitter: refit such a plan with
+   * TensorRT's own tools (Python API, trtexec) and load the result.
+   */
   get refittable(): boolean {
     this.check('refittable');
     return this._native.refittable;
+  }
+
+  /** Bytes of weights that can be streamed (0 unless built with the 'weightStreaming' flag). */
+  get streamableWeightsSize(): number {
+    this.check('streamableWeightsSize');
+    return this._native.streamableWeightsSize;
+  }
+
+  /**
+   * The weight-streaming budget in bytes (getWeightStreamingBudgetV2; streamableWeightsSize means no streaming);
+   * undefined before TensorRT 10.1, which has no V2 weight-streaming API.
+   */
+  get weightStreamingBudget(): number | undefined {
+    this.check('weightStreamingBudget');
+    return this._native.weightStreamingBudget;
+  }
+
+  /** The budget TensorRT would choose (getWeightStreamingAutomaticBudget); undefined before TensorRT 10.1. */
+  get weightStreamingAutomaticBudget(): number | undefined {
+    this.check('weightStreamingAutomaticBudget');
+    return this._native.weightStreamingAutomaticBudget;
+  }
+
+  /** Extra device memory each execution context needs while streaming; undefined before TensorRT 10.1. */
+  get weightStreamingScratchMemorySize(): number | undefined {
+    this.check('weightStreamingScratchMemorySize');
+    return this._native.weightStreamingScratchMemorySize;
+  }
+
+  /**
+   * Sets how many bytes of weights stay on the GPU (setWeightStreamingBudgetV2): 0 streams them all,
+   * streamableWeightsSize disables streaming. Only for engines built with the 'weightStreaming' flag, and only while
+   * the engine has no execution context (TensorRT's rule). While weights stream, enqueueV3 is synchronous: infer()
+   * and enqueueAsync() then call it on a work thread. UNSUPPORTED before TensorRT 10.1.
+   */
+  setWeightStreamingBudget(bytes: number): void {
+    this.check('setWeightStreamingBudget');
+    const n = is.integer(bytes, 'setWeightStreamingBudget: bytes', 0);
+    callNative(() => this._native.setWeightStreamingBudget(n));
   }
 
   /** CUDA device the engine lives on (the device current when it was deserialized). */

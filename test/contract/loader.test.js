@@ -43,11 +43,12 @@ function encode(v) {
 }
 
 const SOURCES = {
+  // variant: the version, '-norefit' appended for a library without createInferRefitter_INTERNAL
   nvinfer: (v) => `extern "C" {
-    int getInferLibVersion() { return ${encode(v)}; }
+    int getInferLibVersion() { return ${encode(v.replace(/-norefit$/, ''))}; }
     void* createInferBuilder_INTERNAL(void*, int) { return nullptr; }
     void* createInferRuntime_INTERNAL(void*, int) { return nullptr; }
-    void* createInferRefitter_INTERNAL(void*, void*, int) { return nullptr; }
+    ${v.endsWith('-norefit') ? '' : 'void* createInferRefitter_INTERNAL(void*, void*, int) { return nullptr; }'}
   }`,
   nvonnxparser: () => `extern "C" {
     void* createNvOnnxParser_INTERNAL(void*, void*, int) { return nullptr; }
@@ -72,9 +73,10 @@ function standIn(kind, variant) {
  * Puts lib<kind>.so.<major> in `dir`: as a symlink to lib<kind>.so.<version> (tar/deb layout) when `version` has
  * major.minor.patch, else as a plain file (pip's tensorrt_libs layout).
  */
-function install(dir, kind, { version = CUR, plainFile = false, pluginOk = true } = {}) {
+function install(dir, kind, { version = CUR, plainFile = false, pluginOk = true, refitter = true } = {}) {
   fs.mkdirSync(dir, { recursive: true });
-  const so = standIn(kind, kind === 'nvinfer' ? version : kind === 'nvinfer_plugin' ? pluginOk : 'x');
+  const variant = kind === 'nvinfer' ? (refitter ? version : `${version}-norefit`) : kind === 'nvinfer_plugin' ? pluginOk : 'x';
+  const so = standIn(kind, variant);
   const soname = path.join(dir, `lib${kind}.so.${MAJOR}`);
   if (plainFile) {
     fs.copyFileSync(so, soname);
@@ -100,6 +102,7 @@ function probe(vars) {
   const src = `const a = require(${JSON.stringify(h.addonPath)});
     const t = a.runtimeInfo().tensorrt;
     try { new a.Builder(); } catch (e) { t.builderError = { code: e.code, message: e.message }; }
+    try { a.contract.createRefitter(); } catch (e) { t.refitError = { code: e.code, message: e.message }; }
     console.log(JSON.stringify(t));`;
   const r = spawnSync(process.execPath, ['-e', src], { env, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
@@ -207,4 +210,21 @@ test('#11: initLibNvInferPlugins returning false is reported, and the plugins ar
   assert.equal(t.available, true);
   assert.equal(t.pluginPath, undefined);
   assert.match(t.reason, /initLibNvInferPlugins .* returned false/);
+});
+
+test('review 2 #12: createInferRefitter_INTERNAL is optional: a library without it loads; refit is TENSORRT_UNAVAILABLE', opts, () => {
+  const a = layout();
+  const lib = install(a, 'nvinfer', { refitter: false });
+  const t = probe({ LD_LIBRARY_PATH: a });
+  assert.equal(t.available, true, t.reason);
+  assert.equal(t.libraryPath, lib);
+  // the library is usable: new Builder() gets past the loader (to CUDA_UNAVAILABLE here, or the stand-in's null)
+  assert.notEqual(t.builderError.code, 'TENSORRT_UNAVAILABLE', t.builderError.message);
+  assert.equal(t.refitError.code, 'TENSORRT_UNAVAILABLE');
+  assert.ok(t.refitError.message.includes('createInferRefitter_INTERNAL') && t.refitError.message.includes(lib), t.refitError.message);
+  // with the symbol, the refitter factory is called (the stand-in's returns null: a TensorRT error, not UNAVAILABLE)
+  const b = layout();
+  install(b, 'nvinfer');
+  const u = probe({ LD_LIBRARY_PATH: b });
+  assert.notEqual(u.refitError.code, 'TENSORRT_UNAVAILABLE', u.refitError.message);
 });

@@ -36,3 +36,24 @@ test('a build\'s log capture also collects errors TensorRT logs on its own threa
   assert.equal(c.logCapture(true), 'from a TensorRT thread; from the calling thread');
   assert.equal(c.logCapture(false), 'from the calling thread', 'a per-thread capture keeps to its thread');
 });
+
+test('review 2 #10: a build\'s messages survive clear() and stay apart from a synchronous call\'s', opts, () => {
+  const r = h.addon().contract.recorderScopes();
+  // The build's scope (kAnyThread) keeps its own and TensorRT's-thread messages; the JS-thread call's error went to
+  // that call alone, and its clear() of the shared recorder wiped nothing the build collected.
+  assert.equal(r.buildTaken, 'TensorRT thread error; build thread error');
+  assert.equal(r.jsTaken, 'config call error');
+  // clear() itself keeps the header's contract: getNbErrors() 0 and hasOverflowed() false right after it.
+  assert.equal(r.nbAfterClear, 0);
+  assert.equal(r.overflowAfterClear, false);
+  assert.equal(r.nbErrors, 2, 'the recorder\'s own list has what was reported after clear()');
+  assert.equal(r.recorderTaken, 'TensorRT thread error; build thread error');
+});
+
+test('review 2 #11: parsers check the Builder\'s in-use count (RequireBuilderIdle)', opts, () => {
+  const c = h.addon().contract;
+  assert.equal(c.builderGuard(0, 'OnnxParser.parse'), true);
+  assert.throws(() => c.builderGuard(1, 'OnnxParser.parse'), (e) => e.code === 'INVALID_ARGUMENT' &&
+    /^OnnxParser\.parse: a build or parse is running on this Builder/.test(e.message));
+  assert.throws(() => c.builderGuard(2, 'new OnnxParser()'), (e) => e.code === 'INVALID_ARGUMENT' && /new OnnxParser\(\)/.test(e.message));
+});

@@ -3,7 +3,8 @@
  * Execution-context rules of issue 9 with a real TensorRT (node:test, uses dist/): a DeviceBuffer bound with
  * setTensorAddress and disposed is refused before enqueue / captureGraph / replay (#5); cached CUDA graphs are
  * dropped on every profile switch, A -> B -> A included (#8); infer() keeps the libuv pool free (#7, #9: its GPU
- * work is queued on the addon's own threads); enqueueAsync() queues enqueueV3 from a work thread (#9). Every test skips with a printed reason where TensorRT or a CUDA GPU
+ * work is queued off the libuv pool); enqueueAsync() resolves once enqueueV3 is queued (#9; since issue 23 #9 both
+ * queue their GPU work before returning: test/gpu/stream-order.test.js). Every test skips with a printed reason where TensorRT or a CUDA GPU
  * is missing (so far they have only been compiled and skipped: no TensorRT library existed on any machine of
  * this project).
  */

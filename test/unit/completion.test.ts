@@ -70,4 +70,25 @@ describe('ExecutionContext.enqueueAsync (library side; the native side needs Ten
     Object.defineProperty(gone, 'disposed', { value: true });
     await expect(ctx.enqueueAsync(gone)).rejects.toMatchObject({ code: 'DISPOSED' });
   });
+
+  test('review 2 #9: with nothing queued, the native call is made before enqueueAsync() returns', async () => {
+    // so that its enqueueV3 precedes whatever the caller queues on the stream next (a queued call waits its turn)
+    const log: string[] = [];
+    const native = {
+      disposed: false,
+      enqueueAsync: () => {
+        log.push('native');
+        return new Promise<void>((r) => setTimeout(r, 5));
+      },
+    };
+    const ctx = ExecutionContext._wrap(native as never, {} as never);
+    const s = Object.assign(fakeStream(), { _native: 'native-stream' as never });
+    Object.defineProperty(s, 'disposed', { value: false });
+    const a = ctx.enqueueAsync(s);
+    log.push('returned');
+    const b = ctx.enqueueAsync(s);
+    log.push('second returned');
+    await Promise.all([a, b]);
+    expect(log).toEqual(['native', 'returned', 'second returned', 'native']);
+  });
 });

@@ -15,6 +15,7 @@
 #include "build_classes.h"
 #include "compat.h"
 #include "errors.h"
+#include "loader.h"
 #include "logger.h"
 #include "modules.h"
 #include "trt_common.h"
@@ -24,7 +25,10 @@
 #endif
 
 #include <atomic>
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <thread>
 #include <cstring>
 #include <map>
@@ -197,6 +201,84 @@ Napi::Value ErrorRecorderContract(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// contract.recorderScopes(): one recorder shared as a Builder's is (review 2, #10). A build thread opens its scope
+// (kAnyThread); meanwhile the JS thread makes a synchronous call with its own scope (kThisThread) that reports an
+// error, calls clear() (as config.cc used to) and reads its scope; a TensorRT-internal thread reports an error; then
+// the build reports one and reads its scope. Returns what each scope read and the recorder's counts.
+Napi::Value RecorderScopesContract(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ErrorRecorder r;
+  std::mutex m;
+  std::condition_variable cv;
+  int stage = 0;  // 1: the build's scope is open; 2: the build may go on
+  std::string buildTaken;
+  std::thread build([&] {
+    ErrorRecorder::Scope scope(r, ErrorRecorder::Scope::kAnyThread);
+    {
+      std::unique_lock<std::mutex> lock(m);
+      stage = 1;
+      cv.notify_all();
+      cv.wait(lock, [&] { return stage == 2; });
+    }
+    r.reportError(nvinfer1::ErrorCode::kINTERNAL_ERROR, "build thread error");
+    buildTaken = scope.Take();
+  });
+  {
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return stage == 1; });
+  }
+  std::string jsTaken;
+  int32_t nbAfterClear = -1;
+  bool overflowAfterClear = true;
+  {
+    ErrorRecorder::Scope scope(r, ErrorRecorder::Scope::kThisThread);
+    r.reportError(nvinfer1::ErrorCode::kINVALID_ARGUMENT, "config call error");
+    r.clear();
+    nbAfterClear = r.getNbErrors();
+    overflowAfterClear = r.hasOverflowed();
+    jsTaken = scope.Take();
+  }
+  std::thread internal([&] { r.reportError(nvinfer1::ErrorCode::kINTERNAL_ERROR, "TensorRT thread error"); });
+  internal.join();
+  {
+    std::lock_guard<std::mutex> lock(m);
+    stage = 2;
+    cv.notify_all();
+  }
+  build.join();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("buildTaken", Napi::String::New(env, buildTaken));
+  o.Set("jsTaken", Napi::String::New(env, jsTaken));
+  o.Set("nbAfterClear", Napi::Number::New(env, nbAfterClear));
+  o.Set("overflowAfterClear", Napi::Boolean::New(env, overflowAfterClear));
+  o.Set("nbErrors", Napi::Number::New(env, r.getNbErrors()));  // the recorder's own list: what came after clear()
+  o.Set("recorderTaken", Napi::String::New(env, r.Take()));
+  return o;
+}
+
+// contract.builderGuard(inUse, what): RequireBuilderIdle with a Builder in-use count of `inUse` (the check OnnxParser
+// and UffParser construction and parse() now make, review 2 #11). Throws INVALID_ARGUMENT or returns true.
+Napi::Value BuilderGuardContract(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto building = std::make_shared<std::atomic<int>>(info[0].ToNumber().Int32Value());
+  std::string what = info[1].ToString().Utf8Value();
+  RequireBuilderIdle(env, building, what.c_str());
+  return Napi::Boolean::New(env, true);
+}
+
+// contract.createRefitter(): the loader's CreateRefitter (review 2, #12: the refitter symbol is optional and checked
+// only here). The stand-in libraries never look at the engine, which is a placeholder that is never dereferenced:
+// without the symbol CreateRefitter throws TENSORRT_UNAVAILABLE before calling anything.
+Napi::Value CreateRefitterContract(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  alignas(std::max_align_t) static unsigned char placeholder[64] = {};
+  return Guard(env, [&]() -> Napi::Value {
+    nvinfer1::IRefitter* r = CreateRefitter(*reinterpret_cast<nvinfer1::ICudaEngine*>(placeholder));
+    delete r;
+    return Napi::Boolean::New(env, true);
+  });
+}
+
 // contract.logCapture(wide): a LogCapture on this thread; TensorRT's logger then called from another thread (as
 // TensorRT's internal threads do) and from this one; returns what the capture collected.
 Napi::Value LogCaptureContract(const Napi::CallbackInfo& info) {
@@ -228,6 +310,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #if TN_HAVE_TENSORRT
   contract.Set("errorRecorder", Napi::Function::New(env, tn::trt::ErrorRecorderContract, "errorRecorder"));
   contract.Set("logCapture", Napi::Function::New(env, tn::trt::LogCaptureContract, "logCapture"));
+  contract.Set("recorderScopes", Napi::Function::New(env, tn::trt::RecorderScopesContract, "recorderScopes"));
+  contract.Set("createRefitter", Napi::Function::New(env, tn::trt::CreateRefitterContract, "createRefitter"));
+  contract.Set("builderGuard", Napi::Function::New(env, tn::trt::BuilderGuardContract, "builderGuard"));
   contract.Set("progress", Napi::Function::New(env, tn::trt::ContractProgress, "progress"));
 #endif
   exports.Set("contract", contract);
