@@ -8,17 +8,19 @@ import { onnx } from '../onnx';
 import { TensorRTError } from '../errors';
 import * as is from '../validate';
 import { attrShape, attrType, parseInput, tensorName, type TfDType, type TfGraph, type TfNode, type TfTensor } from './graph';
-import { Ctx, onnxType, type Value } from './context';
+import { Ctx, onnxType, type CondTag, type Value } from './context';
 import { tensorFromAttr } from './tensor';
 import { lowerBelow13 } from './lower';
 import { mathOps } from './ops/math';
 import { convOps } from './ops/conv';
 import { arrayOps } from './ops/array';
+import { indexingOps } from './ops/indexing';
+import { condOps } from './cond';
 import { detectionOps } from './ops/detection';
 import { collapseWhileLoops, controlOps, loopMembers } from './control';
 import type { OpTable } from './ops/types';
 
-export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...detectionOps, ...controlOps };
+export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...indexingOps, ...detectionOps, ...controlOps, ...condOps };
 /** Ops handled by the driver itself. */
 const DRIVER_OPS = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
 
@@ -158,6 +160,12 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
     throw err;
   }
 
+  // A cond's pivot (Identity of a Switch output), a control input of the branch's constants: converted first, so
+  // that they carry its branch (cond.ts).
+  const isPivot = (s: string): boolean => {
+    const m = byName.get(s.slice(1));
+    return m?.op === 'Identity' && m.input[0] !== undefined && byName.get(parseInput(m.input[0]).node)?.op === 'Switch';
+  };
   // Nodes needed, in topological order (iterative DFS over data inputs); inputs named by the user cut the graph.
   const order: TfNode[] = [];
   const state = new Map<string, number>();
@@ -171,7 +179,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
       const top = stack[stack.length - 1]!;
       const n = byName.get(top.name);
       if (!n) throw new TensorRTError('PARSE_ERROR', `node ${top.name} is referenced but not defined`);
-      const ins = inputOverride.has(n.name) ? [] : n.input.filter((s) => !s.startsWith('^'));
+      const ins = inputOverride.has(n.name) ? [] : n.input.filter((s) => !s.startsWith('^') || isPivot(s));
       if (top.next < ins.length) {
         const dep = parseInput(ins[top.next++]!).node;
         const st = state.get(dep);
@@ -249,13 +257,36 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
 
 /** Converts TF nodes (in topological order) into `ctx`, reading and writing TF tensor values in `values`. */
 export function convertNodes(ctx: Ctx, nodes: TfNode[], values: Map<string, Value>, graph: TfGraph, report: Pick<ConvertReport, 'ops'>): void {
+  const savedTag = ctx.tag;
+  try {
+    convertEach(ctx, nodes, values, graph, report);
+  } finally {
+    ctx.tag = savedTag;
+  }
+}
+
+/** The innermost cond branch among a node's data and control inputs (TF1 cond: Switch outputs and what follows). */
+function condTagOf(n: TfNode, values: Map<string, Value>): CondTag[] | undefined {
+  let tag: CondTag[] | undefined;
+  for (const s of n.input) {
+    const t = values.get(canonical(s.startsWith('^') ? s.slice(1) : s))?.cond;
+    if (t && t.length > (tag?.length ?? 0)) tag = t;
+  }
+  return tag;
+}
+
+function convertEach(ctx: Ctx, nodes: TfNode[], values: Map<string, Value>, graph: TfGraph, report: Pick<ConvertReport, 'ops'>): void {
   for (const n of nodes) {
     ctx.current = n;
+    const tag = condTagOf(n, values);
+    ctx.tag = tag;
     if (!n.op.startsWith('_Tf')) report.ops[n.op] = (report.ops[n.op] ?? 0) + 1; // a loop counts its own ops
     if (n.op === 'Const') {
       const t: TfTensor | undefined = graph.weights.get(n.name) ?? tensorFromAttr(n.attr.value?.tensor, n.name);
       if (!t) throw new TensorRTError('PARSE_ERROR', `Const ${n.name} has no value (missing from the weights)`);
-      values.set(n.name, { dtype: t.dtype, shape: t.shape, value: t });
+      const v: Value = { dtype: t.dtype, shape: t.shape, value: t };
+      if (tag) v.cond = tag;
+      values.set(n.name, v);
       continue;
     }
     if (n.op === 'NoOp') continue;
@@ -271,6 +302,7 @@ export function convertNodes(ctx: Ctx, nodes: TfNode[], values: Map<string, Valu
       if (e instanceof TensorRTError) throw e;
       throw new TensorRTError('INTERNAL', `${n.name} (${n.op}): ${(e as Error).message}`, { cause: e });
     }
+    if (tag && n.op !== 'Switch' && n.op !== 'Merge') outs = outs.map((v) => ((v.cond?.length ?? 0) < tag.length ? { ...v, cond: tag } : v));
     outs.forEach((v, i) => values.set(tensorName(n.name, i), v));
   }
 }

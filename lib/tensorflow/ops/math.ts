@@ -4,7 +4,7 @@
  */
 import { onnx } from '../../onnx';
 import { TensorRTError } from '../../errors';
-import { attrBool, attrFloat, attrInt, attrStrs, attrType, type TfNode, type TfTensor } from '../graph';
+import { attrBool, attrFloat, attrInt, attrStr, attrStrs, attrType, type TfNode, type TfTensor } from '../graph';
 import { broadcastShapes, numbers, NHWC_TO_NCHW, transposeTensor, type AttrSpec, type Ctx, type Value } from '../context';
 import type { OpTable } from './types';
 
@@ -247,3 +247,41 @@ mathOps.Cast = (c, n, ins) => {
   return [out];
 };
 void attrInt;
+
+mathOps.Atan2 = (c, _n, ins) => {
+  // atan(y/x), +π or −π where x < 0 (by the sign of y), 0 where both are 0 (as TF).
+  const [y, x] = [ins[0]!, ins[1]!];
+  const t = y.dtype;
+  const [ys, xs] = [c.ref(y), c.ref(x)];
+  const zero = c.scalar(0, t);
+  const a = c.node1('Atan', [c.node1('Div', [ys, xs])]);
+  const adj = c.node1('Where', [c.node1('Less', [ys, zero]), c.scalar(-Math.PI, t), c.scalar(Math.PI, t)]);
+  const r = c.node1('Where', [c.node1('Less', [xs, zero]), c.node1('Add', [a, adj]), a]);
+  const both = c.node1('And', [c.node1('Equal', [xs, zero]), c.node1('Equal', [ys, zero])]);
+  const out: Value = { dtype: t, nhwc: c.node1('Where', [both, zero, r]) };
+  const shape = broadcastShapes(y.shape, x.shape);
+  if (shape) out.shape = shape;
+  return [out];
+};
+mathOps.Cumsum = (c, n, ins) => {
+  const x = ins[0]!;
+  const out: Value = { dtype: x.dtype, nhwc: c.node1('CumSum', [c.ref(x), c.int64(ins[1]!)], { exclusive: attrBool(n, 'exclusive', false) ? 1 : 0, reverse: attrBool(n, 'reverse', false) ? 1 : 0 }) };
+  if (x.shape) out.shape = x.shape;
+  return [out];
+};
+mathOps.Einsum = (c, n, ins) => {
+  const eq = attrStr(n, 'equation', '').replace(/\s/g, '');
+  const [lhs, rhs] = eq.split('->');
+  const terms = (lhs ?? '').split(',');
+  if (!eq || terms.length !== ins.length) throw new TensorRTError('INVALID_ARGUMENT', `${n.name}: Einsum equation "${eq}" for ${ins.length} inputs`);
+  const out: Value = { dtype: ins[0]!.dtype, nhwc: c.node1('Einsum', ins.map((v) => c.ref(v)), { equation: eq }) };
+  if (rhs !== undefined && !eq.includes('.')) {
+    const size = new Map<string, number>();
+    terms.forEach((t, k) => [...t].forEach((l, i) => {
+      const d = ins[k]!.shape?.[i] ?? -1;
+      if (d !== 1 || !size.has(l)) size.set(l, Math.max(d, size.get(l) ?? -1));
+    }));
+    out.shape = [...rhs].map((l) => size.get(l) ?? -1);
+  }
+  return [out];
+};
