@@ -248,6 +248,10 @@ export class Ctx {
   /** The value as int64 (shape, axes and index inputs of ONNX ops). */
   int64(v: Value): string {
     if (v.value && v.value.dtype !== 'string') {
+      if (v.value.shape.length > 1) {
+        // Index tensors (Gather, ScatterNd, ...) keep their shape.
+        return this.initializer({ dtype: 'int64', shape: v.value.shape, data: BigInt64Array.from(numbers(v.value).map((x) => BigInt(x))) }, 'int64');
+      }
       return this.i64(numbers(v.value), v.value.shape.length === 0);
     }
     if (v.dtype === 'int64') return this.ref(v);

@@ -16,16 +16,20 @@ import { convOps } from './ops/conv';
 import { arrayOps } from './ops/array';
 import { indexingOps } from './ops/indexing';
 import { condOps } from './cond';
+import { segmentOps } from './ops/segment';
+import { linalgOps } from './ops/linalg';
+import { conv3dOps } from './ops/conv3d';
 import { detectionOps } from './ops/detection';
 import { collapseWhileLoops, controlOps, loopMembers } from './control';
 import type { OpTable } from './ops/types';
 
-export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...indexingOps, ...detectionOps, ...controlOps, ...condOps };
+export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...indexingOps, ...segmentOps, ...linalgOps, ...conv3dOps, ...detectionOps, ...controlOps, ...condOps };
 /** Ops handled by the driver itself. */
 const DRIVER_OPS = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
 
 export function supportedOps(): string[] {
-  const loop = ['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond'];
+  // TF1 loop frames (control.ts), and functional control flow lowered to TF1 form before conversion (function.ts).
+  const loop = ['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'If', 'StatelessIf', 'While', 'StatelessWhile'];
   return [...new Set([...Object.keys(OPS).filter((o) => !o.startsWith('_Tf')), ...DRIVER_OPS, ...loop])].sort();
 }
 
@@ -113,7 +117,9 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
   let outputs = options.outputs?.map(canonical);
   if (!outputs || outputs.length === 0) outputs = graph.outputs?.map((o) => canonical(o.name));
   if (!outputs || outputs.length === 0) {
-    outputs = graph.nodes.filter((n) => !consumed.has(n.name) && !DRIVER_OPS.has(n.op) && n.op !== 'Assert').map((n) => n.name);
+    // (not a cond's Switch or pivot: their values exist only inside a branch)
+    const pivot = (n: TfNode) => n.op === 'Switch' || (n.op === 'Identity' && n.input[0] !== undefined && byName.get(parseInput(n.input[0]).node)?.op === 'Switch');
+    outputs = graph.nodes.filter((n) => !consumed.has(n.name) && !DRIVER_OPS.has(n.op) && n.op !== 'Assert' && !pivot(n)).map((n) => n.name);
   }
   if (outputs.length === 0) throw new TensorRTError('PARSE_ERROR', `the ${graph.format} graph has no outputs (every tensor is consumed): name them with outputs`);
   for (const o of outputs) {
@@ -236,6 +242,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
   for (const o of outputs) {
     const v = values.get(o);
     if (!v) throw new TensorRTError('INVALID_ARGUMENT', `output ${o} was not produced`);
+    if (v.cond?.length) throw new TensorRTError('UNSUPPORTED_OP', `output ${o} is inside a tf.cond branch (a value only one side of a Switch computes)`);
     const src = ctx.ref(v);
     ctx.nodes.push(onnx.NodeProto.create({ name: `${o}/output`, opType: 'Identity', input: [src], output: [o] }));
     outputsInfo.push(valueInfo(o, v.dtype, v.shape));
