@@ -263,6 +263,14 @@ def more_op_cases():
     unary("batch_to_space_nd", lambda v: tf.batch_to_space(v, [2, 2], [[1, 0], [0, 1]]), f32(4, 3, 4, 2))
     scale, off = f32(3), f32(3)
     unary("fused_batch_norm_v1", lambda v: tf.raw_ops.FusedBatchNorm(x=v, scale=scale, offset=off, mean=f32(3), variance=np.abs(f32(3)) + 0.5, is_training=False)[0], img)
+    logits, labels = f32(4, 5), RNG.dirichlet(np.ones(5), 4).astype(np.float32)
+    binary("softmax_cross_entropy", lambda u, w: tf.raw_ops.SoftmaxCrossEntropyWithLogits(features=u, labels=w), logits, labels)
+    binary("sparse_softmax_cross_entropy", lambda u, w: tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(features=u, labels=w), logits, np.array([0, 4, 2, 2], np.int32))
+    q = f32(3, 50) * 3.0
+    unary("fake_quant_args", lambda v: tf.quantization.fake_quant_with_min_max_args(v, -4.0, 5.5, num_bits=8), q)
+    unary("fake_quant_args_narrow_4bit", lambda v: tf.quantization.fake_quant_with_min_max_args(v, -2.3, 3.1, num_bits=4, narrow_range=True), q)
+    unary("fake_quant_vars", lambda v: tf.quantization.fake_quant_with_min_max_vars(v, tf.constant(-1.7), tf.constant(2.9)), q)
+    binary("bitwise_and_refused", lambda u, w: tf.bitwise.bitwise_and(u, w), i32, np.array([1, 2, 3, 7], np.int32))
     unary("resize_bilinear_down", lambda v: tf.compat.v1.image.resize_bilinear(v, [3, 4], half_pixel_centers=True), img)
 
 
