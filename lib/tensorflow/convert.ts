@@ -20,11 +20,12 @@ import { segmentOps } from './ops/segment';
 import { linalgOps } from './ops/linalg';
 import { conv3dOps } from './ops/conv3d';
 import { nnOps } from './ops/nn';
+import { cropOps } from './ops/crop';
 import { detectionOps } from './ops/detection';
 import { collapseWhileLoops, controlOps, loopMembers } from './control';
 import type { OpTable } from './ops/types';
 
-export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...indexingOps, ...segmentOps, ...linalgOps, ...conv3dOps, ...nnOps, ...detectionOps, ...controlOps, ...condOps };
+export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...indexingOps, ...segmentOps, ...linalgOps, ...conv3dOps, ...nnOps, ...cropOps, ...detectionOps, ...controlOps, ...condOps };
 /** Ops handled by the driver itself. */
 const DRIVER_OPS = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
 

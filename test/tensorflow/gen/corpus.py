@@ -271,6 +271,11 @@ def more_op_cases():
     unary("fake_quant_args_narrow_4bit", lambda v: tf.quantization.fake_quant_with_min_max_args(v, -2.3, 3.1, num_bits=4, narrow_range=True), q)
     unary("fake_quant_vars", lambda v: tf.quantization.fake_quant_with_min_max_vars(v, tf.constant(-1.7), tf.constant(2.9)), q)
     binary("bitwise_and_refused", lambda u, w: tf.bitwise.bitwise_and(u, w), i32, np.array([1, 2, 3, 7], np.int32))
+    cboxes = np.array([[0.1, 0.2, 0.7, 0.9], [0.0, 0.0, 1.0, 1.0], [-0.2, 0.3, 0.5, 1.3], [0.6, 0.8, 0.2, 0.1], [0.4, 0.4, 0.4, 0.4]], np.float32)
+    cind = np.array([1, 0, 1, 0, 1], np.int32)
+    for m in ["bilinear", "nearest"]:
+        for size in [[4, 5], [1, 3]]:
+            binary(f"crop_and_resize_{m}_{size[0]}x{size[1]}", lambda im, bx, m=m, size=size: tf.image.crop_and_resize(im, bx, cind, size, method=m, extrapolation_value=-1.5), f32(2, 6, 7, 3), cboxes)
     unary("resize_bilinear_down", lambda v: tf.compat.v1.image.resize_bilinear(v, [3, 4], half_pixel_centers=True), img)
 
 
