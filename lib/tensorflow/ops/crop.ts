@@ -6,7 +6,7 @@
 import { onnx } from '../../onnx';
 import { TensorRTError } from '../../errors';
 import { attrFloat, attrStr } from '../graph';
-import { numbers, type Ctx, type Value } from '../context';
+import { numbers, type Value } from '../context';
 import type { OpTable } from './types';
 
 const DT = onnx.TensorProto.DataType;
