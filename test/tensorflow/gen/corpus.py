@@ -158,7 +158,11 @@ def op_cases():
                   ("bilinear_half_pixel", lambda x: tf.compat.v1.image.resize_bilinear(x, [7, 9], half_pixel_centers=True)),
                   ("nearest", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [8, 10])),
                   ("nearest_align", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 9], align_corners=True)),
-                  ("nearest_half_pixel", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 9], half_pixel_centers=True))]:
+                  ("nearest_half_pixel", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 9], half_pixel_centers=True)),
+                  ("bicubic", lambda x: tf.compat.v1.image.resize_bicubic(x, [7, 9])),
+                  ("bicubic_align", lambda x: tf.compat.v1.image.resize_bicubic(x, [7, 9], align_corners=True)),
+                  ("bicubic_half_pixel", lambda x: tf.compat.v1.image.resize_bicubic(x, [7, 9], half_pixel_centers=True)),
+                  ("bicubic_half_pixel_down", lambda x: tf.compat.v1.image.resize_bicubic(x, [3, 2], half_pixel_centers=True))]:
         unary(f"resize_{n}", fn, f32(1, 4, 5, 2))
     binary("einsum_matmul", lambda a, b: tf.einsum("bij,bjk->bik", a, b), f32(2, 3, 4), f32(2, 4, 5))
     binary("einsum_outer_sum", lambda a, b: tf.einsum("ij,kj->ik", a, b), f32(3, 4), f32(5, 4))
