@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { TensorRTError } from '../errors';
-import { attrShape, elementCount, tfDType, typedFromBytes, type TfTensor } from './graph';
+import { tensorShape, elementCount, tfDType, typedFromBytes, type TfTensor } from './graph';
 import { JSON_FORM, tfType } from './proto';
 
 const MAGIC_LO = 0x8b80fb57;
@@ -105,7 +105,7 @@ export function readBundle(prefix: string, strings?: Map<string, Buffer>): Map<s
     if (k === '') continue;
     const e = T.toObject(T.decode(v), JSON_FORM) as { dtype?: string; shape?: unknown; shardId?: number; offset?: string; size?: string };
     const dtype = tfDType(e.dtype ?? 'DT_FLOAT');
-    if (dtype === 'string' && strings && elementCount(attrShape({ shape: (e.shape ?? {}) as never }) ?? []) === 1) {
+    if (dtype === 'string' && strings && elementCount(tensorShape(e.shape)) === 1) {
       const off = Number(e.offset ?? 0);
       const raw = shard(e.shardId ?? 0).subarray(off, off + Number(e.size ?? 0));
       const pos = { p: 0 };
@@ -115,7 +115,7 @@ export function readBundle(prefix: string, strings?: Map<string, Buffer>): Map<s
       continue;
     }
     if (!dtype || dtype === 'string') continue; // non-numeric checkpoint entries (object graph, strings) are not weights
-    const shape = attrShape({ shape: (e.shape ?? {}) as never }) ?? [];
+    const shape = tensorShape(e.shape);
     const off = Number(e.offset ?? 0);
     const size = Number(e.size ?? 0);
     const data = shard(e.shardId ?? 0).subarray(off, off + size);

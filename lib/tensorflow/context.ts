@@ -28,6 +28,17 @@ export interface Value {
   seq?: boolean;
   /** A TF TensorList held as the stacked tensor itself (TensorListFromTensor, read-only in the graph). */
   tlist?: boolean;
+  /** Inside TF1 cond branches (Switch outputs and what is computed from them): the predicates and sides, outermost first. */
+  cond?: CondTag[];
+}
+
+/** One level of a TF1 cond: the ONNX name of its predicate and the side (Switch output 1 is `true`). */
+export interface CondTag { pred: string; side: boolean }
+
+const NODE_TAGS = new WeakMap<onnx.NodeProto, CondTag[]>();
+/** The cond branch an emitted ONNX node belongs to (Merge moves such nodes into an ONNX If). */
+export function nodeTag(p: onnx.NodeProto): CondTag[] | undefined {
+  return NODE_TAGS.get(p);
 }
 
 export type AttrSpec = number | number[] | string | { f: number } | { floats: number[] } | { t: onnx.ITensorProto } | { g: onnx.IGraphProto };
@@ -122,6 +133,8 @@ export class Ctx {
   private readonly constCache: Map<string, string>;
   /** The TF node being converted (names of emitted ONNX nodes derive from it). */
   current?: TfNode;
+  /** The cond branch of the nodes being emitted (see Value.cond). */
+  tag?: CondTag[];
   /**
    * For ops that convert sub-graphs (loops): the graph being converted, the op counts of the report, and the
    * converter itself (set by convert.ts, so that those ops need not import it back).
@@ -156,7 +169,9 @@ export class Ctx {
     const base = this.current ? this.current.name : op;
     const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, (_, i) => this.unique(i === 0 ? `${base}/${op}` : `${base}/${op}:${i}`)) : outputs;
     const attribute = Object.entries(attrs).map(([k, v]) => makeAttr(k, v));
-    this.nodes.push(onnx.NodeProto.create({ name: this.unique(`${base}/${op}#node`), opType: op, input: inputs, output: outs, attribute }));
+    const proto = onnx.NodeProto.create({ name: this.unique(`${base}/${op}#node`), opType: op, input: inputs, output: outs, attribute });
+    this.nodes.push(proto);
+    if (this.tag?.length) NODE_TAGS.set(proto, this.tag);
     return outs;
   }
 
@@ -202,7 +217,7 @@ export class Ctx {
       return v.nhwc;
     }
     if (v.nchw) {
-      v.nhwc = this.node1('Transpose', [v.nchw], { perm: NCHW_TO_NHWC });
+      v.nhwc = this.tagged(v, () => this.node1('Transpose', [v.nchw!], { perm: NCHW_TO_NHWC }));
       return v.nhwc;
     }
     throw new TensorRTError('INTERNAL', 'TF value without an ONNX value');
@@ -215,13 +230,28 @@ export class Ctx {
       v.nchw = this.initializer(transposeTensor(v.value, NHWC_TO_NCHW), 'nchw');
       return v.nchw;
     }
-    v.nchw = this.node1('Transpose', [this.ref(v)], { perm: NHWC_TO_NCHW });
+    v.nchw = this.tagged(v, () => this.node1('Transpose', [this.ref(v)], { perm: NHWC_TO_NCHW }));
     return v.nchw;
+  }
+
+  /** Emits a value's other layout in the value's own cond branch, not the current node's. */
+  private tagged<T>(v: Value, f: () => T): T {
+    const saved = this.tag;
+    this.tag = v.cond;
+    try {
+      return f();
+    } finally {
+      this.tag = saved;
+    }
   }
 
   /** The value as int64 (shape, axes and index inputs of ONNX ops). */
   int64(v: Value): string {
     if (v.value && v.value.dtype !== 'string') {
+      if (v.value.shape.length > 1) {
+        // Index tensors (Gather, ScatterNd, ...) keep their shape.
+        return this.initializer({ dtype: 'int64', shape: v.value.shape, data: BigInt64Array.from(numbers(v.value).map((x) => BigInt(x))) }, 'int64');
+      }
       return this.i64(numbers(v.value), v.value.shape.length === 0);
     }
     if (v.dtype === 'int64') return this.ref(v);

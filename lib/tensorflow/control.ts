@@ -85,7 +85,8 @@ export function collapseWhileLoops(graph: TfGraph): TfGraph {
       const ins = m.input.filter((s) => !s.startsWith('^')).map((s) => byName.get(parseInput(s).node)!);
       const enter = ins.find((n) => n.op === 'Enter');
       const next = ins.find((n) => n.op === 'NextIteration');
-      const sw = mem.find((n) => n.op === 'Switch' && parseInput(n.input[0]!).node === m.name);
+      if (!enter && !next) continue; // a tf.cond inside the body (cond.ts)
+      const sw = mem.find((n) => n.op === 'Switch' && parseInput(n.input[0]!).node === m.name && parseInput(n.input[1] ?? '').node === conds[0]!.name);
       if (!enter || !next || !sw || ins.length !== 2) throw new TensorRTError('UNSUPPORTED_OP', `${m.name}: Merge that is not a while-loop variable (tf.cond is not supported yet)`);
       vars.push({ merge: m.name, enter: enter.name, next: next.name, sw: sw.name });
       varEnters.add(enter.name);

@@ -8,22 +8,30 @@ import { onnx } from '../onnx';
 import { TensorRTError } from '../errors';
 import * as is from '../validate';
 import { attrShape, attrType, parseInput, tensorName, type TfDType, type TfGraph, type TfNode, type TfTensor } from './graph';
-import { Ctx, onnxType, type Value } from './context';
+import { Ctx, onnxType, type CondTag, type Value } from './context';
 import { tensorFromAttr } from './tensor';
 import { lowerBelow13 } from './lower';
 import { mathOps } from './ops/math';
 import { convOps } from './ops/conv';
 import { arrayOps } from './ops/array';
+import { indexingOps } from './ops/indexing';
+import { condOps } from './cond';
+import { segmentOps } from './ops/segment';
+import { linalgOps } from './ops/linalg';
+import { conv3dOps } from './ops/conv3d';
+import { nnOps } from './ops/nn';
+import { cropOps } from './ops/crop';
 import { detectionOps } from './ops/detection';
 import { collapseWhileLoops, controlOps, loopMembers } from './control';
 import type { OpTable } from './ops/types';
 
-export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...detectionOps, ...controlOps };
+export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...indexingOps, ...segmentOps, ...linalgOps, ...conv3dOps, ...nnOps, ...cropOps, ...detectionOps, ...controlOps, ...condOps };
 /** Ops handled by the driver itself. */
 const DRIVER_OPS = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
 
 export function supportedOps(): string[] {
-  const loop = ['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond'];
+  // TF1 loop frames (control.ts), and functional control flow lowered to TF1 form before conversion (function.ts).
+  const loop = ['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'If', 'StatelessIf', 'While', 'StatelessWhile'];
   return [...new Set([...Object.keys(OPS).filter((o) => !o.startsWith('_Tf')), ...DRIVER_OPS, ...loop])].sort();
 }
 
@@ -111,7 +119,9 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
   let outputs = options.outputs?.map(canonical);
   if (!outputs || outputs.length === 0) outputs = graph.outputs?.map((o) => canonical(o.name));
   if (!outputs || outputs.length === 0) {
-    outputs = graph.nodes.filter((n) => !consumed.has(n.name) && !DRIVER_OPS.has(n.op) && n.op !== 'Assert').map((n) => n.name);
+    // (not a cond's Switch or pivot: their values exist only inside a branch)
+    const pivot = (n: TfNode) => n.op === 'Switch' || (n.op === 'Identity' && n.input[0] !== undefined && byName.get(parseInput(n.input[0]).node)?.op === 'Switch');
+    outputs = graph.nodes.filter((n) => !consumed.has(n.name) && !DRIVER_OPS.has(n.op) && n.op !== 'Assert' && !pivot(n)).map((n) => n.name);
   }
   if (outputs.length === 0) throw new TensorRTError('PARSE_ERROR', `the ${graph.format} graph has no outputs (every tensor is consumed): name them with outputs`);
   for (const o of outputs) {
@@ -158,6 +168,12 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
     throw err;
   }
 
+  // A cond's pivot (Identity of a Switch output), a control input of the branch's constants: converted first, so
+  // that they carry its branch (cond.ts).
+  const isPivot = (s: string): boolean => {
+    const m = byName.get(s.slice(1));
+    return m?.op === 'Identity' && m.input[0] !== undefined && byName.get(parseInput(m.input[0]).node)?.op === 'Switch';
+  };
   // Nodes needed, in topological order (iterative DFS over data inputs); inputs named by the user cut the graph.
   const order: TfNode[] = [];
   const state = new Map<string, number>();
@@ -171,7 +187,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
       const top = stack[stack.length - 1]!;
       const n = byName.get(top.name);
       if (!n) throw new TensorRTError('PARSE_ERROR', `node ${top.name} is referenced but not defined`);
-      const ins = inputOverride.has(n.name) ? [] : n.input.filter((s) => !s.startsWith('^'));
+      const ins = inputOverride.has(n.name) ? [] : n.input.filter((s) => !s.startsWith('^') || isPivot(s));
       if (top.next < ins.length) {
         const dep = parseInput(ins[top.next++]!).node;
         const st = state.get(dep);
@@ -228,6 +244,7 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
   for (const o of outputs) {
     const v = values.get(o);
     if (!v) throw new TensorRTError('INVALID_ARGUMENT', `output ${o} was not produced`);
+    if (v.cond?.length) throw new TensorRTError('UNSUPPORTED_OP', `output ${o} is inside a tf.cond branch (a value only one side of a Switch computes)`);
     const src = ctx.ref(v);
     ctx.nodes.push(onnx.NodeProto.create({ name: `${o}/output`, opType: 'Identity', input: [src], output: [o] }));
     outputsInfo.push(valueInfo(o, v.dtype, v.shape));
@@ -249,13 +266,36 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
 
 /** Converts TF nodes (in topological order) into `ctx`, reading and writing TF tensor values in `values`. */
 export function convertNodes(ctx: Ctx, nodes: TfNode[], values: Map<string, Value>, graph: TfGraph, report: Pick<ConvertReport, 'ops'>): void {
+  const savedTag = ctx.tag;
+  try {
+    convertEach(ctx, nodes, values, graph, report);
+  } finally {
+    ctx.tag = savedTag;
+  }
+}
+
+/** The innermost cond branch among a node's data and control inputs (TF1 cond: Switch outputs and what follows). */
+function condTagOf(n: TfNode, values: Map<string, Value>): CondTag[] | undefined {
+  let tag: CondTag[] | undefined;
+  for (const s of n.input) {
+    const t = values.get(canonical(s.startsWith('^') ? s.slice(1) : s))?.cond;
+    if (t && t.length > (tag?.length ?? 0)) tag = t;
+  }
+  return tag;
+}
+
+function convertEach(ctx: Ctx, nodes: TfNode[], values: Map<string, Value>, graph: TfGraph, report: Pick<ConvertReport, 'ops'>): void {
   for (const n of nodes) {
     ctx.current = n;
+    const tag = condTagOf(n, values);
+    ctx.tag = tag;
     if (!n.op.startsWith('_Tf')) report.ops[n.op] = (report.ops[n.op] ?? 0) + 1; // a loop counts its own ops
     if (n.op === 'Const') {
       const t: TfTensor | undefined = graph.weights.get(n.name) ?? tensorFromAttr(n.attr.value?.tensor, n.name);
       if (!t) throw new TensorRTError('PARSE_ERROR', `Const ${n.name} has no value (missing from the weights)`);
-      values.set(n.name, { dtype: t.dtype, shape: t.shape, value: t });
+      const v: Value = { dtype: t.dtype, shape: t.shape, value: t };
+      if (tag) v.cond = tag;
+      values.set(n.name, v);
       continue;
     }
     if (n.op === 'NoOp') continue;
@@ -271,6 +311,7 @@ export function convertNodes(ctx: Ctx, nodes: TfNode[], values: Map<string, Valu
       if (e instanceof TensorRTError) throw e;
       throw new TensorRTError('INTERNAL', `${n.name} (${n.op}): ${(e as Error).message}`, { cause: e });
     }
+    if (tag && n.op !== 'Switch' && n.op !== 'Merge') outs = outs.map((v) => ((v.cond?.length ?? 0) < tag.length ? { ...v, cond: tag } : v));
     outs.forEach((v, i) => values.set(tensorName(n.name, i), v));
   }
 }

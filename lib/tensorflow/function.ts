@@ -41,6 +41,66 @@ const OUTPUT_ARGS: Record<string, string[]> = {
 };
 
 const CALL_OPS = new Set(['StatefulPartitionedCall', 'PartitionedCall']);
+const FLOW_OPS = new Set(['If', 'StatelessIf', 'While', 'StatelessWhile']);
+
+function node(name: string, op: string, input: string[], attr: Record<string, TfAttr> = {}): TfNode {
+  return { name, op, input, attr };
+}
+
+function call(name: string, f: string, input: string[]): TfNode {
+  return node(name, 'PartitionedCall', input, { f: { func: { name: f } } });
+}
+
+/**
+ * Functional control flow as the TF1 form the converter handles (then inlined like any call):
+ *  - If(cond, args): Switch(arg, cond) per argument, the then branch called on output 1, the else branch on
+ *    output 0, Merge(else_k, then_k) per output (→ ONNX If, cond.ts);
+ *  - While(args): one frame named after the node: Enter → Merge(Enter, NextIteration) → cond function →
+ *    LoopCond → Switch → Identity → body function → NextIteration, Exit(Switch:0) per variable (→ ONNX Loop,
+ *    control.ts).
+ * `aliases` maps the node's outputs to the new nodes. Undefined when a branch or body is not in the library.
+ */
+function lowerFunctional(n: TfNode, library: Map<string, TfFunction>, aliases: Map<string, string>): TfNode[] | undefined {
+  const fname = (k: string) => (n.attr[k] as TfAttr | undefined)?.func?.name ?? '';
+  const data = n.input.filter((s) => !s.startsWith('^'));
+  const control = n.input.filter((s) => s.startsWith('^'));
+  const p = `${n.name}/`;
+  if (n.op === 'If' || n.op === 'StatelessIf') {
+    const [thenF, elseF] = [library.get(fname('then_branch')), library.get(fname('else_branch'))];
+    if (!thenF || !elseF) return undefined;
+    const pred = `${p}pred_id`;
+    const out: TfNode[] = [node(pred, 'Identity', [data[0]!, ...control]), node(`${p}switch_pred`, 'Switch', [pred, pred])];
+    out.push(node(`${p}pivot_t`, 'Identity', [`${p}switch_pred:1`]), node(`${p}pivot_f`, 'Identity', [`${p}switch_pred`]));
+    const args = data.slice(1);
+    args.forEach((a, i) => out.push(node(`${p}switch_${i}`, 'Switch', [a, pred])));
+    out.push(call(`${p}then`, thenF.name, [...args.map((_a, i) => `${p}switch_${i}:1`), `^${p}pivot_t`]));
+    out.push(call(`${p}else`, elseF.name, [...args.map((_a, i) => `${p}switch_${i}`), `^${p}pivot_f`]));
+    thenF.outputs.forEach((_o, k) => {
+      out.push(node(`${p}merge_${k}`, 'Merge', [k ? `${p}else:${k}` : `${p}else`, k ? `${p}then:${k}` : `${p}then`]));
+      aliases.set(k ? `${n.name}:${k}` : n.name, `${p}merge_${k}`);
+    });
+    return out;
+  }
+  const [condF, bodyF] = [library.get(fname('cond')), library.get(fname('body'))];
+  if (!condF || !bodyF) return undefined;
+  const frame = { s: Buffer.from(n.name, 'latin1').toString('base64') };
+  const out: TfNode[] = [];
+  data.forEach((a, i) => {
+    out.push(node(`${p}enter_${i}`, 'Enter', [a, ...control], { frame_name: frame, is_constant: { b: false } }));
+    out.push(node(`${p}merge_${i}`, 'Merge', [`${p}enter_${i}`, `${p}next_${i}`]));
+  });
+  out.push(call(`${p}cond`, condF.name, data.map((_a, i) => `${p}merge_${i}`)));
+  out.push(node(`${p}loop_cond`, 'LoopCond', [`${p}cond`]));
+  data.forEach((_a, i) => {
+    out.push(node(`${p}switch_${i}`, 'Switch', [`${p}merge_${i}`, `${p}loop_cond`]));
+    out.push(node(`${p}ident_${i}`, 'Identity', [`${p}switch_${i}:1`]));
+    out.push(node(`${p}next_${i}`, 'NextIteration', [i ? `${p}body:${i}` : `${p}body`]));
+    out.push(node(`${p}exit_${i}`, 'Exit', [`${p}switch_${i}`]));
+    aliases.set(i ? `${n.name}:${i}` : n.name, `${p}exit_${i}`);
+  });
+  out.push(call(`${p}body`, bodyF.name, data.map((_a, i) => `${p}ident_${i}`)));
+  return out;
+}
 
 function funcName(n: TfNode): string | undefined {
   return (n.attr.f as TfAttr | undefined)?.func?.name;
@@ -64,6 +124,12 @@ export function inlineCalls(nodes: TfNode[], library: Map<string, TfFunction>, a
   let guard = 0;
   while (work.length) {
     const n = work.shift()!;
+    const flow = FLOW_OPS.has(n.op) ? lowerFunctional(n, library, aliases) : undefined;
+    if (flow) {
+      inlined.add(n.name);
+      work.unshift(...flow);
+      continue;
+    }
     const f = CALL_OPS.has(n.op) ? funcName(n) : undefined;
     const fn = f ? library.get(f) : undefined;
     if (!fn) {
@@ -89,11 +155,14 @@ export function inlineCalls(nodes: TfNode[], library: Map<string, TfFunction>, a
       const base = parts.length >= 3 ? node : parts[0]!;
       return idx === 0 ? `${prefix}${base}` : `${prefix}${base}:${idx}`;
     };
+    const control = n.input.filter((s) => s.startsWith('^'));
     const body = fn.nodes.map((b) => {
       // Body Const weights are keyed `<fn>@@<node>` until inlined.
       const w = b.op === 'Const' ? weights.get(`${fn.name}@@${b.name}`) : undefined;
       if (w) weights.set(`${prefix}${b.name}`, w);
-      return { ...b, name: `${prefix}${b.name}`, input: b.input.map(ref).filter((x): x is string => x !== undefined) };
+      const input = b.input.map(ref).filter((x): x is string => x !== undefined);
+      // Source nodes of the body keep the call's control inputs (a cond branch's constants stay in the branch).
+      return { ...b, name: `${prefix}${b.name}`, input: input.length ? input : control };
     });
     fn.outputs.forEach((o, k) => {
       const r = fn.ret[o];

@@ -112,6 +112,11 @@ export function attrStrs(n: TfNode, k: string): string[] {
   return (n.attr[k]?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString('latin1'));
 }
 
+/** A tensor's own shape (TensorProto, bundle entries): fully defined, so a dimension without size is 0 (proto3 default). */
+export function tensorShape(sh: unknown): number[] {
+  return (((sh ?? {}) as { dim?: { size?: string | number }[] }).dim ?? []).map((d) => Number(d.size ?? 0));
+}
+
 export function attrShape(a: TfAttr | undefined): number[] | undefined {
   const sh = a?.shape;
   if (!sh || sh.unknownRank) return undefined;

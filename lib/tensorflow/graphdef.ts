@@ -98,8 +98,14 @@ export function readFrozenGraph(p: string): TfGraph {
     throw new TensorRTError('PARSE_ERROR', `${p}: not a binary GraphDef: ${(e as Error).message}`, { cause: e });
   }
   const weights = new Map<string, TfTensor>();
-  const nodes = nodesOf(msg, weights, p);
+  let nodes = nodesOf(msg, weights, p);
   if (nodes.length === 0) throw new TensorRTError('PARSE_ERROR', `${p}: not a binary GraphDef (no nodes)`);
+  // A function library (frozen without lowering control flow: If/While, calls): inlined as for SavedModels.
+  const lib = libraryOf(msg, weights, p);
+  if (lib.size > 0) {
+    nodes = inlineCalls(nodes, lib, new Map(), weights);
+    for (const k of [...weights.keys()]) if (k.includes('@@')) weights.delete(k);
+  }
   // TF.js 0.x layout: tensorflowjs_model.pb + weights_manifest.json + shards.
   const manifest = path.join(path.dirname(p), 'weights_manifest.json');
   if (fs.existsSync(manifest)) {

@@ -3,14 +3,14 @@
  * Const nodes whose value sits in the GraphDef itself (frozen graphs, small constants).
  */
 import { TensorRTError } from '../errors';
-import { attrShape, elementCount, tfDType, typedFromBytes, type TfTensor } from './graph';
+import { tensorShape, elementCount, tfDType, typedFromBytes, type TfTensor } from './graph';
 import { typedOf } from './context';
 
 export function tensorFromAttr(t: Record<string, unknown> | undefined, what: string): TfTensor | undefined {
   if (!t) return undefined;
   const dtype = tfDType(t.dtype as string);
   if (!dtype) throw new TensorRTError('UNSUPPORTED_OP', `${what}: constant of dtype ${String(t.dtype)}`);
-  const shape = attrShape({ shape: t.tensorShape as never }) ?? [];
+  const shape = tensorShape(t.tensorShape);
   const n = elementCount(shape);
   const outType = dtype === 'float16' ? 'float32' : dtype;
   if (typeof t.tensorContent === 'string' && t.tensorContent.length > 0) {

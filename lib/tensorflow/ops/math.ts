@@ -4,7 +4,7 @@
  */
 import { onnx } from '../../onnx';
 import { TensorRTError } from '../../errors';
-import { attrBool, attrFloat, attrInt, attrStrs, attrType, type TfNode, type TfTensor } from '../graph';
+import { attrBool, attrFloat, attrInt, attrStr, attrStrs, attrType, type TfNode, type TfTensor } from '../graph';
 import { broadcastShapes, numbers, NHWC_TO_NCHW, transposeTensor, type AttrSpec, type Ctx, type Value } from '../context';
 import type { OpTable } from './types';
 
@@ -74,20 +74,45 @@ export function activation(c: Ctx, name: string, x: Value, n: TfNode, args: Valu
 }
 
 const BINARY: Record<string, string> = {
-  Add: 'Add', AddV2: 'Add', BiasAdd: 'Add', Sub: 'Sub', Mul: 'Mul', RealDiv: 'Div', Div: 'Div', Maximum: 'Max', Minimum: 'Min', Pow: 'Pow',
+  Add: 'Add', AddV2: 'Add', BiasAdd: 'Add', BiasAddV1: 'Add', Sub: 'Sub', Mul: 'Mul', RealDiv: 'Div', Div: 'Div', Maximum: 'Max', Minimum: 'Min', Pow: 'Pow',
 };
 const COMPARE: Record<string, string> = { Greater: 'Greater', Less: 'Less', Equal: 'Equal', GreaterEqual: 'GreaterOrEqual', LessEqual: 'LessOrEqual', LogicalAnd: 'And', LogicalOr: 'Or' };
 const UNARY: Record<string, string> = {
   Abs: 'Abs', Neg: 'Neg', Exp: 'Exp', Log: 'Log', Sqrt: 'Sqrt', Floor: 'Floor', Ceil: 'Ceil', Round: 'Round', Sin: 'Sin', Cos: 'Cos',
   Reciprocal: 'Reciprocal', Sign: 'Sign', Erf: 'Erf', LogicalNot: 'Not', Atan: 'Atan', Tan: 'Tan', Asin: 'Asin', Acos: 'Acos',
+  Sinh: 'Sinh', Cosh: 'Cosh', Asinh: 'Asinh', Acosh: 'Acosh', Atanh: 'Atanh', Rint: 'Round', IsNan: 'IsNaN', IsInf: 'IsInf',
 };
+const BOOL_UNARY = new Set(['IsNaN', 'IsInf']);
 
 export const mathOps: OpTable = {};
 
 for (const [tf, ox] of Object.entries(BINARY)) mathOps[tf] = (c, _n, ins) => [binary(c, ox, ins[0]!, ins[1]!)];
 for (const [tf, ox] of Object.entries(COMPARE)) mathOps[tf] = (c, _n, ins) => [binary(c, ox, ins[0]!, ins[1]!, 'bool')];
 mathOps.NotEqual = (c, _n, ins) => [unary(c, 'Not', binary(c, 'Equal', ins[0]!, ins[1]!, 'bool'))];
-for (const [tf, ox] of Object.entries(UNARY)) mathOps[tf] = (c, _n, ins) => [unary(c, ox, ins[0]!)];
+for (const [tf, ox] of Object.entries(UNARY)) mathOps[tf] = (c, _n, ins) => [BOOL_UNARY.has(ox) ? { ...unary(c, ox, ins[0]!), dtype: 'bool' } : unary(c, ox, ins[0]!)];
+mathOps.IsFinite = (c, _n, ins) => [{ ...unary(c, 'Not', { ...binary(c, 'Or', unary(c, 'IsNaN', ins[0]!), unary(c, 'IsInf', ins[0]!)), dtype: 'bool' }), dtype: 'bool' }];
+mathOps.DivNoNan = (c, _n, ins) => {
+  // x / y, and 0 where y is 0.
+  const q = binary(c, 'Div', ins[0]!, ins[1]!);
+  const z = c.scalar(0, ins[1]!.dtype);
+  const out: Value = { dtype: q.dtype, nhwc: c.node1('Where', [c.node1('Equal', [c.ref(ins[1]!), z]), z, c.ref(q)]) };
+  if (q.shape) out.shape = q.shape;
+  return [out];
+};
+mathOps.TruncateDiv = (c, _n, ins) => {
+  // ONNX Div truncates integers; floats: sign(q)·floor(|q|).
+  const q = binary(c, 'Div', ins[0]!, ins[1]!);
+  if (!q.dtype.startsWith('float')) return [q];
+  return [binary(c, 'Mul', unary(c, 'Sign', q), unary(c, 'Floor', unary(c, 'Abs', q)))];
+};
+mathOps.TruncateMod = (c, _n, ins) => {
+  // C's fmod: the remainder takes the dividend's sign (ONNX Mod fmod=1, integers included).
+  const out: Value = { dtype: ins[0]!.dtype, nhwc: c.node1('Mod', [c.ref(ins[0]!), c.ref(ins[1]!)], { fmod: 1 }) };
+  const shape = broadcastShapes(ins[0]!.shape, ins[1]!.shape);
+  if (shape) out.shape = shape;
+  return [out];
+};
+mathOps.Mod = mathOps.TruncateMod;
 for (const a of ['Relu', 'Relu6', 'Elu', 'Selu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softplus', 'Softsign', 'Prelu']) {
   mathOps[a] = (c, n, ins) => [activation(c, a, ins[0]!, n, ins.slice(1))];
 }
@@ -195,7 +220,7 @@ function matmul(c: Ctx, n: TfNode, a: Value, b: Value, ta: boolean, tb: boolean)
   return out;
 }
 mathOps.MatMul = (c, n, ins) => [matmul(c, n, ins[0]!, ins[1]!, attrBool(n, 'transpose_a', false), attrBool(n, 'transpose_b', false))];
-mathOps.BatchMatMul = mathOps.BatchMatMulV2 = (c, n, ins) => [matmul(c, n, ins[0]!, ins[1]!, attrBool(n, 'adj_x', false), attrBool(n, 'adj_y', false))];
+mathOps.BatchMatMul = mathOps.BatchMatMulV2 = mathOps.BatchMatMulV3 = (c, n, ins) => [matmul(c, n, ins[0]!, ins[1]!, attrBool(n, 'adj_x', false), attrBool(n, 'adj_y', false))];
 mathOps._FusedMatMul = (c, n, ins) => {
   let y = matmul(c, n, ins[0]!, ins[1]!, attrBool(n, 'transpose_a', false), attrBool(n, 'transpose_b', false));
   const fused = attrStrs(n, 'fused_ops');
@@ -247,3 +272,42 @@ mathOps.Cast = (c, n, ins) => {
   return [out];
 };
 void attrInt;
+
+mathOps.Atan2 = (c, _n, ins) => {
+  // atan(y/x), ±π added where x < 0 (by the sign of y); signed zeros as in C's atan2 (1/±0 = ±∞ gives the sign),
+  // and where both are zero, y itself (±0) before that adjustment.
+  const [y, x] = [ins[0]!, ins[1]!];
+  const t = y.dtype;
+  const [ys, xs] = [c.ref(y), c.ref(x)];
+  const zero = c.scalar(0, t);
+  const neg = (v: string) => c.node1('Or', [c.node1('Less', [v, zero]), c.node1('Less', [c.node1('Reciprocal', [v]), zero])]);
+  const both = c.node1('And', [c.node1('Equal', [xs, zero]), c.node1('Equal', [ys, zero])]);
+  const a = c.node1('Where', [both, ys, c.node1('Atan', [c.node1('Div', [ys, xs])])]);
+  const adj = c.node1('Where', [neg(ys), c.scalar(-Math.PI, t), c.scalar(Math.PI, t)]);
+  const out: Value = { dtype: t, nhwc: c.node1('Where', [neg(xs), c.node1('Add', [a, adj]), a]) };
+  const shape = broadcastShapes(y.shape, x.shape);
+  if (shape) out.shape = shape;
+  return [out];
+};
+mathOps.Cumsum = (c, n, ins) => {
+  const x = ins[0]!;
+  const out: Value = { dtype: x.dtype, nhwc: c.node1('CumSum', [c.ref(x), c.int64(ins[1]!)], { exclusive: attrBool(n, 'exclusive', false) ? 1 : 0, reverse: attrBool(n, 'reverse', false) ? 1 : 0 }) };
+  if (x.shape) out.shape = x.shape;
+  return [out];
+};
+mathOps.Einsum = (c, n, ins) => {
+  const eq = attrStr(n, 'equation', '').replace(/\s/g, '');
+  const [lhs, rhs] = eq.split('->');
+  const terms = (lhs ?? '').split(',');
+  if (!eq || terms.length !== ins.length) throw new TensorRTError('INVALID_ARGUMENT', `${n.name}: Einsum equation "${eq}" for ${ins.length} inputs`);
+  const out: Value = { dtype: ins[0]!.dtype, nhwc: c.node1('Einsum', ins.map((v) => c.ref(v)), { equation: eq }) };
+  if (rhs !== undefined && !eq.includes('.')) {
+    const size = new Map<string, number>();
+    terms.forEach((t, k) => [...t].forEach((l, i) => {
+      const d = ins[k]!.shape?.[i] ?? -1;
+      if (d !== 1 || !size.has(l)) size.set(l, Math.max(d, size.get(l) ?? -1));
+    }));
+    out.shape = [...rhs].map((l) => size.get(l) ?? -1);
+  }
+  return [out];
+};

@@ -1,7 +1,7 @@
 """TensorFlow as the oracle: builds the conversion corpus (small graphs per op, whole keras.applications
 networks by three routes) and stores TensorFlow's outputs on seeded inputs as .npy, with manifest.json.
 
-  python corpus.py OUT_DIR [--subset ci|full]
+  python corpus.py OUT_DIR [--subset ci|full|ops]   (ops: the small graphs only, for development)
 
 Run by test/unit/tensorflow-oracle.test.ts into the git-ignored .cache/tf-corpus/<hash>/<subset>; nothing it
 writes is committed. TF_ENABLE_ONEDNN_OPTS=0 is set (TF 2.21's oneDNN path can die with SIGFPE on some CPUs).
@@ -158,7 +158,11 @@ def op_cases():
                   ("bilinear_half_pixel", lambda x: tf.compat.v1.image.resize_bilinear(x, [7, 9], half_pixel_centers=True)),
                   ("nearest", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [8, 10])),
                   ("nearest_align", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 9], align_corners=True)),
-                  ("nearest_half_pixel", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 9], half_pixel_centers=True))]:
+                  ("nearest_half_pixel", lambda x: tf.compat.v1.image.resize_nearest_neighbor(x, [7, 9], half_pixel_centers=True)),
+                  ("bicubic", lambda x: tf.compat.v1.image.resize_bicubic(x, [7, 9])),
+                  ("bicubic_align", lambda x: tf.compat.v1.image.resize_bicubic(x, [7, 9], align_corners=True)),
+                  ("bicubic_half_pixel", lambda x: tf.compat.v1.image.resize_bicubic(x, [7, 9], half_pixel_centers=True)),
+                  ("bicubic_half_pixel_down", lambda x: tf.compat.v1.image.resize_bicubic(x, [3, 2], half_pixel_centers=True))]:
         unary(f"resize_{n}", fn, f32(1, 4, 5, 2))
     binary("einsum_matmul", lambda a, b: tf.einsum("bij,bjk->bik", a, b), f32(2, 3, 4), f32(2, 4, 5))
     binary("einsum_outer_sum", lambda a, b: tf.einsum("ij,kj->ik", a, b), f32(3, 4), f32(5, 4))
@@ -171,6 +175,158 @@ def op_cases():
     frozen_case("nms_v5", lambda b, s: tf.raw_ops.NonMaxSuppressionV5(boxes=b, scores=s, max_output_size=8, iou_threshold=0.5, score_threshold=0.2, soft_nms_sigma=0.0)[0],
                 [S(boxes.shape), S(scores.shape)], [boxes, scores], ["set"])
     manifest[-3]["outputs"][0]["compare"] = "set"
+
+
+def more_op_cases():
+    """tf2onnx's op table beyond op_cases: one graph per op, plus the attribute variants that change meaning."""
+    x = f32(2, 3, 4)
+    for n, fn in [("sinh", tf.sinh), ("cosh", tf.cosh), ("asinh", tf.asinh), ("acosh", lambda v: tf.acosh(tf.abs(v) + 1.0)),
+                  ("atanh", lambda v: tf.atanh(tf.clip_by_value(v, -0.9, 0.9))), ("tan", lambda v: tf.tan(tf.clip_by_value(v, -1.2, 1.2))),
+                  ("asin", lambda v: tf.asin(tf.clip_by_value(v, -1.0, 1.0))), ("acos", lambda v: tf.acos(tf.clip_by_value(v, -1.0, 1.0))),
+                  ("atan", tf.atan), ("selu", tf.nn.selu), ("softsign", tf.nn.softsign), ("rint", lambda v: tf.math.rint(v * 2.0)),
+                  ("zeros_ones_like", lambda v: tf.zeros_like(v) + tf.ones_like(v) * 2.0), ("check_numerics", lambda v: tf.debugging.check_numerics(v, "bad") * 2.0),
+                  ("ensure_shape", lambda v: tf.ensure_shape(v, [2, 3, 4]) + 1.0), ("add_n", lambda v: tf.add_n([v, v * 2.0, v * 3.0])),
+                  ("where_indices", lambda v: tf.where(v > 0.5)), ("logical_ops", lambda v: tf.logical_or(tf.logical_and(v > 0, v < 1), tf.logical_not(v > -0.5))),
+                  ("compare_ops", lambda v: tf.stack([tf.cast(tf.greater_equal(v, 0.1), tf.int32), tf.cast(tf.less(v, 0.2), tf.int32), tf.cast(tf.not_equal(tf.round(v), 0.0), tf.int32)])),
+                  ("reverse_v2", lambda v: tf.reverse(v, [0, -1])), ("roll", lambda v: tf.roll(v, [1, -3, 2], [0, 2, 2])),
+                  ("cumsum_exclusive", lambda v: tf.cumsum(v, axis=-1, exclusive=True)), ("cumsum_reverse", lambda v: tf.cumsum(v, axis=0, reverse=True)),
+                  ("cumsum_exclusive_reverse", lambda v: tf.cumsum(v, axis=1, exclusive=True, reverse=True)),
+                  ("one_hot_axis0", lambda v: tf.one_hot(tf.cast(v * 3, tf.int32), 4, on_value=5.0, off_value=-1.0, axis=0)),
+                  ("one_hot_int", lambda v: tf.one_hot(tf.cast(v * 3, tf.int64), 3, on_value=7, off_value=2, axis=1, dtype=tf.int32)),
+                  ("broadcast_to_rank", lambda v: tf.broadcast_to(v[0, :, :1], [2, 3, 3, 5])),
+                  ("matrix_band_part", lambda v: tf.linalg.band_part(v, 1, 2)), ("matrix_band_part_lower", lambda v: tf.linalg.band_part(v, -1, 0)),
+                  ("matrix_diag_part", lambda v: tf.linalg.diag_part(v)), ("matrix_diag", lambda v: tf.linalg.diag(v)),
+                  ("matrix_set_diag", lambda v: tf.linalg.set_diag(v, tf.ones([2, 3]) * 7.0)),
+                  ("adjust_contrast", lambda v: tf.image.adjust_contrast(v, 1.7)),
+                  ("cumprod", lambda v: tf.math.cumprod(v, axis=1)), ("cumprod_exclusive_reverse", lambda v: tf.math.cumprod(v, axis=-1, exclusive=True, reverse=True)),
+                  ("cumprod_exclusive", lambda v: tf.math.cumprod(v, axis=0, exclusive=True))]:
+        unary(n, fn, x)
+    unary("size_dynamic", lambda v: tf.size(v) + tf.cast(tf.rank(v), tf.int32), f32(5, 3))
+    frozen_case("size_dynamic_batch", lambda v: tf.size(v, out_type=tf.int64), [S([None, 3])], [f32(5, 3)])
+    nan = np.array([[1.0, np.nan, -np.inf], [np.inf, 0.0, -2.5]], np.float32)
+    unary("is_nan_inf_finite", lambda v: tf.stack([tf.math.is_nan(v), tf.math.is_inf(v), tf.math.is_finite(v)]), nan)
+    unary("matrix_determinant", lambda v: tf.linalg.det(v), f32(2, 3, 3))
+    unary("matrix_diag_part_wide", lambda v: tf.linalg.diag_part(v), f32(2, 3, 5))
+    unary("matrix_set_diag_tall", lambda v: tf.linalg.set_diag(v, tf.ones([2, 3]) * 7.0), f32(2, 5, 3))
+    unary("lrn", lambda v: tf.nn.lrn(v, depth_radius=2, bias=1.5, alpha=0.3, beta=0.75), f32(1, 4, 5, 7))
+    unary("invert_permutation", lambda p: tf.math.invert_permutation(p), np.array([3, 0, 4, 1, 2], np.int32))
+    a, b = f32(2, 3, 4), f32(3, 1)
+    for n, fn in [("div_no_nan", lambda u, w: tf.math.divide_no_nan(u, tf.round(w))), ("truncate_div_float", lambda u, w: tf.truncatediv(u * 5.0, w)),
+                  ("div_raw", lambda u, w: tf.raw_ops.Div(x=u, y=w)), ("floormod_float", lambda u, w: tf.math.floormod(u * 4.0, w)),
+                  ("select_v1", lambda u, w: tf.raw_ops.Select(condition=u > 0, x=u, y=u * w)), ("atan2_zeros", lambda u, w: tf.atan2(tf.round(u), tf.round(w)))]:
+        binary(n, fn, a, b)
+    i32 = RNG.randint(-9, 9, (2, 3, 4)).astype(np.int32)
+    binary("truncate_div_int", lambda u, w: tf.truncatediv(u, w), i32, np.array([1, 2, -3, 4], np.int32))
+    binary("truncate_mod_int", lambda u, w: tf.truncatemod(u, w), i32, np.array([1, 2, -3, 4], np.int32))
+    binary("einsum_transpose", lambda u, w: tf.einsum("ij->ji", u) + w, f32(3, 4), f32(4, 3))
+    binary("einsum_batch_contract", lambda u, w: tf.einsum("bij,bkj->bik", u, w), f32(2, 3, 4), f32(2, 5, 4))
+    binary("einsum_dot", lambda u, w: tf.einsum("i,i->", u, w), f32(6), f32(6))
+    binary("scatter_nd_duplicates", lambda u, i: tf.scatter_nd(i, u, [5, 3]), f32(4, 3), np.array([[1], [3], [1], [0]], np.int32))
+    binary("scatter_nd_elements", lambda u, i: tf.scatter_nd(i, u, [3, 4]), f32(5), np.array([[0, 1], [2, 3], [0, 1], [1, 0], [2, 2]], np.int32))
+    binary("gather_v2_batch_dims_axis1", lambda u, i: tf.gather(u, i, axis=1, batch_dims=1), f32(2, 3, 4), np.array([[2, 0], [1, 1]], np.int32))
+    binary("gather_v1", lambda u, i: tf.raw_ops.Gather(params=u, indices=i), f32(4, 3), np.array([[3, 0], [1, 1]], np.int32))
+    binary("concat_v1", lambda u, w: tf.raw_ops.Concat(concat_dim=1, values=[u, w]), f32(2, 3), f32(2, 2))
+    binary("reverse_sequence", lambda u, L: tf.reverse_sequence(u, L, seq_axis=1, batch_axis=0), f32(3, 5, 2), np.array([2, 5, 0], np.int64))
+    binary("reverse_sequence_batch2", lambda u, L: tf.reverse_sequence(u, L, seq_axis=0, batch_axis=2), f32(4, 2, 3), np.array([1, 4, 3], np.int32))
+    data = f32(6, 3)
+    ids = np.array([0, 0, 2, 2, 2, 3], np.int32)
+    for n in ["sum", "mean", "max", "min", "prod"]:
+        binary(f"segment_{n}", lambda d, i, n=n: getattr(tf.math, f"segment_{n}")(d, i), data, ids)
+    uids = np.array([3, 0, 3, 1, 0, 3], np.int32)
+    for n in ["sum", "max", "min", "prod"]:
+        binary(f"unsorted_segment_{n}", lambda d, i, n=n: getattr(tf.math, f"unsorted_segment_{n}")(d, i, 5), data, uids)
+    binary("unsorted_segment_sum_2d_ids", lambda d, i: tf.math.unsorted_segment_sum(d, i, 4), f32(2, 3, 2), np.array([[0, 3, 0], [1, 3, 3]], np.int32))
+    sidx = np.array([5, 0, 1, 1, 4], np.int32)
+    sseg = np.array([0, 0, 1, 3, 3], np.int32)
+    for n in ["sum", "mean", "sqrt_n"]:
+        binary(f"sparse_segment_{n}", lambda d, i, n=n: getattr(tf.sparse, f"segment_{n}")(d, i, sseg), data, sidx)
+        binary(f"sparse_segment_{n}_num", lambda d, i, n=n: getattr(tf.sparse, f"segment_{n}")(d, i, sseg, num_segments=6), data, sidx)
+    frozen_case("unique", lambda v: tf.unique(v), [S([7], tf.int32)], [np.array([4, 1, 4, 2, 1, 9, 4], np.int32)])
+    frozen_case("unique_with_counts_float", lambda v: tf.unique_with_counts(v, out_idx=tf.int64), [S([6])], [np.array([0.5, -1.0, 0.5, 2.0, -1.0, 0.5], np.float32)])
+    unary("bincount", lambda v: tf.math.bincount(v, minlength=6, maxlength=6), np.array([1, 3, 1, 0, 5, 1, 3], np.int32))
+    binary("bincount_weights", lambda v, w: tf.math.bincount(v, weights=w, minlength=6, maxlength=6), np.array([1, 3, 1, 0, 5, 1, 3], np.int32), f32(7))
+    unary("dense_bincount_binary", lambda v: tf.raw_ops.DenseBincount(input=v, size=5, weights=tf.constant([], tf.int32), binary_output=True),
+          np.array([[1, 3, 1, 0], [4, 4, 2, 9]], np.int32))
+    frozen_case("dynamic_partition", lambda d, p: tf.dynamic_partition(d, p, 3), [S([6, 3]), S([6], tf.int32)], [data, np.array([2, 0, 2, 1, 0, 2], np.int32)])
+    upd, sidx2 = f32(3, 4), np.array([[1], [0], [1]], np.int32)
+    for n, fn in [("update", tf.tensor_scatter_nd_update), ("add", tf.tensor_scatter_nd_add), ("sub", tf.tensor_scatter_nd_sub)]:
+        if n == "update":
+            binary(f"tensor_scatter_{n}", lambda t, u, fn=fn: fn(t, np.array([[1], [2]], np.int32), u[:2]), f32(3, 4), upd)
+        else:
+            binary(f"tensor_scatter_{n}", lambda t, u, fn=fn: fn(t, sidx2, u), f32(3, 4), upd)
+    vol = f32(1, 5, 6, 7, 2)
+    for pad in ["SAME", "VALID"]:
+        for st in [1, 2]:  # TF's CPU Conv3D has no dilations
+            unary(f"conv3d_{pad}_s{st}", lambda v, w=f32(3, 2, 3, 2, 4), p=pad, s=st: tf.nn.conv3d(v, w, [1, s, s, s, 1], p), vol)
+        unary(f"max_pool3d_{pad}", lambda v, p=pad: tf.nn.max_pool3d(v, 3, 2, p), vol)
+        unary(f"avg_pool3d_{pad}", lambda v, p=pad: tf.nn.avg_pool3d(v, [2, 3, 2], [1, 2, 1], p), vol)
+    img = f32(1, 6, 7, 3)
+    unary("conv2d_transpose_SAME", lambda v: tf.nn.conv2d_transpose(v, tf.constant(f32(3, 3, 4, 3)), [1, 12, 14, 4], 2, "SAME"), img)
+    unary("conv2d_transpose_VALID", lambda v: tf.nn.conv2d_transpose(v, tf.constant(f32(3, 3, 4, 3)), [1, 13, 15, 4], 2, "VALID"), img)
+    unary("space_to_batch_nd", lambda v: tf.space_to_batch_nd(v, [2, 2], [[1, 1], [0, 1]]), img)
+    unary("batch_to_space_nd", lambda v: tf.batch_to_space(v, [2, 2], [[1, 0], [0, 1]]), f32(4, 3, 4, 2))
+    scale, off = f32(3), f32(3)
+    unary("fused_batch_norm_v1", lambda v: tf.raw_ops.FusedBatchNorm(x=v, scale=scale, offset=off, mean=f32(3), variance=np.abs(f32(3)) + 0.5, is_training=False)[0], img)
+    logits, labels = f32(4, 5), RNG.dirichlet(np.ones(5), 4).astype(np.float32)
+    binary("softmax_cross_entropy", lambda u, w: tf.raw_ops.SoftmaxCrossEntropyWithLogits(features=u, labels=w), logits, labels)
+    binary("sparse_softmax_cross_entropy", lambda u, w: tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(features=u, labels=w), logits, np.array([0, 4, 2, 2], np.int32))
+    q = f32(3, 50) * 3.0
+    unary("fake_quant_args", lambda v: tf.quantization.fake_quant_with_min_max_args(v, -4.0, 5.5, num_bits=8), q)
+    unary("fake_quant_args_narrow_4bit", lambda v: tf.quantization.fake_quant_with_min_max_args(v, -2.3, 3.1, num_bits=4, narrow_range=True), q)
+    unary("fake_quant_vars", lambda v: tf.quantization.fake_quant_with_min_max_vars(v, tf.constant(-1.7), tf.constant(2.9)), q)
+    binary("bitwise_and_refused", lambda u, w: tf.bitwise.bitwise_and(u, w), i32, np.array([1, 2, 3, 7], np.int32))
+    cboxes = np.array([[0.1, 0.2, 0.7, 0.9], [0.0, 0.0, 1.0, 1.0], [-0.2, 0.3, 0.5, 1.3], [0.6, 0.8, 0.2, 0.1], [0.4, 0.4, 0.4, 0.4]], np.float32)
+    cind = np.array([1, 0, 1, 0, 1], np.int32)
+    for m in ["bilinear", "nearest"]:
+        for size in [[4, 5], [1, 3]]:
+            binary(f"crop_and_resize_{m}_{size[0]}x{size[1]}", lambda im, bx, m=m, size=size: tf.image.crop_and_resize(im, bx, cind, size, method=m, extrapolation_value=-1.5), f32(2, 6, 7, 3), cboxes)
+    unary("resize_bilinear_down", lambda v: tf.compat.v1.image.resize_bilinear(v, [3, 4], half_pixel_centers=True), img)
+
+
+def more_control_flow():
+    """Nested TF1 conds, conds returning constants, a cond inside a TF1 while; functional If/While in a frozen graph."""
+    tf.compat.v1.disable_control_flow_v2()
+    c1 = tf.compat.v1.cond
+    builds = [
+        ("tf1_cond_nested", lambda x: c1(tf.reduce_sum(x) > 0, lambda: c1(tf.reduce_max(x) > 1.0, lambda: x * 3.0, lambda: x + 10.0), lambda: tf.nn.relu(x) - 1.0)),
+        ("tf1_cond_consts", lambda x: x * c1(tf.reduce_sum(x) > 0, lambda: tf.constant(2.0), lambda: tf.constant(-3.0))),
+        ("tf1_cond_passthrough", lambda x: c1(tf.reduce_sum(x) > 0, lambda: x, lambda: tf.square(x))),
+        ("tf1_while_cond", lambda x: tf.compat.v1.while_loop(lambda i, a: i < 4, lambda i, a: (i + 1, c1(tf.reduce_sum(a) > 0, lambda: a * 0.5 - 1.0, lambda: a + 2.0)), [tf.constant(0), x])[1]),
+    ]
+    for name, build in builds:
+        for sign, tag in [(1.0, "pos"), (-1.0, "neg")]:
+            g = tf.Graph()
+            with g.as_default():
+                x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
+                y = tf.identity(build(x), name="y")
+            feed = (np.abs(f32(2, 3)) + 0.2) * sign
+            with tf.compat.v1.Session(graph=g) as s:
+                out = s.run(y, {x: feed})
+            case = f"{name}_{tag}"
+            with open(os.path.join(OUT, f"{case}.pb"), "wb") as f:
+                f.write(g.as_graph_def().SerializeToString())
+            manifest.append({"name": case, "path": f"{case}.pb", "format": "frozen-graphdef", "route": "op",
+                             "inputs": [{"name": "x:0", "npy": save_npy(case, "in0", feed)}],
+                             "outputs": [{"name": "y:0", "npy": save_npy(case, "out0", out), "compare": "close"}],
+                             "ops": sorted({n.op for n in g.as_graph_def().node})})
+    tf.compat.v1.enable_control_flow_v2()
+    # Frozen without lowering: StatelessIf / StatelessWhile nodes with their function library.
+    for name, fn in [("frozen_stateless_if", lambda v: tf.cond(tf.reduce_sum(v) > 0, lambda: v * 2.0, lambda: tf.nn.relu(v) - 1.0)),
+                     ("frozen_stateless_while", lambda v: tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * 1.5 + tf.cast(i, tf.float32)), [tf.constant(0), v])[1])]:
+        for sign, tag in [(1.0, "pos"), (-1.0, "neg")]:
+            case = f"{name}_{tag}"
+            cf = tf.function(fn).get_concrete_function(S([2, 3]))
+            frozen = convert_variables_to_constants_v2(cf, lower_control_flow=False)
+            gd = frozen.graph.as_graph_def()
+            with open(os.path.join(OUT, f"{case}.pb"), "wb") as f:
+                f.write(gd.SerializeToString())
+            feed = (np.abs(f32(2, 3)) + 0.2) * sign
+            out = frozen(tf.constant(feed))
+            out = out[0] if isinstance(out, (list, tuple)) else out
+            manifest.append({"name": case, "path": f"{case}.pb", "format": "frozen-graphdef", "route": "op",
+                             "inputs": [{"name": frozen.inputs[0].name, "npy": save_npy(case, "in0", feed)}],
+                             "outputs": [{"name": frozen.outputs[0].name, "npy": save_npy(case, "out0", out.numpy()), "compare": "close"}],
+                             "ops": sorted({n.op for n in gd.node} | {n.op for f in gd.library.function for n in f.node_def})})
 
 
 def tf1_control_flow():
@@ -269,9 +425,11 @@ def whole_models(names):
 
 
 op_cases()
+more_op_cases()
 tf1_control_flow()
+more_control_flow()
 tf2_control_flow()
-whole_models(["MobileNetV2"] if SUBSET == "ci" else list(MODELS))
+whole_models([] if SUBSET == "ops" else ["MobileNetV2"] if SUBSET == "ci" else list(MODELS))
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump({"tensorflow": tf.__version__, "subset": SUBSET, "cases": manifest}, f, indent=1)
 print(f"corpus: {len(manifest)} cases in {OUT}", file=sys.stderr)
