@@ -35,7 +35,7 @@ export function parseTfInputs(spec: string): { name: string; shape?: number[] }[
 }
 
 /** ONNX bytes of a TensorFlow model path, or undefined when the path is not a TensorFlow format. */
-export function onnxBytesFor(file: string): { bytes: Uint8Array; format: string } | undefined {
+export function onnxBytesFor(file: string, tfOptions: { tags?: string[]; signature?: string } = {}): { bytes: Uint8Array; format: string } | undefined {
   const tfm = tfModule();
   const fmt = tfm.detectTensorFlowFormat(file);
   if (!fmt) return undefined;
@@ -49,7 +49,7 @@ export function onnxBytesFor(file: string): { bytes: Uint8Array; format: string 
       /* not ONNX */
     }
   }
-  const { model } = tfm.convertTensorFlow(file);
+  const { model } = tfm.convertTensorFlow(file, tfOptions);
   return { bytes: saveModel(model), format: fmt };
 }
 
