@@ -98,6 +98,8 @@ export interface ModelVersion {
   backend: Backend;
   batcher: Batcher;
   config: ModelConfig;
+  /** A SavedModel's served signature (--signature-def) when it is not serving_default: TF Serving's signature_name. */
+  signature?: string;
 }
 
 export interface RepositoryOptions {
@@ -361,7 +363,8 @@ export class Repository {
       retryAfterSeconds: 1,
     };
     const batcher = new Batcher(backend, bo, this.options.onBatch?.(model, version));
-    return { model, version, file, state: 'LOADING', backend, batcher, config: cfg };
+    const signature = isSavedModelDir(file) && d.signatureDef !== 'serving_default' ? { signature: d.signatureDef } : {};
+    return { model, version, file, state: 'LOADING', backend, batcher, config: cfg, ...signature };
   }
 
   /** Stops routing to `mv`, lets it finish its requests, then unloads it. */

@@ -117,6 +117,33 @@ d('serve: a SavedModel directory as the argument', () => {
     }
   }, 60_000);
 
+  it('--signature-def scale serves that signature (TF Serving\'s signature_name, metadata), TensorFlow\'s answer', async () => {
+    const server = await createServer({ model: models!.module, processMetrics: false, defaults: { backend: 'onnxruntime', signatureDef: 'scale' } });
+    try {
+      const base = await server.listen({ port: 0 });
+      const a = npy('scale_a.npy');
+      const want = npy('scale_out.npy');
+      const meta = (await request(base, 'GET', '/v1/models/module/metadata')).json() as { metadata: { signature_def: { signature_def: Record<string, { inputs: Record<string, unknown> }> } } };
+      expect(Object.keys(meta.metadata.signature_def.signature_def)).toEqual(['scale']);
+      expect(Object.keys(meta.metadata.signature_def.signature_def.scale!.inputs).sort()).toEqual(['a', 'k']);
+      const r = await request(base, 'POST', '/v1/models/module:predict', { signature_name: 'scale', inputs: { a: nest(a.data as Float32Array, a.shape), k: 3 } });
+      expect(r.status).toBe(200);
+      expectClose(flatten((r.json() as { outputs: unknown }).outputs), want.data as Float32Array);
+      const kv2 = await request(base, 'POST', '/v2/models/module/infer', {
+        inputs: [{ name: 'a', shape: a.shape, datatype: 'FP32', data: Array.from(a.data as Float32Array) }, { name: 'k', shape: [], datatype: 'INT32', data: [3] }],
+      });
+      expect(kv2.status).toBe(200);
+      const out = (kv2.json() as { outputs: { name: string; shape: number[]; data: number[] }[] }).outputs[0]!;
+      expect(out.name).toBe('out');
+      expect(out.shape).toEqual(want.shape);
+      expectClose(out.data, want.data as Float32Array);
+      const wrong = await request(base, 'POST', '/v1/models/module:predict', { signature_name: 'serving_default', inputs: { a: nest(a.data as Float32Array, a.shape), k: 3 } });
+      expect(wrong.status).toBe(400);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
   it('an unknown --signature-def or --tag-set: exit 1, one line naming what the SavedModel has', async () => {
     for (const [flag, value, msg] of [['--signature-def', 'nope', /no signature "nope" \(have: .*serving_default\)/], ['--tag-set', 'gpu', /no MetaGraph tagged gpu \(have: \[serve\]\)/]] as const) {
       const r = await cliProcess(['serve', models!.module, '--port', '0', '--backend', 'onnxruntime', '--log-level', 'silent', flag, value]);

@@ -5,7 +5,8 @@ OUT_DIR/module/      a tf.Module with two signatures (serving_default: x float32
                      [2, -1], k int32 [] -> out)
 OUT_DIR/keras/       a Keras CNN (NHWC [-1, 8, 8, 3]) exported with model.export
 OUT_DIR/<m>.show.txt what `saved_model_cli show --dir <m> --all` prints
-OUT_DIR/keras_in.npy, keras_out.npy, module_in.npy, module_y.npy, module_z.npy: inputs and TensorFlow's outputs
+OUT_DIR/keras_in.npy, keras_out.npy, module_in.npy, module_y.npy, module_z.npy, scale_a.npy (k = 3),
+                     scale_out.npy: inputs and TensorFlow's outputs
 OUT_DIR/manifest.json  input/output names of the Keras export's serving_default
 """
 import json
@@ -45,6 +46,9 @@ r = m.serve(tf.constant(xin))
 np.save(os.path.join(out, 'module_in.npy'), xin)
 np.save(os.path.join(out, 'module_y.npy'), r['y'].numpy())
 np.save(os.path.join(out, 'module_z.npy'), r['z'].numpy())
+ain = rng.standard_normal((2, 5)).astype(np.float32)
+np.save(os.path.join(out, 'scale_a.npy'), ain)
+np.save(os.path.join(out, 'scale_out.npy'), m.scale(tf.constant(ain), tf.constant(3))['out'].numpy())
 
 tf.keras.utils.set_random_seed(3)
 inp = tf.keras.Input((8, 8, 3), name='images')
