@@ -208,9 +208,13 @@ export function scanRepository(root: string, problems: { model: string; reason: 
     out.set(name, { versions: new Map([[1, root]]), config: null });
     return out;
   }
-  for (const m of fs.readdirSync(root, { withFileTypes: true })) {
-    if (!m.isDirectory() || m.name.startsWith('.')) continue;
-    const dir = path.join(root, m.name);
+  // TF Serving's --model_base_path: one model's directory, its version folders holding the model files directly
+  const top = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.'));
+  const oneModel = top.length > 0 && top.every((e) => /^[1-9]\d*$/.test(e.name))
+    && top.some((e) => MODEL_FILES.some((x) => fs.existsSync(path.join(root, e.name, x))));
+  const modelDirs = oneModel ? [{ name: path.basename(path.resolve(root)), dir: root }] : top.map((e) => ({ name: e.name, dir: path.join(root, e.name) }));
+  for (const m of modelDirs) {
+    const dir = m.dir;
     const versions = new Map<number, string>();
     const entries = fs.readdirSync(dir, { withFileTypes: true });
     const empty: string[] = [];

@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { readNpyFile } from '../../lib/npy';
+import { scanRepository } from '../../lib/serve/repository';
 import { createServer, type TensorRTServer } from '../../lib/serve/server';
 import { cliProcess } from './helpers/cli-process';
 import { loadSavedModels, type SavedModels } from './helpers/tf-savedmodels';
@@ -116,6 +117,23 @@ d('serve: a SavedModel directory as the argument', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('TF Serving\'s --model_base_path (<m>/<version>/saved_model.pb) and a version folder itself are one model named <m>', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-savedmodel-'));
+    try {
+      const base = path.join(dir, 'resnet');
+      fs.cpSync(models!.module, path.join(base, '1'), { recursive: true });
+      fs.cpSync(models!.module, path.join(base, '2'), { recursive: true });
+      const whole = scanRepository(base);
+      expect([...whole.keys()]).toEqual(['resnet']);
+      expect([...whole.get('resnet')!.versions.entries()].sort()).toEqual([[1, path.join(base, '1')], [2, path.join(base, '2')]]);
+      const one = scanRepository(path.join(base, '2'));
+      expect([...one.keys()]).toEqual(['resnet']);
+      expect([...one.get('resnet')!.versions.values()]).toEqual([path.join(base, '2')]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('--signature-def scale serves that signature (TF Serving\'s signature_name, metadata), TensorFlow\'s answer', async () => {
     const server = await createServer({ model: models!.module, processMetrics: false, defaults: { backend: 'onnxruntime', signatureDef: 'scale' } });
