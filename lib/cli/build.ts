@@ -17,8 +17,8 @@ export { BuildProgress, checkShapesAgainstModel, toBuildOptions, type BuildCliOp
 export function registerBuild(program: Command): void {
   const cmd = program
     .command('build')
-    .description('build a TensorRT engine from an ONNX model (trtexec --onnx ... --saveEngine ...)')
-    .argument('<model>', 'ONNX model (.onnx)')
+    .description('build a TensorRT engine from an ONNX model (trtexec --onnx ... --saveEngine ...), or from a TensorFlow model converted first')
+    .argument('<model>', 'ONNX model (.onnx), or a SavedModel directory, frozen GraphDef .pb or TF.js model.json (converted in memory)')
     .option('-o, --output <file>', 'where to write the serialized engine')
     .addOption(new Option('--saveEngine <file>', "trtexec's spelling of --output").hideHelp())
     .option('--fp16', 'allow FP16 kernels (TensorRT 10; not with --stronglyTyped)')
@@ -40,6 +40,8 @@ export function registerBuild(program: Command): void {
     .option('--calibBatches <n>', 'use at most n calibration batches', parseIntOption('--calibBatches', 1))
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the build summary as JSON')
+    .option('--tag-set <list>', 'SavedModel MetaGraph tags (default serve)')
+    .option('--signature-def <key>', 'SavedModel signature (default serving_default)')
     .option('--cache-dir <dir>', 'engine cache: build only if it holds no engine for this model, options, TensorRT and GPU; -o then copies it out')
     .action(
       action('build', async (model: string, raw: Record<string, unknown>) => {
@@ -48,7 +50,10 @@ export function registerBuild(program: Command): void {
         if (!output && !o.cacheDir) throw new UsageError('missing the output file: -o <model.engine> (or --cache-dir DIR)');
         const { options } = toBuildOptions(o);
         checkBuildOptions(options); // the library's checks, before any file or TensorRT is touched
-        const { bytes, info, convertedFrom } = readModelOrEngine(model, 'onnx'); // a corrupt model fails here, before TensorRT is needed; TensorFlow formats converted in memory
+        const tf: { tags?: string[]; signature?: string } = {};
+        if (typeof raw.tagSet === 'string') tf.tags = raw.tagSet.split(',').map((t) => t.trim()).filter((t) => t);
+        if (typeof raw.signatureDef === 'string') tf.signature = raw.signatureDef;
+        const { bytes, info, convertedFrom } = readModelOrEngine(model, 'onnx', tf); // a corrupt model fails here, before TensorRT is needed; TensorFlow formats converted in memory
         checkShapesAgainstModel(info, options.profiles?.[0] ?? null);
         if (o.calib) checkInputPath(o.calib, 'calibration directory', 'directory');
         if (output) checkOutputFile(output, 'engine');

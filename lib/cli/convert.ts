@@ -35,7 +35,7 @@ export function parseTfInputs(spec: string): { name: string; shape?: number[] }[
 }
 
 /** ONNX bytes of a TensorFlow model path, or undefined when the path is not a TensorFlow format. */
-export function onnxBytesFor(file: string): { bytes: Uint8Array; format: string } | undefined {
+export function onnxBytesFor(file: string, tfOptions: { tags?: string[]; signature?: string } = {}): { bytes: Uint8Array; format: string } | undefined {
   const tfm = tfModule();
   const fmt = tfm.detectTensorFlowFormat(file);
   if (!fmt) return undefined;
@@ -49,7 +49,7 @@ export function onnxBytesFor(file: string): { bytes: Uint8Array; format: string 
       /* not ONNX */
     }
   }
-  const { model } = tfm.convertTensorFlow(file);
+  const { model } = tfm.convertTensorFlow(file, tfOptions);
   return { bytes: saveModel(model), format: fmt };
 }
 
@@ -62,6 +62,7 @@ interface ConvertCliOptions {
   tags?: string;
   tagSet?: string;
   opset?: string;
+  inputsAsNchw?: string;
   json?: boolean;
 }
 
@@ -78,6 +79,7 @@ export function registerConvert(program: Command): void {
     .option('--signature-def <key>', 'saved_model_cli spelling of --signature')
     .option('--tag-set <list>', 'saved_model_cli spelling of --tags')
     .option('--opset <n>', 'ONNX opset, 11..21 (default 13; below 13 only ops whose meaning is the same there)')
+    .option('--inputs-as-nchw <list>', "inputs to take as NCHW (tf2onnx's option): a Transpose to the graph's NHWC inserted after each")
     .option('--json', 'print the conversion report as JSON')
     .action(
       action('convert', async (model: string, o: ConvertCliOptions) => {
@@ -100,6 +102,10 @@ export function registerConvert(program: Command): void {
         if (o.signature ?? o.signatureDef) options.signature = o.signature ?? o.signatureDef;
         if (o.tags ?? o.tagSet) options.tags = (o.tags ?? o.tagSet)!.split(',').map((s) => s.trim());
         if (opset !== undefined) options.opset = opset;
+        if (o.inputsAsNchw !== undefined) {
+          options.inputsAsNchw = o.inputsAsNchw.split(',').map((s) => s.trim()).filter((s) => s);
+          if (!options.inputsAsNchw.length) throw new UsageError('--inputs-as-nchw: no input names');
+        }
         const report = tfm.convertTensorFlowToFile(model, out, options);
         if (o.json) {
           io().out(toJson({ file: out, ...report }));

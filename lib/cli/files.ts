@@ -24,6 +24,9 @@ import { onnxBytesFor } from './convert';
 
 export type FileKind = 'onnx' | 'engine';
 
+/** SavedModel tags and signature of a SavedModel given to a command (default serve, serving_default). */
+export interface TfReadOptions { tags?: string[]; signature?: string }
+
 /** TensorRT's plan files start with the magic tag "ftrt". */
 export function looksLikeEngine(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x66 && bytes[1] === 0x74 && bytes[2] === 0x72 && bytes[3] === 0x74;
@@ -56,11 +59,11 @@ export function detectKind(bytes: Uint8Array, file: string): Detected {
 }
 
 /** Reads `file` and tells what it is, by the rule above; `want` is what the command can use. */
-export function readModelOrEngine(file: string, want: 'onnx'): { bytes: Buffer } & Extract<Detected, { kind: 'onnx' }>;
+export function readModelOrEngine(file: string, want: 'onnx', tfOptions?: TfReadOptions): { bytes: Buffer } & Extract<Detected, { kind: 'onnx' }>;
 export function readModelOrEngine(file: string, want: 'engine'): { bytes: Buffer; kind: 'engine' };
 export function readModelOrEngine(file: string, want: 'any'): { bytes: Buffer } & Detected;
-export function readModelOrEngine(file: string, want: FileKind | 'any'): { bytes: Buffer } & Detected {
-  const tf = onnxBytesFor(file);
+export function readModelOrEngine(file: string, want: FileKind | 'any', tfOptions: TfReadOptions = {}): { bytes: Buffer } & Detected {
+  const tf = onnxBytesFor(file, tfOptions);
   if (tf) {
     if (want === 'engine') {
       throw new TensorRTError('INVALID_ARGUMENT', `${file} is a TensorFlow model (${tf.format}), not a TensorRT engine: build one first with \`tensorrt-node build ${file} -o model.engine\``);

@@ -3,6 +3,8 @@
  * parameter count) or a serialized TensorRT engine (I/O tensors, optimization profiles, device memory, layers
  * from the engine inspector). The kind of file is told from its content, not its extension.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Command } from 'commander';
 import { TensorRTError } from '../errors';
 import type { ModelInfo } from '../onnx';
@@ -122,11 +124,20 @@ export function formatEngine(r: EngineReport, maxLayers: number): string {
   return `${L.join('\n')}\n`;
 }
 
+/** A directory holding saved_model.pb. */
+function isSavedModelDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory() && fs.existsSync(path.join(p, 'saved_model.pb'));
+  } catch {
+    return false;
+  }
+}
+
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('describe an ONNX model (no TensorRT needed) or a TensorRT engine')
-    .argument('<file>', 'an .onnx model or a serialized engine (.engine/.plan); the kind is detected from the content')
+    .description('describe an ONNX model (no TensorRT needed), a TensorRT engine, or a SavedModel directory (as saved_model_cli show --all)')
+    .argument('<file>', 'an .onnx model, a serialized engine (.engine/.plan; the kind is detected from the content) or a SavedModel directory')
     .option('--json', 'machine-readable output')
     .option('--layers <n>', 'layers to list for an engine (default 50)', (v: string) => {
       if (!/^\d+$/.test(v)) throw new TensorRTError('INVALID_ARGUMENT', `--layers: '${v}' is not a non-negative integer`);
@@ -134,6 +145,14 @@ export function registerInspect(program: Command): void {
     })
     .action(
       action('inspect', async (file: string, opts: { json?: boolean; layers?: number }) => {
+        if (isSavedModelDir(file)) {
+          // what `saved_model_cli show --dir <d> --all` shows: tag sets, signatures, their inputs and outputs
+          // eslint-disable-next-line @typescript-eslint/no-require-imports -- commands load what they use: the TensorFlow reader only for a SavedModel
+          const tfm = require('../tensorflow') as typeof import('../tensorflow');
+          const info = tfm.savedModelInfo(file);
+          io().out(opts.json ? toJson({ format: 'saved-model', ...info }) : tfm.formatSavedModelInfo(info));
+          return;
+        }
         const kind = readModelOrEngine(file, 'any');
         const bytes = kind.bytes;
         if (kind.kind === 'onnx') {

@@ -21,6 +21,8 @@ export interface ServeCliOptions {
   port: number;
   grpcPort?: number;
   backend: string;
+  tagSet?: string;
+  signatureDef?: string;
   maxBatchSize?: number;
   batching: boolean;
   maxQueueDelayUs?: number;
@@ -52,7 +54,7 @@ export function registerServe(program: Command, version: string): void {
   program
     .command('serve')
     .description('serve a model repository or model file over HTTP: TF Serving REST (/v1) and KServe v2 (/v2) on one port, dynamic batching, /metrics')
-    .argument('<model>', 'repository directory (<model>/<version>/model.{engine,onnx}) or one model file')
+    .argument('<model>', 'repository directory (<model>/<version>/model.{engine,onnx,pb,json} or <model>/<version>/saved_model.pb + variables/), one model file or a SavedModel directory')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0: any free port)', intOpt('port', 0, 65535), 8501)
     .option('--grpc-port <port>', 'also serve KServe v2 over gRPC (inference.GRPCInferenceService) on this port (0: any free port; default: off)', intOpt('grpc-port', 0, 65535))
@@ -72,6 +74,8 @@ export function registerServe(program: Command, version: string): void {
     .option('--strict-readiness [bool]', '/v2/health/ready is 503 while any model failed to load (Triton\'s strict readiness); --strict-readiness=false: ready once one model is', boolOpt('strict-readiness'), true)
     .option('--intra-op-threads <n>', 'onnxruntime threads per run (default: one per core)', intOpt('intra-op-threads', 1))
     .option('--cache-dir <dir>', 'engine cache of the tensorrt backend (default $TENSORRT_NODE_CACHE_DIR, else <tmpdir>/tensorrt-node-engines)')
+    .option('--tag-set <list>', 'SavedModel MetaGraph tags, comma-separated (default serve)')
+    .option('--signature-def <key>', 'SavedModel signature to serve (default serving_default)')
     .option('--log-requests', 'log every request and response (JSON, pino)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
@@ -95,6 +99,8 @@ export function registerServe(program: Command, version: string): void {
         if (o.timeout !== undefined) defaults.timeoutMs = o.timeout;
         if (o.intraOpThreads !== undefined) defaults.intraOpNumThreads = o.intraOpThreads;
         if (o.cacheDir !== undefined) defaults.cacheDir = o.cacheDir;
+        if (o.tagSet !== undefined) defaults.tagSet = o.tagSet.split(',').map((t) => t.trim()).filter((t) => t);
+        if (o.signatureDef !== undefined) defaults.signatureDef = o.signatureDef;
         const server = await createServer({
           model,
           logger: { level: o.logLevel },

@@ -51,6 +51,10 @@ export interface RepositoryDefaults {
   intraOpNumThreads: number;
   /** Engine cache directory of the tensorrt backend ('' = $TENSORRT_NODE_CACHE_DIR or <tmpdir>/tensorrt-node-engines). */
   cacheDir: string;
+  /** SavedModel MetaGraph tags (saved_model_cli's --tag_set; default ['serve']). */
+  tagSet: string[];
+  /** SavedModel signature (saved_model_cli's --signature_def; default serving_default). */
+  signatureDef: string;
 }
 
 export const DEFAULTS: RepositoryDefaults = {
@@ -64,9 +68,25 @@ export const DEFAULTS: RepositoryDefaults = {
   timeoutMs: 30000,
   intraOpNumThreads: 0,
   cacheDir: '',
+  tagSet: ['serve'],
+  signatureDef: 'serving_default',
 };
 
-export const MODEL_FILES = ['model.engine', 'model.plan', 'model.onnx', 'model.json', 'model.pb'];
+export const MODEL_FILES = ['model.engine', 'model.plan', 'model.onnx', 'model.json', 'model.pb', 'saved_model.pb'];
+
+/** A SavedModel directory (TF Serving's <model>/<version>/ with saved_model.pb and variables/). */
+export function isSavedModelDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory() && fs.statSync(path.join(p, 'saved_model.pb')).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The file whose size and modification time tell that a model changed (saved_model.pb for a SavedModel). */
+function stampFile(file: string): string {
+  return isSavedModelDir(file) ? path.join(file, 'saved_model.pb') : file;
+}
 
 export type VersionState = 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
 
@@ -78,6 +98,8 @@ export interface ModelVersion {
   backend: Backend;
   batcher: Batcher;
   config: ModelConfig;
+  /** A SavedModel's served signature (--signature-def) when it is not serving_default: TF Serving's signature_name. */
+  signature?: string;
 }
 
 export interface RepositoryOptions {
@@ -172,21 +194,34 @@ export function scanRepository(root: string, problems: { model: string; reason: 
   } catch {
     throw new TensorRTError('IO_ERROR', `model repository ${root} does not exist`);
   }
+  if (st.isDirectory() && isSavedModelDir(root)) {
+    // the SavedModel directory itself: one model, named after the directory (a version folder's number: its parent)
+    const abs = path.resolve(root);
+    const base = path.basename(abs);
+    const name = /^[1-9]\d*$/.test(base) ? path.basename(path.dirname(abs)) : base;
+    out.set(name, { versions: new Map([[1, root]]), config: null });
+    return out;
+  }
   if (st.isFile()) {
     const name = path.basename(root).replace(/\.[^.]+$/, '');
     if (!/\.(engine|plan|onnx|json|pb)$/i.test(root)) throw invalidArg(`${root}: a model file must end in .engine, .plan, .onnx, .json or .pb`);
     out.set(name, { versions: new Map([[1, root]]), config: null });
     return out;
   }
-  for (const m of fs.readdirSync(root, { withFileTypes: true })) {
-    if (!m.isDirectory() || m.name.startsWith('.')) continue;
-    const dir = path.join(root, m.name);
+  // TF Serving's --model_base_path: one model's directory, its version folders holding the model files directly
+  const top = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.'));
+  const oneModel = top.length > 0 && top.every((e) => /^[1-9]\d*$/.test(e.name))
+    && top.some((e) => MODEL_FILES.some((x) => fs.existsSync(path.join(root, e.name, x))));
+  const modelDirs = oneModel ? [{ name: path.basename(path.resolve(root)), dir: root }] : top.map((e) => ({ name: e.name, dir: path.join(root, e.name) }));
+  for (const m of modelDirs) {
+    const dir = m.dir;
     const versions = new Map<number, string>();
     const entries = fs.readdirSync(dir, { withFileTypes: true });
     const empty: string[] = [];
     for (const v of entries) {
       if (!v.isDirectory() || !/^[1-9]\d*$/.test(v.name)) continue;
-      const f = MODEL_FILES.map((x) => path.join(dir, v.name, x)).find((x) => fs.existsSync(x));
+      let f = MODEL_FILES.map((x) => path.join(dir, v.name, x)).find((x) => fs.existsSync(x));
+      if (f && path.basename(f) === 'saved_model.pb') f = path.dirname(f); // a SavedModel: the version directory
       if (f) versions.set(Number(v.name), f);
       else {
         let files: string[] = [];
@@ -275,7 +310,7 @@ export class Repository {
       // A version that failed to load is tried again once its file changes (size or modification time).
       let stamp = '';
       try {
-        const st = fs.statSync(versions.get(newest)!);
+        const st = fs.statSync(stampFile(versions.get(newest)!));
         stamp = `${st.size}:${st.mtimeMs}`;
       } catch {
         continue;
@@ -303,6 +338,7 @@ export class Repository {
 
   private async loadVersion(model: string, version: number, file: string, cfg: ModelConfig): Promise<ModelVersion> {
     const d = this.defaults;
+    const tensorflow = { tags: d.tagSet, signature: d.signatureDef, signatureKeys: true }; // SavedModels: TF Serving's tensor names, the signature keys
     const choice = chooseBackend(file, cfg.backend ?? d.backend);
     const maxBatchSize = cfg.maxBatchSize ?? d.maxBatchSize;
     const instances = Math.max(1, cfg.instances ?? d.instances);
@@ -310,8 +346,8 @@ export class Repository {
     const why = choice.reason.startsWith('default: ') || choice.reason === 'TensorRT and a CUDA GPU are present' ? 'the default backend' : choice.reason;
     this.log('info', { model, version, backend: choice.backend, why }, `loading ${model} version ${version} on the ${choice.backend} backend (${why})`);
     const created = choice.backend === 'tensorrt'
-      ? await createTensorRTBackend(file, { instances, maxBatchSize, profiles: cfg.profiles, fp16: cfg.fp16, cacheDir: d.cacheDir || undefined })
-      : await createOnnxRuntimeBackend(file, { instances, maxBatchSize, intraOpNumThreads: cfg.intraOpNumThreads || d.intraOpNumThreads || undefined });
+      ? await createTensorRTBackend(file, { instances, maxBatchSize, profiles: cfg.profiles, fp16: cfg.fp16, cacheDir: d.cacheDir || undefined, tensorflow })
+      : await createOnnxRuntimeBackend(file, { instances, maxBatchSize, intraOpNumThreads: cfg.intraOpNumThreads || d.intraOpNumThreads || undefined, tensorflow });
     let backend: Backend;
     try {
       backend = narrowInputs(created, cfg.inputShapes, `${model}/config.json`);
@@ -331,7 +367,8 @@ export class Repository {
       retryAfterSeconds: 1,
     };
     const batcher = new Batcher(backend, bo, this.options.onBatch?.(model, version));
-    return { model, version, file, state: 'LOADING', backend, batcher, config: cfg };
+    const signature = isSavedModelDir(file) && d.signatureDef !== 'serving_default' ? { signature: d.signatureDef } : {};
+    return { model, version, file, state: 'LOADING', backend, batcher, config: cfg, ...signature };
   }
 
   /** Stops routing to `mv`, lets it finish its requests, then unloads it. */

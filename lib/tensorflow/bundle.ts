@@ -93,7 +93,7 @@ export function readBundle(prefix: string, strings?: Map<string, Buffer>): Map<s
       try {
         s = fs.readFileSync(f);
       } catch (e) {
-        throw new TensorRTError('IO_ERROR', `cannot read ${path.basename(f)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+        throw new TensorRTError('IO_ERROR', `cannot read the variables shard ${f} (${id + 1} of ${numShards}, named by ${path.basename(prefix)}.index): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
       }
       shards.set(id, s);
     }

@@ -9,12 +9,14 @@ import * as is from '../validate';
 import { saveModel, type onnx } from '../onnx';
 import { convertGraph, supportedOps, type ConvertOptions, type ConvertReport } from './convert';
 import { readTfjsGraphModel } from './tfjs';
+import { inputsAsNchw, useSignatureKeys } from './boundary';
 import type { TfGraph } from './graph';
 
 export { convertGraph, supportedOps };
 export type { ConvertOptions, ConvertReport };
 export type { TfGraph, TfNode, TfTensor } from './graph';
 export { loadTfjsArtifacts, tfjsToGraph, readTfjsGraphModel } from './tfjs';
+export { savedModelInfo, formatSavedModelInfo, type SavedModelInfo, type SavedModelSignature, type SavedModelTensorInfo } from './savedmodel-info';
 
 export type TensorFlowFormat = 'tfjs-graph-model' | 'frozen-graphdef' | 'saved-model';
 
@@ -59,6 +61,10 @@ export interface ConvertTensorFlowOptions extends ConvertOptions {
   signature?: string;
   /** SavedModel MetaGraph tags (default: the one tagged "serve", else the first). */
   tags?: string[];
+  /** SavedModel: name the ONNX inputs and outputs by their signature keys (as TF Serving clients name them). */
+  signatureKeys?: boolean;
+  /** tf2onnx's --inputs-as-nchw: these inputs take NCHW, a Transpose to NHWC inserted after each. */
+  inputsAsNchw?: string[];
 }
 
 /** Converts a TensorFlow model at `p` to an ONNX ModelProto plus a report. Nothing is written. */
@@ -66,6 +72,8 @@ export function convertTensorFlow(p: string, options: ConvertTensorFlowOptions =
   const t0 = performance.now();
   const graph = readTensorFlowGraph(p, options);
   const res = convertGraph(graph, options);
+  if (options.signatureKeys && graph.format === 'saved-model' && !options.outputs?.length) useSignatureKeys(res.model, res.report, graph);
+  if (options.inputsAsNchw?.length) inputsAsNchw(res.model, res.report, options.inputsAsNchw);
   res.report.convertMs = performance.now() - t0;
   return res;
 }

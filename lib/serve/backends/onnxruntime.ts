@@ -23,6 +23,8 @@ export interface OnnxRuntimeBackendOptions {
    * the server's event loop needs to read and answer requests.
    */
   allowSpinning?: boolean;
+  /** SavedModel tags and signature for a SavedModel directory (default serve, serving_default). */
+  tensorflow?: { tags?: string[]; signature?: string; signatureKeys?: boolean };
 }
 
 // The module object only (sessions run in worker threads): not typed by onnxruntime-node's declarations, which need
@@ -71,9 +73,9 @@ function specOf(m: OrtValueMeta, file: string): TensorSpec {
  * graph models, `model.pb` frozen graphs) converted in memory by the TensorFlow converter (lib/tensorflow), which
  * keeps TF's input/output names, dtypes and NHWC layout, so clients send what they sent to TF Serving.
  */
-export async function onnxForModel(file: string): Promise<string | Uint8Array> {
+export async function onnxForModel(file: string, tensorflow: { tags?: string[]; signature?: string; signatureKeys?: boolean } = {}): Promise<string | Uint8Array> {
   if (/\.onnx$/i.test(file)) return file;
-  return saveModel(convertTensorFlow(file).model);
+  return saveModel(convertTensorFlow(file, tensorflow).model);
 }
 
 /**
@@ -313,7 +315,7 @@ export async function createOnnxRuntimeBackend(file: string, options: OnnxRuntim
   is.object(options, 'createOnnxRuntimeBackend options');
   loadOnnxRuntime(); // UNSUPPORTED with the install hint when missing
   const ortPath = require.resolve('onnxruntime-node');
-  const model = await onnxForModel(file);
+  const model = await onnxForModel(file, options.tensorflow);
   const sessionOptions = onnxRuntimeSessionOptions(options);
   const n = Math.max(1, options.instances ?? 1);
   const workers = Array.from({ length: n }, () => new OrtWorker(model, sessionOptions, ortPath));

@@ -30,6 +30,8 @@ export interface TensorRTBackendOptions {
   fp16?: boolean;
   /** Engine cache directory (see engineForModel). */
   cacheDir?: string;
+  /** SavedModel tags and signature for a SavedModel directory (default serve, serving_default). */
+  tensorflow?: { tags?: string[]; signature?: string; signatureKeys?: boolean };
 }
 
 /** Why the tensorrt backend cannot run here, or null when TensorRT and a CUDA GPU are both present. */
@@ -51,7 +53,7 @@ export async function engineForModel(file: string, options: TensorRTBackendOptio
   is.path(file, 'engineForModel: the model file');
   is.object(options, 'engineForModel options');
   const cacheDir = options.cacheDir || process.env.TENSORRT_NODE_CACHE_DIR || path.join(os.tmpdir(), 'tensorrt-node-engines');
-  const model = /\.(engine|plan|onnx)$/i.test(file) ? file : saveModel(convertTensorFlow(file).model);
+  const model = /\.(engine|plan|onnx)$/i.test(file) ? file : saveModel(convertTensorFlow(file, options.tensorflow ?? {}).model);
   return loadEngine(model, { cacheDir, fp16: options.fp16, profiles: options.profiles });
 }
 

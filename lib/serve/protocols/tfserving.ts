@@ -56,7 +56,7 @@ function metadata(mv: ModelVersion) {
     metadata: {
       signature_def: {
         signature_def: {
-          serving_default: { inputs: sig(mv.backend.inputs), outputs: sig(mv.backend.outputs), method_name: 'tensorflow/serving/predict' },
+          [mv.signature ?? 'serving_default']: { inputs: sig(mv.backend.inputs), outputs: sig(mv.backend.outputs), method_name: 'tensorflow/serving/predict' },
         },
       },
       platform: mv.backend.platform,
@@ -119,8 +119,9 @@ export function decodePredict(body: Record<string, unknown>, mv: ModelVersion): 
   const specs = mv.backend.inputs;
   const names = specs.map((s) => s.name);
   const sig = body.signature_name;
-  if (sig !== undefined && sig !== 'serving_default' && sig !== '') {
-    throw invalidArg(`signature_name ${JSON.stringify(sig)} not found; the model has 'serving_default'`);
+  const served = mv.signature ?? 'serving_default';
+  if (sig !== undefined && sig !== served && sig !== '') {
+    throw invalidArg(`signature_name ${JSON.stringify(sig)} not found; the model has '${served}'`);
   }
   for (const k of Object.keys(body)) {
     if (k !== 'signature_name' && k !== 'instances' && k !== 'inputs') throw invalidArg(`unknown key '${k}' in the request; expected 'instances' or 'inputs' (and 'signature_name')`);
