@@ -68,7 +68,11 @@ export function stringsModel(): Buffer {
 export function upperModel(): Buffer {
   const n = onnx.NodeProto.create({
     name: 'upper', opType: 'StringNormalizer', input: ['text'], output: ['upper'],
-    attribute: [onnx.AttributeProto.create({ name: 'case_change_action', type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from('UPPER') })],
+    attribute: [
+      onnx.AttributeProto.create({ name: 'case_change_action', type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from('UPPER') }),
+      // a locale every glibc has (onnxruntime's default, en_US.UTF-8, needs a language pack)
+      onnx.AttributeProto.create({ name: 'locale', type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from('C.UTF-8') }),
+    ],
   });
   return model('upper', [n], [], [vi('text', D.STRING, ['C'])], [vi('upper', D.STRING, ['C'])]);
 }
