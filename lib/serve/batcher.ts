@@ -11,6 +11,9 @@
  * A full queue rejects with UNAVAILABLE (HTTP 503 + Retry-After); a request still without its result after
  * `timeoutMs` rejects with DEADLINE_EXCEEDED (HTTP 504) and leaves the queue. `drain()` resolves once the queue is
  * empty and nothing is in flight; `close()` refuses new requests.
+ *
+ * String (BYTES) tensors batch as the others do: their arrays of strings are concatenated along dimension 0 and
+ * split back.
  */
 import { performance } from 'perf_hooks';
 import { TensorRTError } from '../errors';
@@ -301,7 +304,7 @@ function checkBatcherArgs(backend: unknown, options: unknown, observe: unknown):
   is.func(observe, 'Batcher: observe');
 }
 
-export function mergeInputs(requests: Tensor[][], alloc: (dtype: ServeDType, count: number) => ServeArray = (d, n) => new ARRAYS[d](n)): Tensor[] {
+export function mergeInputs(requests: Tensor[][], alloc: (dtype: ServeDType, count: number) => ServeArray = (d, n) => (d === 'string' ? new Array<string>(n) : new ARRAYS[d](n))): Tensor[] {
   const first = requests[0]!;
   return first.map((t, j) => {
     let n = 0;
@@ -313,14 +316,16 @@ export function mergeInputs(requests: Tensor[][], alloc: (dtype: ServeDType, cou
     const data = alloc(t.dtype, n);
     let off = 0;
     for (const r of requests) {
-      (data as Float32Array).set(r[j]!.data as Float32Array, off);
-      off += r[j]!.data.length;
+      const src = r[j]!.data;
+      if (Array.isArray(src)) for (let i = 0; i < src.length; i++) (data as string[])[off + i] = src[i]!; // string tensors
+      else (data as Float32Array).set(src as Float32Array, off);
+      off += src.length;
     }
     return { name: t.name, dtype: t.dtype, shape: [b, ...t.shape.slice(1)], data };
   });
 }
 
-/** Splits each output along dimension 0 into the requests' batch sizes (views, no copies). */
+/** Splits each output along dimension 0 into the requests' batch sizes (views, no copies; string tensors: copies). */
 export function splitOutputs(outs: Tensor[], sizes: number[]): Tensor[][] {
   const total = sizes.reduce((a, b) => a + b, 0);
   const res: Tensor[][] = sizes.map(() => []);
@@ -331,7 +336,8 @@ export function splitOutputs(outs: Tensor[], sizes: number[]): Tensor[][] {
     const inner = volume(t.shape.slice(1));
     let row = 0;
     sizes.forEach((s, i) => {
-      const data = t.data.subarray(row * inner, (row + s) * inner) as ServeArray;
+      const d = t.data;
+      const data = (Array.isArray(d) ? d.slice(row * inner, (row + s) * inner) : d.subarray(row * inner, (row + s) * inner)) as ServeArray;
       res[i]!.push({ name: t.name, dtype: t.dtype, shape: [s, ...t.shape.slice(1)], data });
       row += s;
     });

@@ -15,10 +15,19 @@ import { isPacked, MAX_DEPTH, OFFLOAD_BYTES, parseJsonOffThread, type Packed } f
 import { nextTurn, TURN_BYTES } from './turns';
 
 export type ServeDType =
-  | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
+  | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool'
+  | 'string';
 
-/** The typed arrays tensors travel in (the library's TypedArray). */
-export type ServeArray = TypedArray;
+/** The dtypes held in typed arrays (all but `string`). */
+export type NumericDType = Exclude<ServeDType, 'string'>;
+
+/**
+ * What tensors travel in: the typed arrays (the library's TypedArray), and for `string` tensors (ONNX `string`,
+ * KServe `BYTES`, TF `DT_STRING`) a plain array of JS strings, as onnxruntime-node takes and gives them. Bytes
+ * from the wire become strings as UTF-8 (onnxruntime-node encodes them back so), so bytes that are not UTF-8 do
+ * not survive the trip.
+ */
+export type ServeArray = TypedArray | string[];
 
 /** A concrete tensor. float16 values are Uint16Array bit patterns, bool values a Uint8Array of 0/1. */
 export interface Tensor {
@@ -37,16 +46,18 @@ export interface TensorSpec {
 
 type ArrayCtor = { new (n: number): ServeArray; new (b: ArrayBufferLike, o?: number, n?: number): ServeArray; BYTES_PER_ELEMENT: number };
 
-export const ARRAYS: Readonly<Record<ServeDType, ArrayCtor>> = {
+export const ARRAYS: Readonly<Record<NumericDType, ArrayCtor>> = {
   float32: Float32Array, float16: Uint16Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array,
   int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array,
   uint64: BigUint64Array, bool: Uint8Array,
 };
 
+const SERVE_DTYPES = new Set<string>([...Object.keys(ARRAYS), 'string']);
+
 /** KServe v2 / Triton datatype names. */
 export const KSERVE_DTYPES: Readonly<Record<ServeDType, string>> = {
   float32: 'FP32', float16: 'FP16', float64: 'FP64', int8: 'INT8', uint8: 'UINT8', int16: 'INT16', uint16: 'UINT16',
-  int32: 'INT32', uint32: 'UINT32', int64: 'INT64', uint64: 'UINT64', bool: 'BOOL',
+  int32: 'INT32', uint32: 'UINT32', int64: 'INT64', uint64: 'UINT64', bool: 'BOOL', string: 'BYTES',
 };
 export const FROM_KSERVE: Readonly<Record<string, ServeDType>> = Object.fromEntries(
   Object.entries(KSERVE_DTYPES).map(([k, v]) => [v, k as ServeDType]),
@@ -56,16 +67,18 @@ export const FROM_KSERVE: Readonly<Record<string, ServeDType>> = Object.fromEntr
 export const TF_DTYPES: Readonly<Record<ServeDType, string>> = {
   float32: 'DT_FLOAT', float16: 'DT_HALF', float64: 'DT_DOUBLE', int8: 'DT_INT8', uint8: 'DT_UINT8', int16: 'DT_INT16',
   uint16: 'DT_UINT16', int32: 'DT_INT32', uint32: 'DT_UINT32', int64: 'DT_INT64', uint64: 'DT_UINT64', bool: 'DT_BOOL',
+  string: 'DT_STRING',
 };
 
 /** Triton config.pbtxt data types. */
 export const TRITON_DTYPES: Readonly<Record<ServeDType, string>> = {
   float32: 'TYPE_FP32', float16: 'TYPE_FP16', float64: 'TYPE_FP64', int8: 'TYPE_INT8', uint8: 'TYPE_UINT8', int16: 'TYPE_INT16',
   uint16: 'TYPE_UINT16', int32: 'TYPE_INT32', uint32: 'TYPE_UINT32', int64: 'TYPE_INT64', uint64: 'TYPE_UINT64', bool: 'TYPE_BOOL',
+  string: 'TYPE_STRING',
 };
 
 export function isServeDType(s: string): s is ServeDType {
-  return Object.prototype.hasOwnProperty.call(ARRAYS, s);
+  return SERVE_DTYPES.has(s);
 }
 
 /** Elements of a shape (the library's one shape product, lib/dtypes.ts). */
@@ -86,18 +99,21 @@ export { floatToHalf, halfToFloat } from '../dtypes';
 /** Writes one JSON scalar into `out[i]`, checking it fits `dtype`. */
 function putScalar(out: ServeArray, i: number, v: unknown, dtype: ServeDType, what: string): void {
   switch (dtype) {
+    case 'string':
+      (out as string[])[i] = stringValue(v, what);
+      return;
     case 'float32':
     case 'float64':
       if (typeof v !== 'number') throw invalidArg(`${what}: expected numbers (${KSERVE_DTYPES[dtype]}); got ${describe(v)}`);
-      out[i] = v;
+      (out as Float32Array)[i] = v;
       return;
     case 'float16':
       if (typeof v !== 'number') throw invalidArg(`${what}: expected numbers (FP16); got ${describe(v)}`);
-      out[i] = floatToHalf(v);
+      (out as Uint16Array)[i] = floatToHalf(v);
       return;
     case 'bool':
-      if (typeof v === 'boolean') out[i] = v ? 1 : 0;
-      else if (v === 0 || v === 1) out[i] = v;
+      if (typeof v === 'boolean') (out as Uint8Array)[i] = v ? 1 : 0;
+      else if (v === 0 || v === 1) (out as Uint8Array)[i] = v;
       else throw invalidArg(`${what}: expected true/false (BOOL); got ${describe(v)}`);
       return;
     case 'int64':
@@ -108,16 +124,31 @@ function putScalar(out: ServeArray, i: number, v: unknown, dtype: ServeDType, wh
       else throw invalidArg(`${what}: expected integers (${KSERVE_DTYPES[dtype]}); got ${describe(v)}`);
       const ok = dtype === 'int64' ? b >= -(1n << 63n) && b < 1n << 63n : b >= 0n && b < 1n << 64n;
       if (!ok) throw invalidArg(`${what}: ${b} is out of range for ${KSERVE_DTYPES[dtype]}`);
-      out[i] = b;
+      (out as BigInt64Array)[i] = b;
       return;
     }
     default: {
       if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidArg(`${what}: expected integers (${KSERVE_DTYPES[dtype]}); got ${describe(v)}`);
       const [lo, hi] = INT_RANGE[dtype]!;
       if (v < lo || v > hi) throw invalidArg(`${what}: ${v} is out of range for ${KSERVE_DTYPES[dtype]} [${lo}, ${hi}]`);
-      out[i] = v;
+      (out as Int32Array)[i] = v;
     }
   }
+}
+
+/**
+ * One element of a string tensor: a JSON string (KServe BYTES, TF Serving), TF Serving's `{"b64": "..."}` (its
+ * bytes as UTF-8), or the bytes themselves (gRPC `bytes_contents`).
+ */
+function stringValue(v: unknown, what: string): string {
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+  if (v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { b64?: unknown }).b64 === 'string' && Object.keys(v).length === 1) {
+    const b = (v as { b64: string }).b64;
+    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(b)) throw invalidArg(`${what}: the b64 value is not base64`);
+    return Buffer.from(b, 'base64').toString('utf8');
+  }
+  throw invalidArg(`${what}: expected strings (BYTES); got ${describe(v)}`);
 }
 
 const INT_RANGE: Partial<Record<ServeDType, [number, number]>> = {
@@ -134,13 +165,14 @@ const DISPOSABLE = new WeakSet<object>();
 
 /** Marks `a` as serve's own, when it spans its whole buffer (see DISPOSABLE). */
 export function markDisposable<A extends ServeArray>(a: A): A {
+  if (Array.isArray(a)) return a;
   if (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) DISPOSABLE.add(a.buffer);
   return a;
 }
 
 /** Whether a backend may take `a`'s buffer instead of copying it; it is then no longer marked. */
 export function takeDisposable(a: ServeArray): boolean {
-  return DISPOSABLE.delete(a.buffer);
+  return !Array.isArray(a) && DISPOSABLE.delete(a.buffer);
 }
 
 /**
@@ -156,13 +188,14 @@ let poolBytes = 0;
 
 /** A new array of `count` elements of `dtype` for serve's own use (zero-filled only when fresh), marked disposable. */
 export function allocDisposable(dtype: ServeDType, count: number): ServeArray {
+  if (dtype === 'string') return new Array<string>(count).fill('');
   const C = ARRAYS[dtype];
   const bytes = count * C.BYTES_PER_ELEMENT;
   const free = POOL.get(bytes);
   const buf = free?.pop();
   if (buf) poolBytes -= bytes;
   const a = buf ? new C(buf, 0, count) : new C(count);
-  DISPOSABLE.add(a.buffer);
+  DISPOSABLE.add((a as TypedArray).buffer);
   return a;
 }
 
@@ -335,23 +368,61 @@ function putPacked(out: ServeArray, k: number, p: Packed, dtype: ServeDType, wha
     return k + d.length;
   }
   if (dtype === 'float32' || dtype === 'float64') {
-    (out as Float32Array).set(d as Float64Array, k);
+    (out as Float32Array).set(d as unknown as Float64Array, k);
     return k + d.length;
   }
   for (let i = 0; i < d.length; i++) putScalar(out, k + i, d[i], dtype, what);
   return k + d.length;
 }
 
-/** A typed array of `dtype` over raw little-endian bytes (copied when unaligned), checking the length. */
+/**
+ * A typed array of `dtype` over raw little-endian bytes (copied when unaligned), checking the length; for `string`
+ * (BYTES) the elements as Triton lays them out (decodeStrings).
+ */
 export function fromBytes(buf: Uint8Array, dtype: ServeDType, count: number, what: string): ServeArray {
+  if (dtype === 'string') return decodeStrings(buf, count, what);
   const C = ARRAYS[dtype];
   const bytes = C.BYTES_PER_ELEMENT;
   if (buf.byteLength !== count * bytes) {
     throw invalidArg(`${what}: has ${buf.byteLength} bytes; expected ${count * bytes} (${count} × ${bytes}-byte ${KSERVE_DTYPES[dtype]})`);
   }
   if (buf.byteOffset % bytes === 0) return new C(buf.buffer, buf.byteOffset, count);
-  const out = allocDisposable(dtype, count);
+  const out = allocDisposable(dtype, count) as TypedArray;
   new Uint8Array(out.buffer, 0, buf.byteLength).set(buf);
+  return out;
+}
+
+/**
+ * The elements of a BYTES tensor from its raw form (KServe's binary tensor extension, gRPC `raw_input_contents`):
+ * each a 4-byte little-endian length, then that many bytes (read as UTF-8). Exactly `count` elements must fill the
+ * buffer: a length running past its end, a truncated prefix or bytes left over are the client's mistake.
+ */
+export function decodeStrings(buf: Uint8Array, count: number, what: string): string[] {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out = new Array<string>(count);
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    if (off + 4 > b.length) throw invalidArg(`${what}: BYTES element ${i} of ${count}: ${b.length - off} bytes left where its 4-byte length belongs (${b.length} bytes in all)`);
+    const n = b.readUInt32LE(off);
+    off += 4;
+    if (off + n > b.length) throw invalidArg(`${what}: BYTES element ${i} of ${count}: its length prefix says ${n} bytes; ${b.length - off} are left`);
+    out[i] = b.toString('utf8', off, off + n);
+    off += n;
+  }
+  if (off !== b.length) throw invalidArg(`${what}: ${b.length - off} bytes are left after the ${count} BYTES elements the shape holds`);
+  return out;
+}
+
+/** The raw form of BYTES elements (decodeStrings'): each a 4-byte little-endian length, then its UTF-8 bytes. */
+export function encodeStrings(values: readonly string[]): Buffer {
+  const parts = values.map((v) => Buffer.from(v, 'utf8'));
+  const out = Buffer.allocUnsafe(parts.reduce((a, p) => a + 4 + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.writeUInt32LE(p.length, off);
+    p.copy(out, off + 4);
+    off += 4 + p.length;
+  }
   return out;
 }
 
@@ -373,9 +444,10 @@ function markNonFinite(x: number): number | string {
 }
 
 /** The values of a tensor as JS numbers / booleans (float16 decoded; 64-bit integers as numbers; see NONFINITE_TAG). */
-export function toJsonValues(t: { dtype: ServeDType; data: ServeArray }): (number | boolean)[] {
+export function toJsonValues(t: { dtype: ServeDType; data: ServeArray }): (number | boolean | string)[] {
   const d = t.data;
   switch (t.dtype) {
+    case 'string': return Array.from(d as string[]);
     case 'float16': return finite(Array.from(d as Uint16Array, halfToFloat));
     case 'bool': return Array.from(d as Uint8Array, (x) => x !== 0);
     case 'int64':
@@ -411,8 +483,9 @@ export function toNested<T>(flat: T[], shape: readonly number[], offset = 0): un
   return out;
 }
 
-/** The raw bytes of a typed array (a view, no copy). */
+/** The raw bytes of a typed array (a view, no copy); of strings, their BYTES form (encodeStrings). */
 export function bytesOf(data: ServeArray): Buffer {
+  if (Array.isArray(data)) return encodeStrings(data);
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 

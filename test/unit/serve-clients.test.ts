@@ -10,8 +10,8 @@
  *   - TF Serving's REST API document (https://www.tensorflow.org/tfx/serving/api_rest): its request forms replayed
  *     over plain HTTP, the responses compared field for field with the documented shapes.
  * Every output tensor is compared with onnxruntime-node run in-process on the same inputs. Models: two small
- * ONNX graphs with FP32, FP16, INT64 and BOOL inputs and outputs (helpers/dtype-models.ts). serve has no BYTES
- * (string) tensors, so BYTES is checked only as a client's mistake.
+ * ONNX graphs with FP32, FP16, INT64 and BOOL inputs and outputs (helpers/dtype-models.ts), and one with BYTES
+ * (string) inputs and outputs beside FP32 ones, served apart (test/python/serve_clients_bytes.py).
  * The Python clients come from requirements-test.txt in .cache/venv (scripts/python-env.js).
  */
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
@@ -21,7 +21,7 @@ import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import { halfToFloat } from '../../lib/dtypes';
 import { inferenceService } from '../../lib/serve/grpc/server';
-import { affineModel, mixedModel } from './helpers/dtype-models';
+import { affineModel, mixedModel, stringsModel } from './helpers/dtype-models';
 import { request, tryOrt } from './serve-helpers';
 
  
@@ -357,4 +357,41 @@ d('serve with real clients (tritonclient, KServe SDK, TF Serving REST document)'
     expect(await exited).toBe(0);
     (client as unknown as { close(): void }).close();
   }, 60000);
+});
+
+d('serve with real clients: BYTES (string) tensors over tritonclient.http (JSON, binary) and tritonclient.grpc', () => {
+  let server: Awaited<ReturnType<typeof startServe>> | null = null;
+  let repo = '';
+  let R: Record<string, Case> = {};
+  let want: Record<string, { shape: number[]; data: unknown[] }> = {};
+
+  beforeAll(async () => {
+    repo = fs.mkdtempSync(path.join(os.tmpdir(), 'tensorrt-node-clients-bytes-'));
+    fs.mkdirSync(path.join(repo, 'strings', '1'), { recursive: true });
+    fs.writeFileSync(path.join(repo, 'strings', '1', 'model.onnx'), stringsModel());
+    server = await startServe(repo);
+    R = runPython('serve_clients_bytes.py', [server.http, server.grpc]);
+    const inputs = R.inputs as unknown as { s: string[]; x: number[] };
+    const sess = await ort!.InferenceSession.create(path.join(repo, 'strings', '1', 'model.onnx'));
+    const out = await sess.run({ s: new ort!.Tensor('string', inputs.s, [3, 2]), x: new ort!.Tensor('float32', Float32Array.from(inputs.x), [3, 3]) });
+    want = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { shape: [...v.dims], data: Array.from(v.data as ArrayLike<unknown>) }]));
+  }, 5 * 60 * 1000);
+
+  afterAll(() => {
+    if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
+    if (repo) fs.rmSync(repo, { recursive: true, force: true });
+  });
+
+  test.each(['http.json', 'http.binary', 'grpc.infer'])('%s: BYTES and FP32 outputs equal onnxruntime on the same inputs', (c) => {
+    const r = R[c]!;
+    if (!r.ok) throw new Error(`${c} failed: ${JSON.stringify(r.error)}`);
+    for (const n of ['s_id', 's2', 's_bytes']) expect([n, r.value[n]]).toEqual([n, want[n]]);
+    expect(r.value.y.shape).toEqual(want.y!.shape);
+    (r.value.y.data as number[]).forEach((v, i) => expect(Math.abs(v - (want.y!.data[i] as number))).toBeLessThan(1e-6));
+  });
+
+  test('model metadata says BYTES over both clients; BYTES for an FP32 input is INVALID_ARGUMENT', () => {
+    for (const c of ['http.metadata', 'grpc.metadata']) expect([c, R[c]!.value]).toEqual([c, ['BYTES', 'FP32', 'BYTES', 'BYTES', 'BYTES', 'FP32']]);
+    expect(R['grpc.err_bytes_for_float']!.error).toMatchObject({ status: 'StatusCode.INVALID_ARGUMENT', message: expect.stringMatching(/expected datatype FP32; got BYTES/) });
+  });
 });

@@ -63,7 +63,7 @@ interface OrtValueMeta {
 
 function specOf(m: OrtValueMeta, file: string): TensorSpec {
   if (m.isTensor === false || !m.type || !isServeDType(m.type) || !m.shape) {
-    throw new TensorRTError('UNSUPPORTED', `${file}: '${m.name}' has type ${m.type ?? 'unknown'}; serve handles numeric and bool tensors`);
+    throw new TensorRTError('UNSUPPORTED', `${file}: '${m.name}' has type ${m.type ?? 'unknown'}; serve handles numeric, bool and string tensors`);
   }
   return { name: m.name, dtype: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
 }
@@ -171,7 +171,7 @@ const waitAsync = (Atomics as unknown as {
  * recycled buffer where one of that size is free.
  */
 function ownCopy(t: Tensor): ServeArray {
-  if (takeDisposable(t.data)) return t.data;
+  if (takeDisposable(t.data) || Array.isArray(t.data)) return t.data; // strings are cloned on the way (not transferable)
   const c = allocDisposable(t.dtype, t.data.length);
   takeDisposable(c);
   (c as Float32Array).set(t.data as Float32Array);
@@ -258,7 +258,7 @@ class OrtWorker {
       this.pending.set(id, { resolve, reject });
     });
     try {
-      this.post({ type: 'run', id, outputs, inputs: inputs.map((t, i) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: data[i] })) }, data.map((d) => d.buffer as ArrayBuffer));
+      this.post({ type: 'run', id, outputs, inputs: inputs.map((t, i) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: data[i] })) }, data.flatMap((d) => (Array.isArray(d) ? [] : [d.buffer as ArrayBuffer]))); // strings: cloned
     } catch (e) {
       this.pending.delete(id);
       return Promise.reject(new TensorRTError('INTERNAL', `onnxruntime worker: cannot send the batch: ${(e as Error).message}`, { cause: e }));

@@ -18,6 +18,7 @@ import { runtimeInfo } from '../../info';
 import { saveModel } from '../../onnx';
 import { convertTensorFlow } from '../../tensorflow';
 import type { Backend } from '../batcher';
+import type { TypedArray } from '../../dtypes';
 import { isServeDType, ServeArray, Tensor, TensorSpec } from '../tensor';
 import * as is from '../../validate';
 
@@ -115,7 +116,7 @@ export async function createTensorRTBackend(file: string, options: TensorRTBacke
     maxBatchSize,
     async run(ins: Tensor[], instance: number): Promise<Tensor[]> {
       const feed: InferInputs = {};
-      for (const t of ins) feed[t.name] = { data: t.data, shape: t.shape };
+      for (const t of ins) feed[t.name] = { data: t.data as TypedArray, shape: t.shape }; // engines have no string tensors (specOf)
       const r = await contexts[instance]!.inferWithShapes(feed);
       return outputs.map((o) => ({ name: o.name, dtype: o.dtype, shape: r[o.name]!.shape, data: r[o.name]!.data as ServeArray }));
     },

@@ -5,7 +5,9 @@
  *
  * Inputs come either all as `raw_input_contents` (one little-endian buffer per input, in the order of `inputs`) or
  * each in its typed `contents` field (`fp32_contents` for FP32, `int_contents` for INT8/16/32, ...); FP16 only raw,
- * as the protocol says. serve has no BYTES (string) tensors: a BYTES input is the client's mistake.
+ * as the protocol says. BYTES (string) tensors: `bytes_contents` (one bytes value per element, read as UTF-8) or
+ * raw, each element a 4-byte little-endian length and its bytes (Triton's layout, tensor.ts decodeStrings); their
+ * outputs come back raw in that layout.
  */
 import { invalidArg } from '../../errors';
 import type { ModelVersion } from '../repository';
@@ -50,7 +52,7 @@ export interface ModelInferResponse {
 const CONTENTS_FIELD: Partial<Record<ServeDType, keyof InferTensorContents>> = {
   bool: 'bool_contents', int8: 'int_contents', int16: 'int_contents', int32: 'int_contents', int64: 'int64_contents',
   uint8: 'uint_contents', uint16: 'uint_contents', uint32: 'uint_contents', uint64: 'uint64_contents',
-  float32: 'fp32_contents', float64: 'fp64_contents',
+  float32: 'fp32_contents', float64: 'fp64_contents', string: 'bytes_contents',
 };
 
 /** A version field: '' = the served (newest ready) version; else a positive integer. */

@@ -6,9 +6,12 @@
  *                                                     columnar   {"inputs": ...}      -> {"outputs": ...}
  * Errors are `{"error": "..."}` with TF Serving's HTTP codes. One signature, `serving_default`.
  *
- * `{"b64": "..."}` values: TF Serving uses them for DT_STRING tensors; models here have numeric inputs, so a b64
- * value stands for the raw little-endian bytes of that value (one instance in the row format, the whole input in
- * the columnar one), whose shape is the model's with at most one dynamic dimension left to infer.
+ * `{"b64": "..."}` values: TF Serving uses them for DT_STRING tensors, and so does serve: for a string input (ONNX
+ * `string`, DT_STRING) each b64 value is one element, its bytes read as UTF-8, among plain JSON strings. For a
+ * numeric input a b64 value stands for the raw little-endian bytes of that value (one instance in the row format,
+ * the whole input in the columnar one), whose shape is the model's with at most one dynamic dimension left to
+ * infer. String outputs are JSON strings, except those whose name ends in `_bytes`: `{"b64": "..."}` values, as
+ * TF Serving's REST API documents.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArg, TensorRTError } from '../../errors';
@@ -85,12 +88,13 @@ function decodeB64(s: string, what: string): Uint8Array {
 }
 
 function bytesPer(spec: TensorSpec): number {
+  if (spec.dtype === 'string') return 1; // not reached: string inputs take b64 values per element (fromNested)
   return ({ float32: 4, float64: 8, float16: 2, int8: 1, uint8: 1, bool: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8 } as const)[spec.dtype];
 }
 
 /** One input from row-format values (one per instance): nested lists, or b64 raw bytes. */
 function fromInstances(values: unknown[] | Packed, spec: TensorSpec, what: string): Tensor {
-  if (!isPacked(values) && values.some(isB64)) {
+  if (spec.dtype !== 'string' && !isPacked(values) && values.some(isB64)) {
     if (!values.every(isB64)) throw invalidArg(`${what}: mixes b64 and list values across instances`);
     const parts = values.map((v) => decodeB64((v as { b64: string }).b64, what));
     const bytes = Buffer.concat(parts);
@@ -105,7 +109,7 @@ function fromInstances(values: unknown[] | Packed, spec: TensorSpec, what: strin
 
 /** One input from a columnar value: nested lists (the whole tensor), or b64 raw bytes. */
 function fromColumn(value: unknown, spec: TensorSpec, what: string): Tensor {
-  if (isB64(value)) {
+  if (spec.dtype !== 'string' && isB64(value)) {
     const bytes = decodeB64(value.b64, what);
     const shape = b64Shape(spec, 0, bytes.byteLength / bytesPer(spec), what);
     return { name: spec.name, dtype: spec.dtype, shape, data: fromBytes(bytes, spec.dtype, volume(shape), what) };
@@ -173,9 +177,15 @@ export function decodePredict(body: Record<string, unknown>, mv: ModelVersion): 
   return { tensors, row: hasInst };
 }
 
+/** A tensor's JSON values; string outputs named `..._bytes` as `{"b64": ...}` (TF Serving's rule). */
+function predictValues(t: Tensor): unknown[] {
+  if (t.dtype === 'string' && t.name.endsWith('_bytes')) return (t.data as string[]).map((s) => ({ b64: Buffer.from(s, 'utf8').toString('base64') }));
+  return toJsonValues(t);
+}
+
 /** Encodes the outputs as TF Serving does: predictions per instance (row) or outputs (columnar). */
 export function encodePredict(outputs: Tensor[], row: boolean): Record<string, unknown> {
-  const nested = outputs.map((t) => toNested(toJsonValues(t), t.shape));
+  const nested = outputs.map((t) => toNested(predictValues(t), t.shape));
   if (!row) {
     if (outputs.length === 1) return { outputs: nested[0] };
     return { outputs: Object.fromEntries(outputs.map((t, i) => [t.name, nested[i]])) };
