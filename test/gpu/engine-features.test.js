@@ -8,40 +8,17 @@
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
 
 const lib = require('../../dist/index.js');
 const { Engine, Stream, DeviceBuffer, TensorRTError } = lib;
 
-function skipReason() {
-  const info = lib.runtimeInfo();
-  let why = false;
-  if (!info.compiledWith || !info.compiledWith.tensorrt) why = 'tensorrt-node was built without TensorRT headers';
-  else if (!info.tensorrt.available) why = `TensorRT is not available: ${info.tensorrt.reason ?? 'unknown reason'}`;
-  else if (info.tensorrt.flavor && info.tensorrt.flavor !== 'full') why = `only TensorRT's ${info.tensorrt.flavor} runtime loads: no builder`;
-  else if (!info.cuda.available) why = `no usable CUDA GPU: ${info.cuda.reason ?? 'unknown reason'}`;
-  else if (typeof lib.Builder !== 'function' || typeof lib.OnnxParser !== 'function') why = 'dist/ has no builder API';
-  if (why) console.log(`# test/gpu/${path.basename(__filename)} skipped: ${why}`);
-  return why;
-}
-const skip = skipReason();
+const { skipReason, onnxHelpers } = require('../trt/helpers');
+
+const skip = skipReason(__filename, { builderApi: true });
 const compiled = skip ? [0, 0] : lib.runtimeInfo().compiledWith.tensorrt.split('.').map(Number);
 const hasV2 = compiled[0] > 10 || (compiled[0] === 10 && compiled[1] >= 1);
 
-function encode(graph) {
-  const { onnx } = require('../../dist/onnx');
-  return onnx.ModelProto.encode(onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'tensorrt-node-test',
-    opsetImport: [{ domain: '', version: 13 }],
-    graph,
-  })).finish();
-}
-function vi(name, dims, elemType) {
-  const { onnx } = require('../../dist/onnx');
-  const t = elemType ?? onnx.TensorProto.DataType.FLOAT;
-  return { name, type: { tensorType: { elemType: t, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } };
-}
+const { vi, encode } = onnxHelpers();
 
 /** y = Relu(x @ W), x: float32[1, K], W: [K, K] (weights TensorRT can stream). */
 function matmulModel(K, W) {

@@ -8,43 +8,26 @@
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
 
 const lib = require('../../dist/index.js');
 const { Engine, Stream, DeviceBuffer, Event } = lib;
 
-function skipReason() {
-  const info = lib.runtimeInfo();
-  let why = false;
-  if (!info.compiledWith || !info.compiledWith.tensorrt) why = 'tensorrt-node was built without TensorRT headers';
-  else if (!info.tensorrt.available) why = `TensorRT is not available: ${info.tensorrt.reason ?? 'unknown reason'}`;
-  else if (info.tensorrt.flavor && info.tensorrt.flavor !== 'full') why = `only TensorRT's ${info.tensorrt.flavor} runtime loads: no builder`;
-  else if (!info.cuda.available) why = `no usable CUDA GPU: ${info.cuda.reason ?? 'unknown reason'}`;
-  else if (typeof lib.Builder !== 'function' || typeof lib.OnnxParser !== 'function') why = 'dist/ has no builder API';
-  if (why) console.log(`# test/gpu/${path.basename(__filename)} skipped: ${why}`);
-  return why;
-}
-const skip = skipReason();
+const { skipReason, onnxHelpers } = require('../trt/helpers');
+
+const skip = skipReason(__filename, { builderApi: true });
 
 /** ONNX bytes of y = Relu(x) + x, x and y float32[1, n] (static shape). */
 function reluAddModel(n) {
-  const { onnx } = require('../../dist/onnx');
-  const F = onnx.TensorProto.DataType.FLOAT;
-  const vi = (name) => ({ name, type: { tensorType: { elemType: F, shape: { dim: [{ dimValue: 1 }, { dimValue: n }] } } } });
-  return onnx.ModelProto.encode(onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'tensorrt-node-test',
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'relu_add',
-      node: [
-        { opType: 'Relu', input: ['x'], output: ['r'], name: 'relu' },
-        { opType: 'Add', input: ['r', 'x'], output: ['y'], name: 'add' },
-      ],
-      input: [vi('x')],
-      output: [vi('y')],
-    },
-  })).finish();
+  const { vi, encode } = onnxHelpers();
+  return encode({
+    name: 'relu_add',
+    node: [
+      { opType: 'Relu', input: ['x'], output: ['r'], name: 'relu' },
+      { opType: 'Add', input: ['r', 'x'], output: ['y'], name: 'add' },
+    ],
+    input: [vi('x', [1, n])],
+    output: [vi('y', [1, n])],
+  });
 }
 
 const plans = new Map();

@@ -1,7 +1,7 @@
 'use strict';
 /**
  * What the TensorRT suites (test/trt/*.test.js) share: why a suite skips (printed once, as `# test/trt/<file>
- * skipped: <reason>`), the two small ONNX models they build engines from, and the TensorRTError assertions.
+ * skipped: <reason>`; test/gpu's TensorRT tests use it too), the ONNX model helpers, the two small ONNX models they build engines from, and the TensorRTError assertions.
  */
 const assert = require('node:assert/strict');
 const path = require('node:path');
@@ -24,7 +24,7 @@ function skipReason(file, { builderApi = false } = {}) {
   else if (builderApi) {
     for (const k of ['Builder', 'OnnxParser']) if (typeof lib[k] !== 'function') why = why || `dist/ has no ${k} (builder API not built)`;
   }
-  if (why) console.log(`# test/trt/${path.basename(file)} skipped: ${why}`);
+  if (why) console.log(`# test/${path.basename(path.dirname(file))}/${path.basename(file)} skipped: ${why}`);
   return why;
 }
 
@@ -32,9 +32,9 @@ function onnxHelpers() {
   const { onnx } = require('../../dist/onnx');
   const F = onnx.TensorProto.DataType.FLOAT;
   const init = (name, dims, data) => ({ name, dims, dataType: F, rawData: Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
-  const vi = (name, dims) => ({
+  const vi = (name, dims, elemType = F) => ({
     name,
-    type: { tensorType: { elemType: F, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
   });
   const encode = (graph) =>
     onnx.ModelProto.encode(onnx.ModelProto.create({
@@ -109,4 +109,4 @@ function expectThrowCode(fn, code) {
   assert.throws(fn, (e) => checkCode(e, code));
 }
 
-module.exports = { skipReason, tinyModel, mlp, expectCode, expectThrowCode };
+module.exports = { skipReason, onnxHelpers, tinyModel, mlp, expectCode, expectThrowCode };
