@@ -124,6 +124,17 @@ class PromiseWorker : public Job {
     device = d;
     deviceSet_ = true;
   }
+  // JS thread, before Queue(): runs the host phase (Run()) here and now instead of on a work thread, so that the
+  // GPU work it queues precedes whatever JS queues on the same stream after the call (review 2, #9). A failure
+  // rejects the promise once Queue() hands the job over (after the GPU work already queued, if any, has drained).
+  void IssueNow() {
+    hasRun_ = false;
+    try {
+      Run();
+    } catch (const std::exception& e) {
+      Fail(e);
+    }
+  }
 
  protected:
   void Run() override = 0;

@@ -599,15 +599,7 @@ class EnqueueWorker : public PromiseWorker {
   }
   ~EnqueueWorker() override { ctx_->InferDone(Env()); }
 
-  // JS thread, before Queue(): enqueueV3 now rather than on a work thread (see EnqueueAsync). A failure rejects.
-  void IssueNow() {
-    hasRun_ = false;
-    try {
-      Run();
-    } catch (const std::exception& e) {
-      Fail(e);
-    }
-  }
+  // IssueNow() (PromiseWorker): enqueueV3 on the JS thread rather than on a work thread (see EnqueueAsync).
 
  protected:
   void Run() override { ctx_->QueueEnqueue(stream_); }

@@ -73,17 +73,7 @@ class InferWorker : public PromiseWorker {
   }
   ~InferWorker() override;
 
-  // JS thread, before Queue(): queues the GPU work right away instead of on a work thread (review 2, #9), so that
-  // it precedes whatever JS queues on the stream after the call. A failure rejects the promise (after the GPU work
-  // already queued, if any, has drained).
-  void IssueNow() {
-    hasRun_ = false;
-    try {
-      Run();
-    } catch (const std::exception& e) {
-      Fail(e);
-    }
-  }
+  // IssueNow() (PromiseWorker): the GPU work is queued on the JS thread before infer() returns (review 2, #9).
 
   struct Output {
     std::string name;
