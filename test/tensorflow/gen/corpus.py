@@ -295,20 +295,7 @@ def more_control_flow():
     ]
     for name, build in builds:
         for sign, tag in [(1.0, "pos"), (-1.0, "neg")]:
-            g = tf.Graph()
-            with g.as_default():
-                x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
-                y = tf.identity(build(x), name="y")
-            feed = (np.abs(f32(2, 3)) + 0.2) * sign
-            with tf.compat.v1.Session(graph=g) as s:
-                out = s.run(y, {x: feed})
-            case = f"{name}_{tag}"
-            with open(os.path.join(OUT, f"{case}.pb"), "wb") as f:
-                f.write(g.as_graph_def().SerializeToString())
-            manifest.append({"name": case, "path": f"{case}.pb", "format": "frozen-graphdef", "route": "op",
-                             "inputs": [{"name": "x:0", "npy": save_npy(case, "in0", feed)}],
-                             "outputs": [{"name": "y:0", "npy": save_npy(case, "out0", out), "compare": "close"}],
-                             "ops": sorted({n.op for n in g.as_graph_def().node})})
+            tf1_graph_case(f"{name}_{tag}", build, (np.abs(f32(2, 3)) + 0.2) * sign)
     tf.compat.v1.enable_control_flow_v2()
     # Frozen without lowering: StatelessIf / StatelessWhile nodes with their function library.
     for name, fn in [("frozen_stateless_if", lambda v: tf.cond(tf.reduce_sum(v) > 0, lambda: v * 2.0, lambda: tf.nn.relu(v) - 1.0)),
@@ -329,26 +316,29 @@ def more_control_flow():
                              "ops": sorted({n.op for n in gd.node} | {n.op for f in gd.library.function for n in f.node_def})})
 
 
+def tf1_graph_case(case, build, feed):
+    """One TF1 graph case: y = build(x) for a float32[2, 3] placeholder x, run by a Session on `feed`."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
+        y = tf.identity(build(x), name="y")
+    with tf.compat.v1.Session(graph=g) as s:
+        out = s.run(y, {x: feed})
+    with open(os.path.join(OUT, f"{case}.pb"), "wb") as f:
+        f.write(g.as_graph_def().SerializeToString())
+    manifest.append({"name": case, "path": f"{case}.pb", "format": "frozen-graphdef", "route": "op",
+                     "inputs": [{"name": "x:0", "npy": save_npy(case, "in0", feed)}],
+                     "outputs": [{"name": "y:0", "npy": save_npy(case, "out0", out), "compare": "close"}],
+                     "ops": sorted({n.op for n in g.as_graph_def().node})})
+
+
 def tf1_control_flow():
     """TF1 graphs: tf.cond → Switch/Merge, tf.while_loop → Enter/Exit/NextIteration/LoopCond."""
     tf.compat.v1.disable_control_flow_v2()
     for name, build in [("tf1_cond", lambda x: tf.compat.v1.cond(tf.reduce_sum(x) > 0, lambda: x * 2.0, lambda: x - 1.0)),
                         ("tf1_while", lambda x: tf.compat.v1.while_loop(lambda i, a: i < 5, lambda i, a: (i + 1, a * 1.5 + 1.0), [tf.constant(0), x])[1])]:
         for sign in [1.0, -1.0]:
-            g = tf.Graph()
-            with g.as_default():
-                x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
-                y = tf.identity(build(x), name="y")
-            feed = np.abs(f32(2, 3)) * sign
-            with tf.compat.v1.Session(graph=g) as s:
-                out = s.run(y, {x: feed})
-            case = f"{name}_{'pos' if sign > 0 else 'neg'}"
-            with open(os.path.join(OUT, f"{case}.pb"), "wb") as f:
-                f.write(g.as_graph_def().SerializeToString())
-            manifest.append({"name": case, "path": f"{case}.pb", "format": "frozen-graphdef", "route": "op",
-                             "inputs": [{"name": "x:0", "npy": save_npy(case, "in0", feed)}],
-                             "outputs": [{"name": "y:0", "npy": save_npy(case, "out0", out), "compare": "close"}],
-                             "ops": sorted({n.op for n in g.as_graph_def().node})})
+            tf1_graph_case(f"{name}_{'pos' if sign > 0 else 'neg'}", build, np.abs(f32(2, 3)) * sign)
     tf.compat.v1.enable_control_flow_v2()
 
 
