@@ -3,12 +3,11 @@
  * parameter count) or a serialized TensorRT engine (I/O tensors, optimization profiles, device memory, layers
  * from the engine inspector). The kind of file is told from its content, not its extension.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import type { Command } from 'commander';
 import { TensorRTError } from '../errors';
 import type { ModelInfo } from '../onnx';
 import { action, io, requireTensorRT, toJson } from './common';
+import { isSavedModelDir } from '../tensorflow/format';
 import { readModelOrEngine } from './files';
 import { fmtShape, formatBytes, formatCount, table } from './parse';
 import { loadEngine, type EngineLike } from './trt';
@@ -124,14 +123,6 @@ export function formatEngine(r: EngineReport, maxLayers: number): string {
   return `${L.join('\n')}\n`;
 }
 
-/** A directory holding saved_model.pb. */
-function isSavedModelDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory() && fs.existsSync(path.join(p, 'saved_model.pb'));
-  } catch {
-    return false;
-  }
-}
 
 export function registerInspect(program: Command): void {
   program

@@ -22,6 +22,7 @@ import { Backend, Batcher, BatcherOptions, BatchObserver } from './batcher';
 import { createOnnxRuntimeBackend, onnxRuntimeAvailable } from './backends/onnxruntime';
 import { createTensorRTBackend, tensorrtUnavailableReason } from './backends/tensorrt';
 import * as is from '../validate';
+import { isSavedModelDir } from '../tensorflow/format';
 
 export type BackendName = 'auto' | 'onnxruntime' | 'tensorrt';
 
@@ -74,14 +75,6 @@ export const DEFAULTS: RepositoryDefaults = {
 
 export const MODEL_FILES = ['model.engine', 'model.plan', 'model.onnx', 'model.json', 'model.pb', 'saved_model.pb'];
 
-/** A SavedModel directory (TF Serving's <model>/<version>/ with saved_model.pb and variables/). */
-export function isSavedModelDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory() && fs.statSync(path.join(p, 'saved_model.pb')).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /** The file whose size and modification time tell that a model changed (saved_model.pb for a SavedModel). */
 function stampFile(file: string): string {

@@ -11,6 +11,7 @@ import { convertGraph, supportedOps, type ConvertOptions, type ConvertReport } f
 import { readTfjsGraphModel } from './tfjs';
 import { inputsAsNchw, useSignatureKeys } from './boundary';
 import type { TfGraph } from './graph';
+import { isSavedModelDir } from './format';
 
 export { convertGraph, supportedOps };
 export type { ConvertOptions, ConvertReport };
@@ -29,7 +30,7 @@ export function detectTensorFlowFormat(p: string): TensorFlowFormat | undefined 
   } catch {
     return undefined;
   }
-  if (st.isDirectory()) return fs.existsSync(path.join(p, 'saved_model.pb')) ? 'saved-model' : undefined;
+  if (st.isDirectory()) return isSavedModelDir(p) ? 'saved-model' : undefined;
   const base = path.basename(p).toLowerCase();
   if (base.endsWith('.json') || base.endsWith('.js')) return 'tfjs-graph-model';
   if (base.endsWith('.pb') || base.endsWith('.graphdef')) return 'frozen-graphdef';
