@@ -12,23 +12,9 @@ const assert = require('node:assert/strict');
 const lib = require('../../dist/index.js');
 const { Engine, Stream, DeviceBuffer, Event } = lib;
 
-const { skipReason, onnxHelpers } = require('../trt/helpers');
+const { skipReason, tinyModel } = require('../trt/helpers');
 
 const skip = skipReason(__filename, { builderApi: true });
-
-/** ONNX bytes of y = Relu(x) + x, x and y float32[1, n] (static shape). */
-function reluAddModel(n) {
-  const { vi, encode } = onnxHelpers();
-  return encode({
-    name: 'relu_add',
-    node: [
-      { opType: 'Relu', input: ['x'], output: ['r'], name: 'relu' },
-      { opType: 'Add', input: ['r', 'x'], output: ['y'], name: 'add' },
-    ],
-    input: [vi('x', [1, n])],
-    output: [vi('y', [1, n])],
-  });
-}
 
 const plans = new Map();
 async function engineOf(n) {
@@ -36,7 +22,7 @@ async function engineOf(n) {
     const builder = new lib.Builder();
     const network = builder.createNetwork();
     const parser = new lib.OnnxParser(network);
-    await parser.parse(reluAddModel(n));
+    await parser.parse(tinyModel(n));
     const config = builder.createConfig();
     plans.set(n, await builder.buildSerializedNetwork(network, config));
     config.dispose();

@@ -46,8 +46,8 @@ function onnxHelpers() {
   return { init, vi, encode };
 }
 
-/** y = Relu(x) + x, x: float32[1, 4]. */
-function tinyModel() {
+/** y = Relu(x) + x, x: float32[1, n] (n = 4 unless given). */
+function tinyModel(n = 4) {
   const { vi, encode } = onnxHelpers();
   return encode({
     name: 'tiny',
@@ -55,8 +55,8 @@ function tinyModel() {
       { opType: 'Relu', input: ['x'], output: ['r'], name: 'relu' },
       { opType: 'Add', input: ['r', 'x'], output: ['y'], name: 'add' },
     ],
-    input: [vi('x', [1, 4])],
-    output: [vi('y', [1, 4])],
+    input: [vi('x', [1, n])],
+    output: [vi('y', [1, n])],
   });
 }
 
