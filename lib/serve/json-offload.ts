@@ -136,7 +136,33 @@ interface JsonWorker {
 const workers: JsonWorker[] = [];
 let nextId = 1;
 let turn = 0;
-const MAX_WORKERS = Math.max(1, Math.min(2, (os.availableParallelism?.() ?? os.cpus().length) - 1));
+const CORES = os.availableParallelism?.() ?? os.cpus().length;
+/** Workers: up to 2 on small machines (one core left to the event loop), a quarter of the cores up to 4 on larger ones. */
+const MAX_WORKERS = CORES >= 8 ? Math.min(4, Math.floor(CORES / 4)) : Math.max(1, Math.min(2, CORES - 1));
+
+/**
+ * Medium bodies (turns.ts's TURN_BYTES up to OFFLOAD_BYTES) go to a worker as well **when the event loop is busy
+ * with others** (another parse waiting for its turn, or one in a worker): on a machine with 4 or more cores the
+ * event loop's JSON.parse is then the server's bottleneck (one core: ~240 requests/s of 538 kB bodies on the GPU
+ * host's 16 cores), and the workers parse side by side. A lone request is parsed on the loop at once (no hop: the
+ * lowest latency). Off on smaller machines, where the workers would take the cores inference needs (measured on 2
+ * cores: goodput 0.47 of peak at 512 connections with 256 kB+ bodies offloaded). `TENSORRT_NODE_JSON_OFFLOAD_BUSY`
+ * = 1 / 0 forces it on / off (the benchmark's A/B).
+ */
+export const OFFLOAD_WHEN_BUSY = offloadWhenBusy(process.env.TENSORRT_NODE_JSON_OFFLOAD_BUSY);
+
+function offloadWhenBusy(v: string | undefined): boolean {
+  if (v === undefined || v === '') return CORES >= 4;
+  if (v === '1' || v === '0') return v === '1';
+  throw invalidArg(`TENSORRT_NODE_JSON_OFFLOAD_BUSY must be 1 or 0; got '${v}'`);
+}
+
+/** Bodies being parsed in the workers now. */
+export function jsonWorkersPending(): number {
+  let n = 0;
+  for (const w of workers) n += w.pending.size;
+  return n;
+}
 
 function spawnWorker(): JsonWorker {
   const w: JsonWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { PACKED_KEY, PACK_MIN, MAX_DEPTH } }), pending: new Map() };

@@ -10,7 +10,7 @@
  * { "backend": "auto" | "onnxruntime" | "tensorrt",
  *   "maxBatchSize": 8,
  *   "dynamicBatching": { "enabled": true, "maxQueueDelayMicroseconds": 0, "preferredBatchSize": [4, 8], "maxQueueSize": 256 },
- *   "instances": 1, "timeoutMs": 30000, "intraOpNumThreads": 0,
+ *   "instances": 1, "timeoutMs": 30000, "intraOpNumThreads": 0, "allowSpinning": false,
  *   "profiles": [{ "x": { "min": [1,3,48,48], "opt": [8,3,48,192], "max": [8,3,48,800] } }], "fp16": false,
  *   "inputShapes": { "x": [-1, 3, 48, 192] } }
  * ```
@@ -33,6 +33,8 @@ export interface ModelConfig {
   instances?: number;
   timeoutMs?: number;
   intraOpNumThreads?: number;
+  /** onnxruntime backend: let idle pool threads spin (onnxruntime's session.intra_op.allow_spinning; default false). */
+  allowSpinning?: boolean;
   profiles?: Record<string, { min: number[]; opt: number[]; max: number[] }>[];
   fp16?: boolean;
   /** Narrows inputs' dynamic dimensions (-1 stays dynamic), e.g. { "x": [-1, 3, 48, 192] }: fixed shapes are checked per request and let b64 values carry raw tensors. */
@@ -50,6 +52,8 @@ export interface RepositoryDefaults {
   instances: number;
   timeoutMs: number;
   intraOpNumThreads: number;
+  /** onnxruntime backend: idle pool threads spin (lower latency at low load, a core each while they spin). */
+  allowSpinning: boolean;
   /** Engine cache directory of the tensorrt backend ('' = $TENSORRT_NODE_CACHE_DIR or <tmpdir>/tensorrt-node-engines). */
   cacheDir: string;
   /** SavedModel MetaGraph tags (saved_model_cli's --tag_set; default ['serve']). */
@@ -68,6 +72,7 @@ export const DEFAULTS: RepositoryDefaults = {
   instances: 1,
   timeoutMs: 30000,
   intraOpNumThreads: 0,
+  allowSpinning: false,
   cacheDir: '',
   tagSet: ['serve'],
   signatureDef: 'serving_default',
@@ -131,7 +136,7 @@ function readConfig(file: string): ModelConfig {
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalidArg(`${file}: must hold a JSON object`);
   const c = raw as Record<string, unknown>;
-  const allowed = ['backend', 'maxBatchSize', 'dynamicBatching', 'instances', 'timeoutMs', 'intraOpNumThreads', 'profiles', 'fp16', 'inputShapes'];
+  const allowed = ['backend', 'maxBatchSize', 'dynamicBatching', 'instances', 'timeoutMs', 'intraOpNumThreads', 'allowSpinning', 'profiles', 'fp16', 'inputShapes'];
   for (const k of Object.keys(c)) if (!allowed.includes(k)) throw invalidArg(`${file}: unknown key '${k}' (allowed: ${allowed.join(', ')})`);
   if (c.backend !== undefined && !['auto', 'onnxruntime', 'tensorrt'].includes(c.backend as string)) {
     throw invalidArg(`${file}: backend must be 'auto', 'onnxruntime' or 'tensorrt'`);
@@ -143,6 +148,7 @@ function readConfig(file: string): ModelConfig {
   nonNeg(c.instances, 'instances');
   nonNeg(c.timeoutMs, 'timeoutMs');
   nonNeg(c.intraOpNumThreads, 'intraOpNumThreads');
+  if (c.allowSpinning !== undefined && typeof c.allowSpinning !== 'boolean') throw invalidArg(`${file}: allowSpinning must be true or false`);
   const db = c.dynamicBatching as Record<string, unknown> | undefined;
   if (db !== undefined) {
     if (!db || typeof db !== 'object') throw invalidArg(`${file}: dynamicBatching must be an object`);
@@ -340,7 +346,7 @@ export class Repository {
     this.log('info', { model, version, backend: choice.backend, why }, `loading ${model} version ${version} on the ${choice.backend} backend (${why})`);
     const created = choice.backend === 'tensorrt'
       ? await createTensorRTBackend(file, { instances, maxBatchSize, profiles: cfg.profiles, fp16: cfg.fp16, cacheDir: d.cacheDir || undefined, tensorflow })
-      : await createOnnxRuntimeBackend(file, { instances, maxBatchSize, intraOpNumThreads: cfg.intraOpNumThreads || d.intraOpNumThreads || undefined, tensorflow });
+      : await createOnnxRuntimeBackend(file, { instances, maxBatchSize, intraOpNumThreads: cfg.intraOpNumThreads || d.intraOpNumThreads || undefined, allowSpinning: cfg.allowSpinning ?? d.allowSpinning, tensorflow });
     let backend: Backend;
     try {
       backend = narrowInputs(created, cfg.inputShapes, `${model}/config.json`);

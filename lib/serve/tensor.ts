@@ -11,8 +11,8 @@
 import { elementCount, floatToHalf, halfToFloat, type TypedArray } from '../dtypes';
 import { invalidArg, TensorRTError } from '../errors';
 import { describe } from '../validate';
-import { isPacked, MAX_DEPTH, OFFLOAD_BYTES, parseJsonOffThread, type Packed } from './json-offload';
-import { nextTurn, TURN_BYTES } from './turns';
+import { isPacked, jsonWorkersPending, MAX_DEPTH, OFFLOAD_BYTES, OFFLOAD_WHEN_BUSY, parseJsonOffThread, type Packed } from './json-offload';
+import { nextTurn, TURN_BYTES, turnsWaiting } from './turns';
 
 export type ServeDType =
   | 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool'
@@ -550,11 +550,12 @@ function jsonObject(v: unknown, what: string): Record<string, unknown> {
  * parseJsonBody for the protocols' request bodies: one of OFFLOAD_BYTES or more is parsed in a worker thread, so
  * that the event loop never waits on a large JSON.parse (json-offload.ts); its large numeric lists come back packed,
  * which fromFlat / fromNested read like the lists. Bodies of TURN_BYTES or more parsed here wait for their turn,
- * one per event-loop iteration (turns.ts).
+ * one per event-loop iteration (turns.ts) — or, on machines of 4+ cores while other parses wait or run in the
+ * workers, go to a worker too (json-offload.ts: OFFLOAD_WHEN_BUSY).
  */
 export async function parseJsonRequest(body: unknown, what = 'the request body'): Promise<Record<string, unknown>> {
   if (!Buffer.isBuffer(body) || body.length < TURN_BYTES) return parseJsonBody(body, what);
-  if (body.length < OFFLOAD_BYTES) {
+  if (body.length < OFFLOAD_BYTES && !(OFFLOAD_WHEN_BUSY && (turnsWaiting() > 0 || jsonWorkersPending() > 0))) {
     await nextTurn(); // one such parse per event-loop turn (turns.ts)
     return parseJsonBody(body, what);
   }

