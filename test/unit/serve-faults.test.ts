@@ -236,6 +236,20 @@ d('serve faults: non-finite outputs are never a silent null (issue 26.6)', () =>
 });
 
 d('serve faults: repository mistakes are loud; readiness is strict by default (issue 25.9)', () => {
+  test('config.json allowSpinning: true loads onnxruntime with spinning pool threads; a non-boolean is refused, naming the key', async () => {
+    const repo = makeRepo({ 'spin/1/model.onnx': fs.readFileSync(CLS), 'spin/config.json': JSON.stringify({ allowSpinning: true }), 'badspin/1/model.onnx': fs.readFileSync(CLS), 'badspin/config.json': JSON.stringify({ allowSpinning: 'yes' }) });
+    const server = await createServer({ model: repo, processMetrics: false, strictReadiness: false });
+    try {
+      const base = await server.listen({ port: 0 });
+      expect((await request(base, 'GET', '/v2/models/spin/ready')).status).toBe(200);
+      const bad = await request(base, 'GET', '/v2/models/badspin');
+      expect([bad.status, bad.json().error]).toEqual([404, expect.stringMatching(/config\.json: allowSpinning must be true or false/)]);
+    } finally {
+      await server.close();
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
   test('misspelt model file, no version folder, latest/, a model that fails to load: a log line each, 404 with why, not ready', async () => {
     const repo = makeRepo({ 'typo/1/modle.onnx': fs.readFileSync(CLS), 'noversion/model.onnx': fs.readFileSync(CLS), 'latestonly/latest/model.onnx': fs.readFileSync(CLS), 'broken/1/model.onnx': 'not an onnx model' });
     const logs: string[] = [];
