@@ -156,7 +156,7 @@ if [ -f "$B/prebuilds.tar.xz" ] && [ ! -d "$B/prebuilds" ]; then
 fi
 if [ "${TN_ONLY_SERVE_BENCH:-0}" = 1 ]; then
   # the serving benchmarks only (onnxruntime backend; no addon needed, none built): serve vs a hand-written server
-  # (defaults, then --instances ${TN_BENCH_INSTANCES:-4}), goodput under overload, health during a 60 MiB body
+  # (defaults; with TN_BENCH_INSTANCES=N also --instances N), goodput under overload, health during a 60 MiB body
   stamp "TN_ONLY_SERVE_BENCH=1: serving benchmarks only"
   if [ -f "$B/onnxruntime-node-linux-x64.tar.xz" ] && [ ! -d node_modules/onnxruntime-node ]; then tar -xJf "$B/onnxruntime-node-linux-x64.tar.xz"; fi
   : >"$OUT/bench.log"
@@ -176,7 +176,7 @@ if [ "${TN_ONLY_SERVE_BENCH:-0}" = 1 ]; then
     for a in "--allow-spinning" "--intra-op-threads 4" "--intra-op-threads 1"; do
       serve_bench "serve vs hand-written, c=1, serve $a" 90 node scripts/bench/serve.js --versus --duration 6 --concurrency 1 --serve-args "$a"
     done
-    serve_bench "serve vs hand-written (--instances ${TN_BENCH_INSTANCES:-4})" 120 node scripts/bench/serve.js --versus --duration 6 --concurrency 64 --serve-args "--instances ${TN_BENCH_INSTANCES:-4}" --json "$OUT/serve-versus-instances.json"
+    [ -n "${TN_BENCH_INSTANCES:-}" ] && serve_bench "serve vs hand-written (--instances ${TN_BENCH_INSTANCES})" 120 node scripts/bench/serve.js --versus --duration 6 --concurrency 64 --serve-args "--instances ${TN_BENCH_INSTANCES}" --json "$OUT/serve-versus-instances.json"
     serve_bench "goodput under overload" 150 node scripts/bench/serve-overload.js --duration 12 --warmup 4 --json "$OUT/serve-overload.json"
     serve_bench "health during a large JSON body" 120 node scripts/bench/serve-large-json.js
   else
