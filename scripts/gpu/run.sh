@@ -173,7 +173,7 @@ if [ "${TN_ONLY_SERVE_BENCH:-0}" = 1 ]; then
     # A/B of the medium-JSON offload under load (json-offload.ts OFFLOAD_WHEN_BUSY, on by default with 4+ cores)
     serve_bench "serve vs hand-written, c=64, medium JSON parsed on the loop only (TENSORRT_NODE_JSON_OFFLOAD_BUSY=0)" 90 env TENSORRT_NODE_JSON_OFFLOAD_BUSY=0 node scripts/bench/serve.js --versus --duration 6 --concurrency 64
     # concurrency 1 under serve's onnxruntime settings (the hand-written server keeps onnxruntime's defaults)
-    for a in "--allow-spinning" "--intra-op-threads 4" "--intra-op-threads 1"; do
+    for a in "--allow-spinning" "--intra-op-threads 4"; do
       serve_bench "serve vs hand-written, c=1, serve $a" 90 node scripts/bench/serve.js --versus --duration 6 --concurrency 1 --serve-args "$a"
     done
     [ -n "${TN_BENCH_INSTANCES:-}" ] && serve_bench "serve vs hand-written (--instances ${TN_BENCH_INSTANCES})" 120 node scripts/bench/serve.js --versus --duration 6 --concurrency 64 --serve-args "--instances ${TN_BENCH_INSTANCES}" --json "$OUT/serve-versus-instances.json"
