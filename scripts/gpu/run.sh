@@ -173,12 +173,14 @@ if [ "${TN_ONLY_SERVE_BENCH:-0}" = 1 ]; then
     # A/B of the medium-JSON offload under load (json-offload.ts OFFLOAD_WHEN_BUSY, on by default with 4+ cores)
     serve_bench "serve vs hand-written, c=64, medium JSON parsed on the loop only (TENSORRT_NODE_JSON_OFFLOAD_BUSY=0)" 90 env TENSORRT_NODE_JSON_OFFLOAD_BUSY=0 node scripts/bench/serve.js --versus --duration 6 --concurrency 64
     # concurrency 1 under serve's onnxruntime settings (the hand-written server keeps onnxruntime's defaults)
-    for a in "--allow-spinning" "--intra-op-threads 4"; do
+    # TN_SERVE_C1_ARGS: the serve settings tried at c=1, ';'-separated
+    IFS=';' read -r -a c1args <<< "${TN_SERVE_C1_ARGS---allow-spinning;--intra-op-threads 4}"
+    for a in "${c1args[@]}"; do
       serve_bench "serve vs hand-written, c=1, serve $a" 90 node scripts/bench/serve.js --versus --duration 6 --concurrency 1 --serve-args "$a"
     done
     [ -n "${TN_BENCH_INSTANCES:-}" ] && serve_bench "serve vs hand-written (--instances ${TN_BENCH_INSTANCES})" 120 node scripts/bench/serve.js --versus --duration 6 --concurrency 64 --serve-args "--instances ${TN_BENCH_INSTANCES}" --json "$OUT/serve-versus-instances.json"
     serve_bench "goodput under overload" 150 node scripts/bench/serve-overload.js --duration 12 --warmup 4 --json "$OUT/serve-overload.json"
-    serve_bench "health during a large JSON body" 120 node scripts/bench/serve-large-json.js
+    [ "${TN_SKIP_LARGE_JSON:-0}" = 1 ] || serve_bench "health during a large JSON body" 120 node scripts/bench/serve-large-json.js
   else
     echo "not run: onnxruntime-node is not here (prepare.sh with TN_GPU_ORT=1 bundles it)" >>"$OUT/bench.log"
   fi
