@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 export interface CorpusTensor { name: string | null; npy: string; compare?: 'close' | 'exact' | 'set' }
-export interface CorpusCase { name: string; path: string; format: string; route: string; model?: string; inputs: CorpusTensor[]; outputs: CorpusTensor[]; ops?: string[] }
+export interface CorpusCase { name: string; path: string; format: string; route: string; model?: string; inputs: CorpusTensor[]; outputs: CorpusTensor[]; ops?: string[]; opset?: number }
 export interface Corpus { dir: string; tensorflow: string; subset: string; cases: CorpusCase[] }
 
 const root = path.join(__dirname, '..', '..', '..');
