@@ -8,6 +8,7 @@ writes is committed. TF_ENABLE_ONEDNN_OPTS=0 is set (TF 2.21's oneDNN path can d
 """
 import json
 import os
+import subprocess
 import sys
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -18,6 +19,8 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 OUT = sys.argv[1]
 SUBSET = sys.argv[sys.argv.index("--subset") + 1] if "--subset" in sys.argv else "ci"
+# PYTHONPATH giving tensorflowjs (scripts/python-env.js ensureTfjs); unset: no TF.js graph-model route
+TFJS_PYTHONPATH = os.environ.get("TN_TFJS_PYTHONPATH")
 os.makedirs(OUT, exist_ok=True)
 manifest = []
 RNG = np.random.RandomState(1234)
@@ -427,8 +430,19 @@ def whole_models(names):
         pb = f"{name}_frozen.pb"
         with open(os.path.join(OUT, pb), "wb") as f:
             f.write(frozen.graph.as_graph_def().SerializeToString())
-        for route, path, fmt, iname, oname in [("saved-model", sm, "saved-model", None, None), ("keras-export", ex, "saved-model", None, None),
-                                               ("frozen-graphdef", pb, "frozen-graphdef", frozen.inputs[0].name, frozen.outputs[0].name)]:
+        routes = [("saved-model", sm, "saved-model", None, None), ("keras-export", ex, "saved-model", None, None),
+                  ("frozen-graphdef", pb, "frozen-graphdef", frozen.inputs[0].name, frozen.outputs[0].name)]
+        if TFJS_PYTHONPATH:
+            # route 3: TF.js graph model, by tensorflowjs's converter from the SavedModel (its own process: it
+            # needs tensorflowjs on PYTHONPATH, requirements-tfjs.txt)
+            tj = f"{name}_tfjs"
+            r = subprocess.run([sys.executable, "-W", "ignore", "-m", "tensorflowjs.converters.converter", "--input_format=tf_saved_model",
+                                "--output_format=tfjs_graph_model", os.path.join(OUT, sm), os.path.join(OUT, tj)],
+                               env={**os.environ, "PYTHONPATH": TFJS_PYTHONPATH}, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"tensorflowjs converter failed on {sm}: {r.stderr.strip().splitlines()[-1:]}")
+            routes.append(("tfjs-graph-model", f"{tj}/model.json", "tfjs-graph-model", None, None))
+        for route, path, fmt, iname, oname in routes:
             manifest.append({"name": f"{name}/{route}", "path": path, "format": fmt, "route": route, "model": name,
                              "inputs": [{"name": iname, "npy": inp}], "outputs": [{"name": oname, "npy": outp, "compare": "close"}]})
         print(f"corpus: {name} done", file=sys.stderr, flush=True)
