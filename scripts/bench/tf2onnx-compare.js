@@ -90,9 +90,9 @@ async function main() {
     const a = path.join(tmp, 'ours.onnx');
     const b = path.join(tmp, 'tf2onnx.onnx');
     const ours = run(process.execPath, [path.join(__dirname, '..', '..', 'dist', 'cli', 'index.js'), 'convert', src, '-o', a], a);
-    const targs = c.format === 'saved-model'
-      ? ['--saved-model', src]
-      : ['--graphdef', src, '--inputs', c.inputs.map((i) => i.name).join(','), '--outputs', c.outputs.map((o) => o.name).join(',')];
+    const targs = c.format === 'saved-model' ? ['--saved-model', src]
+      : c.format === 'tfjs-graph-model' ? ['--tfjs', src]
+        : ['--graphdef', src, '--inputs', c.inputs.map((i) => i.name).join(','), '--outputs', c.outputs.map((o) => o.name).join(',')];
     const peer = run(py, ['-m', 'tf2onnx.convert', ...targs, '--opset', '13', '--output', b], b);
     if (ours.ok) ours.check = await check(c, a);
     if (peer.ok) peer.check = await check(c, b);
