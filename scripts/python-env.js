@@ -12,6 +12,11 @@
  * Where no `python3` with `venv` exists, or the install fails (no registry), suites that need Python are not
  * started and the test command says why in one line. TN_PYTHON=/path/python uses a given interpreter instead
  * (its packages are then the caller's business). TN_NO_PYTHON=1 skips the Python suites.
+ *
+ * Beside it, `.cache/tfjs-py` (ensureTfjs, used by the corpus generator for its TF.js graph-model route): the
+ * pinned requirements-tfjs.txt installed with `pip install --no-deps --target` (tensorflowjs's own requirements
+ * conflict with tensorflow-cpu), run by the venv's python with PYTHONPATH = that folder + a stub for TF-DF.
+ * Where that install fails, only the TF.js route is missing (ensureTfjs says why).
  */
 const { spawnSync } = require('child_process');
 const crypto = require('crypto');
@@ -54,7 +59,37 @@ function ensurePython({ quiet = false } = {}) {
   return { python: venvPython(), reason: null };
 }
 
-module.exports = { ensurePython, venvPython, venvDir: venv };
+const tfjsDir = path.join(root, '.cache', 'tfjs-py');
+const tfjsReq = path.join(root, 'requirements-tfjs.txt');
+const tfjsStubs = path.join(root, 'test', 'tensorflow', 'gen', 'tfjs-stubs');
+
+/** { pythonPath, reason }: the PYTHONPATH that gives the venv's python tensorflowjs, or why not. */
+function ensureTfjs({ quiet = false } = {}) {
+  const py = ensurePython({ quiet });
+  if (!py.python) return { pythonPath: null, reason: py.reason };
+  if (!fs.existsSync(tfjsReq)) return { pythonPath: null, reason: 'no requirements-tfjs.txt' };
+  const want = crypto.createHash('sha256').update(fs.readFileSync(tfjsReq)).digest('hex');
+  const st = path.join(tfjsDir, '.requirements-sha256');
+  const pythonPath = [tfjsDir, tfjsStubs].join(path.delimiter);
+  if (fs.existsSync(st) && fs.readFileSync(st, 'utf8').trim() === want) return { pythonPath, reason: null };
+  if (!quiet) process.stderr.write(`python-env: installing ${path.relative(root, tfjsDir)} from requirements-tfjs.txt (--no-deps)\n`);
+  fs.rmSync(tfjsDir, { recursive: true, force: true });
+  const pip = spawnSync(py.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--no-deps', '--target', tfjsDir, '-r', tfjsReq], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10 * 60 * 1000,
+  });
+  if (pip.status !== 0) {
+    const tail = `${pip.stderr || ''}${pip.stdout || ''}`.trim().split('\n').slice(-3).join(' | ');
+    return { pythonPath: null, reason: `pip install --no-deps -r requirements-tfjs.txt failed: ${tail || pip.error || 'unknown'}` };
+  }
+  const probe = spawnSync(py.python, ['-W', 'ignore', '-c', 'import tensorflowjs.converters.converter'], {
+    encoding: 'utf8', env: { ...process.env, PYTHONPATH: pythonPath, TF_CPP_MIN_LOG_LEVEL: '3', TF_ENABLE_ONEDNN_OPTS: '0' },
+  });
+  if (probe.status !== 0) return { pythonPath: null, reason: `tensorflowjs does not import: ${(probe.stderr || '').trim().split('\n').pop()}` };
+  fs.writeFileSync(st, `${want}\n`);
+  return { pythonPath, reason: null };
+}
+
+module.exports = { ensurePython, ensureTfjs, venvPython, venvDir: venv };
 
 if (require.main === module) {
   const r = ensurePython();

@@ -46,7 +46,7 @@ async function runCase(c: CorpusCase): Promise<void> {
   const out = path.join(tmp, `${c.name.replace(/[^A-Za-z0-9_]/g, '_')}.onnx`);
   if (c.route === 'op') {
     try {
-      convertTensorFlowToFile(src, out);
+      convertTensorFlowToFile(src, out, c.opset ? { opset: c.opset } : {});
     } catch (e) {
       if (e instanceof TensorRTError && e.code === 'UNSUPPORTED_OP') {
         refused.push(`${c.name}: ${e.message}`);

@@ -17,6 +17,7 @@ import { seeded } from './helpers/tf-models';
 import { agree, ort } from './helpers/tf-agree';
 import { writeFrozenGraph, writeSavedModel } from './helpers/tf-write';
 import { readBundle, writeBundle } from '../../lib/tensorflow/bundle';
+import { bicubicWeights } from '../../lib/tensorflow/ops/array';
 
 const itOrt = ort ? it : it.skip;
 if (!ort) console.log('TensorFlow agreement tests skipped: onnxruntime-node (optional dependency) is not installed');
@@ -192,6 +193,46 @@ describe('unsupported ops and bad input', () => {
     expect((err as TensorRTError).code).toBe('UNSUPPORTED_OP');
     expect((err as Error).message).toMatch(/FancyOp ×2 \(e\.g\. f1\)/);
     expect((err as Error).message).toMatch(/Weird ×1 \(e\.g\. o\)/);
+  });
+
+  it('ResizeBicubic of an input of unknown height/width is refused with UNSUPPORTED_OP naming node and op', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', [1, -1, -1, 3]);
+    g.op('bic', 'ResizeBicubic', [x, g.ints('sz', [7, 9])], { T: A.type('DT_FLOAT'), align_corners: A.b(false), half_pixel_centers: A.b(true) });
+    expect(() => convertGraph(tfjsToGraph(g.artifacts()))).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_OP', message: expect.stringMatching(/^bic: ResizeBicubic .*height and width are not known/) }));
+    const g2 = new GraphBuilder();
+    const x2 = g2.input('x', [1, 6, 5, 3]);
+    const sz = g2.input('sz', [2], 'DT_INT32');
+    g2.op('bic2', 'ResizeBicubic', [x2, sz], { T: A.type('DT_FLOAT'), align_corners: A.b(false), half_pixel_centers: A.b(true) });
+    expect(() => convertGraph(tfjsToGraph(g2.artifacts()))).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_OP', message: expect.stringMatching(/^bic2: ResizeBicubic needs a constant size/) }));
+  });
+
+  it('ResizeBicubic with static sizes becomes two constant interpolation matrices (MatMul), rows summing to 1', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', [1, 6, 5, 3]);
+    g.op('bic', 'ResizeBicubic', [x, g.ints('sz', [7, 9])], { T: A.type('DT_FLOAT'), align_corners: A.b(true), half_pixel_centers: A.b(false) });
+    const { model } = convertGraph(tfjsToGraph(g.artifacts()));
+    expect(model.graph!.node!.filter((n) => n.opType === 'MatMul')).toHaveLength(2);
+    expect(model.graph!.node!.some((n) => n.opType === 'Resize')).toBe(false);
+    for (const [inS, outS, ac, hp] of [[6, 7, true, false], [5, 9, false, false], [9, 3, false, true], [4, 11, false, true]] as const) {
+      const m = bicubicWeights(inS, outS, ac, hp);
+      for (let o = 0; o < outS; o++) expect(Math.abs(m.slice(o * inS, (o + 1) * inS).reduce((a, v) => a + v, 0) - 1)).toBeLessThan(1e-6);
+    }
+    // align_corners: the first and last output rows are the first and last input rows exactly
+    const ac = bicubicWeights(6, 7, true, false);
+    expect(Array.from(ac.slice(0, 6))).toEqual([1, 0, 0, 0, 0, 0]);
+    expect(Array.from(ac.slice(36, 42))).toEqual([0, 0, 0, 0, 0, 1]);
+  });
+
+  it('BitwiseAnd/Or/Xor/Invert need opset 18: refused below it naming the opset, ONNX Bitwise* at 18', () => {
+    const g = new GraphBuilder();
+    const a = g.input('a', [4], 'DT_INT32');
+    const b = g.input('b', [4], 'DT_INT32');
+    g.op('band', 'BitwiseAnd', [a, b], { T: A.type('DT_INT32') });
+    g.op('inv', 'Invert', ['band'], { T: A.type('DT_INT32') });
+    expect(() => convertGraph(tfjsToGraph(g.artifacts()))).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_OP', message: expect.stringMatching(/^band: BitwiseAnd needs ONNX BitwiseAnd, which exists from opset 18 \(this conversion targets opset 13/) }));
+    const { model } = convertGraph(tfjsToGraph(g.artifacts()), { opset: 18 });
+    expect(model.graph!.node!.map((n) => n.opType)).toEqual(expect.arrayContaining(['BitwiseAnd', 'BitwiseNot']));
   });
 
   it('a missing or non-TF file is a TensorRTError', () => {

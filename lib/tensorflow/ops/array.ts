@@ -171,6 +171,72 @@ function resize(mode: 'linear' | 'nearest') {
   };
 }
 
+/**
+ * TensorFlow's ResizeBicubic weights along one axis, as a dense [outSize, inSize] matrix (resize_bicubic_op.cc):
+ * the kernel sampled into a 1024-entry table (Keys a = -0.5 with half_pixel_centers, a = -0.75 otherwise), the
+ * fraction of the source position looked up by lrintf(delta * 1024), indices clamped to the edge; with
+ * half_pixel_centers taps outside the image get weight 0 and the rest are renormalized to sum 1, otherwise a
+ * clamped tap adds its weight to the edge pixel. All in float32, as TF computes it.
+ */
+export function bicubicWeights(inSize: number, outSize: number, alignCorners: boolean, halfPixel: boolean): Float32Array {
+  const f = Math.fround;
+  const TABLE = 1024;
+  const a = halfPixel ? -0.5 : -0.75;
+  const table = new Float32Array((TABLE + 1) * 2);
+  for (let i = 0; i <= TABLE; i++) {
+    let x = f(i / TABLE);
+    table[i * 2] = ((a + 2) * x - (a + 3)) * x * x + 1;
+    x = f(x + 1);
+    table[i * 2 + 1] = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  }
+  const scale = alignCorners && outSize > 1 ? f(f(inSize - 1) / f(outSize - 1)) : f(f(inSize) / f(outSize));
+  const bound = (v: number): number => Math.min(inSize - 1, Math.max(0, v));
+  const lrint = (v: number): number => {
+    const r = Math.round(v);
+    return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; // round half to even
+  };
+  const m = new Float32Array(outSize * inSize);
+  for (let o = 0; o < outSize; o++) {
+    const locF = halfPixel ? f(f(f(o + 0.5) * scale) - 0.5) : f(o * scale);
+    const loc = Math.floor(locF);
+    const off = lrint(f(f(locF - loc) * TABLE));
+    const idx = [bound(loc - 1), bound(loc), bound(loc + 1), bound(loc + 2)];
+    const w = [table[off * 2 + 1]!, table[off * 2]!, table[(TABLE - off) * 2]!, table[(TABLE - off) * 2 + 1]!];
+    if (halfPixel) {
+      for (let k = 0; k < 4; k++) if (idx[k] !== loc - 1 + k) w[k] = 0;
+      const sum = f(f(f(w[0]! + w[1]!) + w[2]!) + w[3]!);
+      if (Math.abs(sum) >= 1000 * 1.1754943508222875e-38) {
+        const inv = f(1 / sum);
+        for (let k = 0; k < 4; k++) w[k] = f(w[k]! * inv);
+      }
+    }
+    for (let k = 0; k < 4; k++) m[o * inSize + idx[k]!] = f(m[o * inSize + idx[k]!]! + w[k]!);
+  }
+  return m;
+}
+
+/** ResizeBicubic as two constant interpolation matrices (rows, then columns) applied with MatMul in NCHW. */
+function resizeBicubic(c: Ctx, n: TfNode, ins: Value[]): Value[] {
+  const x = ins[0]!;
+  const hw = constNums(n, ins[1], 'size');
+  const [h, w] = [x.shape?.[1] ?? -1, x.shape?.[2] ?? -1];
+  if (x.shape?.length !== 4 || !(h > 0) || !(w > 0)) {
+    throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: ResizeBicubic of an input whose height and width are not known (give the graph inputs' shapes: --inputs name:1x224x224x3)`);
+  }
+  const align = attrBool(n, 'align_corners', false);
+  const half = attrBool(n, 'half_pixel_centers', false);
+  const [oh, ow] = [hw[0]!, hw[1]!];
+  const wy = bicubicWeights(h, oh, align, half);
+  const wx = bicubicWeights(w, ow, align, half);
+  const wxT = new Float32Array(w * ow);
+  for (let o = 0; o < ow; o++) for (let i = 0; i < w; i++) wxT[i * ow + o] = wx[o * w + i]!;
+  let xs = c.nchw(x);
+  if (x.dtype !== 'float32') xs = c.node1('Cast', [xs], { to: DT.FLOAT });
+  const rows = c.node1('MatMul', [c.initializer({ dtype: 'float32', shape: [oh, h], data: wy }, 'bicubic_rows'), xs]);
+  const y = c.node1('MatMul', [rows, c.initializer({ dtype: 'float32', shape: [w, ow], data: wxT }, 'bicubic_cols')]);
+  return [{ dtype: 'float32', shape: [x.shape[0]!, oh, ow, x.shape[3]!], nchw: y }];
+}
+
 export const arrayOps: OpTable = {
   Identity: (_c, _n, ins) => [ins[0]!],
   StopGradient: (_c, _n, ins) => [ins[0]!],
@@ -308,6 +374,7 @@ export const arrayOps: OpTable = {
   },
   ResizeBilinear: resize('linear'),
   ResizeNearestNeighbor: resize('nearest'),
+  ResizeBicubic: resizeBicubic,
 };
 
 function pad(mode: string) {

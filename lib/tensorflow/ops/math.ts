@@ -311,3 +311,57 @@ mathOps.Einsum = (c, n, ins) => {
   }
   return [out];
 };
+
+// Bitwise ops. BitwiseAnd/Or/Xor and Invert map to ONNX BitwiseAnd/Or/Xor/Not, which exist from opset 18 only.
+const BITWISE: Record<string, string> = { BitwiseAnd: 'BitwiseAnd', BitwiseOr: 'BitwiseOr', BitwiseXor: 'BitwiseXor', Invert: 'BitwiseNot' };
+function needsOpset18(c: Ctx, n: TfNode, ox: string): void {
+  if (c.opset < 18) throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: ${n.op} needs ONNX ${ox}, which exists from opset 18 (this conversion targets opset ${c.opset}; convert with --opset 18 or above)`);
+}
+for (const [tf, ox] of Object.entries(BITWISE)) {
+  mathOps[tf] = (c, n, ins) => {
+    needsOpset18(c, n, ox);
+    return [tf === 'Invert' ? unary(c, ox, ins[0]!) : binary(c, ox, ins[0]!, ins[1]!)];
+  };
+}
+
+const BITS: Record<string, number> = { int8: 8, uint8: 8, int16: 16, uint16: 16, int32: 32, int64: 64 };
+/**
+ * LeftShift / RightShift through ONNX BitShift (opset 11; unsigned types only): TF clamps the shift to
+ * [0, bits − 1]; the value goes through uint64 (sign-extended, so a left shift truncated back is right) and back.
+ * A signed right shift is arithmetic: negative x as ~((~x) >> y), with ~v = −1 − v in int64.
+ */
+function shift(dir: 'LEFT' | 'RIGHT') {
+  return (c: Ctx, n: TfNode, ins: Value[]): Value[] => {
+    const [x, y] = [ins[0]!, ins[1]!];
+    const bits = BITS[x.dtype];
+    if (!bits) throw new TensorRTError('UNSUPPORTED_OP', `${n.name}: ${n.op} on ${x.dtype}`);
+    const I64 = DT.INT64, U64 = DT.UINT64;
+    const y64 = y.dtype === 'int64' ? c.ref(y) : c.node1('Cast', [c.ref(y)], { to: I64 });
+    const zero = c.scalar(0, 'int64');
+    const top = c.scalar(bits - 1, 'int64');
+    const yc = c.node1('Where', [c.node1('Less', [y64, zero]), zero, c.node1('Where', [c.node1('Greater', [y64, top]), top, y64])]);
+    const yu = c.node1('Cast', [yc], { to: U64 });
+    const signed = x.dtype.startsWith('int');
+    let r: string;
+    if (dir === 'LEFT' || !signed) {
+      r = c.node1('BitShift', [c.node1('Cast', [c.ref(x)], { to: U64 }), yu], { direction: dir });
+    } else {
+      const x64 = x.dtype === 'int64' ? c.ref(x) : c.node1('Cast', [c.ref(x)], { to: I64 });
+      const m1 = c.scalar(-1, 'int64');
+      const neg = c.node1('Less', [x64, zero]);
+      const t = c.node1('Where', [neg, c.node1('Sub', [m1, x64]), x64]);
+      const s = c.node1('Cast', [c.node1('BitShift', [c.node1('Cast', [t], { to: U64 }), yu], { direction: dir })], { to: I64 });
+      r = c.node1('Where', [neg, c.node1('Sub', [m1, s]), s]);
+    }
+    const outType = onnxTypeOf(x.dtype);
+    const out: Value = { dtype: x.dtype, nhwc: c.node1('Cast', [r], { to: outType }) };
+    const shape = broadcastShapes(x.shape, y.shape);
+    if (shape) out.shape = shape;
+    return [out];
+  };
+}
+function onnxTypeOf(d: string): number {
+  return ({ int8: DT.INT8, uint8: DT.UINT8, int16: DT.INT16, uint16: DT.UINT16, int32: DT.INT32, int64: DT.INT64 } as Record<string, number>)[d]!;
+}
+mathOps.LeftShift = shift('LEFT');
+mathOps.RightShift = shift('RIGHT');

@@ -8,6 +8,7 @@ writes is committed. TF_ENABLE_ONEDNN_OPTS=0 is set (TF 2.21's oneDNN path can d
 """
 import json
 import os
+import subprocess
 import sys
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -18,6 +19,8 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 OUT = sys.argv[1]
 SUBSET = sys.argv[sys.argv.index("--subset") + 1] if "--subset" in sys.argv else "ci"
+# PYTHONPATH giving tensorflowjs (scripts/python-env.js ensureTfjs); unset: no TF.js graph-model route
+TFJS_PYTHONPATH = os.environ.get("TN_TFJS_PYTHONPATH")
 os.makedirs(OUT, exist_ok=True)
 manifest = []
 RNG = np.random.RandomState(1234)
@@ -33,8 +36,9 @@ def kind_of(arr):
     return "close" if arr.dtype.kind == "f" else "exact"
 
 
-def frozen_case(name, fn, specs, feeds, compare=None):
-    """fn traced on TensorSpecs, frozen to a GraphDef (.pb); TF's outputs on feeds stored."""
+def frozen_case(name, fn, specs, feeds, compare=None, opset=None):
+    """fn traced on TensorSpecs, frozen to a GraphDef (.pb); TF's outputs on feeds stored. opset: the ONNX opset
+    the test converts at (default: the converter's, 13)."""
     cf = tf.function(lambda *args: fn(*args), autograph=False).get_concrete_function(*specs)
     frozen = convert_variables_to_constants_v2(cf)
     gd = frozen.graph.as_graph_def()
@@ -50,6 +54,8 @@ def frozen_case(name, fn, specs, feeds, compare=None):
                     for i, (t, o) in enumerate(zip(frozen.outputs, outs))],
         "ops": sorted({n.op for n in gd.node} - {"Placeholder", "Const", "Identity", "NoOp"}),
     })
+    if opset:
+        manifest[-1]["opset"] = opset
 
 
 def f32(*shape):
@@ -60,13 +66,13 @@ def S(shape, dtype=tf.float32):
     return tf.TensorSpec(shape, dtype)
 
 
-def unary(name, fn, x=None):
+def unary(name, fn, x=None, opset=None):
     x = f32(2, 3, 4) if x is None else x
-    frozen_case(name, fn, [S(x.shape, tf.as_dtype(x.dtype))], [x])
+    frozen_case(name, fn, [S(x.shape, tf.as_dtype(x.dtype))], [x], opset=opset)
 
 
-def binary(name, fn, a, b):
-    frozen_case(name, fn, [S(a.shape, tf.as_dtype(a.dtype)), S(b.shape, tf.as_dtype(b.dtype))], [a, b])
+def binary(name, fn, a, b, opset=None):
+    frozen_case(name, fn, [S(a.shape, tf.as_dtype(a.dtype)), S(b.shape, tf.as_dtype(b.dtype))], [a, b], opset=opset)
 
 
 def op_cases():
@@ -275,6 +281,23 @@ def more_op_cases():
     unary("fake_quant_args_narrow_4bit", lambda v: tf.quantization.fake_quant_with_min_max_args(v, -2.3, 3.1, num_bits=4, narrow_range=True), q)
     unary("fake_quant_vars", lambda v: tf.quantization.fake_quant_with_min_max_vars(v, tf.constant(-1.7), tf.constant(2.9)), q)
     binary("bitwise_and_refused", lambda u, w: tf.bitwise.bitwise_and(u, w), i32, np.array([1, 2, 3, 7], np.int32))
+    # bitwise ops: ONNX BitwiseAnd/Or/Xor/Not from opset 18 (the cases convert at 18; at 13 the one above is
+    # refused naming opset 18); shifts through BitShift (opset 11), TF's clamp of the shift to [0, bits - 1]
+    bw = {"int32": np.array([[5, -6, 2147483647, -2147483648], [0, -1, 12345, -777]], np.int32),
+          "int8": np.array([[5, -6, 127, -128], [0, -1, 77, -77]], np.int8),
+          "uint8": np.array([[5, 250, 255, 0], [1, 128, 77, 200]], np.uint8),
+          "int64": np.array([[5, -6, 2**62, -(2**62)], [0, -1, 123456789012, -777]], np.int64),
+          "int16": np.array([[5, -6, 32767, -32768], [0, -1, 1234, -777]], np.int16)}
+    bw2 = {k: np.flip(v, axis=1).copy() for k, v in bw.items()}
+    for t in ["int32", "int8", "uint8", "int64"]:
+        for n, fn in [("and", tf.bitwise.bitwise_and), ("or", tf.bitwise.bitwise_or), ("xor", tf.bitwise.bitwise_xor)]:
+            binary(f"bitwise_{n}_{t}", lambda u, w, fn=fn: fn(u, w), bw[t], bw2[t], opset=18)
+        unary(f"bitwise_invert_{t}", lambda u: tf.bitwise.invert(u), bw[t], opset=18)
+    for t in ["int32", "int8", "uint8", "int64", "int16"]:
+        bits = np.iinfo(bw[t].dtype).bits
+        sh = np.array([[0, 1, 3, bits - 1], [bits, bits + 5, 2, -3]], bw[t].dtype) if t != "uint8" else np.array([[0, 1, 3, 7], [8, 13, 2, 4]], np.uint8)
+        binary(f"left_shift_{t}", lambda u, w: tf.bitwise.left_shift(u, w), bw[t], sh)
+        binary(f"right_shift_{t}", lambda u, w: tf.bitwise.right_shift(u, w), bw[t], sh)
     cboxes = np.array([[0.1, 0.2, 0.7, 0.9], [0.0, 0.0, 1.0, 1.0], [-0.2, 0.3, 0.5, 1.3], [0.6, 0.8, 0.2, 0.1], [0.4, 0.4, 0.4, 0.4]], np.float32)
     cind = np.array([1, 0, 1, 0, 1], np.int32)
     for m in ["bilinear", "nearest"]:
@@ -407,8 +430,19 @@ def whole_models(names):
         pb = f"{name}_frozen.pb"
         with open(os.path.join(OUT, pb), "wb") as f:
             f.write(frozen.graph.as_graph_def().SerializeToString())
-        for route, path, fmt, iname, oname in [("saved-model", sm, "saved-model", None, None), ("keras-export", ex, "saved-model", None, None),
-                                               ("frozen-graphdef", pb, "frozen-graphdef", frozen.inputs[0].name, frozen.outputs[0].name)]:
+        routes = [("saved-model", sm, "saved-model", None, None), ("keras-export", ex, "saved-model", None, None),
+                  ("frozen-graphdef", pb, "frozen-graphdef", frozen.inputs[0].name, frozen.outputs[0].name)]
+        if TFJS_PYTHONPATH:
+            # route 3: TF.js graph model, by tensorflowjs's converter from the SavedModel (its own process: it
+            # needs tensorflowjs on PYTHONPATH, requirements-tfjs.txt)
+            tj = f"{name}_tfjs"
+            r = subprocess.run([sys.executable, "-W", "ignore", "-m", "tensorflowjs.converters.converter", "--input_format=tf_saved_model",
+                                "--output_format=tfjs_graph_model", os.path.join(OUT, sm), os.path.join(OUT, tj)],
+                               env={**os.environ, "PYTHONPATH": TFJS_PYTHONPATH}, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"tensorflowjs converter failed on {sm}: {r.stderr.strip().splitlines()[-1:]}")
+            routes.append(("tfjs-graph-model", f"{tj}/model.json", "tfjs-graph-model", None, None))
+        for route, path, fmt, iname, oname in routes:
             manifest.append({"name": f"{name}/{route}", "path": path, "format": fmt, "route": route, "model": name,
                              "inputs": [{"name": iname, "npy": inp}], "outputs": [{"name": oname, "npy": outp, "compare": "close"}]})
         print(f"corpus: {name} done", file=sys.stderr, flush=True)

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 export interface CorpusTensor { name: string | null; npy: string; compare?: 'close' | 'exact' | 'set' }
-export interface CorpusCase { name: string; path: string; format: string; route: string; model?: string; inputs: CorpusTensor[]; outputs: CorpusTensor[]; ops?: string[] }
+export interface CorpusCase { name: string; path: string; format: string; route: string; model?: string; inputs: CorpusTensor[]; outputs: CorpusTensor[]; ops?: string[]; opset?: number }
 export interface Corpus { dir: string; tensorflow: string; subset: string; cases: CorpusCase[] }
 
 const root = path.join(__dirname, '..', '..', '..');
@@ -23,20 +23,29 @@ export function loadCorpus(subset = corpusSubset()): { corpus?: Corpus; reason?:
   if (process.env.TN_NO_TENSORFLOW === '1') return { reason: 'TN_NO_TENSORFLOW=1' };
   const gen = path.join(root, 'test', 'tensorflow', 'gen', 'corpus.py');
   const req = path.join(root, 'requirements-test.txt');
-  const hash = crypto.createHash('sha256').update(fs.readFileSync(gen)).update(fs.existsSync(req) ? fs.readFileSync(req) : '').digest('hex').slice(0, 12);
+  const reqTfjs = path.join(root, 'requirements-tfjs.txt');
+  const hash = crypto.createHash('sha256').update(fs.readFileSync(gen)).update(fs.existsSync(req) ? fs.readFileSync(req) : '')
+    .update(fs.existsSync(reqTfjs) ? fs.readFileSync(reqTfjs) : '').digest('hex').slice(0, 12);
   const dir = path.join(root, '.cache', 'tf-corpus', hash, subset);
   const manifest = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifest)) {
      
-    const { ensurePython } = require(path.join(root, 'scripts', 'python-env.js')) as { ensurePython: (o?: { quiet?: boolean }) => { python: string | null; reason: string | null } };
+    const { ensurePython, ensureTfjs } = require(path.join(root, 'scripts', 'python-env.js')) as {
+      ensurePython: (o?: { quiet?: boolean }) => { python: string | null; reason: string | null };
+      ensureTfjs: (o?: { quiet?: boolean }) => { pythonPath: string | null; reason: string | null };
+    };
     const py = ensurePython({ quiet: true });
     if (!py.python) return { reason: `no Python test environment (${py.reason})` };
     const probe = spawnSync(py.python, ['-c', 'import tensorflow'], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', TF_ENABLE_ONEDNN_OPTS: '0' } });
     if (probe.status !== 0) return { reason: `TensorFlow does not import in ${py.python}: ${(probe.stderr || '').trim().split('\n').pop()}` };
+    // the TF.js graph-model route: tensorflowjs beside the venv (requirements-tfjs.txt); without it that route is absent
+    const tfjs = ensureTfjs({ quiet: true });
+    if (!tfjs.pythonPath) console.log(`tf-corpus: no TF.js graph-model route: ${tfjs.reason}`);
     const tmp = `${dir}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });
     const r = spawnSync(py.python, [gen, tmp, '--subset', subset], {
-      encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', TF_ENABLE_ONEDNN_OPTS: '0' }, timeout: 30 * 60 * 1000, maxBuffer: 1 << 28,
+      encoding: 'utf8', timeout: 30 * 60 * 1000, maxBuffer: 1 << 28,
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', TF_ENABLE_ONEDNN_OPTS: '0', ...(tfjs.pythonPath ? { TN_TFJS_PYTHONPATH: tfjs.pythonPath } : {}) },
     });
     if (r.status !== 0) {
       fs.rmSync(tmp, { recursive: true, force: true });
