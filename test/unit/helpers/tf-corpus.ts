@@ -26,10 +26,9 @@ export function loadCorpus(subset = corpusSubset()): { corpus?: Corpus; reason?:
   const reqTfjs = path.join(root, 'requirements-tfjs.txt');
   const hash = crypto.createHash('sha256').update(fs.readFileSync(gen)).update(fs.existsSync(req) ? fs.readFileSync(req) : '')
     .update(fs.existsSync(reqTfjs) ? fs.readFileSync(reqTfjs) : '').digest('hex').slice(0, 12);
-  const dir = path.join(root, '.cache', 'tf-corpus', hash, subset);
-  const manifest = path.join(dir, 'manifest.json');
+  let dir = path.join(root, '.cache', 'tf-corpus', hash, subset);
+  let manifest = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifest)) {
-     
     const { ensurePython, ensureTfjs } = require(path.join(root, 'scripts', 'python-env.js')) as {
       ensurePython: (o?: { quiet?: boolean }) => { python: string | null; reason: string | null };
       ensureTfjs: (o?: { quiet?: boolean }) => { pythonPath: string | null; reason: string | null };
@@ -38,21 +37,28 @@ export function loadCorpus(subset = corpusSubset()): { corpus?: Corpus; reason?:
     if (!py.python) return { reason: `no Python test environment (${py.reason})` };
     const probe = spawnSync(py.python, ['-c', 'import tensorflow'], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', TF_ENABLE_ONEDNN_OPTS: '0' } });
     if (probe.status !== 0) return { reason: `TensorFlow does not import in ${py.python}: ${(probe.stderr || '').trim().split('\n').pop()}` };
-    // the TF.js graph-model route: tensorflowjs beside the venv (requirements-tfjs.txt); without it that route is absent
+    // the TF.js graph-model route: tensorflowjs beside the venv (requirements-tfjs.txt); without it that route is absent,
+    // and the corpus is kept under a name of its own, so that a later run where tensorflowjs installs makes the whole one
     const tfjs = ensureTfjs({ quiet: true });
-    if (!tfjs.pythonPath) console.log(`tf-corpus: no TF.js graph-model route: ${tfjs.reason}`);
-    const tmp = `${dir}.tmp-${process.pid}`;
-    fs.rmSync(tmp, { recursive: true, force: true });
-    const r = spawnSync(py.python, [gen, tmp, '--subset', subset], {
-      encoding: 'utf8', timeout: 30 * 60 * 1000, maxBuffer: 1 << 28,
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', TF_ENABLE_ONEDNN_OPTS: '0', ...(tfjs.pythonPath ? { TN_TFJS_PYTHONPATH: tfjs.pythonPath } : {}) },
-    });
-    if (r.status !== 0) {
-      fs.rmSync(tmp, { recursive: true, force: true });
-      throw new Error(`corpus generator failed (status ${r.status}): ${(r.stderr || '').trim().split('\n').slice(-5).join(' | ')}`);
+    if (!tfjs.pythonPath) {
+      console.log(`tf-corpus: no TF.js graph-model route: ${tfjs.reason}`);
+      dir = `${dir}-without-tfjs`;
+      manifest = path.join(dir, 'manifest.json');
     }
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.renameSync(tmp, dir);
+    if (!fs.existsSync(manifest)) {
+      const tmp = `${dir}.tmp-${process.pid}`;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      const r = spawnSync(py.python, [gen, tmp, '--subset', subset], {
+        encoding: 'utf8', timeout: 30 * 60 * 1000, maxBuffer: 1 << 28,
+        env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', TF_ENABLE_ONEDNN_OPTS: '0', ...(tfjs.pythonPath ? { TN_TFJS_PYTHONPATH: tfjs.pythonPath } : {}) },
+      });
+      if (r.status !== 0) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw new Error(`corpus generator failed (status ${r.status}): ${(r.stderr || '').trim().split('\n').slice(-5).join(' | ')}`);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(tmp, dir);
+    }
   }
   const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as Omit<Corpus, 'dir'>;
   return { corpus: { dir, ...m } };
