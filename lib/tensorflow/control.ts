@@ -32,7 +32,7 @@ interface LoopMeta {
 
 const LOOPS = new WeakMap<TfNode, LoopMeta>();
 
-const FRAME_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond']);
+export const FRAME_OPS: ReadonlySet<string> = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond']);
 /** The nodes inside a collapsed loop (for the unsupported-op check), minus the frame plumbing it handles. */
 export function loopMembers(n: TfNode): TfNode[] {
   return (LOOPS.get(n)?.members ?? []).filter((m) => !FRAME_OPS.has(m.op));

@@ -25,14 +25,34 @@ import { detectionOps } from './ops/detection';
 import { collapseWhileLoops, controlOps, loopMembers } from './control';
 import type { OpTable } from './ops/types';
 
-export const OPS: OpTable = { ...mathOps, ...convOps, ...arrayOps, ...indexingOps, ...segmentOps, ...linalgOps, ...conv3dOps, ...nnOps, ...cropOps, ...detectionOps, ...controlOps, ...condOps };
+/**
+ * The op handlers by the module that defines them (lib/tensorflow/ops/<name>.ts, control.ts, cond.ts), in the order
+ * they are merged into OPS (a later module's handler wins). docs/tensorflow.md's op table is grouped by these names
+ * (scripts/gen-tf-op-table.js).
+ */
+export const OP_MODULES: Readonly<Record<string, OpTable>> = {
+  math: mathOps, conv: convOps, array: arrayOps, indexing: indexingOps, segment: segmentOps, linalg: linalgOps, conv3d: conv3dOps,
+  nn: nnOps, crop: cropOps, detection: detectionOps, control: controlOps, cond: condOps,
+};
+export const OPS: OpTable = Object.assign({}, ...Object.values(OP_MODULES)) as OpTable;
 /** Ops handled by the driver itself. */
-const DRIVER_OPS = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
+export const DRIVER_OPS: ReadonlySet<string> = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
+/**
+ * Supported ops that no OP_MODULES table maps, by the file that handles them: the driver (convert.ts), TF1 loop
+ * frames collapsed into one loop node (control.ts; Merge and Switch are condOps), and functional control flow
+ * lowered to the TF1 form before conversion (function.ts).
+ */
+export const OTHER_OPS: Readonly<Record<string, readonly string[]>> = {
+  driver: [...DRIVER_OPS],
+  control: ['Enter', 'Exit', 'NextIteration', 'LoopCond'],
+  function: ['If', 'StatelessIf', 'While', 'StatelessWhile'],
+};
+
+/** The ONNX opsets the converter writes, lowest and highest (ConvertOptions.opset). */
+export const OPSET_RANGE: readonly [number, number] = [11, 21];
 
 export function supportedOps(): string[] {
-  // TF1 loop frames (control.ts), and functional control flow lowered to TF1 form before conversion (function.ts).
-  const loop = ['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'If', 'StatelessIf', 'While', 'StatelessWhile'];
-  return [...new Set([...Object.keys(OPS).filter((o) => !o.startsWith('_Tf')), ...DRIVER_OPS, ...loop])].sort();
+  return [...new Set([...Object.keys(OPS).filter((o) => !o.startsWith('_Tf')), ...Object.values(OTHER_OPS).flat()])].sort();
 }
 
 export interface ConvertOptions {
@@ -109,7 +129,8 @@ export function convertGraph(original: TfGraph, options: ConvertOptions = {}): {
   }
   if (graph.nodes.length === 0) throw new TensorRTError('PARSE_ERROR', `the ${graph.format} graph has no nodes: nothing to convert`);
   const opset = options.opset ?? 13;
-  if (!Number.isInteger(opset) || opset < 11 || opset > 21) throw new TensorRTError('INVALID_ARGUMENT', `opset ${opset} not supported (11..21)`);
+  const [lo, hi] = OPSET_RANGE;
+  if (!Number.isInteger(opset) || opset < lo || opset > hi) throw new TensorRTError('INVALID_ARGUMENT', `opset ${opset} not supported (${lo}..${hi})`);
   const byName = new Map<string, TfNode>();
   for (const n of graph.nodes) byName.set(n.name, n);
   const consumed = new Set<string>();

@@ -1,7 +1,8 @@
 /**
  * The TensorFlow oracle corpus (test/tensorflow/gen/corpus.py): generated once per machine into the git-ignored
  * .cache/tf-corpus/<hash of generator + requirements>/<subset>, by TensorFlow from the pinned venv
- * (scripts/python-env.js). Subset "ci" (default) or "full" (TN_TF_CORPUS=full, `npm run test:tensorflow`).
+ * (scripts/python-env.js). Subset "ci" (default) or "full" (TN_TF_CORPUS=full, `npm run test:tensorflow`); "ops" (the
+ * small graphs only) for scripts/gen-tf-op-table.js.
  */
 import { spawnSync } from 'child_process';
 import * as crypto from 'crypto';
@@ -18,15 +19,21 @@ export function corpusSubset(): 'ci' | 'full' {
   return process.env.TN_TF_CORPUS === 'full' ? 'full' : 'ci';
 }
 
-/** The corpus, generating it when absent; or the one-line reason it cannot be had here. */
-export function loadCorpus(subset = corpusSubset()): { corpus?: Corpus; reason?: string } {
-  if (process.env.TN_NO_TENSORFLOW === '1') return { reason: 'TN_NO_TENSORFLOW=1' };
-  const gen = path.join(root, 'test', 'tensorflow', 'gen', 'corpus.py');
+const gen = path.join(root, 'test', 'tensorflow', 'gen', 'corpus.py');
+
+/** Where the corpus of `subset` ("ops": the small graphs only) is or will be, for the current generator. */
+export function corpusDir(subset: 'ci' | 'full' | 'ops'): string {
   const req = path.join(root, 'requirements-test.txt');
   const reqTfjs = path.join(root, 'requirements-tfjs.txt');
   const hash = crypto.createHash('sha256').update(fs.readFileSync(gen)).update(fs.existsSync(req) ? fs.readFileSync(req) : '')
     .update(fs.existsSync(reqTfjs) ? fs.readFileSync(reqTfjs) : '').digest('hex').slice(0, 12);
-  let dir = path.join(root, '.cache', 'tf-corpus', hash, subset);
+  return path.join(root, '.cache', 'tf-corpus', hash, subset);
+}
+
+/** The corpus, generating it when absent; or the one-line reason it cannot be had here. */
+export function loadCorpus(subset: 'ci' | 'full' | 'ops' = corpusSubset()): { corpus?: Corpus; reason?: string } {
+  if (process.env.TN_NO_TENSORFLOW === '1') return { reason: 'TN_NO_TENSORFLOW=1' };
+  let dir = corpusDir(subset);
   let manifest = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifest)) {
     const { ensurePython, ensureTfjs } = require(path.join(root, 'scripts', 'python-env.js')) as {
