@@ -141,18 +141,18 @@ const CORES = os.availableParallelism?.() ?? os.cpus().length;
 const MAX_WORKERS = CORES >= 8 ? Math.min(4, Math.floor(CORES / 4)) : Math.max(1, Math.min(2, CORES - 1));
 
 /**
- * Medium bodies (turns.ts's TURN_BYTES up to OFFLOAD_BYTES) go to a worker as well **when the event loop is busy
- * with others** (another parse waiting for its turn, or one in a worker): on a machine with 4 or more cores the
- * event loop's JSON.parse is then the server's bottleneck (one core: ~240 requests/s of 538 kB bodies on the GPU
- * host's 16 cores), and the workers parse side by side. A lone request is parsed on the loop at once (no hop: the
- * lowest latency). Off on smaller machines, where the workers would take the cores inference needs (measured on 2
- * cores: goodput 0.47 of peak at 512 connections with 256 kB+ bodies offloaded). `TENSORRT_NODE_JSON_OFFLOAD_BUSY`
- * = 1 / 0 forces it on / off (the benchmark's A/B).
+ * With `TENSORRT_NODE_JSON_OFFLOAD_BUSY=1`, medium bodies (turns.ts's TURN_BYTES up to OFFLOAD_BYTES) go to a
+ * worker as well **when the event loop is busy with others** (another parse waiting for its turn, or one in a
+ * worker), so that the workers parse side by side; a lone request is still parsed on the loop at once (no hop: the
+ * lowest latency). Aimed at machines of many cores, where the event loop's JSON.parse is the server's ceiling (one
+ * core: 235–240 requests/s of 538 kB bodies from c=16 to c=256 on the GPU host's 16 cores). **Off by default:** its
+ * effect there has not been measured yet (docs/benchmarks.md), and on 2 cores offloading medium bodies cost goodput
+ * (0.47 of peak at 512 connections with 256 kB+ bodies offloaded).
  */
 export const OFFLOAD_WHEN_BUSY = offloadWhenBusy(process.env.TENSORRT_NODE_JSON_OFFLOAD_BUSY);
 
 function offloadWhenBusy(v: string | undefined): boolean {
-  if (v === undefined || v === '') return CORES >= 4;
+  if (v === undefined || v === '') return false;
   if (v === '1' || v === '0') return v === '1';
   throw invalidArg(`TENSORRT_NODE_JSON_OFFLOAD_BUSY must be 1 or 0; got '${v}'`);
 }

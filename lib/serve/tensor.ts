@@ -550,8 +550,8 @@ function jsonObject(v: unknown, what: string): Record<string, unknown> {
  * parseJsonBody for the protocols' request bodies: one of OFFLOAD_BYTES or more is parsed in a worker thread, so
  * that the event loop never waits on a large JSON.parse (json-offload.ts); its large numeric lists come back packed,
  * which fromFlat / fromNested read like the lists. Bodies of TURN_BYTES or more parsed here wait for their turn,
- * one per event-loop iteration (turns.ts) — or, on machines of 4+ cores while other parses wait or run in the
- * workers, go to a worker too (json-offload.ts: OFFLOAD_WHEN_BUSY).
+ * one per event-loop iteration (turns.ts) — or, with TENSORRT_NODE_JSON_OFFLOAD_BUSY=1 while other parses wait or
+ * run in the workers, go to a worker too (json-offload.ts: OFFLOAD_WHEN_BUSY).
  */
 export async function parseJsonRequest(body: unknown, what = 'the request body'): Promise<Record<string, unknown>> {
   if (!Buffer.isBuffer(body) || body.length < TURN_BYTES) return parseJsonBody(body, what);

@@ -170,8 +170,8 @@ if [ "${TN_ONLY_SERVE_BENCH:-0}" = 1 ]; then
   }
   if node -e 'require("onnxruntime-node")' 2>/dev/null; then
     serve_bench "serve vs hand-written (defaults)" 240 node scripts/bench/serve.js --versus --duration 6 --concurrency "${TN_SERVE_CONC:-1,16,64,256}" --json "$OUT/serve-versus.json"
-    # A/B of the medium-JSON offload under load (json-offload.ts OFFLOAD_WHEN_BUSY, on by default with 4+ cores)
-    [ "${TN_SKIP_BUSY0:-0}" = 1 ] || serve_bench "serve vs hand-written, c=64, medium JSON parsed on the loop only (TENSORRT_NODE_JSON_OFFLOAD_BUSY=0)" 90 env TENSORRT_NODE_JSON_OFFLOAD_BUSY=0 node scripts/bench/serve.js --versus --duration 6 --concurrency 64
+    # A/B of the medium-JSON offload under load (json-offload.ts OFFLOAD_WHEN_BUSY, off by default)
+    [ "${TN_SKIP_BUSY1:-0}" = 1 ] || serve_bench "serve vs hand-written, c=64, medium JSON to the workers while the loop is busy (TENSORRT_NODE_JSON_OFFLOAD_BUSY=1)" 90 env TENSORRT_NODE_JSON_OFFLOAD_BUSY=1 node scripts/bench/serve.js --versus --duration 6 --concurrency 64
     # concurrency 1 under serve's onnxruntime settings (the hand-written server keeps onnxruntime's defaults)
     # TN_SERVE_C1_ARGS: the serve settings tried at c=1, ';'-separated
     IFS=';' read -r -a c1args <<< "${TN_SERVE_C1_ARGS---allow-spinning;--intra-op-threads 4}"

@@ -1,9 +1,9 @@
 /**
  * One large JSON parse per event-loop turn (lib/serve/turns.ts): bodies of TURN_BYTES or more that finish arriving
  * together are parsed one per loop iteration, in arrival order, so that the I/O arriving meanwhile (a health probe)
- * is taken between two parses instead of after all of them. On machines of 4+ cores, bodies that arrive while
- * others wait go to the JSON workers instead (json-offload.ts: OFFLOAD_WHEN_BUSY); both modes are tested here,
- * chosen with TENSORRT_NODE_JSON_OFFLOAD_BUSY (read when the module loads: each mode loads its own copy).
+ * is taken between two parses instead of after all of them. With TENSORRT_NODE_JSON_OFFLOAD_BUSY=1, bodies that
+ * arrive while others wait go to the JSON workers instead (json-offload.ts: OFFLOAD_WHEN_BUSY); both modes are
+ * tested here (the variable is read when the module loads: each mode loads its own copy).
  */
 import { nextTurn, TURN_BYTES, turnsWaiting } from '../../lib/serve/turns';
 
@@ -67,7 +67,7 @@ test('bodies of TURN_BYTES or more parse as before, one per turn; their mistakes
   await expect(parseJsonRequest(bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('the request body is not valid JSON') });
 });
 
-test('4+ cores (OFFLOAD_WHEN_BUSY): a lone medium body is parsed on the loop, those arriving while others wait go to the workers', async () => {
+test('TENSORRT_NODE_JSON_OFFLOAD_BUSY=1: a lone medium body is parsed on the loop, those arriving while others wait go to the workers', async () => {
   const { parseJsonRequest } = whenBusy.tensor;
   const { isPacked, OFFLOAD_WHEN_BUSY, jsonWorkersPending } = whenBusy.offload;
   expect(OFFLOAD_WHEN_BUSY).toBe(true);
