@@ -36,6 +36,11 @@ def kind_of(arr):
     return "close" if arr.dtype.kind == "f" else "exact"
 
 
+def graph_ops(gd):
+    """The op types of every node of a GraphDef and of its function library (what the converter reads)."""
+    return sorted({n.op for n in gd.node} | {n.op for f in gd.library.function for n in f.node_def})
+
+
 def frozen_case(name, fn, specs, feeds, compare=None, opset=None):
     """fn traced on TensorSpecs, frozen to a GraphDef (.pb); TF's outputs on feeds stored. opset: the ONNX opset
     the test converts at (default: the converter's, 13)."""
@@ -52,7 +57,7 @@ def frozen_case(name, fn, specs, feeds, compare=None, opset=None):
         "inputs": [{"name": t.name, "npy": save_npy(name, f"in{i}", v)} for i, (t, v) in enumerate(zip(frozen.inputs, feeds))],
         "outputs": [{"name": t.name, "npy": save_npy(name, f"out{i}", o.numpy()), "compare": (compare[i] if compare else kind_of(o.numpy()))}
                     for i, (t, o) in enumerate(zip(frozen.outputs, outs))],
-        "ops": sorted({n.op for n in gd.node} - {"Placeholder", "Const", "Identity", "NoOp"}),
+        "ops": graph_ops(gd),
     })
     if opset:
         manifest[-1]["opset"] = opset
@@ -306,6 +311,98 @@ def more_op_cases():
     unary("resize_bilinear_down", lambda v: tf.compat.v1.image.resize_bilinear(v, [3, 4], half_pixel_centers=True), img)
 
 
+def legacy_op_cases():
+    """Ops the high-level API no longer emits (older versions, raw forms), reached through tf.raw_ops."""
+    x, a, b = f32(2, 3, 4), f32(2, 3, 4), f32(3, 1)
+    binary("add_v1", lambda u, w: tf.raw_ops.Add(x=u, y=w), a, b)
+    binary("batch_matmul_v1_adj_x", lambda u, w: tf.raw_ops.BatchMatMul(x=u, y=w, adj_x=True), f32(2, 5, 4), f32(2, 5, 3))
+    binary("batch_matmul_v3_adj_y_bcast", lambda u, w: tf.raw_ops.BatchMatMulV3(x=u, y=w, Tout=tf.float32, adj_y=True), f32(2, 1, 4, 5), f32(3, 2, 5))
+    img = f32(1, 5, 6, 3)
+    unary("bias_add_v1", lambda v: tf.raw_ops.BiasAddV1(value=v, bias=tf.constant(f32(3))), img)
+    unary("fused_batch_norm_v2", lambda v: tf.raw_ops.FusedBatchNormV2(x=v, scale=f32(3), offset=f32(3), mean=f32(3), variance=np.abs(f32(3)) + 0.5,
+                                                                         epsilon=0.01, is_training=False)[0], img)
+    arr = np.array([1, 3, 1, 0, 5, 1, 3], np.int32)
+    unary("bincount_v1", lambda v: tf.raw_ops.Bincount(arr=v, size=6, weights=tf.constant([], tf.float32)), arr)
+    binary("bincount_v1_weights", lambda v, w: tf.raw_ops.Bincount(arr=v, size=6, weights=w), arr, f32(7))
+    unary("clip_by_value_raw", lambda v: tf.raw_ops.ClipByValue(t=v, clip_value_min=tf.constant(-0.5), clip_value_max=tf.constant(0.5)), x)
+    frozen_case("identity_n", lambda v: tf.identity_n([v * 2.0, v + 1.0]), [S(x.shape)], [x])
+    diag = tf.ones([2, 3]) * 7.0
+    for n, fn in [("matrix_diag_v1", lambda v: tf.raw_ops.MatrixDiag(diagonal=v)),
+                  ("matrix_diag_part_v1", lambda v: tf.raw_ops.MatrixDiagPart(input=v)),
+                  ("matrix_set_diag_v1", lambda v: tf.raw_ops.MatrixSetDiag(input=v, diagonal=diag)),
+                  ("matrix_diag_v2", lambda v: tf.raw_ops.MatrixDiagV2(diagonal=v, k=0, num_rows=-1, num_cols=-1, padding_value=0.0)),
+                  ("matrix_diag_part_v2", lambda v: tf.raw_ops.MatrixDiagPartV2(input=v, k=0, padding_value=0.0)),
+                  ("matrix_set_diag_v2", lambda v: tf.raw_ops.MatrixSetDiagV2(input=v, diagonal=diag, k=0))]:
+        unary(n, fn, x)
+    i32 = RNG.randint(-9, 9, (2, 3, 4)).astype(np.int32)
+    binary("mod_int", lambda u, w: tf.raw_ops.Mod(x=u, y=w), i32, np.array([1, 2, -3, 4], np.int32))
+    binary("mod_float", lambda u, w: tf.raw_ops.Mod(x=u * 4.0, y=w), a, b)
+    y1x1 = RNG.uniform(0, 1, (20, 2)).astype(np.float32)
+    boxes = np.concatenate([y1x1, y1x1 + RNG.uniform(0.1, 0.5, (20, 2)).astype(np.float32)], 1)
+    frozen_case("nms_v2", lambda u, w: tf.raw_ops.NonMaxSuppressionV2(boxes=u, scores=w, max_output_size=8, iou_threshold=0.5),
+                [S(boxes.shape), S([20])], [boxes, RNG.uniform(0, 1, 20).astype(np.float32)], ["set"])
+    unary("zeros_ones_like_raw", lambda v: tf.raw_ops.OnesLike(x=v) * 2.0 + tf.raw_ops.ZerosLike(x=v) + v, x)
+    unary("shape_rank_raw", lambda v: tf.concat([tf.raw_ops.Shape(input=v), [tf.raw_ops.Rank(input=v)]], 0) * 2, x)
+    frozen_case("shape_dynamic_int64", lambda v: tf.raw_ops.Shape(input=v, out_type=tf.int64) + 1, [S([None, 3])], [f32(5, 3)])
+    unary("snapshot_stop_gradient", lambda v: tf.raw_ops.Snapshot(input=v) * 2.0 + tf.stop_gradient(v), x)
+    upd, sidx = f32(3, 4), np.array([[1], [0], [1]], np.int32)
+    for n, fn in [("max", tf.tensor_scatter_nd_max), ("min", tf.tensor_scatter_nd_min)]:
+        binary(f"tensor_scatter_{n}", lambda t, u, fn=fn: fn(t, sidx, u), f32(3, 4), upd, opset=18)  # ScatterND reduction max/min: opset 18
+
+    def tensor_list(v):  # TF2 TensorArray in a while loop: TensorList* ops (lowered to a TF1 frame when frozen)
+        src = tf.TensorArray(tf.float32, size=2).unstack(v)
+        _, ta = tf.while_loop(lambda i, t: i < 2, lambda i, t: (i + 1, t.write(i, src.read(i) * 2.0 + tf.cast(i, tf.float32))),
+                              [tf.constant(0), tf.TensorArray(tf.float32, size=0, dynamic_size=True)])
+        return ta.stack() + tf.cast(ta.size(), tf.float32)
+    unary("tensor_list_loop", tensor_list, f32(2, 3))
+
+
+def grappler_fused_cases():
+    """_FusedConv2D / _FusedMatMul: grappler's remapper (CPU) on a frozen graph of Conv2D/MatMul + BiasAdd/FusedBatchNorm +
+    activation; TensorFlow runs the fused graph for the reference."""
+    from tensorflow.core.protobuf import config_pb2, meta_graph_pb2
+    from tensorflow.python.grappler import tf_optimizer
+    w, bias, mw, mb, mw2 = tf.constant(f32(3, 3, 3, 4)), tf.constant(f32(4)), tf.constant(f32(60, 5)), tf.constant(f32(5)), tf.constant(f32(60, 5))
+    w2, scale, off, mean, var = tf.constant(f32(3, 3, 3, 4)), f32(4), f32(4), f32(4), np.abs(f32(4)) + 0.5
+
+    def fn(v):
+        y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(v, w, 1, "SAME"), bias))
+        z = tf.nn.relu6(tf.compat.v1.nn.fused_batch_norm(tf.nn.conv2d(v, w2, 2, "VALID"), scale, off, mean, var, is_training=False)[0])
+        m = tf.nn.bias_add(tf.matmul(tf.reshape(v, [-1, 60]), mw), mb)
+        r = tf.nn.relu(tf.nn.bias_add(tf.matmul(tf.reshape(v, [-1, 60]), mw2), mb))
+        return y, z, m, r
+    name = "grappler_fused_conv_matmul"
+    cf = tf.function(fn, autograph=False).get_concrete_function(S([1, 4, 5, 3]))
+    frozen = convert_variables_to_constants_v2(cf)
+    gd = frozen.graph.as_graph_def()
+    for n in gd.node:
+        n.device = "/device:CPU:0"  # the remapper fuses only nodes placed on a CPU
+    outs = [t.name for t in frozen.outputs]
+    with tf.Graph().as_default() as g:
+        tf.graph_util.import_graph_def(gd, name="")
+        mg = tf.compat.v1.train.export_meta_graph(graph=g)
+    fetch = meta_graph_pb2.CollectionDef()
+    fetch.node_list.value.extend([o.split(":")[0] for o in outs])
+    mg.collection_def["train_op"].CopyFrom(fetch)
+    cfg = config_pb2.ConfigProto()
+    cfg.graph_options.rewrite_options.optimizers[:] = ["remap"]
+    cfg.graph_options.rewrite_options.min_graph_nodes = -1
+    fused = tf_optimizer.OptimizeGraph(cfg, mg)
+    for n in fused.node:
+        n.device = ""
+    feed = f32(1, 4, 5, 3)
+    with tf.Graph().as_default() as g:
+        tf.graph_util.import_graph_def(fused, name="")
+        with tf.compat.v1.Session(graph=g) as sess:
+            res = sess.run(outs, {frozen.inputs[0].name: feed})
+    with open(os.path.join(OUT, f"{name}.pb"), "wb") as f:
+        f.write(fused.SerializeToString())
+    manifest.append({"name": name, "path": f"{name}.pb", "format": "frozen-graphdef", "route": "op",
+                     "inputs": [{"name": frozen.inputs[0].name, "npy": save_npy(name, "in0", feed)}],
+                     "outputs": [{"name": o, "npy": save_npy(name, f"out{i}", r), "compare": "close"} for i, (o, r) in enumerate(zip(outs, res))],
+                     "ops": graph_ops(fused)})
+
+
 def more_control_flow():
     """Nested TF1 conds, conds returning constants, a cond inside a TF1 while; functional If/While in a frozen graph."""
     tf.compat.v1.disable_control_flow_v2()
@@ -320,9 +417,13 @@ def more_control_flow():
         for sign, tag in [(1.0, "pos"), (-1.0, "neg")]:
             tf1_graph_case(f"{name}_{tag}", build, (np.abs(f32(2, 3)) + 0.2) * sign)
     tf.compat.v1.enable_control_flow_v2()
-    # Frozen without lowering: StatelessIf / StatelessWhile nodes with their function library.
+    # Frozen without lowering: StatelessIf / StatelessWhile nodes with their function library; If / While (and the NoOp
+    # of their control edges) where a branch or body reads a variable (a stateful op when traced; a Const once frozen).
+    var = tf.Variable(1.5)
     for name, fn in [("frozen_stateless_if", lambda v: tf.cond(tf.reduce_sum(v) > 0, lambda: v * 2.0, lambda: tf.nn.relu(v) - 1.0)),
-                     ("frozen_stateless_while", lambda v: tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * 1.5 + tf.cast(i, tf.float32)), [tf.constant(0), v])[1])]:
+                     ("frozen_stateless_while", lambda v: tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * 1.5 + tf.cast(i, tf.float32)), [tf.constant(0), v])[1]),
+                     ("frozen_if", lambda v: tf.cond(tf.reduce_sum(v) > 0, lambda: v * var, lambda: tf.nn.relu(v) - var)),
+                     ("frozen_while", lambda v: tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * var + tf.cast(i, tf.float32)), [tf.constant(0), v])[1])]:
         for sign, tag in [(1.0, "pos"), (-1.0, "neg")]:
             case = f"{name}_{tag}"
             cf = tf.function(fn).get_concrete_function(S([2, 3]))
@@ -336,7 +437,7 @@ def more_control_flow():
             manifest.append({"name": case, "path": f"{case}.pb", "format": "frozen-graphdef", "route": "op",
                              "inputs": [{"name": frozen.inputs[0].name, "npy": save_npy(case, "in0", feed)}],
                              "outputs": [{"name": frozen.outputs[0].name, "npy": save_npy(case, "out0", out.numpy()), "compare": "close"}],
-                             "ops": sorted({n.op for n in gd.node} | {n.op for f in gd.library.function for n in f.node_def})})
+                             "ops": graph_ops(gd)})
 
 
 def tf1_graph_case(case, build, feed):
@@ -352,7 +453,7 @@ def tf1_graph_case(case, build, feed):
     manifest.append({"name": case, "path": f"{case}.pb", "format": "frozen-graphdef", "route": "op",
                      "inputs": [{"name": "x:0", "npy": save_npy(case, "in0", feed)}],
                      "outputs": [{"name": "y:0", "npy": save_npy(case, "out0", out), "compare": "close"}],
-                     "ops": sorted({n.op for n in g.as_graph_def().node})})
+                     "ops": graph_ops(g.as_graph_def())})
 
 
 def tf1_control_flow():
@@ -362,7 +463,16 @@ def tf1_control_flow():
                         ("tf1_while", lambda x: tf.compat.v1.while_loop(lambda i, a: i < 5, lambda i, a: (i + 1, a * 1.5 + 1.0), [tf.constant(0), x])[1])]:
         for sign in [1.0, -1.0]:
             tf1_graph_case(f"{name}_{'pos' if sign > 0 else 'neg'}", build, np.abs(f32(2, 3)) * sign)
+
+    def tensor_array(x):  # TF1 TensorArray in a TF1 while: the TensorArray*V3 ops
+        src = tf.TensorArray(tf.float32, size=2).unstack(x)
+        _, ta = tf.compat.v1.while_loop(lambda i, t: i < 2, lambda i, t: (i + 1, t.write(i, src.read(i) * 2.0 + tf.cast(i, tf.float32))),
+                                        [tf.constant(0), tf.TensorArray(tf.float32, size=0, dynamic_size=True)])
+        return ta.stack() + tf.cast(ta.size(), tf.float32)
+    tf1_graph_case("tf1_tensor_array", tensor_array, f32(2, 3))
     tf.compat.v1.enable_control_flow_v2()
+    # PlaceholderWithDefault that is not fed: its default is used
+    tf1_graph_case("placeholder_with_default", lambda x: x * tf.compat.v1.placeholder_with_default(tf.constant(f32(2, 3)), [2, 3]), f32(2, 3))
 
 
 def tf2_control_flow():
@@ -383,7 +493,8 @@ def tf2_control_flow():
         out = getattr(m, fname)(tf.constant(feed))["y"].numpy()
         manifest.append({"name": d, "path": d, "format": "saved-model", "route": "op",
                          "inputs": [{"name": "serving_default_x:0", "npy": save_npy(d, "in0", feed)}],
-                         "outputs": [{"name": "y", "npy": save_npy(d, "out0", out), "compare": "close"}], "ops": [fname]})
+                         "outputs": [{"name": "y", "npy": save_npy(d, "out0", out), "compare": "close"}],
+                         "ops": graph_ops(getattr(m, fname).get_concrete_function().graph.as_graph_def())})
 
 
 def randomize(model):
@@ -450,6 +561,8 @@ def whole_models(names):
 
 op_cases()
 more_op_cases()
+legacy_op_cases()
+grappler_fused_cases()
 tf1_control_flow()
 more_control_flow()
 tf2_control_flow()
