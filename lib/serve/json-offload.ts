@@ -137,8 +137,6 @@ const workers: JsonWorker[] = [];
 let nextId = 1;
 let turn = 0;
 const CORES = os.availableParallelism?.() ?? os.cpus().length;
-/** Workers: up to 2 on small machines (one core left to the event loop), a quarter of the cores up to 4 on larger ones. */
-const MAX_WORKERS = CORES >= 8 ? Math.min(4, Math.floor(CORES / 4)) : Math.max(1, Math.min(2, CORES - 1));
 
 /**
  * With `TENSORRT_NODE_JSON_OFFLOAD_BUSY=1`, medium bodies (turns.ts's TURN_BYTES up to OFFLOAD_BYTES) go to a
@@ -156,6 +154,12 @@ function offloadWhenBusy(v: string | undefined): boolean {
   if (v === '1' || v === '0') return v === '1';
   throw invalidArg(`TENSORRT_NODE_JSON_OFFLOAD_BUSY must be 1 or 0; got '${v}'`);
 }
+
+/**
+ * Workers: up to 2 (one core left to the event loop); with OFFLOAD_WHEN_BUSY on a machine of 8+ cores, a quarter of
+ * its cores up to 4 (the default stays what was measured).
+ */
+const MAX_WORKERS = OFFLOAD_WHEN_BUSY && CORES >= 8 ? Math.min(4, Math.floor(CORES / 4)) : Math.max(1, Math.min(2, CORES - 1));
 
 /** Bodies being parsed in the workers now. */
 export function jsonWorkersPending(): number {
