@@ -12,6 +12,7 @@
 # benchmarks on a machine with several GPUs (the one-GPU run; skipped too once TN_RUN_BUDGET_S, default 480 s,
 # is spent).
 # TN_ONLY_SERVE_BENCH=1 runs only the serving benchmarks (onnxruntime backend, bundle made with TN_GPU_ORT=1).
+#   There: TN_SERVE_VARIANTS="ENV=V|serve args;..." adds side-by-side runs at c=1,64; TN_SKIP_OVERLOAD=1 leaves out the overload run.
 # TN_ONLY_TRT_RUNTIME=1 runs only the trt-runtime stage (below), not the main build, test/gpu, test/trt, benchmarks.
 # trt-runtime stage (bundles made with TN_GPU_TRT_RUNTIME=1 hold trt-runtime/<major>/): for each TensorRT major
 # bundled, unpacks the lean and dispatch libraries and the headers of that major, builds the addon against those
@@ -178,8 +179,16 @@ if [ "${TN_ONLY_SERVE_BENCH:-0}" = 1 ]; then
     for a in "${c1args[@]}"; do
       serve_bench "serve vs hand-written, c=1, serve $a" 90 node scripts/bench/serve.js --versus --duration 6 --concurrency 1 --serve-args "$a"
     done
+    # TN_SERVE_VARIANTS: more side-by-side runs at c=1 and c=64, ';'-separated, each "ENV=V ...|serve args"
+    # (e.g. "TENSORRT_NODE_JSON_OFFLOAD_BUSY=1|--allow-spinning")
+    IFS=';' read -r -a variants <<< "${TN_SERVE_VARIANTS:-}"
+    for v in "${variants[@]}"; do
+      [ -n "$v" ] || continue
+      # shellcheck disable=SC2086
+      serve_bench "serve vs hand-written, c=1,64, ${v%%|*} serve ${v#*|}" 120 env ${v%%|*} node scripts/bench/serve.js --versus --duration 6 --concurrency 1,64 --serve-args "${v#*|}"
+    done
     [ -n "${TN_BENCH_INSTANCES:-}" ] && serve_bench "serve vs hand-written (--instances ${TN_BENCH_INSTANCES})" 120 node scripts/bench/serve.js --versus --duration 6 --concurrency 64 --serve-args "--instances ${TN_BENCH_INSTANCES}" --json "$OUT/serve-versus-instances.json"
-    serve_bench "goodput under overload" 150 node scripts/bench/serve-overload.js --duration 12 --warmup 4 --json "$OUT/serve-overload.json"
+    [ "${TN_SKIP_OVERLOAD:-0}" = 1 ] || serve_bench "goodput under overload" 150 node scripts/bench/serve-overload.js --duration 12 --warmup 4 --json "$OUT/serve-overload.json"
     [ "${TN_SKIP_LARGE_JSON:-0}" = 1 ] || serve_bench "health during a large JSON body" 120 node scripts/bench/serve-large-json.js
   else
     echo "not run: onnxruntime-node is not here (prepare.sh with TN_GPU_ORT=1 bundles it)" >>"$OUT/bench.log"
