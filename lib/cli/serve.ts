@@ -74,7 +74,8 @@ export function registerServe(program: Command, version: string): void {
     .option('--headers-timeout <s>', "seconds to receive a request's headers (408 and close beyond)", intOpt('headers-timeout', 1), 10)
     .option('--strict-readiness [bool]', '/v2/health/ready is 503 while any model failed to load (Triton\'s strict readiness); --strict-readiness=false: ready once one model is', boolOpt('strict-readiness'), true)
     .option('--intra-op-threads <n>', 'onnxruntime threads per run (default: one per core)', intOpt('intra-op-threads', 1))
-    .option('--allow-spinning', "onnxruntime's idle pool threads spin (its session.intra_op.allow_spinning): lower latency at low load, more CPU")
+    .option('--allow-spinning', "onnxruntime's idle pool threads spin (its session.intra_op.allow_spinning): lower latency at low load, more CPU (default on machines of 8+ cores)")
+    .option('--no-allow-spinning', "onnxruntime's idle pool threads sleep (the default below 8 cores)")
     .option('--cache-dir <dir>', 'engine cache of the tensorrt backend (default $TENSORRT_NODE_CACHE_DIR, else <tmpdir>/tensorrt-node-engines)')
     .option('--tag-set <list>', 'SavedModel MetaGraph tags, comma-separated (default serve)')
     .option('--signature-def <key>', 'SavedModel signature to serve (default serving_default)')
@@ -100,7 +101,7 @@ export function registerServe(program: Command, version: string): void {
         if (o.maxQueueSize !== undefined) defaults.maxQueueSize = o.maxQueueSize;
         if (o.timeout !== undefined) defaults.timeoutMs = o.timeout;
         if (o.intraOpThreads !== undefined) defaults.intraOpNumThreads = o.intraOpThreads;
-        if (o.allowSpinning) defaults.allowSpinning = true;
+        if (o.allowSpinning !== undefined) defaults.allowSpinning = o.allowSpinning;
         if (o.cacheDir !== undefined) defaults.cacheDir = o.cacheDir;
         if (o.tagSet !== undefined) defaults.tagSet = o.tagSet.split(',').map((t) => t.trim()).filter((t) => t);
         if (o.signatureDef !== undefined) defaults.signatureDef = o.signatureDef;

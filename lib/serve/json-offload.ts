@@ -12,9 +12,9 @@
  * The worker's code is a self-contained string (no module to resolve: the same under dist/ and under ts-jest).
  * Workers are few (at most 2), created on first use, unref'ed, and ended when the last server holding them closes.
  */
-import * as os from 'os';
 import { Worker } from 'worker_threads';
 import { invalidArg, TensorRTError } from '../errors';
+import { CORES, MANY_CORES, manyCores } from './cores';
 
 /**
  * Bodies at least this large are parsed in a worker (about 20 ms of JSON.parse on one core here).
@@ -136,30 +136,29 @@ interface JsonWorker {
 const workers: JsonWorker[] = [];
 let nextId = 1;
 let turn = 0;
-const CORES = os.availableParallelism?.() ?? os.cpus().length;
 
 /**
- * With `TENSORRT_NODE_JSON_OFFLOAD_BUSY=1`, medium bodies (turns.ts's TURN_BYTES up to OFFLOAD_BYTES) go to a
- * worker as well **when the event loop is busy with others** (another parse waiting for its turn, or one in a
- * worker), so that the workers parse side by side; a lone request is still parsed on the loop at once (no hop: the
- * lowest latency). Aimed at machines of many cores, where the event loop's JSON.parse is the server's ceiling (one
- * core: 235–240 requests/s of 538 kB bodies from c=16 to c=256 on the GPU host's 16 cores). **Off by default:** its
- * effect there has not been measured yet (docs/benchmarks.md), and on 2 cores offloading medium bodies cost goodput
- * (0.47 of peak at 512 connections with 256 kB+ bodies offloaded).
+ * When on, medium bodies (turns.ts's TURN_BYTES up to OFFLOAD_BYTES) go to a worker as well **when the event loop is
+ * busy with others** (another parse waiting for its turn, or one in a worker), so that the workers parse side by
+ * side; a lone request is still parsed on the loop at once (no hop: the lowest latency). **On by default on machines
+ * of MANY_CORES (8) or more** (cores.ts), where the event loop's JSON.parse was the server's ceiling (one core: 235–240
+ * requests/s of 538 kB bodies from c=16 to c=256 on the GPU host's 16 cores; with it, c=64 JSON throughput 2.71x the
+ * hand-written server's, from 1.73x); off below, where offloading medium bodies cost goodput (0.47 of peak at 512
+ * connections on 2 cores). `TENSORRT_NODE_JSON_OFFLOAD_BUSY=1` or `0` forces it either way.
  */
 export const OFFLOAD_WHEN_BUSY = offloadWhenBusy(process.env.TENSORRT_NODE_JSON_OFFLOAD_BUSY);
 
 function offloadWhenBusy(v: string | undefined): boolean {
-  if (v === undefined || v === '') return false;
+  if (v === undefined || v === '') return manyCores;
   if (v === '1' || v === '0') return v === '1';
   throw invalidArg(`TENSORRT_NODE_JSON_OFFLOAD_BUSY must be 1 or 0; got '${v}'`);
 }
 
 /**
- * Workers: up to 2 (one core left to the event loop); with OFFLOAD_WHEN_BUSY on a machine of 8+ cores, a quarter of
- * its cores up to 4 (the default stays what was measured).
+ * Workers: up to 2 (one core left to the event loop); with OFFLOAD_WHEN_BUSY on a machine of MANY_CORES or more, a
+ * quarter of its cores up to 4 (what the 16-core figures were measured with).
  */
-const MAX_WORKERS = OFFLOAD_WHEN_BUSY && CORES >= 8 ? Math.min(4, Math.floor(CORES / 4)) : Math.max(1, Math.min(2, CORES - 1));
+const MAX_WORKERS = OFFLOAD_WHEN_BUSY && CORES >= MANY_CORES ? Math.min(4, Math.floor(CORES / 4)) : Math.max(1, Math.min(2, CORES - 1));
 
 /** Bodies being parsed in the workers now. */
 export function jsonWorkersPending(): number {

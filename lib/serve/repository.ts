@@ -10,7 +10,7 @@
  * { "backend": "auto" | "onnxruntime" | "tensorrt",
  *   "maxBatchSize": 8,
  *   "dynamicBatching": { "enabled": true, "maxQueueDelayMicroseconds": 0, "preferredBatchSize": [4, 8], "maxQueueSize": 256 },
- *   "instances": 1, "timeoutMs": 30000, "intraOpNumThreads": 0, "allowSpinning": false,
+ *   "instances": 1, "timeoutMs": 30000, "intraOpNumThreads": 0, "allowSpinning": true on 8+ cores,
  *   "profiles": [{ "x": { "min": [1,3,48,48], "opt": [8,3,48,192], "max": [8,3,48,800] } }], "fp16": false,
  *   "inputShapes": { "x": [-1, 3, 48, 192] } }
  * ```
@@ -23,6 +23,7 @@ import { createOnnxRuntimeBackend, onnxRuntimeAvailable } from './backends/onnxr
 import { createTensorRTBackend, tensorrtUnavailableReason } from './backends/tensorrt';
 import * as is from '../validate';
 import { isSavedModelDir } from '../tensorflow/format';
+import { manyCores } from './cores';
 
 export type BackendName = 'auto' | 'onnxruntime' | 'tensorrt';
 
@@ -33,7 +34,7 @@ export interface ModelConfig {
   instances?: number;
   timeoutMs?: number;
   intraOpNumThreads?: number;
-  /** onnxruntime backend: let idle pool threads spin (onnxruntime's session.intra_op.allow_spinning; default false). */
+  /** onnxruntime backend: let idle pool threads spin (onnxruntime's session.intra_op.allow_spinning; default true on machines of 8+ cores, false below: cores.ts). */
   allowSpinning?: boolean;
   profiles?: Record<string, { min: number[]; opt: number[]; max: number[] }>[];
   fp16?: boolean;
@@ -72,7 +73,7 @@ export const DEFAULTS: RepositoryDefaults = {
   instances: 1,
   timeoutMs: 30000,
   intraOpNumThreads: 0,
-  allowSpinning: false,
+  allowSpinning: manyCores,
   cacheDir: '',
   tagSet: ['serve'],
   signatureDef: 'serving_default',
