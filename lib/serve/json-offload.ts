@@ -10,7 +10,7 @@
  * the same rules and messages as nested lists (tensor.ts: fromNested, fromFlat).
  *
  * The worker's code is a self-contained string (no module to resolve: the same under dist/ and under ts-jest).
- * Workers are few (at most 2), created on first use, unref'ed, and ended when the last server holding them closes.
+ * Workers are few (at most 2; up to 4 with the busy offload on 8+ cores: MAX_WORKERS), created on first use, unref'ed, and ended when the last server holding them closes.
  */
 import { Worker } from 'worker_threads';
 import { invalidArg, TensorRTError } from '../errors';
